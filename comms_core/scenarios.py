@@ -1,0 +1,472 @@
+"""The four tracks as data: scenario constants with sources, and per-student variants.
+
+Every student picks a track. Their numbers derive, deterministically, from the track, the
+term and their LMS id (`scenario_for`), inside plausible ranges; the graded mission answers
+follow from those numbers and the reference models (`mission_answers`). Constants cite a
+source; where no public number exists they are marked as assumptions (LAB_SPEC "The four
+tracks"). Units are SI: bytes, seconds, bytes/s, joules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+from comms_core import cost_models as cm
+
+__all__ = [
+    "TRACKS",
+    "LedgerField",
+    "Param",
+    "Scenario",
+    "Track",
+    "ledger_fields",
+    "mission_answers",
+    "scenario_for",
+]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One scenario number: fixed (low == high) or drawn per student in [low, high].
+
+    scale: "log" (log-uniform), "linear", "int" (uniform integer) or "choice" (one of choices).
+    """
+
+    name: str
+    unit: str
+    low: float | str
+    high: float | str | None = None
+    source: str = ""
+    assumption: bool = False
+    scale: str = "log"
+    choices: tuple = ()
+    description: str = ""
+
+    def draw(self, rng: np.random.Generator) -> float | int | str:
+        if self.scale == "choice":
+            return self.choices[int(rng.integers(len(self.choices)))]
+        lo = self.low
+        hi = self.low if self.high is None else self.high
+        if self.scale == "int":
+            return int(rng.integers(int(lo), int(hi) + 1))
+        if lo == hi:
+            return float(lo)
+        if self.scale == "log":
+            x = math.exp(rng.uniform(math.log(lo), math.log(hi)))
+        else:
+            x = rng.uniform(lo, hi)
+        return float(f"{x:.3g}")  # three significant digits: readable, and exactly reproducible
+
+
+@dataclass(frozen=True)
+class LedgerField:
+    """One structured ledger entry the grader checks against the student's own scenario."""
+
+    key: str
+    kind: str  # "number", "int", "choice", "bool"
+    description: str
+    unit: str = ""
+    rel_tol: float = 0.01
+    choices: tuple = ()
+    graded: bool = True  # False: a decision checked only for being one of the choices
+
+
+@dataclass(frozen=True)
+class Track:
+    key: str
+    title: str
+    persona: str
+    mission: str
+    crisis: str
+    stakeholder: str
+    params: tuple[Param, ...]
+    ledger: tuple[LedgerField, ...]
+    same_as: Mapping[str, str] = field(default_factory=dict)  # derived name -> drawn name
+    bytes_of_d: tuple[str, ...] = ()  # names set to 4·d bytes (float32)
+
+    def param(self, name: str) -> Param:
+        return next(p for p in self.params if p.name == name)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A student's numbers: `scenario.N`, `scenario["alpha"]`, `scenario.table()`."""
+
+    track: Track
+    term: str
+    student_id: str
+    values: Mapping[str, float | int | str] = field(repr=False)
+
+    def __getattr__(self, name: str):
+        values = object.__getattribute__(self, "values")
+        if name in values:
+            return values[name]
+        raise AttributeError(f"this scenario has no number called {name!r}")
+
+    def __getitem__(self, name: str):
+        return self.values[name]
+
+    def table(self) -> list[tuple[str, object, str, str]]:
+        """Rows (name, value, unit, source or 'assumption') for the notebook's table."""
+        rows = []
+        for p in self.track.params:
+            note = ("assumption: " if p.assumption else "") + p.source
+            if p.name in self.track.same_as:
+                note = f"= {self.track.same_as[p.name]} (the same link)"
+            rows.append((p.name, self.values[p.name], p.unit, note))
+        return rows
+
+
+# --- Sources used below (short keys, cited in each Param) -----------------------------------
+_SPEC = "LAB_SPEC.md (the four tracks)"
+_LLAMA3 = "Llama 3 herd paper (arXiv 2407.21783): Llama-3-70B = 70.6e9 parameters; bf16 = 2 B"
+_IB_NDR = "InfiniBand NDR 400 Gb/s = 50 GB/s per port; NCCL measures 46-49 GB/s per NIC (nccl-tests#290)"
+_IB_ALPHA = "IB NDR end-to-end α: 1.5-5 µs (MLSysBook Vol.2 tbl-interconnect; mlsysim IB_NDR_LATENCY_US=5)"
+_NVLINK = "H100 NVLink4: 450 GB/s per direction line rate, ~370 GB/s achieved (nccl-tests#212)"
+_NVLINK_ALPHA = "NVLink hop latency 0.6-2 µs (NCCL tuning.cc hwLat; cuda-samples#230 P2P 1.8-2.3 µs)"
+_DDP = "PyTorch DDP bucket_cap_mb=25 (torch.nn.parallel.DistributedDataParallel docs): 25 MiB"
+_MCC = "McCandlish et al. 2018, An Empirical Model of Large-Batch Training (arXiv 1812.06162)"
+_BLE = "Bluetooth Core 5.0 LE 2M PHY = 2 Mb/s; connection interval >= 7.5 ms"
+_NRF = "Nordic nRF52832 product spec: TX 0 dBm 5.3 mA, RX 5.4 mA at 3 V, 1 Mb/s (~0.13 µJ/byte)"
+_ETH = "IEEE 802.3bp 1000BASE-T1 automotive Ethernet: 1 Gb/s = 125 MB/s"
+
+
+def _common_ledger(extra: tuple[LedgerField, ...]) -> tuple[LedgerField, ...]:
+    """Ledger fields every track shares (Parts 1-3), then the track's own mission fields."""
+    return (
+        LedgerField("crossover_bytes", "number", "Ring/tree crossover M* for your N, α, β", "B"),
+        LedgerField("hier_speedup", "number", "T_flat / T_hier for your model's gradient", "x"),
+        LedgerField("accumulation_steps", "int", "Your chosen aggregation factor k", "",
+                    rel_tol=0.0),
+        LedgerField("comm_to_compute_ratio", "number",
+                    "T_hier / (k · t_compute) at your k", "", rel_tol=0.05),
+        *extra,
+        LedgerField("compression", "choice", "Use 1-bit compression with error feedback?",
+                    choices=("on", "off"), graded=False),
+        LedgerField("strategy", "choice", "Your final Communication Strategy",
+                    choices=("raw speed (ring)", "rigor (sync + compression)"), graded=False),
+    )
+
+
+def _hier(G, K, a_f, b_f, a_s, b_s, src_f, src_s, assume_f=False, assume_s=False):
+    return (
+        Param("G", "GPUs/node", G, scale="int", source=src_f, assumption=assume_f,
+              description="devices per group on the fast link"),
+        Param("K", "nodes", K, scale="int", source=src_s, assumption=assume_s,
+              description="groups on the slow link"),
+        Param("alpha_intra", "s", *a_f, source=src_f, assumption=assume_f),
+        Param("beta_intra", "B/s", *b_f, source=src_f, assumption=assume_f),
+        Param("alpha_inter", "s", *a_s, source=src_s, assumption=assume_s),
+        Param("beta_inter", "B/s", *b_s, source=src_s, assumption=assume_s),
+    )
+
+
+CLOUD_TITAN = Track(
+    key="cloud_titan",
+    title="Cloud Titan",
+    persona="LLM Architect",
+    mission="Maximize Llama-3-70B training throughput on 1024 H100 (128 nodes x 8).",
+    crisis=("The Parameter Flood: your ring AllReduce is bandwidth-saturated, yet training is "
+            "slow. Is α the problem? Check the whole gradient, then one 25 MiB DDP bucket."),
+    stakeholder="CFO: 'Every idle GPU-second costs us. Which algorithm, and why?'",
+    params=(
+        Param("N", "GPUs", 1024, scale="int", source=_SPEC),
+        Param("alpha", "s", 2e-6, 6e-6, source=_IB_ALPHA),
+        Param("beta", "B/s", 40e9, 50e9, source=_IB_NDR),
+        Param("M_model", "B", 141.2e9, source=_LLAMA3),
+        Param("M_message", "B", 26214400, source=_DDP),
+        *_hier(8, 128, (0.5e-6, 2e-6), (370e9, 450e9), (2e-6, 6e-6), (40e9, 50e9),
+               _NVLINK + "; " + _NVLINK_ALPHA, _IB_NDR + "; " + _IB_ALPHA),
+        Param("t_compute", "s", 0.2, 0.6, source="forward+backward of one micro-batch",
+              assumption=True),
+        Param("micro_batch", "sequences", 1, scale="int", source=_SPEC),
+        Param("B_noise", "sequences", 4000, 16000, source=_MCC, assumption=True),
+        Param("d", "values", 6553600, scale="int", source="one 25 MiB bucket of float32"),
+    ),
+    ledger=_common_ledger((
+        LedgerField("alpha_share_full", "number",
+                    "Share of T_ring that is latency (α) for the whole gradient", "",
+                    rel_tol=0.02),
+        LedgerField("bucket_algorithm", "choice", "Faster algorithm for one DDP bucket",
+                    choices=("ring", "tree")),
+    )),
+    same_as={"alpha_inter": "alpha", "beta_inter": "beta"},
+)
+
+EDGE_GUARDIAN = Track(
+    key="edge_guardian",
+    title="Edge Guardian",
+    persona="AV Systems Lead",
+    mission="A deterministic 10 ms safety loop across 10 vehicle SoCs.",
+    crisis=("The Jittery Mesh: perception gradients sync over a noisy wireless link whose α "
+            "varies a lot. Which algorithm misses the 10 ms deadline less often?"),
+    stakeholder="Safety Lead: 'Give me the miss probability, not the average.'",
+    params=(
+        Param("N", "SoCs", 10, scale="int", source="the seed's 10 vehicle SoCs"),
+        Param("alpha", "s", 0.1e-3, 0.3e-3, source="mean wireless per-message latency",
+              assumption=True),
+        Param("alpha_cv", "", 0.5, 2.0, scale="linear",
+              source="coefficient of variation of α (lognormal)", assumption=True),
+        Param("beta", "B/s", 6e6, 25e6, source="50-200 Mb/s effective V2V/Wi-Fi", assumption=True),
+        Param("deadline", "s", 10e-3, source="the seed: 10 ms safety loop"),
+        Param("M_model", "B", 2e6, 8e6, source="perception-head gradient", assumption=True),
+        Param("M_message", "B", 4e3, 16e3, source="per-loop gradient delta", assumption=True),
+        *_hier(2, 5, (20e-6, 50e-6), (125e6, 125e6), (0.1e-3, 0.3e-3), (6e6, 25e6),
+               _ETH, "wireless between vehicles", assume_f=True, assume_s=True),
+        Param("t_compute", "s", 2e-3, 5e-3, source="one micro-batch on the SoC", assumption=True),
+        Param("micro_batch", "samples", 8, scale="int", source="assumption", assumption=True),
+        Param("B_noise", "samples", 256, 1024, source=_MCC, assumption=True),
+        Param("d", "values", 4000, scale="int", source="M_message of float32 (16 kB)"),
+    ),
+    ledger=_common_ledger((
+        LedgerField("ring_miss_probability", "number", "P(ring misses the deadline)", "",
+                    rel_tol=0.0),
+        LedgerField("tree_miss_probability", "number", "P(tree misses the deadline)", "",
+                    rel_tol=0.0),
+        LedgerField("deadline_algorithm", "choice", "Algorithm you choose for the deadline",
+                    choices=("ring", "tree")),
+    )),
+    same_as={"alpha_inter": "alpha", "beta_inter": "beta"},
+)
+
+MOBILE_NOMAD = Track(
+    key="mobile_nomad",
+    title="Mobile Nomad",
+    persona="AR Glasses Dev",
+    mission="60 FPS AR translation on glasses that sync a small adapter over Bluetooth LE.",
+    crisis=("The Battery Contention: sending full gradients over Bluetooth disturbs AR frames. "
+            "Does 1-bit compression with error feedback fix it without losing accuracy?"),
+    stakeholder="UX Designer: 'How many frames does one sync cost the user?'",
+    params=(
+        Param("N", "devices", 4, 8, scale="int", source="devices syncing over BLE",
+              assumption=True),
+        Param("alpha", "s", 7.5e-3, 30e-3, source=_BLE + " (α ~ one connection interval)"),
+        Param("beta", "B/s", 125e3, 175e3, scale="linear",
+              source=_BLE + "; application throughput 50-70% of PHY", assumption=True),
+        Param("frame_time", "s", 1 / 60, source="60 FPS"),
+        Param("d", "values", 20000, 100000, scale="int",
+              source="on-device adapter gradient (float32)", assumption=True),
+        Param("M_model", "B", 0, source="4·d: the adapter's float32 gradient"),
+        Param("M_message", "B", 0, source="4·d: one adapter sync"),
+        *_hier(4, 3, (1e-3, 3e-3), (10e6, 30e6), (20e-3, 60e-3), (0.5e6, 2e6),
+               "home Wi-Fi between a user's devices", "cellular uplink between homes",
+               assume_f=True, assume_s=True),
+        Param("t_compute", "s", 20e-3, 60e-3, source="one micro-batch on the phone NPU",
+              assumption=True),
+        Param("micro_batch", "samples", 4, scale="int", source="assumption", assumption=True),
+        Param("B_noise", "samples", 64, 256, source=_MCC, assumption=True),
+    ),
+    ledger=_common_ledger((
+        LedgerField("bytes_dense", "int", "Bytes per sync, float32", "B", rel_tol=0.0),
+        LedgerField("bytes_one_bit", "int", "Bytes per sync, 1-bit + one scale", "B",
+                    rel_tol=0.0),
+        LedgerField("airtime_dense_s", "number", "Air time per sync, float32", "s"),
+        LedgerField("airtime_one_bit_s", "number", "Air time per sync, 1-bit", "s"),
+        LedgerField("frames_disturbed_dense", "int", "Frames disturbed per sync, float32", "",
+                    rel_tol=0.0),
+        LedgerField("frames_disturbed_one_bit", "int", "Frames disturbed per sync, 1-bit", "",
+                    rel_tol=0.0),
+        LedgerField("ef_keeps_accuracy", "bool", "Does 1-bit + EF reach the uncompressed loss?"),
+    )),
+    bytes_of_d=("M_model", "M_message"),
+)
+
+TINY_PIONEER = Track(
+    key="tiny_pioneer",
+    title="Tiny Pioneer",
+    persona="Hearable Lead",
+    mission="Neural isolation on 50 hearables under a 1 mW average power budget.",
+    crisis=("The Low-Power Gossip: a full AllReduce needs every device in lock-step. How many "
+            "gossip rounds reach your quality target, and what do they cost in radio energy?"),
+    stakeholder="Hardware Lead: 'Show me the joules per sync against the 1 mW budget.'",
+    params=(
+        Param("N", "hearables", 50, scale="int", source="the seed's 50 hearables"),
+        Param("alpha", "s", 7.5e-3, 15e-3, source=_BLE),
+        Param("beta", "B/s", 60e3, 125e3, source="LE 1M PHY, application throughput",
+              assumption=True),
+        Param("topology", "", "ring", scale="choice", choices=("ring", "grid", "random_regular"),
+              source="gossip topology: ring, 5x10 grid, random 4-regular"),
+        Param("eps", "", "1e-3", scale="choice", choices=(1e-2, 1e-3),
+              source="relative consensus error target"),
+        Param("d", "values", 500, 2000, scale="int", source="model delta (float32)",
+              assumption=True),
+        Param("energy_tx", "J/B", 100e-9, 160e-9, source=_NRF),
+        Param("energy_rx", "J/B", 100e-9, 160e-9, source=_NRF),
+        Param("sync_period", "s", 30, 120, source="one consensus per period", assumption=True),
+        Param("power_budget", "W", 1e-3, source="the seed: < 1 mW average"),
+        Param("radio_share", "", 0.3, source="share of the budget for the radio",
+              assumption=True),
+        Param("M_model", "B", 0, source="4·d: the model delta in float32"),
+        Param("M_message", "B", 0, source="4·d: one gossip message"),
+        *_hier(2, 25, (2e-3, 5e-3), (100e3, 250e3), (7.5e-3, 15e-3), (60e3, 125e3),
+               "ear-to-ear link between a user's two earbuds", "BLE between users",
+               assume_f=True, assume_s=True),
+        Param("t_compute", "s", 5e-3, 20e-3, source="one micro-batch on the hearable DSP",
+              assumption=True),
+        Param("micro_batch", "samples", 2, scale="int", source="assumption", assumption=True),
+        Param("B_noise", "samples", 32, 128, source=_MCC, assumption=True),
+    ),
+    ledger=_common_ledger((
+        LedgerField("slem", "number", "SLEM of your Metropolis gossip matrix", "",
+                    rel_tol=1e-3),
+        LedgerField("gossip_rounds", "int", "Rounds to reach your ε", "", rel_tol=0.0),
+        LedgerField("gossip_energy_per_device_j", "number",
+                    "Radio energy per device for those rounds", "J"),
+        LedgerField("ring_energy_per_device_j", "number",
+                    "Radio energy per device for one ring AllReduce", "J"),
+        LedgerField("gossip_within_budget", "bool", "Gossip fits the radio's share of 1 mW?"),
+        LedgerField("ring_within_budget", "bool", "A ring AllReduce fits it?"),
+    )),
+    same_as={"alpha_inter": "alpha", "beta_inter": "beta"},
+    bytes_of_d=("M_model", "M_message"),
+)
+
+TRACKS: Mapping[str, Track] = MappingProxyType(
+    {t.key: t for t in (CLOUD_TITAN, EDGE_GUARDIAN, MOBILE_NOMAD, TINY_PIONEER)}
+)
+
+
+def _normalise_id(student_id: object) -> str:
+    if not isinstance(student_id, str | int) or isinstance(student_id, bool):
+        raise ValueError(f"student_id must be a string, got {student_id!r}")
+    sid = str(student_id).strip().lower()
+    if not sid:
+        raise ValueError("student_id must not be empty: type your LMS id")
+    return sid
+
+
+def _track(track: object) -> Track:
+    key = str(track).strip().lower().replace(" ", "_").replace("-", "_")
+    if key not in TRACKS:
+        raise ValueError(f"track must be one of {', '.join(TRACKS)}; got {track!r}")
+    return TRACKS[key]
+
+
+def variant_seed(track: str, term: str, student_id: str) -> int:
+    """A 64-bit seed from (track, term, LMS id): SHA-256, so stable across machines."""
+    text = f"comms-lab|{_track(track).key}|{str(term).strip().lower()}|{_normalise_id(student_id)}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def scenario_for(track: str, term: str, student_id: str) -> Scenario:
+    """The student's scenario: each Param drawn from a generator seeded by variant_seed."""
+    t = _track(track)
+    if not str(term).strip():
+        raise ValueError("term must not be empty, e.g. '2026-fall'")
+    rng = np.random.default_rng(variant_seed(t.key, term, student_id))
+    values = {p.name: p.draw(rng) for p in t.params}
+    for derived, drawn in t.same_as.items():
+        values[derived] = values[drawn]
+    for name in t.bytes_of_d:
+        values[name] = 4 * values["d"]
+    if "eps" in values:
+        values["eps"] = float(values["eps"])
+    return Scenario(t, str(term).strip().lower(), _normalise_id(student_id),
+                    MappingProxyType(values))
+
+
+def ledger_fields(track: str) -> tuple[LedgerField, ...]:
+    return _track(track).ledger
+
+
+def _hier_args(s: Scenario) -> tuple:
+    return (s.G, s.K, s.alpha_intra, s.beta_intra, s.alpha_inter, s.beta_inter)
+
+
+def mission_answers(s: Scenario) -> dict[str, float | int | str | bool]:
+    """The graded answers for the scenario, from the reference models (never shown in release)."""
+    answers: dict[str, float | int | str | bool] = {}
+    answers["crossover_bytes"] = float(cm.crossover_message_size(s.N, s.alpha, s.beta))
+    T_hier = float(cm.hierarchical_allreduce_time(s.M_model, *_hier_args(s)))
+    T_flat = float(cm.flat_ring_allreduce_time(s.M_model, s.G, s.K, s.alpha_inter, s.beta_inter))
+    answers["hier_speedup"] = T_flat / T_hier
+    k = int(cm.optimal_accumulation_steps(T_hier, s.t_compute, s.micro_batch, s.G * s.K,
+                                          s.B_noise))
+    answers["accumulation_steps"] = k
+    answers["comm_to_compute_ratio"] = T_hier / (k * s.t_compute)
+    answers.update(_TRACK_ANSWERS[s.track.key](s))
+    return answers
+
+
+def _cloud(s: Scenario) -> dict:
+    latency = 2 * (s.N - 1) * s.alpha
+    total = float(cm.ring_allreduce_time(s.M_model, s.N, s.alpha, s.beta))
+    ring = cm.ring_allreduce_time(s.M_message, s.N, s.alpha, s.beta)
+    tree = cm.tree_allreduce_time(s.M_message, s.N, s.alpha, s.beta)
+    return {"alpha_share_full": latency / total, "bucket_algorithm": "tree" if tree < ring else "ring"}
+
+
+def _edge(s: Scenario) -> dict:
+    from comms_core.jitter import jitter_summary
+
+    summary = jitter_summary(s.M_message, s.N, s.alpha, s.alpha_cv, s.beta, s.deadline,
+                             trials=20000, seed=variant_seed("edge_guardian", s.term, s.student_id))
+    return {
+        "ring_miss_probability": float(summary["ring"]["miss_probability"]),
+        "tree_miss_probability": float(summary["tree"]["miss_probability"]),
+        "deadline_algorithm": summary["best"],
+    }
+
+
+def _mobile(s: Scenario) -> dict:
+    from comms_core.compression import dense_wire_bytes, one_bit_wire_bytes
+    from comms_core.convergence import EF_TOLERANCE, run_data_parallel_training
+
+    dense, one_bit = int(dense_wire_bytes(s.d)), int(one_bit_wire_bytes(s.d))
+    air_dense, air_one_bit = s.alpha + dense / s.beta, s.alpha + one_bit / s.beta
+    plain = run_data_parallel_training("none", seed=0)
+    ef = run_data_parallel_training("compressed_ef", seed=0)
+    return {
+        "bytes_dense": dense,
+        "bytes_one_bit": one_bit,
+        "airtime_dense_s": air_dense,
+        "airtime_one_bit_s": air_one_bit,
+        "frames_disturbed_dense": math.ceil(air_dense / s.frame_time),
+        "frames_disturbed_one_bit": math.ceil(air_one_bit / s.frame_time),
+        "ef_keeps_accuracy": bool(ef.final_loss <= plain.final_loss * (1 + EF_TOLERANCE)),
+    }
+
+
+def gossip_topology(s: Scenario) -> np.ndarray:
+    """The adjacency matrix of the scenario's gossip topology (N = 50: the grid is 5 x 10)."""
+    from comms_core import gossip
+
+    if s.topology == "ring":
+        return gossip.ring_topology(s.N)
+    if s.topology == "grid":
+        return gossip.grid_topology(5, s.N // 5)
+    return gossip.random_regular_topology(s.N, 4, seed=variant_seed("tiny_pioneer", s.term,
+                                                                     s.student_id) % 2**32)
+
+
+def _tiny(s: Scenario) -> dict:
+    from comms_core import gossip
+
+    A = gossip_topology(s)
+    W = gossip.metropolis_weights(A)
+    rounds = int(gossip.gossip_rounds(W, s.eps))
+    message = 4 * s.d
+    g_total, g_per_device = gossip.gossip_energy_joules(A, rounds, message, s.energy_tx, s.energy_rx)
+    r_total, r_per_device = gossip.ring_allreduce_energy_joules(s.N, message, s.energy_tx,
+                                                                s.energy_rx)
+    budget = s.power_budget * s.radio_share * s.sync_period
+    g_dev = float(np.mean(g_per_device))
+    r_dev = float(np.mean(r_per_device))
+    return {
+        "slem": float(gossip.slem(W)),
+        "gossip_rounds": rounds,
+        "gossip_energy_per_device_j": g_dev,
+        "ring_energy_per_device_j": r_dev,
+        "gossip_within_budget": g_dev <= budget,
+        "ring_within_budget": r_dev <= budget,
+    }
+
+
+_TRACK_ANSWERS = {"cloud_titan": _cloud, "edge_guardian": _edge, "mobile_nomad": _mobile,
+                  "tiny_pioneer": _tiny}

@@ -1,0 +1,1 @@
+"""commslab: the course tooling (release, grade, solutions, calibrate) around comms_core."""
