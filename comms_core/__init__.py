@@ -5,6 +5,20 @@ gossip averaging, jitter Monte Carlo, the four tracks' scenarios, and the lab's 
 Depends on numpy and matplotlib only; the course tooling (commslab) depends on it.
 """
 
+from comms_core.compression import (
+    COMPRESSORS,
+    Compressor,
+    compression_ratio,
+    dense_wire_bytes,
+    error_feedback_run,
+    error_feedback_step,
+    one_bit_compress,
+    one_bit_wire_bytes,
+    quantize,
+    round_to_nearest,
+    top_k_compress,
+)
+from comms_core.convergence import karimireddy_counterexample, run_data_parallel_training
 from comms_core.cost_models import (
     crossover_message_size,
     double_binary_tree_allreduce_time,
@@ -17,16 +31,62 @@ from comms_core.cost_models import (
     time_to_train,
     tree_allreduce_time,
 )
+from comms_core.gossip import (
+    gossip_energy_joules,
+    gossip_rounds,
+    grid_topology,
+    metropolis_weights,
+    random_peer_topology,
+    random_regular_topology,
+    ring_allreduce_energy_joules,
+    ring_topology,
+    simulate_gossip,
+    slem,
+)
+from comms_core.jitter import jitter_summary, simulate_allreduce_times
+from comms_core.scenarios import TRACKS, mission_answers, scenario_for
+from comms_core.simulator import AllReduceTrace, simulate_ring_allreduce, simulate_tree_allreduce
 
 __all__ = [
+    "COMPRESSORS",
+    "TRACKS",
+    "AllReduceTrace",
+    "Compressor",
+    "compression_ratio",
     "crossover_message_size",
+    "dense_wire_bytes",
     "double_binary_tree_allreduce_time",
+    "error_feedback_run",
+    "error_feedback_step",
     "flat_ring_allreduce_time",
+    "gossip_energy_joules",
+    "gossip_rounds",
+    "grid_topology",
     "hierarchical_allreduce_time",
     "hierarchical_breakdown",
+    "jitter_summary",
+    "karimireddy_counterexample",
+    "metropolis_weights",
+    "mission_answers",
+    "one_bit_compress",
+    "one_bit_wire_bytes",
     "optimal_accumulation_steps",
+    "quantize",
+    "random_peer_topology",
+    "random_regular_topology",
     "recursive_halving_doubling_time",
+    "ring_allreduce_energy_joules",
     "ring_allreduce_time",
+    "ring_topology",
+    "round_to_nearest",
+    "run_data_parallel_training",
+    "scenario_for",
+    "simulate_allreduce_times",
+    "simulate_gossip",
+    "simulate_ring_allreduce",
+    "simulate_tree_allreduce",
+    "slem",
     "time_to_train",
+    "top_k_compress",
     "tree_allreduce_time",
 ]

@@ -38,6 +38,13 @@ def _ceil_log2(N: np.ndarray) -> np.ndarray:
     return exponent.astype(np.float64)
 
 
+def _ranks(N: ArrayLike) -> np.ndarray:
+    """N checked as a whole number >= 1 (_validate.count), as float64 so that every
+    formula runs in one dtype (int64 mixed with float64 costs ~2x on large sweeps;
+    benchmarks/bench_core.py)."""
+    return v.count("N", N).astype(np.float64)
+
+
 def ring_allreduce_time(M: ArrayLike, N: ArrayLike, alpha: ArrayLike, beta: ArrayLike):
     """Ring AllReduce (reduce-scatter then all-gather), seconds.
 
@@ -48,7 +55,7 @@ def ring_allreduce_time(M: ArrayLike, N: ArrayLike, alpha: ArrayLike, beta: Arra
     linearly in N. Source: Thakur, Rabenseifner & Gropp 2005, IJHPCA 19(1) §5.3.
     M bytes, N ranks, α s, β bytes/s. N = 1 costs 0.
     """
-    M, N = v.nonnegative("M", M), v.count("N", N)
+    M, N = v.nonnegative("M", M), _ranks(N)
     alpha, beta = v.nonnegative("alpha", alpha), v.positive("beta", beta)
     T = 2 * (N - 1) * alpha + 2 * (N - 1) / N * M / beta
     return v.scalar_or_array(T)
@@ -63,7 +70,7 @@ def tree_allreduce_time(M: ArrayLike, N: ArrayLike, alpha: ArrayLike, beta: Arra
     (MLSysBook Vol. 2 "Collective Communication", eq. tree-allreduce; mlsysim
     calc_tree_allreduce_time uses ⌈log2 N⌉). N = 1 costs 0.
     """
-    M, N = v.nonnegative("M", M), v.count("N", N)
+    M, N = v.nonnegative("M", M), _ranks(N)
     alpha, beta = v.nonnegative("alpha", alpha), v.positive("beta", beta)
     T = 2 * _ceil_log2(N) * (alpha + M / beta)
     return v.scalar_or_array(T)
@@ -81,7 +88,7 @@ def crossover_message_size(N: ArrayLike, alpha: ArrayLike, beta: ArrayLike):
     byte; with β as bandwidth the coarse estimate is N·α·β and a better one N·α·β/log2 N
     (MLSysBook Vol. 2 §algorithm-crossover). Units: α s, β bytes/s, M* bytes.
     """
-    N = v.count("N", N)
+    N = _ranks(N)
     alpha, beta = v.nonnegative("alpha", alpha), v.positive("beta", beta)
     L = _ceil_log2(N)
     numerator = N - 1 - L
@@ -100,7 +107,7 @@ def recursive_halving_doubling_time(M, N, alpha, beta):
     src/mpi/coll/allreduce/allreduce_intra_reduce_scatter_allgather.c. For N not a power
     of two we use ⌈log2 N⌉ (an optimistic simplification; MPICH adds extra steps).
     """
-    M, N = v.nonnegative("M", M), v.count("N", N)
+    M, N = v.nonnegative("M", M), _ranks(N)
     alpha, beta = v.nonnegative("alpha", alpha), v.positive("beta", beta)
     T = 2 * _ceil_log2(N) * alpha + 2 * (N - 1) / N * M / beta
     return v.scalar_or_array(T)
@@ -114,7 +121,7 @@ def double_binary_tree_allreduce_time(M, N, alpha, beta):
     Pipelining hides the depth for large messages (NVIDIA NCCL 2.4 double binary tree
     post; research notes §1, "ring vs pipelined DBT"). An idealised bound.
     """
-    M, N = v.nonnegative("M", M), v.count("N", N)
+    M, N = v.nonnegative("M", M), _ranks(N)
     alpha, beta = v.nonnegative("alpha", alpha), v.positive("beta", beta)
     T = np.where(N > 1, 2 * _ceil_log2(N) * alpha + 2 * M / beta, 0.0)
     return v.scalar_or_array(T)

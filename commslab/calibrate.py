@@ -1,9 +1,397 @@
-"""Placeholder: being written."""
+"""`commslab calibrate`: measure a real AllReduce on this machine and fit α and β.
+
+    commslab calibrate [--ranks 2] [--transport tcp|shm] [--sizes 4B..32MiB]
+                       [--repeats R] [--timeout 120] [--json FILE] [--plot FILE]
+
+What it does
+1. Runs MPI_Allreduce (mpi4py, float32, SUM) between N local ranks under mpiexec, for
+   message sizes from bytes to tens of MiB (powers of two), with warm-up; each size is
+   repeated (adaptively: about 0.25 s per size) and we keep the MEDIAN of the slowest
+   rank's time per call (commslab/mpi/allreduce_timing.py).
+2. Fits on every other size and holds the others out. What is fitted: the line
+   T(M) = a + b·M, by least squares on relative error (comms_core.fitting.fit_alpha_beta),
+   split in two at a knee where one line does not fit (fit_piecewise). Each line is then
+   read THROUGH the ring model T = 2(N-1)·α + 2(N-1)/N·M/β, giving the per-step latency
+   α = a/(2(N-1)) in seconds and the link bandwidth β = 2(N-1)/(N·b) in bytes/s
+   (comms_core.fitting.ring_alpha_beta). MPI picks its own algorithm (MPICH: recursive
+   doubling for short messages, Rabenseifner for long ones; Thakur et al. 2005), so these
+   are "ring-equivalent" α and β: what the lab's ring model needs to match this machine.
+3. Reports the prediction error on the held-out sizes (median and max |relative error|),
+   and the ring-vs-tree crossover M* (comms_core.crossover_message_size) for N ranks and,
+   with this machine's α and β, for bigger N.
+
+The headline α is the small-message line's and β the large-message line's (with one
+regime, the one line's): α is what a tiny message pays, β what a long transfer sustains.
+Predictions use the piecewise model itself, never a line mixed from the two.
+
+Every failure (no mpi4py, no mpiexec, a rank that dies or hangs) ends in one line that
+names the problem and its fix, and a non-zero exit code; never a traceback or a hang.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import time
+from pathlib import Path
 
 import click
+import numpy as np
+
+from comms_core.cost_models import (
+    crossover_message_size,
+    ring_allreduce_time,
+    tree_allreduce_time,
+)
+from comms_core.fitting import (
+    PiecewiseFit,
+    fit_alpha_beta,
+    fit_piecewise,
+    relative_error,
+    ring_alpha_beta,
+)
+from comms_core.plots import PALETTE, format_bytes, format_seconds
+from commslab.mpi import launch
+
+__all__ = [
+    "CalibrationError",
+    "analyse_timings",
+    "calibrate",
+    "calibrate_this_machine",
+    "measure_allreduce",
+    "parse_sizes",
+    "plot_calibration",
+]
+
+WORKER = Path(__file__).parent / "mpi" / "allreduce_timing.py"
+DEFAULT_SIZES = "4B..32MiB"  # 24 sizes, about 3-6 s of timing for 2 ranks
+QUICK_SIZES = "4B..8MiB"
+SCALE_RANKS = (8, 64, 1024)  # "if this machine's link connected N ranks"
+_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20,
+          "mib": 2**20, "g": 2**30, "gb": 2**30, "gib": 2**30}
+
+
+class CalibrationError(RuntimeError):
+    """The measurement could not be made or fitted; the message says why, in one line."""
+
+
+# --- sizes ---------------------------------------------------------------------------------
+
+
+def _parse_size(text: str) -> int:
+    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text)
+    if not match or match.group(2).lower() not in _UNITS:
+        raise ValueError(f"sizes: cannot read {text!r} (write e.g. 4B, 64KiB, 32MiB)")
+    return int(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+def parse_sizes(text: str) -> list[int]:
+    """Message sizes in bytes from 'A..B' (A, 2A, 4A, ... up to B) or a list 'a,b,c'.
+
+    Units are binary (KiB = KB = K = 1024 bytes). Sizes are float32 buffers, so each must
+    be a multiple of 4 bytes; at least 4 sizes (2 to fit, 2 held out).
+    """
+    if ".." in text:
+        lo_text, hi_text = text.split("..", 1)
+        lo, hi = _parse_size(lo_text), _parse_size(hi_text)
+        if lo < 1 or hi < lo:
+            raise ValueError(f"sizes: need 1 <= first <= last in {text!r}")
+        sizes = [lo * 2**k for k in range(64) if lo * 2**k <= hi]
+    else:
+        sizes = sorted({_parse_size(part) for part in text.split(",") if part.strip()})
+    bad = [s for s in sizes if s < 4 or s % 4]
+    if bad:
+        raise ValueError(f"sizes: {bad[0]} B is not a positive multiple of 4 bytes (float32)")
+    if len(sizes) < 4:
+        raise ValueError(f"sizes: need at least 4 sizes (2 to fit, 2 held out), got {sizes}")
+    return sizes
+
+
+# --- measuring -----------------------------------------------------------------------------
+
+
+def measure_allreduce(
+    ranks: int,
+    sizes: list[int],
+    *,
+    transport: str = "tcp",
+    repeats: int | None = None,
+    budget_s: float = 0.25,
+    timeout: float = 120.0,
+    worker: Path | None = None,
+) -> dict:
+    """Run the timing worker under mpiexec; return its JSON plus the wall time.
+
+    Raises launch.MPIUnavailable (MPI cannot start) or CalibrationError (a rank failed,
+    hung or the run timed out), each with a one-line message naming the lost ranks.
+    """
+    with tempfile.TemporaryDirectory(prefix="commslab-calibrate-") as tmp:
+        out = Path(tmp) / "timings.json"
+        args = [str(worker or WORKER), "--sizes", ",".join(map(str, sizes)),
+                "--repeats", str(repeats or 0), "--budget", str(budget_s),
+                "--expected-ranks", str(ranks), "--out", str(out)]
+        run = launch.run_mpi(args, ranks, timeout=timeout, transport=transport,
+                             status_dir=Path(tmp) / "status")
+        problem = launch.describe_failure(run, what=f"the {ranks}-rank AllReduce timing")
+        if problem:
+            raise CalibrationError(f"{problem}. Try --ranks 2, or a larger --timeout")
+        if not out.exists():
+            raise CalibrationError("the timing worker finished without writing its results")
+        result = json.loads(out.read_text())
+    result["wall_time_s"] = run.elapsed_s
+    result["transport"] = transport
+    return result
+
+
+# --- fitting and the report ----------------------------------------------------------------
+
+
+def _regime_table(fit: PiecewiseFit, N: int) -> list[dict]:
+    bounds = [0.0, *fit.knees, float("inf")]
+    regimes = []
+    for i, line in enumerate(fit.lines):
+        alpha, beta = ring_alpha_beta(line, N)
+        regimes.append({
+            "alpha_s": alpha, "beta_bytes_per_s": beta,
+            "intercept_s": line.intercept, "slope_s_per_byte": line.slope,
+            "fitted_on_bytes": [line.M_min, line.M_max],
+            "applies_from_bytes": bounds[i],
+            "applies_below_bytes": None if np.isinf(bounds[i + 1]) else bounds[i + 1],
+        })
+    return regimes
+
+
+def _crossover(regimes: list[dict], N: int) -> float:
+    """M* from the line of the regime that M* falls in (first regime whose range holds it)."""
+    for regime in regimes:
+        M_star = float(crossover_message_size(N, regime["alpha_s"], regime["beta_bytes_per_s"]))
+        upper = regime["applies_below_bytes"]
+        if upper is None or M_star < upper:
+            return M_star
+    return M_star
+
+
+def analyse_timings(sizes, medians, N: int) -> dict:
+    """Fit on every other size, predict the others, and say how wrong the model is.
+
+    sizes in bytes, medians in seconds (one per size), N ranks >= 2. Pure numpy: no MPI.
+    Returns the report dictionary that `--json` writes (minus the raw samples).
+    """
+    M = np.asarray(sizes, dtype=float)
+    T = np.asarray(medians, dtype=float)
+    order = np.argsort(M)
+    M, T = M[order], T[order]
+    if M.size < 4:
+        raise CalibrationError("need at least 4 sizes: 2 to fit, 2 held out")
+    role = np.where(np.arange(M.size) % 2 == 0, "fit", "heldout")
+    fit_mask = role == "fit"
+    try:
+        model = fit_piecewise(M[fit_mask], T[fit_mask])
+        one_line = fit_alpha_beta(M[fit_mask], T[fit_mask])
+    except ValueError as err:
+        raise CalibrationError(f"the timings cannot be fitted: {err}") from None
+    predicted = np.asarray(model.predict(M), dtype=float)
+    errors = np.asarray(relative_error(predicted, T), dtype=float)
+    held = np.abs(errors[~fit_mask])
+    one_line_held = np.abs(np.asarray(relative_error(one_line.predict(M), T))[~fit_mask])
+    regimes = _regime_table(model, N)
+    one_alpha, one_beta = ring_alpha_beta(one_line, N)
+    return {
+        "ranks": N,
+        "model": "T(M) = 2(N-1)·alpha + 2(N-1)/N·M/beta per regime (ring AllReduce); "
+                 "alpha = per-step latency (s), beta = link bandwidth (bytes/s)",
+        "alpha_s": regimes[0]["alpha_s"],
+        "beta_bytes_per_s": regimes[-1]["beta_bytes_per_s"],
+        "heldout_median_relative_error": float(np.median(held)),
+        "heldout_max_relative_error": float(np.max(held)),
+        "fit_median_relative_error": float(np.median(np.abs(errors[fit_mask]))),
+        "knee_bytes": model.knees[0] if model.knees else None,
+        "regimes": regimes,
+        "one_line": {"alpha_s": one_alpha, "beta_bytes_per_s": one_beta,
+                     "heldout_median_relative_error": float(np.median(one_line_held))},
+        "crossover": {
+            "ranks": N,
+            "M_star_bytes": _crossover(regimes, N),
+            "note": "ring vs tree; below M* the tree is faster (0 for N <= 3: ring wins)",
+            "at_scale_bytes": {str(n): _crossover(regimes, n) for n in SCALE_RANKS},
+        },
+        "timings": [
+            {"size_bytes": int(m), "median_s": float(t), "role": str(r),
+             "predicted_s": float(p), "relative_error": float(e)}
+            for m, t, r, p, e in zip(M, T, role, predicted, errors, strict=True)
+        ],
+    }
+
+
+def run_calibration(
+    ranks: int = 2,
+    *,
+    transport: str = "tcp",
+    sizes: list[int] | None = None,
+    repeats: int | None = None,
+    budget_s: float = 0.25,
+    timeout: float = 120.0,
+    worker: Path | None = None,
+) -> dict:
+    """Measure, then analyse: the full report, raw samples included."""
+    sizes = sizes or parse_sizes(DEFAULT_SIZES)
+    raw = measure_allreduce(ranks, sizes, transport=transport, repeats=repeats,
+                            budget_s=budget_s, timeout=timeout, worker=worker)
+    samples = {t["size_bytes"]: t["samples_s"] for t in raw["timings"]}
+    medians = [float(np.median(samples[s])) for s in sizes]
+    report = analyse_timings(sizes, medians, ranks)
+    for row in report["timings"]:
+        row["repeats"] = len(samples[row["size_bytes"]])
+        row["samples_s"] = samples[row["size_bytes"]]
+    report.update(transport=transport, mpi_library=raw.get("mpi_library", ""),
+                  oversubscribed=ranks > launch.usable_cores(),
+                  wall_time_s=raw["wall_time_s"])
+    return report
+
+
+def calibrate_this_machine(
+    ranks: int = 2, quick: bool = True, transport: str = "tcp", plot: str | None = None
+) -> dict:
+    """The notebook's "calibrate your own machine": α, β and the crossover, measured here.
+
+    Spawns mpiexec (about 3-10 s for 2 ranks with quick=True: sizes 4 B..8 MiB, 0.1 s per
+    size). Returns the report of `commslab calibrate --json`; the keys a student needs are
+    alpha_s, beta_bytes_per_s, heldout_median_relative_error and crossover. Raises
+    RuntimeError with a one-line fix where MPI cannot run.
+    """
+    sizes = parse_sizes(QUICK_SIZES if quick else DEFAULT_SIZES)
+    report = run_calibration(ranks, transport=transport, sizes=sizes,
+                             budget_s=0.1 if quick else 0.25)
+    if plot:
+        plot_calibration(report, Path(plot))
+    return report
+
+
+# --- the figure ----------------------------------------------------------------------------
+
+
+def plot_calibration(report: dict, path: Path | None = None):
+    """Measured medians vs the fitted model on log-log axes, with the crossover.
+
+    Filled circles: sizes the model was fitted on; open squares: held-out sizes. Solid:
+    the fitted ring model (per regime); dotted: the tree model with the same α, β.
+    Returns the matplotlib Figure (saved to path if given).
+    """
+    from matplotlib.figure import Figure
+
+    N = report["ranks"]
+    rows = report["timings"]
+    M = np.array([r["size_bytes"] for r in rows], dtype=float)
+    T = np.array([r["median_s"] for r in rows])
+    fit = np.array([r["role"] == "fit" for r in rows])
+    grid = np.geomspace(M.min(), M.max(), 300)
+    ring, tree = np.empty_like(grid), np.empty_like(grid)
+    for regime in report["regimes"]:
+        upper = regime["applies_below_bytes"] or np.inf
+        sel = (grid >= regime["applies_from_bytes"]) & (grid < upper)
+        a, b = regime["alpha_s"], regime["beta_bytes_per_s"]
+        ring[sel] = ring_allreduce_time(grid[sel], N, a, b)
+        tree[sel] = tree_allreduce_time(grid[sel], N, a, b)
+
+    fig = Figure(figsize=(7.5, 4.8))
+    ax = fig.add_subplot()
+    ax.loglog(M[fit], T[fit], "o", color=PALETTE["ring"], label="measured (fitted on)")
+    ax.loglog(M[~fit], T[~fit], "s", mfc="none", color=PALETTE["orange"],
+              label="measured (held out)")
+    ax.loglog(grid, ring, "-", color=PALETTE["ring"], label="ring model, fitted α, β")
+    ax.loglog(grid, tree, ":", color=PALETTE["tree"], label="tree model, same α, β")
+    if report["knee_bytes"]:
+        ax.axvline(report["knee_bytes"], color=PALETTE["grey"], lw=0.8, ls="--")
+    M_star = report["crossover"]["M_star_bytes"]
+    if M_star > M.min():
+        ax.axvline(M_star, color=PALETTE["tree"], lw=1.0)
+    at64 = report["crossover"]["at_scale_bytes"]["64"]
+    ax.set_xlabel("message size M (bytes)")
+    ax.set_ylabel("AllReduce time (s)")
+    ax.set_title(
+        f"{N} ranks, {report.get('transport', '?')}: α = {format_seconds(report['alpha_s'])}, "
+        f"β = {format_bytes(report['beta_bytes_per_s'])}/s, held-out error "
+        f"{100 * report['heldout_median_relative_error']:.0f}%", fontsize=10)
+    ax.text(0.02, 0.97, f"M* (N={N}) = {format_bytes(M_star)}; with this machine's α, β "
+            f"at N=64: M* = {format_bytes(at64)}", transform=ax.transAxes, va="top",
+            fontsize=8)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def _summary_lines(report: dict) -> list[str]:
+    lines = [f"{'size':>10} {'median':>10} {'model':>10} {'error':>7}  role"]
+    for row in report["timings"]:
+        lines.append(
+            f"{format_bytes(row['size_bytes']):>10} {format_seconds(row['median_s']):>10} "
+            f"{format_seconds(row['predicted_s']):>10} {100 * row['relative_error']:>6.1f}%  "
+            f"{row['role']}")
+    for i, regime in enumerate(report["regimes"]):
+        lo, hi = regime["fitted_on_bytes"]
+        lines.append(
+            f"regime {i + 1} ({format_bytes(lo)}..{format_bytes(hi)}): "
+            f"α = {format_seconds(regime['alpha_s'])} per step, "
+            f"β = {format_bytes(regime['beta_bytes_per_s'])}/s")
+    if report["knee_bytes"]:
+        lines.append(f"knee at {format_bytes(report['knee_bytes'])}")
+    one = report["one_line"]
+    lines.append(
+        f"one line over all sizes: held-out median error "
+        f"{100 * one['heldout_median_relative_error']:.1f}%")
+    lines.append(
+        f"held-out median |relative error| = {100 * report['heldout_median_relative_error']:.1f}%"
+        f" (max {100 * report['heldout_max_relative_error']:.1f}%)")
+    cross = report["crossover"]
+    scale = ", ".join(f"N={n}: {format_bytes(m)}" for n, m in cross["at_scale_bytes"].items())
+    lines.append(f"ring/tree crossover M* for N={cross['ranks']}: "
+                 f"{format_bytes(cross['M_star_bytes'])}; with this machine's α, β: {scale}")
+    lines.append(f"wall time {report['wall_time_s']:.1f} s ({report['mpi_library']})")
+    return lines
 
 
 @click.command()
-def calibrate() -> None:
-    """Not ready yet."""
-    raise click.ClickException("commslab calibrate is not ready yet")
+@click.option("--ranks", type=click.IntRange(2, 256), default=2, show_default=True,
+              help="Number of local MPI ranks.")
+@click.option("--transport", type=click.Choice(launch.TRANSPORTS), default="tcp",
+              show_default=True, help="Loopback TCP (a network) or shared memory.")
+@click.option("--sizes", default=DEFAULT_SIZES, show_default=True,
+              help="'A..B' (powers of two from A to B) or a list 'a,b,c'; units B, KiB, MiB.")
+@click.option("--repeats", type=click.IntRange(1, 100_000), default=None,
+              help="Timed calls per size (default: adaptive, about 0.25 s per size).")
+@click.option("--timeout", type=click.FloatRange(min=1.0), default=120.0, show_default=True,
+              help="Seconds before the MPI run is stopped.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the fit, the errors and the raw timings here.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw measured vs model (PNG, SVG or PDF).")
+def calibrate(ranks, transport, sizes, repeats, timeout, json_path, plot_path) -> None:
+    """Measure a real AllReduce on this machine and fit the α-β model to it."""
+    try:
+        size_list = parse_sizes(sizes)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--sizes") from None
+    warning = launch.cores_warning(ranks, launch.usable_cores())
+    if warning:
+        click.echo(warning + " Running anyway (oversubscribed).", err=True)
+    started = time.perf_counter()
+    try:
+        report = run_calibration(ranks, transport=transport, sizes=size_list,
+                                 repeats=repeats, timeout=timeout)
+    except (launch.MPIUnavailable, CalibrationError) as err:
+        raise click.ClickException(str(err)) from None
+    report["total_time_s"] = time.perf_counter() - started
+    for line in _summary_lines(report):
+        click.echo(line)
+    if json_path:
+        json_path.write_text(json.dumps(report, indent=1))
+        click.echo(f"wrote {json_path}")
+    if plot_path:
+        plot_calibration(report, plot_path)
+        click.echo(f"wrote {plot_path}")

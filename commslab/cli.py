@@ -13,6 +13,7 @@ import click
 
 from commslab.calibrate import calibrate
 from commslab.demo import demo
+from commslab.release import release_command, solutions_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +24,8 @@ def main() -> None:
 
 main.add_command(demo)
 main.add_command(calibrate)
+main.add_command(release_command)
+main.add_command(solutions_command)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,290 @@
+"""Gradient compression with error feedback, and honest byte counts on the wire.
+
+A compressor C maps a gradient v (a 1-D float array of d values) to the vector the
+receiver reconstructs, v_hat = C(v). Error feedback keeps what C dropped and adds it
+to the next gradient, so nothing is lost for good (../LAB_SPEC.md Part 3):
+
+    sent_t = C(g_t + e_t),    e_{t+1} = g_t + e_t - sent_t
+
+Sources: Seide et al. 2014 "1-Bit Stochastic Gradient Descent" (Interspeech);
+Karimireddy et al. 2019 "Error Feedback Fixes SignSGD" (ICML, arXiv 1901.09847, Alg. 2,
+code epfml/error-feedback-SGD utils); Stich et al. 2018 "Sparsified SGD with Memory"
+(NeurIPS, arXiv 1809.07599); Alistarh et al. 2017 "QSGD" (NeurIPS, arXiv 1610.02132);
+research notes §4 (/work/shared/notes/research_cost_models.md).
+
+Bytes: a dense gradient is d float32 values, 4·d bytes. Every compressor here counts
+what it really sends, scales and indices included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from comms_core import _validate as v
+
+__all__ = [
+    "COMPRESSORS",
+    "Compressor",
+    "compression_ratio",
+    "dense_wire_bytes",
+    "error_feedback_run",
+    "error_feedback_step",
+    "get_compressor",
+    "one_bit_compress",
+    "one_bit_wire_bytes",
+    "quantize",
+    "quantized_wire_bytes",
+    "round_to_nearest",
+    "top_k_compress",
+    "top_k_count",
+    "top_k_wire_bytes",
+]
+
+FLOAT32_BYTES = 4  # one float32 value or scale
+INT32_BYTES = 4  # one int32 index
+
+
+# --- the compressors -------------------------------------------------------------------
+
+
+def one_bit_compress(v_in: ArrayLike) -> NDArray[np.float64]:
+    """The scaled sign (1-bit) compressor: what the receiver reconstructs.
+
+        C(v) = (‖v‖₁ / d) · sign(v),     sign(0) = +1
+
+    One bit per value (the sign) plus one float32 scale per tensor. C keeps the L1 norm,
+    ‖C(v)‖₁ = ‖v‖₁, and is a δ-compressor with δ = ‖v‖₁²/(d·‖v‖₂²) (research notes §4.2).
+    Source: Karimireddy et al. 2019, §3; epfml/error-feedback-SGD
+    `scaled_sign(x) = norm(x, 1)/len(x) * sign(x)` (which maps 0 to 0; we send +1, a bit
+    has only two values).
+    """
+    x = v.vector("v", v_in)
+    scale = np.abs(x).sum() / x.size
+    sign = np.where(x >= 0, 1.0, -1.0)
+    return scale * sign
+
+
+def round_to_nearest(v_in: ArrayLike) -> NDArray[np.float64]:
+    """The chapter's toy compressor: send each value rounded to the nearest integer.
+
+        C(v) = round(v)      (numpy rounds halves to even: round(0.5) = 0, round(1.5) = 2)
+
+    With error feedback on gradients 0.4, 0.3, 0.2, 0.4, 0.3 (e_1 = 0) it transmits
+    0, 1, 0, 0, 1 and ends with residual -0.4 (../LAB_SPEC.md Part 3, known answer).
+    """
+    return np.round(v.vector("v", v_in))
+
+
+def top_k_count(d: ArrayLike, percent: ArrayLike) -> int | NDArray[np.int64]:
+    """How many values top-k keeps when it keeps `percent` % of d: k = max(1, ⌈percent·d/100⌉).
+
+    Integer arithmetic, so 10 % of 30 is exactly 3 (no floating-point ceiling surprises).
+    """
+    d, percent = v.count("d", d), v.count("percent", percent)
+    if (percent > 100).any():
+        raise ValueError(f"percent must be <= 100, got {percent!r}")
+    return v.scalar_or_array(np.maximum(1, (percent * d + 99) // 100))
+
+
+def top_k_compress(v_in: ArrayLike, k: int) -> NDArray[np.float64]:
+    """Top-k sparsification: keep the k entries of largest |v|, zero the others.
+
+        C(v)_i = v_i if i is among the k largest |v_i|, else 0
+
+    A k/d-contraction: ‖v − C(v)‖² ≤ (1 − k/d)·‖v‖² (Stich et al. 2018, Def. 2.1, where
+    top-k with memory is "Mem-SGD"; epfml/sparsifiedSGD memory.py). Ties go to the lower
+    index (a stable sort), so the result is deterministic.
+    """
+    x = v.vector("v", v_in)
+    k = v.scalar_count("k", k)
+    if k > x.size:
+        raise ValueError(f"k must be <= d = {x.size}, got {k}")
+    keep = np.argsort(-np.abs(x), kind="stable")[:k]
+    out = np.zeros_like(x)
+    out[keep] = x[keep]
+    return out
+
+
+def quantize(v_in: ArrayLike, bits: int) -> NDArray[np.float64]:
+    """b-bit uniform quantization between the tensor's min and max (deterministic rounding).
+
+        step = (max v − min v) / (2^b − 1)
+        C(v) = min v + round((v − min v) / step) · step
+
+    Each value becomes one of 2^b levels, sent as a b-bit integer; the offset (min v) and
+    the step travel as two float32 scalars. Error per value ≤ step/2. The idea of
+    quantizing to a few levels with one scale per tensor is QSGD (Alistarh et al. 2017),
+    which rounds stochastically to stay unbiased; we round to nearest so that grading is
+    deterministic, and let error feedback absorb the bias.
+    """
+    x = v.vector("v", v_in)
+    bits = v.scalar_count("bits", bits)
+    if bits > 32:
+        raise ValueError(f"bits must be <= 32, got {bits}")
+    low, high = x.min(), x.max()
+    step = (high - low) / (2**bits - 1)
+    if step == 0:  # a constant tensor: the offset alone says it all
+        return x.copy()
+    return low + np.round((x - low) / step) * step
+
+
+# --- bytes on the wire -------------------------------------------------------------------
+
+
+def dense_wire_bytes(d: ArrayLike, bytes_per_value: ArrayLike = FLOAT32_BYTES):
+    """Bytes of an uncompressed gradient: d · bytes_per_value (4 for float32)."""
+    d, per_value = v.count("d", d), v.count("bytes_per_value", bytes_per_value)
+    return v.scalar_or_array(d * per_value)
+
+
+def one_bit_wire_bytes(d: ArrayLike):
+    """Bytes of a 1-bit (scaled sign) gradient of d values: ⌈d/8⌉ + 4.
+
+    d sign bits packed into bytes, plus one float32 scale. Compression ratio against
+    float32: 4d/(⌈d/8⌉ + 4) = 32d/(d + 32) when 8 divides d, which tends to 32.
+    """
+    d = v.count("d", d)
+    return v.scalar_or_array(-(-d // 8) + FLOAT32_BYTES)
+
+
+def top_k_wire_bytes(k: ArrayLike):
+    """Bytes of a top-k gradient: k · (4 + 4), a float32 value and an int32 index each.
+
+    Indices cost as much as values (research notes §4.3: k·(32+32) bits).
+    """
+    k = v.count("k", k)
+    return v.scalar_or_array(k * (FLOAT32_BYTES + INT32_BYTES))
+
+
+def quantized_wire_bytes(d: ArrayLike, bits: ArrayLike):
+    """Bytes of a b-bit quantized gradient of d values: ⌈d·b/8⌉ + 2·4 (offset and step)."""
+    d, bits = v.count("d", d), v.count("bits", bits)
+    return v.scalar_or_array(-(-(d * bits) // 8) + 2 * FLOAT32_BYTES)
+
+
+# --- error feedback ----------------------------------------------------------------------
+
+
+def error_feedback_step(
+    g: ArrayLike,
+    e: ArrayLike,
+    compress: Callable[[NDArray[np.float64]], NDArray[np.float64]] = one_bit_compress,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """One step of error feedback: returns (sent, new_residual).
+
+        sent  = C(g + e)
+        e_new = g + e − sent
+
+    g is this step's gradient, e the residual carried from the last step (zeros at the
+    start). The chapter's form; Seide et al. 2014 (1-bit SGD). Karimireddy et al. 2019
+    Alg. 2 applies the same recursion to the step γ·g; with a constant γ the two agree
+    whenever C(λv) = λ·C(v) for λ > 0 (true of the scaled sign, top-k and quantize).
+    """
+    g_arr, e_arr = v.vector("g", g), v.vector("e", e)
+    if g_arr.shape != e_arr.shape:
+        raise ValueError(f"e must have the shape of g {g_arr.shape}, got {e_arr.shape}")
+    if not callable(compress):
+        raise ValueError(f"compress must be a function v -> C(v), got {compress!r}")
+    p = g_arr + e_arr
+    sent = np.asarray(compress(p), dtype=np.float64)
+    if sent.shape != p.shape:
+        raise ValueError(f"compress must return the shape of its input {p.shape}, got {sent.shape}")
+    return sent, p - sent
+
+
+def error_feedback_run(
+    gradients: ArrayLike,
+    e_1: ArrayLike | None = None,
+    compress: Callable[[NDArray[np.float64]], NDArray[np.float64]] = one_bit_compress,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Error feedback over a whole run: returns (sent, residuals).
+
+    gradients has shape (T,) (one scalar per step) or (T, d); sent has the same shape and
+    residuals holds e_1 … e_{T+1} (one more row). Over the run nothing is lost:
+
+        Σ_t sent_t = Σ_t g_t + e_1 − e_{T+1}          (the sum telescopes)
+    """
+    if np.ndim(gradients) not in (1, 2):
+        raise ValueError(f"gradients must have shape (T,) or (T, d), got {np.shape(gradients)}")
+    g = v.vector("gradients", gradients, ndim=np.ndim(gradients))
+    steps = g.reshape(g.shape[0], -1)
+    d = steps.shape[1]
+    e = np.zeros(d) if e_1 is None else v.vector("e_1", e_1, ndim=np.ndim(e_1))
+    if e.shape not in ((), (d,)):
+        raise ValueError(f"e_1 must be a number or have shape ({d},), got shape {e.shape}")
+    sent = np.empty_like(steps)
+    residuals = np.empty((steps.shape[0] + 1, steps.shape[1]))
+    residuals[0] = e  # broadcasts a scalar e_1 over the d values
+    for t, g_t in enumerate(steps):
+        sent[t], residuals[t + 1] = error_feedback_step(g_t, residuals[t], compress)
+    if g.ndim == 1:
+        return sent[:, 0], residuals[:, 0]
+    return sent, residuals
+
+
+# --- the registry behind the compression-ratio slider ------------------------------------
+
+
+@dataclass(frozen=True)
+class Compressor:
+    """A named compressor: compress(v) -> v_hat, and wire_bytes(d) -> bytes it sends."""
+
+    name: str
+    compress: Callable[[NDArray[np.float64]], NDArray[np.float64]]
+    wire_bytes: Callable[[ArrayLike], int | NDArray[np.int64]]
+
+
+def _top_k_percent(percent: int) -> Compressor:
+    return Compressor(
+        name=f"top-k {percent}%",
+        compress=lambda x: top_k_compress(x, top_k_count(np.size(x), percent)),
+        wire_bytes=lambda d: top_k_wire_bytes(top_k_count(d, percent)),
+    )
+
+
+def _b_bit(bits: int) -> Compressor:
+    return Compressor(
+        name=f"{bits}-bit",
+        compress=lambda x: quantize(x, bits),
+        wire_bytes=lambda d: quantized_wire_bytes(d, bits),
+    )
+
+
+COMPRESSORS: dict[str, Compressor] = {
+    c.name: c
+    for c in (
+        Compressor("none", lambda x: v.vector("v", x).copy(), dense_wire_bytes),
+        Compressor("1-bit (scaled sign)", one_bit_compress, one_bit_wire_bytes),
+        _top_k_percent(1),
+        _top_k_percent(10),
+        _b_bit(8),
+        _b_bit(4),
+        _b_bit(2),
+    )
+}
+
+
+def get_compressor(compressor: Compressor | str) -> Compressor:
+    """A Compressor itself, or the one registered in COMPRESSORS under that name."""
+    if isinstance(compressor, str):
+        if compressor not in COMPRESSORS:
+            raise ValueError(f"compressor must be one of {sorted(COMPRESSORS)}, got {compressor!r}")
+        return COMPRESSORS[compressor]
+    if not isinstance(compressor, Compressor):
+        raise ValueError(f"compressor must be a Compressor or a name, got {compressor!r}")
+    return compressor
+
+
+def compression_ratio(compressor: Compressor | str, d: ArrayLike):
+    """Dense float32 bytes over the compressor's bytes: 4·d / wire_bytes(d).
+
+    compressor is a Compressor or a name in COMPRESSORS. 1-bit: 32d/(d+32) for d a
+    multiple of 8; top-k 1 %: about 50 (indices halve the naive 100); 8-bit: about 4.
+    """
+    compressor = get_compressor(compressor)
+    dense = np.asarray(dense_wire_bytes(d), dtype=np.float64)
+    return v.scalar_or_array(dense / np.asarray(compressor.wire_bytes(d), dtype=np.float64))

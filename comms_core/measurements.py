@@ -1,0 +1,379 @@
+"""Published NCCL AllReduce measurements, and two models held against them.
+
+The dataset (data/nccl_allreduce_measurements.csv) holds nccl-tests `all_reduce_perf`
+results on DGX-class nodes, transcribed from public pages; every row names its source:
+
+    dgx_h100_1x8          8×H100, one node (NVIDIA/dgxc-benchmarking nccl/README.md)
+    azure_nd_h100_v5      8×H100, one node, NCCL 2.18.5 (Azure/AI-benchmarking-guide)
+    azure_nd_a100_v4      8×A100, one node, NCCL 2.18.5 (Azure/AI-benchmarking-guide)
+    gcp_a3mega_2x8_h100   2 nodes × 8 H100 over GPUDirect-TCPXO Ethernet (a public repo)
+    h20_2x8_ndr           2 nodes × 8 H20 over InfiniBand NDR, NCCL 2.21.5 (nccl#1244)
+
+The Azure pages give only the bus bandwidth; their times are DERIVED from it (column
+`derived`), by nccl-tests' own definition (doc/PERFORMANCE.md, src/all_reduce.cu):
+
+    busbw = algbw · 2(n-1)/n,   algbw = S/t     so     t = S · 2(n-1)/n / busbw
+
+The two models:
+- the plain α-β ring of the lab, T = 2(N-1)·α + 2(N-1)/N·M/β, with the per-system α
+  and β of SYSTEMS (datasheet-style numbers, each with its source);
+- an NCCL-like model: NCCL's own tuning model (NVIDIA/nccl src/graph/tuning.cc at
+  v2.20.3, commit b6475625), ring and tree with the LL, LL128 and Simple protocols,
+  each a latency plus a bandwidth term; like NCCL we take the fastest of the six.
+
+What the NCCL-like model leaves out, so its errors are honest: NVLS and NVLSTree
+(NVLink SHARP; systems dgx_h100_1x8 and azure_nd_h100_v5 use NVLS for large messages
+and reach busbw 480 GB/s, above the ring's 370), CollNet, the per-channel bandwidth caps
+(they do not bind with >= 16 channels at NVLink speeds) and the thread/channel tuning for
+small messages. Errors are (model − measured)/measured: +0.25 = the model is 25% slow.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from comms_core import _validate as v
+from comms_core.cost_models import ring_allreduce_time
+
+__all__ = [
+    "DATA_PATH",
+    "SIZE_REGIMES",
+    "SYSTEMS",
+    "ModelComparison",
+    "NcclMeasurement",
+    "SystemModel",
+    "bus_bandwidth",
+    "compare_model_to_measurements",
+    "error_summary",
+    "load_nccl_measurements",
+    "nccl_like_algorithm_times",
+    "nccl_like_allreduce_time",
+    "nccl_like_choice",
+    "time_from_bus_bandwidth",
+]
+
+DATA_PATH = Path(__file__).parent / "data" / "nccl_allreduce_measurements.csv"
+PROTOCOLS = ("LL", "LL128", "Simple")
+ALGORITHMS = ("ring", "tree")
+
+
+# --- the dataset ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NcclMeasurement:
+    """One row of nccl-tests all_reduce_perf output (out-of-place unless noted)."""
+
+    system: str
+    gpu: str
+    gpus: int  # n ranks
+    nodes: int
+    fabric: str
+    nccl_version: str
+    algorithm: str
+    size_bytes: int  # S, the whole buffer
+    time_us: float
+    busbw_gbs: float  # GB/s, 1e9 bytes/s
+    derived: bool  # True: time_us computed from busbw_gbs (the page gave busbw only)
+    source: str
+    note: str
+
+    @property
+    def time_s(self) -> float:
+        return self.time_us * 1e-6
+
+
+def bus_bandwidth(size_bytes: ArrayLike, time_s: ArrayLike, n: ArrayLike):
+    """nccl-tests AllReduce bus bandwidth, bytes/s: busbw = S/t · 2(n-1)/n.
+
+    Source: NVIDIA/nccl-tests doc/PERFORMANCE.md; src/all_reduce.cu (factor 2(n-1)/n).
+    """
+    S, t = v.nonnegative("size_bytes", size_bytes), v.positive("time_s", time_s)
+    n = v.count("n", n)
+    return v.scalar_or_array(S / t * 2 * (n - 1) / n)
+
+
+def time_from_bus_bandwidth(size_bytes: ArrayLike, busbw: ArrayLike, n: ArrayLike):
+    """The inverse: t = S · 2(n-1)/n / busbw, seconds (busbw in bytes/s)."""
+    S, busbw = v.nonnegative("size_bytes", size_bytes), v.positive("busbw", busbw)
+    n = v.count("n", n, minimum=2)
+    return v.scalar_or_array(S * 2 * (n - 1) / n / busbw)
+
+
+def _row(record: dict, line: int) -> NcclMeasurement:
+    def need(column: str) -> str:
+        value = (record.get(column) or "").strip()
+        if not value:
+            raise ValueError(f"{DATA_PATH.name} line {line}: column {column!r} is empty")
+        return value
+
+    try:
+        row = NcclMeasurement(
+            system=need("system"), gpu=need("gpu"), gpus=int(need("gpus")),
+            nodes=int(need("nodes")), fabric=need("fabric"),
+            nccl_version=need("nccl_version"), algorithm=need("algorithm"),
+            size_bytes=int(need("size_bytes")), time_us=float(need("time_us")),
+            busbw_gbs=float(need("busbw_gbs")), derived=need("derived") == "yes",
+            source=need("source"), note=(record.get("note") or "").strip())
+    except ValueError as err:
+        raise ValueError(f"{DATA_PATH.name} line {line}: {err}") from None
+    if row.size_bytes <= 0 or not row.time_us > 0 or row.busbw_gbs < 0:
+        raise ValueError(f"{DATA_PATH.name} line {line}: sizes and times must be positive")
+    if row.gpus < 2 or row.nodes < 1 or row.gpus % row.nodes:
+        raise ValueError(f"{DATA_PATH.name} line {line}: gpus must be nodes × GPUs per node")
+    return row
+
+
+def load_nccl_measurements(path: str | Path | None = None) -> list[NcclMeasurement]:
+    """Every row of the dataset as an NcclMeasurement (csv module only, no pandas)."""
+    path = Path(path) if path is not None else DATA_PATH
+    with path.open(newline="") as f:
+        return [_row(record, i + 2) for i, record in enumerate(csv.DictReader(f))]
+
+
+# --- per-system constants for the two models ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class SystemModel:
+    """What each model needs to know about a system. Bandwidths in bytes/s, α in s."""
+
+    arch: str  # "hopper" or "ampere": NCCL's per-architecture LL bandwidth cap
+    cpu_vendor: str  # "intel" or "amd": NCCL's network post overhead and LL cap
+    bus_bw_intra: float  # NCCL's nChannels·bwIntra ≈ ring busbw over NVLink
+    bus_bw_inter: float | None  # the node's NIC bandwidth (all NICs); None: one node
+    alpha: float  # plain α-β: latency per ring step
+    beta: float  # plain α-β: the ring's link bandwidth
+    basis: str
+
+
+_H100_NVLINK = 18 * 20.6e9  # NCCL src/graph/topo.h SM90_NVLINK_BW × 18 links = 370.8 GB/s
+_A100_NVLINK = 12 * 20.0e9  # NCCL SM80_NVLINK_BW × 12 links = 240 GB/s
+_ALPHA_NVLINK = 2e-6  # one NVLink P2P write, 1.8-2.3 µs (cuda-samples#230)
+_ALPHA_NET = 5e-6  # InfiniBand NDR (mlsysim IB_NDR_LATENCY_US); assumed for TCPXO too
+SYSTEMS: dict[str, SystemModel] = {
+    "dgx_h100_1x8": SystemModel(
+        "hopper", "intel", _H100_NVLINK, None, _ALPHA_NVLINK, _H100_NVLINK,
+        "18 NVLink4 links × 20.6 GB/s (NCCL topo.h); sjeaugey in nccl-tests#212: NCCL "
+        "gets ~370 GB/s effective NVLink bandwidth"),
+    "azure_nd_h100_v5": SystemModel(
+        "hopper", "intel", _H100_NVLINK, None, _ALPHA_NVLINK, _H100_NVLINK,
+        "as dgx_h100_1x8; CPU Xeon 8480C (the results page)"),
+    "azure_nd_a100_v4": SystemModel(
+        "ampere", "amd", _A100_NVLINK, None, _ALPHA_NVLINK, _A100_NVLINK,
+        "12 NVLink3 links × 20 GB/s (NCCL topo.h); CPU AMD EPYC 7V12 (the results page)"),
+    "gcp_a3mega_2x8_h100": SystemModel(
+        "hopper", "intel", _H100_NVLINK, 8 * 25e9, _ALPHA_NET, 8 * 25e9,
+        "ASSUMPTION: 8 NICs × 200 Gb/s per node for A3 Mega (not in the source file); the "
+        "plain ring runs one ring per NIC, so its β is the node's NIC total"),
+    "h20_2x8_ndr": SystemModel(
+        "hopper", "intel", _H100_NVLINK, 8 * 48e9, _ALPHA_NET, 8 * 48e9,
+        "8 CX-7 NDR NICs per node at the 46-48 GB/s NCCL reaches (AddyLaddy, nccl-tests"
+        "#290); ASSUMPTION: H20 NVLink as H100 (900 GB/s bidirectional), Intel host"),
+}
+
+
+# --- the NCCL-like model -------------------------------------------------------------------
+# NVIDIA/nccl src/graph/tuning.cc at v2.20.3 (commit b6475625). Latencies in µs, [LL,
+# LL128, Simple]. (v2.23+ lowered Tree/Simple to base 8.4 + hop 4.0 µs and raised the
+# Hopper LL cap to 141 GB/s; research notes §2.2. The datasets ran NCCL 2.18-2.21.)
+_BASE_LATENCY_US = {"tree": (6.8, 14.0, 0.0), "ring": (6.6, 14.0, 8.4)}
+_HOP_LATENCY_US = {
+    "nvlink": {"tree": (0.6, 1.25, 28.0), "ring": (0.6, 1.9, 3.4)},
+    "net": {"tree": (5.0, 8.5, 28.0), "ring": (2.7, 4.0, 14.0)},
+}
+# llMaxBws[index1][1 node, 2 nodes, more], GB/s. One node: by GPU; several: by CPU.
+_LL_MAX_BW_GBS = {"volta_or_intel": (39.0, 39.0, 20.4), "ampere_or_amd": (87.7, 22.5, 19.0),
+                  "hopper": (87.7, 22.5, 19.0)}
+_NET_OVERHEAD_US = {"intel": 1.0, "amd": 2.0}  # getNetOverhead; ×3 for Simple
+# treeCorrectionFactor[proto][log2(bytes/64)], 64 B to 256 MB.
+_TREE_CORRECTION = {
+    "LL": (1.0, 1.0, 1.0, 1.0, .9, .8, .7, .7, .7, .7, .6, .5, .4, .4, .5, .6, .7, .8, .9,
+           1.0, 1.0, 1.0, 1.0),
+    "LL128": (1.0, 1.0, 1.0, 1.0, 1.0, .9, .8, .8, .8, .7, .6, .6, .6, .6, .6, .6, .8, .9, .9,
+              .9, .9, 1.0, 1.0),
+    "Simple": (.9, .9, .9, .9, .9, .9, .9, .8, .7, .6, .6, .5, .5, .5, .5, .6, .7, .8, .7, .7,
+               .8, .9, .9),
+}
+_RING_PLATEAU = 1.4  # Ring/Simple multi-node latency ×1.4 (Ampere+), "plateau effect of ring"
+
+
+def _ll_max_bw(arch: str, cpu_vendor: str, n_nodes: int) -> float:
+    column = min(n_nodes, 3) - 1
+    if n_nodes == 1:
+        row = {"hopper": "hopper", "ampere": "ampere_or_amd"}[arch]
+    else:
+        row = "ampere_or_amd" if cpu_vendor == "amd" else "volta_or_intel"
+    return _LL_MAX_BW_GBS[row][column]
+
+
+def _log2_int(x: np.ndarray) -> np.ndarray:
+    """NCCL's log2i: floor(log2 x) for x >= 1, and 0 for x = 0."""
+    return np.floor(np.log2(np.maximum(x, 1))).astype(int)
+
+
+def nccl_like_algorithm_times(
+    M: ArrayLike,
+    N: int,
+    n_nodes: int = 1,
+    bus_bw_intra: float = _H100_NVLINK,
+    bus_bw_inter: float | None = None,
+    *,
+    arch: str = "hopper",
+    cpu_vendor: str = "intel",
+    n_channels: int = 16,
+) -> dict[tuple[str, str], float | np.ndarray]:
+    """NCCL's predicted AllReduce time for each (algorithm, protocol), seconds.
+
+        T = latency + M / algBw,   algBw = busBw · N/(2(N-1))  (ring)  or  busBw/2 (tree)
+
+    busBw per protocol (tuning.cc): ring LL min(llMaxBw, busBw/4), LL128 0.92·busBw,
+    Simple busBw; tree starts from 0.92·busBw: LL /3.8 (capped at llMaxBw), LL128 ×7/9
+    on one node (×120/128 on more), Simple ×1, then × the tree correction factor.
+    Latency: ring base + (2(N-1) - n_inter)·intra-hop + n_inter·net-hop with n_inter =
+    2·n_nodes (0 on one node); tree base + 2·((N/n_nodes - 1)·intra-hop + ⌊log2 n_nodes⌋·
+    net-hop). The bus bandwidth is the NVLink one inside a node; a ring over several nodes
+    runs at min(NVLink, the node's NICs); NCCL models the tree on <= 2 nodes with the
+    intra-node bandwidth (why its busbw may exceed the NIC line rate; nccl-tests#196).
+    Bandwidths in bytes/s; n_channels only decides the ring plateau (an assumption: 16).
+    """
+    M = v.nonnegative("M", M)
+    N = v.scalar_count("N", N, minimum=2)
+    n_nodes = v.scalar_count("n_nodes", n_nodes)
+    n_channels = v.scalar_count("n_channels", n_channels)
+    if N % n_nodes:
+        raise ValueError(f"N ({N}) must be n_nodes ({n_nodes}) × ranks per node")
+    if arch not in ("hopper", "ampere"):
+        raise ValueError(f"arch must be 'hopper' or 'ampere', got {arch!r}")
+    if cpu_vendor not in _NET_OVERHEAD_US:
+        raise ValueError(f"cpu_vendor must be 'intel' or 'amd', got {cpu_vendor!r}")
+    intra_gbs = float(v.positive("bus_bw_intra", bus_bw_intra)) / 1e9
+    if n_nodes > 1:
+        if bus_bw_inter is None:
+            raise ValueError("bus_bw_inter is needed when n_nodes > 1")
+        inter_gbs = float(v.positive("bus_bw_inter", bus_bw_inter)) / 1e9
+    ring_gbs = intra_gbs if n_nodes == 1 else min(intra_gbs, inter_gbs)
+    tree_gbs = intra_gbs if n_nodes <= 2 else min(intra_gbs, inter_gbs)
+    ll_max = _ll_max_bw(arch, cpu_vendor, n_nodes)
+    steps, inter_steps = 2 * (N - 1), (2 * n_nodes if n_nodes > 1 else 0)
+    size_index = _log2_int(M // 64)
+
+    times = {}
+    for p, proto in enumerate(PROTOCOLS):
+        # Ring
+        bus = {"LL": min(ll_max, ring_gbs / 4), "LL128": 0.92 * ring_gbs, "Simple": ring_gbs}
+        alg_bw = bus[proto] * N / steps
+        overhead = _NET_OVERHEAD_US[cpu_vendor] * (3 if proto == "Simple" else 1)
+        intra = _HOP_LATENCY_US["nvlink"]["ring"][p]
+        intra = max(intra, overhead) if n_nodes > 1 else intra
+        latency = (_BASE_LATENCY_US["ring"][p] + (steps - inter_steps) * intra
+                   + inter_steps * _HOP_LATENCY_US["net"]["ring"][p])
+        latency = np.full_like(M, latency)
+        if proto == "Simple" and n_nodes > 1:
+            latency = np.where(M / (n_channels * N) >= 64, latency * _RING_PLATEAU, latency)
+        times[("ring", proto)] = latency + M / (1e3 * alg_bw)
+        # Tree
+        tree_bus = 0.92 * tree_gbs
+        bus = {"LL": min(tree_bus / 3.8, ll_max),
+               "LL128": tree_bus * (7 / 9 if n_nodes == 1 else 120 / 128), "Simple": tree_bus}
+        correction = np.asarray(_TREE_CORRECTION[proto])
+        factor = np.where(size_index < correction.size,
+                          correction[np.minimum(size_index, correction.size - 1)], 1.0)
+        alg_bw = bus[proto] * 0.5 * factor
+        latency = _BASE_LATENCY_US["tree"][p] + 2 * (
+            (N // n_nodes - 1) * _HOP_LATENCY_US["nvlink"]["tree"][p]
+            + int(np.log2(n_nodes)) * _HOP_LATENCY_US["net"]["tree"][p])
+        times[("tree", proto)] = latency + M / (1e3 * alg_bw)
+    return {key: v.scalar_or_array(t * 1e-6) for key, t in times.items()}
+
+
+def nccl_like_allreduce_time(M: ArrayLike, N: int, n_nodes: int = 1, **system):
+    """The NCCL-like AllReduce time, seconds: the fastest (algorithm, protocol), as NCCL
+    picks it (topoGetAlgoInfo, src/enqueue.cc). Arguments as nccl_like_algorithm_times."""
+    table = nccl_like_algorithm_times(M, N, n_nodes, **system)
+    return v.scalar_or_array(np.min(np.stack([np.asarray(t) for t in table.values()]), axis=0))
+
+
+def nccl_like_choice(M: ArrayLike, N: int, n_nodes: int = 1, **system) -> np.ndarray:
+    """Which 'algorithm/protocol' the NCCL-like model picks at each size."""
+    table = nccl_like_algorithm_times(M, N, n_nodes, **system)
+    names = np.array([f"{a}/{p}" for a, p in table])
+    return names[np.argmin(np.stack([np.atleast_1d(t) for t in table.values()]), axis=0)]
+
+
+# --- the comparison ------------------------------------------------------------------------
+
+# Size regimes of the error summary: latency-bound, in between, bandwidth-bound.
+SIZE_REGIMES = {"small": (0, 64 * 2**10), "medium": (64 * 2**10, 64 * 2**20),
+                "large": (64 * 2**20, float("inf"))}
+
+
+@dataclass(frozen=True)
+class ModelComparison:
+    """One measurement and both models' predictions, seconds; errors are relative."""
+
+    system: str
+    size_bytes: int
+    regime: str
+    measured_s: float
+    alpha_beta_s: float
+    nccl_like_s: float
+    nccl_choice: str
+    error_alpha_beta: float
+    error_nccl_like: float
+
+
+def _regime(size: int) -> str:
+    return next(name for name, (lo, hi) in SIZE_REGIMES.items() if lo <= size < hi)
+
+
+def compare_model_to_measurements(
+    rows: list[NcclMeasurement] | None = None,
+    systems: dict[str, SystemModel] | None = None,
+) -> list[ModelComparison]:
+    """Predict every measured row with both models (per-system constants from SYSTEMS)."""
+    rows = load_nccl_measurements() if rows is None else rows
+    systems = SYSTEMS if systems is None else systems
+    out = []
+    for row in rows:
+        if row.system not in systems:
+            raise ValueError(f"rows: no model constants for system {row.system!r}")
+        s = systems[row.system]
+        nccl_system = {"bus_bw_intra": s.bus_bw_intra, "bus_bw_inter": s.bus_bw_inter,
+                       "arch": s.arch, "cpu_vendor": s.cpu_vendor}
+        plain = float(ring_allreduce_time(row.size_bytes, row.gpus, s.alpha, s.beta))
+        nccl = float(nccl_like_allreduce_time(row.size_bytes, row.gpus, row.nodes,
+                                              **nccl_system))
+        choice = str(nccl_like_choice(row.size_bytes, row.gpus, row.nodes, **nccl_system)[0])
+        out.append(ModelComparison(
+            system=row.system, size_bytes=row.size_bytes, regime=_regime(row.size_bytes),
+            measured_s=row.time_s, alpha_beta_s=plain, nccl_like_s=nccl, nccl_choice=choice,
+            error_alpha_beta=(plain - row.time_s) / row.time_s,
+            error_nccl_like=(nccl - row.time_s) / row.time_s))
+    return out
+
+
+def error_summary(comparisons: list[ModelComparison]) -> dict[str, dict]:
+    """Median and max |relative error| per system, model and size regime (and 'all').
+
+    Returns {system: {"alpha_beta"|"nccl_like": {regime: {"median", "max", "n"}}}}.
+    """
+    summary: dict[str, dict] = {}
+    for system in sorted({c.system for c in comparisons}):
+        mine = [c for c in comparisons if c.system == system]
+        summary[system] = {}
+        for model in ("alpha_beta", "nccl_like"):
+            per_regime = {}
+            for regime in (*SIZE_REGIMES, "all"):
+                errors = np.abs([getattr(c, f"error_{model}") for c in mine
+                                 if regime == "all" or c.regime == regime])
+                if errors.size:
+                    per_regime[regime] = {"median": float(np.median(errors)),
+                                          "max": float(np.max(errors)), "n": int(errors.size)}
+            summary[system][model] = per_regime
+    return summary

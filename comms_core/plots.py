@@ -1,0 +1,617 @@
+"""The lab's pictures: headless matplotlib figures, one per instrument of the mission plan.
+
+    communication_crossover_plot   time vs message size, ring vs tree, the crossover M*
+    network_topology_hud           who sends what to whom in one step of a simulated AllReduce
+    topology_hud_grid              several HUD steps side by side
+    communication_waterfall        the three phases of hierarchical AllReduce vs the flat ring
+    convergence_monitor            loss vs step: no compression, 1-bit, 1-bit + error feedback
+    math_peek                      the formulas as Markdown/LaTeX
+
+Every function draws on a `matplotlib.figure.Figure` made directly (no pyplot, so nothing
+is kept in pyplot's registry and nothing needs a display) or on the `ax` you pass, and
+returns the Figure. Colours are the MLSysBook labs' (labs/PROTOCOL.md: BlueLine #006395,
+RedLine #CB202D, GreenLine #008F45) plus Okabe & Ito's colour-blind-safe orange and purple.
+Units: bytes, seconds, bytes/s (../LAB_SPEC.md); the axes print them as KB/MB and µs/ms.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle, FancyArrowPatch
+from matplotlib.ticker import FuncFormatter, Locator, LogLocator, NullFormatter
+
+from comms_core import _validate as v
+from comms_core import cost_models as cm
+
+__all__ = [
+    "PALETTE",
+    "communication_crossover_plot",
+    "communication_waterfall",
+    "convergence_monitor",
+    "evaluate_algorithm",
+    "format_bytes",
+    "format_seconds",
+    "math_peek",
+    "network_topology_hud",
+    "topology_hud_grid",
+]
+
+PALETTE = {
+    "ring": "#006395",  # MLSysBook BlueLine
+    "tree": "#CB202D",  # MLSysBook RedLine
+    "ef": "#008F45",  # MLSysBook GreenLine
+    "orange": "#E69F00",  # Okabe & Ito
+    "purple": "#CC79A7",  # Okabe & Ito
+    "sky": "#56B4E9",  # Okabe & Ito
+    "grey": "#6E6E6E",
+}
+_STUDENT_STYLES = [("#E69F00", "--"), ("#CC79A7", "--"), ("#000000", ":"), ("#56B4E9", "-.")]
+
+NOT_IMPLEMENTED = "not implemented yet"
+
+
+# --- human units ---------------------------------------------------------------------------
+
+
+def _human(value: float, units: Sequence[tuple[float, str]], digits: int, zero_unit: str) -> str:
+    if not math.isfinite(value):
+        return str(value)
+    if value == 0:
+        return f"0 {zero_unit}"
+    for size, name in reversed(units):
+        if abs(value) >= size * (1 - 0.5 * 10 ** (1 - digits)):
+            return f"{value / size:.{digits}g} {name}"
+    size, name = units[0]
+    return f"{value / size:.{digits}g} {name}"
+
+
+def format_bytes(n: float, digits: int = 3) -> str:
+    """Bytes in decimal (SI) units, as the lab quotes them: 1.136e6 -> '1.14 MB'.
+
+    KB = 1e3, MB = 1e6, GB = 1e9, TB = 1e12 bytes (the units of LAB_SPEC's known answers
+    and of link datasheets; not KiB/MiB).
+    """
+    units = [(1, "B"), (1e3, "KB"), (1e6, "MB"), (1e9, "GB"), (1e12, "TB"), (1e15, "PB")]
+    return _human(float(n), units, digits, "B")
+
+
+def format_seconds(t: float, digits: int = 3) -> str:
+    """Seconds in the unit a person would say: 1.4569e-3 -> '1.46 ms', 2e-5 -> '20 µs'."""
+    units = [(1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms"), (1.0, "s"), (60.0, "min"), (3600.0, "h")]
+    return _human(float(t), units, digits, "s")
+
+
+class _TimeLocator(Locator):
+    """Log-axis ticks at times people say: … 1 ms, 10 ms, 100 ms, 1 s, 10 s, 1 min, 10 min,
+    1 h, 10 h, … (not 16.7 min); every other one when more than 10 are in view."""
+
+    TICKS = np.array([10.0**k for k in range(-12, 2)] + [60.0 * 10**k for k in range(2)]
+                     + [3600.0 * 10**k for k in range(6)])
+
+    def __call__(self):
+        return self.tick_values(*self.axis.get_view_interval())
+
+    def tick_values(self, vmin, vmax):
+        lo, hi = sorted((vmin, vmax))
+        ticks = self.TICKS[(self.TICKS >= lo) & (self.TICKS <= hi)]
+        return ticks[::2] if len(ticks) > 10 else ticks
+
+
+def _unit_axis(axis, formatter: Callable[[float], str]) -> None:
+    """Log axis with labelled ticks at round values, printed in human units."""
+    seconds = formatter is format_seconds
+    axis.set_major_locator(_TimeLocator() if seconds else LogLocator(base=10, numticks=30))
+    axis.set_major_formatter(FuncFormatter(lambda x, _pos: formatter(x)))
+    axis.set_minor_formatter(NullFormatter())
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _scalar(name: str, value: object, check: Callable) -> float:
+    arr = check(name, value)
+    if np.ndim(arr) != 0:
+        raise ValueError(f"{name} must be a single number, got shape {np.shape(arr)}")
+    return arr[()].item()
+
+
+def evaluate_algorithm(
+    f: Callable, M: np.ndarray, *params: object
+) -> tuple[np.ndarray | None, str | None]:
+    """Run a (student's) time function f(M, *params) safely: (times, None) or (None, why).
+
+    params are the other arguments, e.g. N, alpha, beta. Tries f on the whole array M
+    first, then one M at a time (for functions written with `math`). Whatever f raises or
+    returns, this never raises: NotImplementedError gives the reason NOT_IMPLEMENTED; NaN,
+    infinities, negative times, strings, booleans, objects or the wrong shape give a short
+    reason naming the problem.
+    """
+    M = np.asarray(M, dtype=np.float64)
+    try:
+        try:
+            out = np.asarray(f(M, *params))
+            if out.shape != M.shape:
+                raise TypeError("not vectorised")
+        except NotImplementedError:
+            raise
+        except Exception:
+            out = np.asarray([f(float(m), *params) for m in M])
+    except NotImplementedError:
+        return None, NOT_IMPLEMENTED
+    except Exception as err:  # a student's function may fail in any way: report, don't crash
+        return None, f"raised {type(err).__name__}"
+    if out.dtype.kind not in "iuf" or out.shape != M.shape:
+        return None, "did not return numbers"
+    out = out.astype(np.float64)
+    if not np.isfinite(out).all():
+        return None, "returned NaN or infinity"
+    if (out < 0).any():
+        return None, "returned negative times"
+    return out, None
+
+
+# --- Part 1: the crossover plot --------------------------------------------------------------
+
+_REFERENCE = {
+    "ring": ("ring (reference)", cm.ring_allreduce_time, PALETTE["ring"], "-"),
+    "tree": ("tree (reference)", cm.tree_allreduce_time, PALETTE["tree"], "-"),
+    "halving_doubling": (
+        "recursive halving-doubling (not graded)",
+        cm.recursive_halving_doubling_time,
+        PALETTE["grey"],
+        "-.",
+    ),
+    "double_binary_tree": (
+        "NCCL-like double binary tree (not graded)",
+        cm.double_binary_tree_allreduce_time,
+        PALETTE["purple"],
+        ":",
+    ),
+}
+
+
+def communication_crossover_plot(
+    N: int,
+    alpha: float,
+    beta: float,
+    *,
+    algorithms: Mapping[str, Callable] | None = None,
+    reference: Sequence[str] = ("ring", "tree"),
+    M_range: tuple[float, float] = (1e3, 1e10),
+    highlight: float | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """The seed's CommunicationCrossoverPlot: AllReduce time vs message size, log-log.
+
+        T_ring = 2(N-1)·α + 2(N-1)/N · M/β        T_tree = 2·⌈log2 N⌉·(α + M/β)
+        M*     = α·β·(N-1-L) / (L - (N-1)/N)      (where they meet; L = ⌈log2 N⌉)
+
+    reference picks the comms_core curves: "ring", "tree" (graded), "halving_doubling",
+    "double_binary_tree" (labelled "not graded"). algorithms adds curves {label: f} with
+    f(M, N, alpha, beta) -> seconds, e.g. a student's own functions; one that raises or
+    returns garbage is skipped and named in a note on the figure. The crossover M* is a
+    dashed vertical line with its value, the two sides labelled "tree faster" / "ring
+    faster". highlight marks one message size on every curve. N ranks, α s, β bytes/s.
+    """
+    N = v.scalar_count("N", N)
+    alpha = _scalar("alpha", alpha, v.nonnegative)
+    beta = _scalar("beta", beta, v.positive)
+    lo, hi = (_scalar("M_range", m, v.positive) for m in _pair("M_range", M_range))
+    if not lo < hi:
+        raise ValueError(f"M_range must be (low, high) with low < high, got {M_range!r}")
+    unknown = set(reference) - set(_REFERENCE)
+    if isinstance(reference, str) or unknown:
+        raise ValueError(f"reference must be a list of names from {sorted(_REFERENCE)}")
+    if highlight is not None:
+        highlight = _scalar("highlight", highlight, v.nonnegative)
+
+    fig, ax = _new_axes(ax, (8.0, 5.6))
+    M = np.geomspace(lo, hi, 240)
+    skipped: list[str] = []
+    curves = [(*_REFERENCE[name], 2.2 if name in ("ring", "tree") else 1.6)
+              for name in reference]
+    for i, (label, f) in enumerate((algorithms or {}).items()):
+        color, style = _STUDENT_STYLES[i % len(_STUDENT_STYLES)]
+        curves.append((str(label), f, color, style, 2.0))
+
+    if N == 1:
+        ax.text(0.5, 0.5, "N = 1: nothing to communicate,\nevery AllReduce costs 0 s",
+                transform=ax.transAxes, ha="center", va="center", fontsize=12)
+    else:
+        for label, f, color, style, width in curves:
+            T, problem = evaluate_algorithm(f, M, N, alpha, beta)
+            if problem is not None:
+                skipped.append(f"not drawn: {label!r} ({problem})")
+                continue
+            ax.plot(M, T, color=color, linestyle=style, linewidth=width, label=label)
+            if highlight is not None and lo <= highlight <= hi:
+                T_h, _ = evaluate_algorithm(f, np.array([highlight]), N, alpha, beta)
+                ax.plot([highlight], T_h, "o", color=color, markersize=7, zorder=5)
+
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    _unit_axis(ax.xaxis, format_bytes)
+    _unit_axis(ax.yaxis, format_seconds)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.set_xlabel("message size M (gradient bytes per rank)")
+    ax.set_ylabel("AllReduce time")
+    ax.set_title(
+        f"AllReduce time vs message size (N = {N}, α = {format_seconds(alpha)}, "
+        f"β = {format_bytes(beta)}/s)"
+    )
+    if N > 1:
+        _mark_crossover(ax, float(cm.crossover_message_size(N, alpha, beta)), lo, hi, N)
+    if highlight is not None and lo <= highlight <= hi and N > 1:
+        ax.plot([], [], "o", color=PALETTE["grey"], label=f"at M = {format_bytes(highlight)}")
+    for note in skipped:  # a legend entry without a line: the skipped function, and why
+        ax.plot([], [], " ", label=note)
+    if ax.get_legend_handles_labels()[0]:
+        legend = ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=2,
+                           fontsize=9, frameon=False)
+        for text in legend.get_texts():
+            if text.get_text().startswith("not drawn"):
+                text.set_color("#A00000")
+    return fig
+
+
+def _pair(name: str, value: object) -> tuple[object, object]:
+    if isinstance(value, str) or not isinstance(value, Sequence | np.ndarray) or len(value) != 2:
+        raise ValueError(f"{name} must be a pair (low, high), got {value!r}")
+    return value[0], value[1]
+
+
+def _mark_crossover(ax: Axes, M_star: float, lo: float, hi: float, N: int) -> None:
+    """The dashed line at M*, its value, and which algorithm wins on each side."""
+    region = {"transform": ax.get_xaxis_transform(), "ha": "center", "va": "top",
+              "fontsize": 11, "fontweight": "bold",
+              "bbox": {"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1}}
+    if M_star <= 0:
+        ax.text(math.sqrt(lo * hi), 0.97, f"ring faster at every size (N = {N} ≤ 3)",
+                color=PALETTE["ring"], **region)
+        return
+    if lo < M_star < hi:
+        ax.axvline(M_star, color="black", linestyle="--", linewidth=1.3, gid="crossover")
+        right = math.log(M_star / lo) < 0.8 * math.log(hi / lo)  # room on the right?
+        ax.annotate(f"M* = {format_bytes(M_star)}", xy=(M_star, 0.03),
+                    xycoords=ax.get_xaxis_transform(), xytext=(6 if right else -6, 0),
+                    textcoords="offset points", ha="left" if right else "right",
+                    va="bottom", fontsize=10,
+                    bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "black"})
+    narrow = 0.15 * math.log(hi / lo)  # a region this narrow gets its label at the edge
+    if M_star > lo:
+        left, right = lo, min(M_star, hi)
+        at_edge = math.log(right / left) < narrow
+        ax.text(left if at_edge else math.sqrt(left * right), 0.97, " tree faster",
+                color=PALETTE["tree"], **(region | {"ha": "left" if at_edge else "center"}))
+    if M_star < hi:
+        left, right = max(M_star, lo), hi
+        at_edge = math.log(right / left) < narrow
+        ax.text(right if at_edge else math.sqrt(left * right), 0.97, "ring faster ",
+                color=PALETTE["ring"], **(region | {"ha": "right" if at_edge else "center"}))
+
+
+# --- the network topology HUD ---------------------------------------------------------------
+
+
+def _ring_layout(N: int) -> np.ndarray:
+    """Rank r on the unit circle, clockwise from the top."""
+    angle = np.pi / 2 - 2 * np.pi * np.arange(N) / N
+    return np.column_stack([np.cos(angle), np.sin(angle)])
+
+
+def _tree_parent(r: int) -> int:
+    """Binomial tree: rank r's parent is r minus its lowest set bit (comms_core.simulator)."""
+    return r - (r & -r)
+
+
+def _tree_layout(N: int) -> np.ndarray:
+    """Rank r at depth popcount(r) (rank 0 on top), centred over the ranks of its subtree.
+
+    The subtree of rank r > 0 holds the ranks r … r + lowbit(r) - 1; rank 0's holds them all.
+    """
+    xy = np.empty((N, 2))
+    for r in range(N):
+        last = N - 1 if r == 0 else min(r + (r & -r), N) - 1
+        xy[r] = ((r + last) / 2, -bin(r).count("1"))
+    xy[:, 0] = (xy[:, 0] - (N - 1) / 2) / max(N - 1, 1) * 2.2  # about the ring's width
+    xy[:, 1] = xy[:, 1] / max(1, xy[:, 1].min() * -1) * 1.6 + 0.8
+    return xy
+
+
+def network_topology_hud(trace, step: int, *, ax: Axes | None = None) -> Figure:
+    """The seed's NetworkTopologyHUD: who sends which elements to whom in one step.
+
+    trace is an AllReduceTrace from comms_core.simulate_ring_allreduce or
+    simulate_tree_allreduce, recorded with its schedule. step is the 0-based index into
+    trace.schedule (the title counts from 1). Ring: the N ranks on a circle; tree: the
+    binomial tree, rank 0 on top. One arrow per message of the step (src -> dst, labelled
+    with the element range start:stop when N <= 16); the title names the phase, the step
+    k / total and the bytes in flight (Σ message elements x itemsize).
+    """
+    schedule = getattr(trace, "schedule", None)
+    if schedule is None:
+        raise ValueError("trace must be an AllReduceTrace recorded with its schedule "
+                         "(simulate_*_allreduce(..., record_schedule=True))")
+    if isinstance(step, bool) or not isinstance(step, int | np.integer) or not (
+        0 <= step < len(schedule)
+    ):
+        raise ValueError(f"step must be an integer in [0, {len(schedule)}), got {step!r}")
+    N = trace.result.shape[0]
+    ring = trace.algorithm == "ring"
+    xy = _ring_layout(N) if ring else _tree_layout(N)
+    color = PALETTE["ring"] if ring else PALETTE["tree"]
+    fig, ax = _new_axes(ax, (5.2, 5.2))
+    radius = min(0.13, 2.2 / N)
+
+    # the links the algorithm uses, faint
+    links = [(r, (r + 1) % N) for r in range(N)] if ring and N > 1 else [
+        (r, _tree_parent(r)) for r in range(1, N)]
+    for a, b in links:
+        ax.plot(*xy[[a, b]].T, color="#D0D0D0", linewidth=1.0, zorder=1)
+
+    s = schedule[step]
+    for src, dst, start, stop in zip(s.src, s.dst, s.start, s.stop, strict=True):
+        arrow = FancyArrowPatch(
+            xy[src], xy[dst], arrowstyle="-|>", mutation_scale=14, linewidth=2.0,
+            color=color, shrinkA=radius * 110, shrinkB=radius * 110, zorder=3,
+            connectionstyle="arc3,rad=-0.25" if ring else "arc3,rad=0.0", gid="transfer",
+        )
+        ax.add_patch(arrow)
+        if N <= 16:
+            mid = (xy[src] + xy[dst]) / 2
+            push = mid / (np.linalg.norm(mid) or 1) * 0.17 if ring else np.array([0.0, 0.0])
+            ax.text(*(mid + push), f"{start}:{stop}", ha="center", va="center",
+                    fontsize=8, color=color, zorder=4,
+                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white",
+                          "edgecolor": "none", "alpha": 0.85})
+    busy = set(s.src.tolist()) | set(s.dst.tolist())
+    for r in range(N):
+        ax.add_patch(Circle(xy[r], radius, facecolor=color if r in busy else "white",
+                            edgecolor=color, linewidth=1.5, zorder=5))
+        if N <= 32:
+            ax.text(*xy[r], str(r), ha="center", va="center", zorder=6, fontsize=9,
+                    color="white" if r in busy else "black", fontweight="bold")
+
+    sizes = (s.stop - s.start) * trace.result.itemsize
+    count = f"{len(sizes)} message{'s' if len(sizes) != 1 else ''}"
+    each = (f"× {format_bytes(sizes[0])}" if (sizes == sizes[0]).all()
+            else f"of ≤ {format_bytes(sizes.max())}")
+    name = "Ring" if ring else "Tree"
+    ax.set_title(f"{name} AllReduce · {s.phase} · step {step + 1} / {len(schedule)}\n"
+                 f"{count} {each} · {format_bytes(sizes.sum())} in flight", fontsize=10)
+    ax.set_aspect("equal")
+    ax.set_xlim(-1.35, 1.35)
+    ax.set_ylim(-1.35, 1.35)
+    ax.axis("off")
+    return fig
+
+
+def topology_hud_grid(trace, steps: Sequence[int] | None = None) -> Figure:
+    """Several steps of network_topology_hud side by side (a small multiple).
+
+    steps defaults to every step when there are at most 6, else the first and the last
+    step of each phase (ring: the start and end of reduce-scatter and of all-gather).
+    """
+    schedule = getattr(trace, "schedule", None)
+    if schedule is None or len(schedule) == 0:
+        raise ValueError("trace must be an AllReduceTrace with a recorded, non-empty schedule")
+    if steps is None:
+        if len(schedule) <= 6:
+            steps = list(range(len(schedule)))
+        else:
+            phases = [st.phase for st in schedule]
+            steps = sorted({i for i, p in enumerate(phases)
+                            if i == 0 or i == len(phases) - 1
+                            or phases[i - 1] != p or phases[i + 1] != p})
+    steps = list(steps)
+    if not steps:
+        raise ValueError("steps must not be empty")
+    ncols = 2 if len(steps) == 4 else min(len(steps), 3)
+    nrows = -(-len(steps) // ncols)
+    fig = Figure(figsize=(4.4 * ncols, 4.6 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, k in zip(axes, steps, strict=False):
+        network_topology_hud(trace, k, ax=ax)
+    for ax in axes[len(steps):]:
+        ax.axis("off")
+    N, d = trace.result.shape
+    fig.suptitle(f"{trace.algorithm.capitalize()} AllReduce on {N} ranks, {d} × "
+                 f"{trace.result.dtype} each (arrow labels: element range start:stop)",
+                 fontsize=12)
+    return fig
+
+
+# --- Part 2: the communication waterfall -----------------------------------------------------
+
+_PHASES = [
+    ("intra_reduce_scatter", "intra-node\nreduce-scatter", "intra"),
+    ("inter_allreduce", "inter-node\nring AllReduce", "inter"),
+    ("intra_all_gather", "intra-node\nall-gather", "intra"),
+]
+_LINK_COLOR = {"intra": PALETTE["sky"], "inter": PALETTE["tree"]}
+
+
+def communication_waterfall(
+    breakdown: Mapping[str, float] | None,
+    *,
+    flat_time: float | None = None,
+    subtitle: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """The Communication Waterfall: hierarchical AllReduce phase by phase, seconds.
+
+    breakdown is the dict of comms_core.hierarchical_breakdown (intra_reduce_scatter,
+    inter_allreduce, intra_all_gather; scalars). Each phase is a bar that starts where the
+    previous one ended; intra-node (fast link) bars are green, inter-node (slow link) red;
+    then the hierarchical total, and the flat ring over all GPUs (flat_time, e.g.
+    comms_core.flat_ring_allreduce_time) as a comparison bar. Pass breakdown=None to draw
+    the flat ring alone (hierarchical mode off). subtitle: a second title line (the setting).
+    """
+    if breakdown is None and flat_time is None:
+        raise ValueError("breakdown and flat_time must not both be None")
+    fig, ax = _new_axes(ax, (8.0, 4.8))
+    names, labels, bottom = [], [], 0.0
+    if breakdown is not None:
+        if not isinstance(breakdown, Mapping) or set(breakdown) != {k for k, _, _ in _PHASES}:
+            raise ValueError(
+                f"breakdown must be the dict of hierarchical_breakdown with keys "
+                f"{[k for k, _, _ in _PHASES]}, got {breakdown!r}"
+            )
+        for key, name, link in _PHASES:
+            t = _scalar(f"breakdown[{key!r}]", breakdown[key], v.nonnegative)
+            ax.bar(len(names), t, bottom=bottom, color=_LINK_COLOR[link], width=0.6,
+                   edgecolor="black", linewidth=0.6, label=_link_label(link, names))
+            labels.append((len(names), bottom + t, t))
+            names.append(name)
+            bottom += t
+        ax.bar(len(names), bottom, color="#4D4D4D", width=0.6, edgecolor="black",
+               linewidth=0.6, label="hierarchical total")
+        labels.append((len(names), bottom, bottom))
+        names.append("hierarchical\ntotal")
+    if flat_time is not None:
+        t = _scalar("flat_time", flat_time, v.nonnegative)
+        ax.bar(len(names), t, color="#BBBBBB", width=0.6, edgecolor="black",
+               linewidth=0.6, hatch="//", label="flat ring (all GPUs on the slow link)")
+        labels.append((len(names), t, t))
+        names.append("flat ring\n(all GPUs)")
+    top = max(h for _, h, _ in labels) or 1.0
+    for x, height, t in labels:
+        ax.text(x, height + 0.015 * top, format_seconds(t), ha="center", va="bottom", fontsize=10)
+    ax.set_xticks(range(len(names)), names)
+    pad = max(0.0, (5 - len(names)) / 2)  # bars keep their width when fewer are drawn
+    ax.set_xlim(-0.5 - pad, len(names) - 0.5 + pad)
+    ax.set_ylim(0, top * 1.18)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: format_seconds(y)))
+    ax.set_ylabel("time of one AllReduce")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    if breakdown is not None and flat_time is not None and bottom > 0:
+        ax.set_title(f"Communication Waterfall: hierarchical is {flat_time / bottom:.2g}x "
+                     f"faster than the flat ring")
+    elif breakdown is None:
+        ax.set_title("Communication Waterfall: hierarchical mode off")
+    else:
+        ax.set_title("Communication Waterfall")
+    if subtitle:
+        ax.set_title(f"{ax.get_title()}\n{subtitle}", fontsize=11)
+    ax.legend(loc="upper left", fontsize=9, framealpha=0.9)
+    return fig
+
+
+def _link_label(link: str, drawn: list[str]) -> str:
+    """Legend entry once per link type (matplotlib hides labels starting with '_')."""
+    first = {"intra": 0, "inter": 1}[link] == len(drawn)
+    text = {"intra": "intra-node (fast link, e.g. NVLink)",
+            "inter": "inter-node (slow link, e.g. InfiniBand)"}[link]
+    return text if first else "_" + text
+
+
+# --- Part 3: the convergence monitor ---------------------------------------------------------
+
+_METHOD_STYLE = {
+    "none": (PALETTE["ring"], "-"),
+    "compressed": (PALETTE["tree"], "--"),
+    "compressed_ef": (PALETTE["ef"], "-"),
+}
+
+
+def _run_label(run) -> str:
+    """'no compression', '1-bit (scaled sign), no error feedback', '… + error feedback'."""
+    method, name = run.method, getattr(run, "compressor", "1-bit")
+    if method == "none":
+        return "no compression"
+    return f"{name} + error feedback" if method == "compressed_ef" else (
+        f"{name}, no error feedback")
+
+
+def convergence_monitor(results, *, ax: Axes | None = None, title: str | None = None) -> Figure:
+    """The Convergence Monitor: training loss vs step (log y), one curve per run.
+
+    results is a list (or dict) of comms_core.convergence.TrainingRun: method "none",
+    "compressed" or "compressed_ef", losses (steps + 1 values), bytes_per_worker_per_step,
+    and optionally optimal_loss f* and compressor (its name). When all runs share one f*
+    (the same data) the y axis is the loss above it, f(w_t) − f*, which shows convergence
+    on a log scale; otherwise the loss itself. The legend gives each run's bytes per
+    worker per step and its final loss. No compression
+    is blue, compression without error feedback red dashed, with error feedback green.
+    """
+    runs = list(results.values()) if isinstance(results, Mapping) else list(results)
+    if not runs:
+        raise ValueError("results must hold at least one training run")
+    for run in runs:
+        if not all(hasattr(run, a) for a in ("losses", "bytes_per_worker_per_step", "method")):
+            raise ValueError(f"results must be TrainingRun objects, got {run!r}")
+    floors = {float(getattr(run, "optimal_loss", np.nan)) for run in runs}
+    floor = floors.pop() if len(floors) == 1 else math.nan
+    excess = math.isfinite(floor)  # one shared optimum: plot the loss above it
+    fig, ax = _new_axes(ax, (8.0, 5.0))
+    extra = iter(_STUDENT_STYLES)
+    for run in runs:
+        losses = np.asarray(run.losses, dtype=np.float64)
+        y = losses - floor if excess else losses
+        color, style = _METHOD_STYLE.get(run.method) or next(extra, ("#000000", ":"))
+        shown = np.isfinite(y) & (y > 0)
+        label = (f"{getattr(run, 'label', None) or _run_label(run)}: "
+                 f"{format_bytes(run.bytes_per_worker_per_step)}/step per worker")
+        label += (f", final loss {losses[-1]:.4g}" if np.isfinite(losses[-1])
+                  else " (diverged)")
+        ax.plot(np.flatnonzero(shown), y[shown], color=color, linestyle=style,
+                linewidth=2.0, label=label)
+    ax.set_yscale("log")
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("optimizer step")
+    if excess:
+        ax.set_ylabel("loss above the optimum, f(w) − f* (log scale)")
+        ax.text(0.01, 0.02, f"f* = {floor:.4g} (least-squares optimum of the same data)",
+                transform=ax.transAxes, ha="left", va="bottom", fontsize=9, color="#444444")
+    else:
+        ax.set_ylabel("training loss (log scale)")
+    ax.set_title(title or "Convergence Monitor: does 1-bit compression still train?")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="upper right", fontsize=9, framealpha=0.9)
+    return fig
+
+
+# --- the Math Peek ---------------------------------------------------------------------------
+
+
+def math_peek() -> str:
+    """The lab's formulas as Markdown with LaTeX, for IPython.display.Markdown."""
+    rows = [
+        ("Ring AllReduce", r"T_{ring} = 2(N-1)\,\alpha + 2\frac{N-1}{N}\cdot\frac{M}{\beta}"),
+        ("Tree AllReduce", r"T_{tree} = 2\lceil\log_2 N\rceil\,(\alpha + M/\beta)"),
+        ("Crossover (tree faster below)",
+         r"M^* = \alpha\beta\,\frac{N-1-L}{L-(N-1)/N},\quad L = \lceil\log_2 N\rceil"),
+        ("Hierarchical",
+         r"T_{hier} = 2(G-1)\left(\alpha_f + \frac{M}{G\beta_f}\right)"
+         r" + 2(K-1)\left(\alpha_s + \frac{M}{GK\beta_s}\right)"),
+        ("Flat ring on P = GK GPUs",
+         r"T_{flat} = 2(P-1)\left(\alpha_s + \frac{M}{P\beta_s}\right)"),
+        ("Error feedback",
+         r"v_t = C(g_t + e_t),\quad e_{t+1} = g_t + e_t - v_t,\quad"
+         r" C(v) = \frac{\lVert v\rVert_1}{d}\,\mathrm{sign}(v)"),
+    ]
+    table = "\n".join(f"| {name} | ${formula}$ |" for name, formula in rows)
+    return (
+        "**Math Peek** (units: $M$ bytes, $\\alpha$ seconds per message, $\\beta$ link "
+        "bandwidth in bytes/s, $N$ ranks; one message of $n$ bytes costs $\\alpha + n/\\beta$)"
+        "\n\n| | |\n|---|---|\n" + table + "\n\n"
+        "*A note on conventions.* Here $\\beta$ is **bandwidth in bytes/s**. The mission "
+        "plan's $M \\approx N\\alpha/\\beta$ only makes sense if $\\beta$ is seconds per "
+        "byte. With $\\beta$ as bandwidth the coarse estimate is $N\\cdot\\alpha\\cdot\\beta$ "
+        "and a better one $N\\cdot\\alpha\\cdot\\beta/\\log_2 N$; the graded value is the "
+        "exact intersection $M^*$ above.\n"
+    )

@@ -1,0 +1,602 @@
+"""The lab's workbenches: sliders and toggles wired to the figures of comms_core.plots.
+
+    crossover_workbench      Part 1: message size, N, α, β; ring / tree; the crossover M*
+    hierarchical_workbench   Part 2: intra- and inter-node bandwidth; the waterfall; try k
+    compression_workbench    Part 3: compressor, error feedback; the convergence monitor
+
+Each returns a Workbench that Jupyter displays: live ipywidgets inside a running kernel,
+or (static=True, or no ipywidgets, or no kernel) its text and a PNG of its figure. The
+current numbers are always in `wb.text` (lines) and the figure in `wb.figure`; in widget
+mode `wb.controls` holds the sliders by name and `wb.widget` the whole panel.
+
+The Lock (labs/PROTOCOL.md: "Predict (UI locked until input)"): without a prediction a
+workbench shows only LOCK_MESSAGE. ipywidgets is imported only when widgets are built, so
+comms_core imports without it.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Callable, Mapping, Sequence
+from types import SimpleNamespace
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from comms_core import _validate as v
+from comms_core import compression, convergence, plots
+from comms_core import cost_models as cm
+
+__all__ = [
+    "LOCK_MESSAGE",
+    "Locked",
+    "Workbench",
+    "compression_workbench",
+    "crossover_workbench",
+    "hierarchical_workbench",
+    "prediction_made",
+]
+
+LOCK_MESSAGE = "Make your prediction in the cell above first, then run this cell again."
+
+
+# --- the Lock --------------------------------------------------------------------------------
+
+
+def prediction_made(prediction: object) -> bool:
+    """The Lock's rule: None or a blank string is no prediction; anything else is one."""
+    if prediction is None:
+        return False
+    return not (isinstance(prediction, str) and not prediction.strip())
+
+
+class Locked:
+    """What a workbench shows before the prediction: LOCK_MESSAGE, no figure, no answer."""
+
+    locked = True
+    figure = None
+    widget = None
+    text = (LOCK_MESSAGE,)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import Markdown, display
+
+        display(Markdown(f"🔒 **{LOCK_MESSAGE}**"))
+
+    def __repr__(self) -> str:
+        return LOCK_MESSAGE
+
+
+# --- the shared machinery --------------------------------------------------------------------
+
+
+def _figure_png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    return buffer.getvalue()
+
+
+def _use_static(static: bool | None) -> bool:
+    """static=None: widgets only inside a running IPython kernel with ipywidgets installed."""
+    if static is not None:
+        return bool(static)
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return True
+    shell = get_ipython()
+    return shell is None or getattr(shell, "kernel", None) is None
+
+
+def _ipywidgets():
+    try:
+        import ipywidgets
+    except ImportError as err:
+        raise ImportError(
+            "the interactive workbench needs ipywidgets (pip install 'comms-lab[lab]'); "
+            "pass static=True for the static figure"
+        ) from err
+    return ipywidgets
+
+
+class Workbench:
+    """A panel of controls, a few lines of numbers and one figure, kept in step.
+
+    Subclasses give `render()` -> (lines, figure) computed from self.values, and
+    `make_controls(widgets)` -> {name: widget}; a control's value is self.values[name].
+    """
+
+    title = ""
+    locked = False
+
+    def __init__(self, values: dict, static: bool | None) -> None:
+        self.values = dict(values)
+        self.controls: dict = {}
+        self.widget = None
+        self.text: tuple[str, ...] = ()
+        self.figure: Figure | None = None
+        self.refresh()
+        if not _use_static(static):
+            self._build_widget()
+
+    def render(self) -> tuple[list[str], Figure]:
+        raise NotImplementedError
+
+    def make_controls(self, widgets) -> dict:
+        raise NotImplementedError
+
+    def extra_widgets(self, widgets) -> list:
+        """Widgets below the controls that are not values (e.g. a 'try k' box)."""
+        return []
+
+    def refresh(self, redraw: bool = True) -> None:
+        """Recompute the numbers (and the figure, if redraw) from self.values; update the
+        widgets. Drawing the PNG is the slow part, so redraw=False skips it."""
+        lines, figure = self.render()
+        self.text = tuple(lines)
+        if redraw or self.figure is None:
+            self.figure = figure
+        if self.widget is not None:
+            self._html.value = self._as_html()
+            if redraw:
+                self._image.value = _figure_png(self.figure)
+
+    def _as_html(self) -> str:
+        return "<br>".join(html.escape(line) for line in self.text)
+
+    def _build_widget(self) -> None:
+        w = _ipywidgets()
+        self.controls = self.make_controls(w)
+        for name, control in self.controls.items():
+            control.value = self.values[name]
+            control.observe(lambda change, name=name: self._changed(name, change["new"]),
+                            names="value")
+        self._html = w.HTML(self._as_html())
+        self._image = w.Image(value=_figure_png(self.figure), format="png")
+        self.widget = w.VBox([
+            w.HTML(f"<h3>{html.escape(self.title)}</h3>"),
+            w.HBox([w.VBox(list(self.controls.values())[: (len(self.controls) + 1) // 2]),
+                    w.VBox(list(self.controls.values())[(len(self.controls) + 1) // 2:])]),
+            *self.extra_widgets(w),
+            self._html,
+            self._image,
+        ])
+
+    def _changed(self, name: str, value: object) -> None:
+        self.values[name] = value
+        self.refresh()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import HTML, Image, display
+
+        if self.widget is not None:
+            display(self.widget)
+            return
+        display(HTML(f"<h3>{html.escape(self.title)}</h3>{self._as_html()}"))
+        display(Image(data=_figure_png(self.figure), format="png"))
+
+    def __repr__(self) -> str:
+        return "\n".join([self.title, *self.text])
+
+
+def _log_slider(w, value: float, lo: int, hi: int, description: str):
+    """A log10 slider from 10^lo to 10^hi, widened by a decade around value if needed,
+    so that every track's numbers (BLE's 125 kB/s as well as NVLink's 450 GB/s) fit."""
+    exponent = np.log10(value) if value > 0 else lo
+    return w.FloatLogSlider(
+        base=10, min=min(lo, int(np.floor(exponent)) - 1), max=max(hi, int(np.ceil(exponent)) + 1),
+        step=0.05, description=description, continuous_update=False, readout_format=".3s",
+        style={"description_width": "150px"},
+    )
+
+
+def _student_functions(student: Mapping | None, names: Mapping[str, str]) -> dict:
+    """Check the student's dict {role: function}; roles are the keys of names."""
+    if student is None:
+        return {}
+    if not isinstance(student, Mapping) or set(student) - set(names):
+        raise ValueError(f"student must be a dict with keys among {sorted(names)}, "
+                         f"got {student!r}")
+    for role, f in student.items():
+        if not callable(f):
+            raise ValueError(f"student[{role!r}] must be a function, got {f!r}")
+    return dict(student)
+
+
+def _fix_it(function_name: str, part: int, problem: str, what: str = "curve") -> str:
+    """The plain message when a student's function is missing or broken."""
+    if problem == plots.NOT_IMPLEMENTED:
+        return f"Implement {function_name} in Part {part} to see your {what} here."
+    return f"Your {function_name} {problem}; fix it in Part {part} to see your {what} here."
+
+
+def _student_value(f: Callable, *args) -> tuple[float | None, str | None]:
+    """One number from a student's function, never raising (see plots.evaluate_algorithm)."""
+    value, problem = plots.evaluate_algorithm(lambda _M, *a: f(*a), np.zeros(1), *args)
+    return (None, problem) if value is None else (float(value[0]), None)
+
+
+# --- Part 1: the crossover -------------------------------------------------------------------
+
+_PART1 = {"ring": "ring_allreduce_time", "tree": "tree_allreduce_time",
+          "crossover": "crossover_message_size"}
+_TOGGLES = {"ring": "Ring", "tree": "Tree",
+            "halving_doubling": "Halving-doubling (not graded)",
+            "double_binary_tree": "Double binary tree (not graded)"}
+
+
+class CrossoverWorkbench(Workbench):
+    title = "Part 1 workbench: the algorithm crossover"
+
+    def __init__(self, values: dict, student: dict, static: bool | None) -> None:
+        self.student = student
+        super().__init__(values, static)
+
+    def render(self) -> tuple[list[str], Figure]:
+        M, N = float(self.values["M"]), int(self.values["N"])
+        alpha, beta = float(self.values["alpha"]), float(self.values["beta"])
+        reference = [name for name in _TOGGLES if self.values[name]]
+        mine = {f"your {role}": f for role, f in self.student.items()
+                if role in ("ring", "tree") and self.values["yours"]}
+        M_range = (min(1e3, M / 10), max(1e10, M * 10))  # the chosen M is always on the plot
+        fig = plots.communication_crossover_plot(N, alpha, beta, algorithms=mine,
+                                                 reference=reference, highlight=M,
+                                                 M_range=M_range)
+        T_ring = cm.ring_allreduce_time(M, N, alpha, beta)
+        T_tree = cm.tree_allreduce_time(M, N, alpha, beta)
+        M_star = cm.crossover_message_size(N, alpha, beta)
+        lines = [
+            f"At M = {plots.format_bytes(M)} on N = {N} ranks "
+            f"(α = {plots.format_seconds(alpha)}, β = {plots.format_bytes(beta)}/s):",
+            f"T_ring = {plots.format_seconds(T_ring, 4)}    "
+            f"T_tree = {plots.format_seconds(T_tree, 4)}",
+            _verdict(T_ring, T_tree),
+            f"Crossover M* = {plots.format_bytes(M_star)}"
+            + (": the tree is faster below it, the ring above." if M_star > 0
+               else ": the ring is never slower here."),
+        ]
+        for role, f in self.student.items():
+            if role == "crossover":
+                value, problem = _student_value(f, N, alpha, beta)
+                what = "value"
+                shown = None if value is None else f"Your M* = {plots.format_bytes(value)}"
+            else:
+                value, problem = _student_value(f, M, N, alpha, beta)
+                what = "curve"
+                shown = None if value is None else (
+                    f"Your T_{role} = {plots.format_seconds(value, 4)}")
+            lines.append(shown or _fix_it(_PART1[role], 1, problem, what))
+        return lines, fig
+
+    def make_controls(self, w) -> dict:
+        values = self.values
+        controls = {
+            "M": _log_slider(w, values["M"], 3, 10, "M (bytes)"),
+            "N": w.IntSlider(min=1, max=max(1024, int(values["N"])), description="N (ranks)",
+                             continuous_update=False, style={"description_width": "150px"}),
+            "alpha": _log_slider(w, values["alpha"], -7, -2, "α (s)"),
+            "beta": _log_slider(w, values["beta"], 7, 12, "β (bytes/s)"),
+        }
+        for name, label in _TOGGLES.items():
+            controls[name] = w.Checkbox(description=label, indent=False)
+        if self.student:
+            controls["yours"] = w.Checkbox(description="Your functions", indent=False)
+        return controls
+
+
+def _verdict(T_ring: float, T_tree: float) -> str:
+    if np.isclose(T_ring, T_tree, rtol=1e-9, atol=0):
+        return "Ring and tree take the same time here."
+    faster, slower = ("tree", "ring") if T_tree < T_ring else ("ring", "tree")
+    ratio = max(T_ring, T_tree) / min(T_ring, T_tree) if min(T_ring, T_tree) > 0 else np.inf
+    return f"→ the {faster} is faster here ({ratio:.3g}x faster than the {slower})."
+
+
+def crossover_workbench(
+    *,
+    N: int,
+    alpha: float,
+    beta: float,
+    M: float = 1e6,
+    student: Mapping[str, Callable] | None = None,
+    prediction: object = None,
+    static: bool | None = None,
+) -> Workbench | Locked:
+    """Part 1: slide M, N, α, β; toggle ring, tree and two ungraded algorithms.
+
+    Shows communication_crossover_plot with M highlighted, T_ring and T_tree at M, which is
+    faster and the crossover M*. student = {"ring": f, "tree": f, "crossover": f} adds the
+    student's curves and M* beside the reference ones (a function not implemented yet is
+    named, not drawn). Units: M bytes, α s, β bytes/s.
+    """
+    if not prediction_made(prediction):
+        return Locked()
+    values = {
+        "M": plots._scalar("M", M, v.positive),
+        "N": v.scalar_count("N", N),
+        "alpha": plots._scalar("alpha", alpha, v.nonnegative),
+        "beta": plots._scalar("beta", beta, v.positive),
+        "ring": True, "tree": True, "halving_doubling": False, "double_binary_tree": False,
+        "yours": True,
+    }
+    return CrossoverWorkbench(values, _student_functions(student, _PART1), static)
+
+
+# --- Part 2: the hierarchy and the aggregation factor ----------------------------------------
+
+
+class HierarchicalWorkbench(Workbench):
+    title = "Part 2 workbench: the hierarchical multiplier"
+
+    def __init__(self, values: dict, fixed: dict, student: dict, max_tries: int,
+                 static: bool | None) -> None:
+        self.fixed, self.student, self.max_tries = fixed, student, max_tries
+        self.tries: list[dict] = []
+        super().__init__(values, static)
+
+    def sync_times(self) -> tuple[dict, float, float]:
+        """(breakdown, T_hier, T_flat) at the current slider values, seconds."""
+        f = self.fixed
+        args = (f["M"], f["G"], f["K"], f["alpha_intra"], self.values["beta_intra"],
+                f["alpha_inter"], self.values["beta_inter"])
+        breakdown = cm.hierarchical_breakdown(*args)
+        T_flat = cm.flat_ring_allreduce_time(f["M"], f["G"], f["K"], f["alpha_inter"],
+                                             self.values["beta_inter"])
+        return breakdown, float(cm.hierarchical_allreduce_time(*args)), float(T_flat)
+
+    def try_k(self, k: int) -> float:
+        """The 10-iteration rule: one try of the aggregation factor k, kept in self.tries.
+
+        Returns the time to train f(k) = (1 + B_noise/(k·b·P))·(k·t_compute + T_sync) in
+        seconds per S_min steps (comms_core.time_to_train), with T_sync the AllReduce
+        time of the current setting (hierarchical or flat). At most max_tries tries.
+        """
+        k = v.scalar_count("k", k)
+        if len(self.tries) >= self.max_tries:
+            raise ValueError(f"k: you have used all {self.max_tries} tries")
+        f = self.fixed
+        _, T_hier, T_flat = self.sync_times()
+        T_sync = T_hier if self.values["hierarchical"] else T_flat
+        ttt = float(cm.time_to_train(k, T_sync, f["t_compute"], f["micro_batch"],
+                                     f["G"] * f["K"], f["B_noise"]))
+        self.tries.append({"k": k, "hierarchical": bool(self.values["hierarchical"]),
+                           "T_sync": T_sync, "time_to_train": ttt})
+        self.refresh(redraw=False)  # a try changes the numbers, not the waterfall
+        return ttt
+
+    @property
+    def best_try(self) -> dict | None:
+        """The try with the shortest time to train so far (None before the first try)."""
+        return min(self.tries, key=lambda t: t["time_to_train"], default=None)
+
+    def render(self) -> tuple[list[str], Figure]:
+        f = self.fixed
+        breakdown, T_hier, T_flat = self.sync_times()
+        hier = bool(self.values["hierarchical"])
+        fig = plots.communication_waterfall(breakdown if hier else None, flat_time=T_flat)
+        G, K, M = f["G"], f["K"], f["M"]
+        P = G * K
+        intra = breakdown["intra_reduce_scatter"] + breakdown["intra_all_gather"]
+        lines = [
+            f"{P} GPUs = {K} nodes × {G}; gradient M = {plots.format_bytes(M)}; "
+            f"intra-node β = {plots.format_bytes(self.values['beta_intra'])}/s, "
+            f"inter-node β = {plots.format_bytes(self.values['beta_inter'])}/s",
+            f"T_flat (ring over all {P} GPUs) = {plots.format_seconds(T_flat, 4)}",
+        ]
+        if hier:
+            lines += [
+                f"T_hier = {plots.format_seconds(T_hier, 4)} "
+                f"({T_flat / T_hier:.3g}x faster than the flat ring)",
+                f"Bytes each GPU sends over the slow link: hierarchical "
+                f"{plots.format_bytes(2 * (K - 1) / K * M / G)}, flat "
+                f"{plots.format_bytes(2 * (P - 1) / P * M)}",
+                f"The fast intra-node link is busy {intra / T_hier:.0%} of the sync "
+                f"and idle the rest.",
+            ]
+        else:
+            lines.append("Hierarchical mode is off: every byte crosses the slow link.")
+        for role, fn in self.student.items():
+            value, problem = _student_value(fn, M, G, K, f["alpha_intra"],
+                                            self.values["beta_intra"], f["alpha_inter"],
+                                            self.values["beta_inter"])
+            lines.append(_fix_it(_PART2[role], 2, problem, "number") if value is None
+                         else f"Your T_hier = {plots.format_seconds(value, 4)}")
+        lines.append(f"Aggregation factor k: {len(self.tries)} of {self.max_tries} tries used "
+                     "(S_min: the fewest optimizer steps to the target, at any batch size).")
+        best = self.best_try
+        for i, t in enumerate(self.tries, 1):
+            mode = "hierarchical" if t["hierarchical"] else "flat"
+            mark = "   ← best so far" if t is best else ""
+            lines.append(f"  try {i}: k = {t['k']} ({mode}, T_sync = "
+                         f"{plots.format_seconds(t['T_sync'])}) → time to train = S_min × "
+                         f"{plots.format_seconds(t['time_to_train'], 4)}{mark}")
+        return lines, fig
+
+    def make_controls(self, w) -> dict:
+        return {
+            "beta_intra": _log_slider(w, self.values["beta_intra"], 9, 13,
+                                      "intra-node β (B/s)"),
+            "beta_inter": _log_slider(w, self.values["beta_inter"], 8, 12,
+                                      "inter-node β (B/s)"),
+            "hierarchical": w.ToggleButton(description="Hierarchical mode", icon="sitemap"),
+        }
+
+    def extra_widgets(self, w) -> list:
+        self._k_box = w.BoundedIntText(value=1, min=1, max=100_000, description="try k =")
+        self._k_button = w.Button(description="Try this k", button_style="primary")
+        self._k_button.on_click(lambda _button: self._clicked_try())
+        return [w.HBox([self._k_box, self._k_button])]
+
+    def _clicked_try(self) -> None:
+        if len(self.tries) < self.max_tries:
+            self.try_k(self._k_box.value)
+        self._k_button.disabled = len(self.tries) >= self.max_tries
+
+
+_PART2 = {"hierarchical": "hierarchical_allreduce_time"}
+
+
+def hierarchical_workbench(
+    *,
+    M: float,
+    G: int,
+    K: int,
+    alpha_intra: float,
+    beta_intra: float,
+    alpha_inter: float,
+    beta_inter: float,
+    t_compute: float,
+    micro_batch: int,
+    B_noise: float,
+    student: Mapping[str, Callable] | None = None,
+    prediction: object = None,
+    max_tries: int = 10,
+    tries: Sequence[int] = (),
+    static: bool | None = None,
+) -> Workbench | Locked:
+    """Part 2: slide the intra- and inter-node bandwidth, toggle hierarchical mode.
+
+    Shows the communication_waterfall (hierarchical phases vs the flat ring), the inter-node
+    bytes per GPU, and a box to try the aggregation factor k at most max_tries times
+    (the 10-iteration rule); wb.tries keeps every try with its time to train
+    (comms_core.time_to_train), wb.best_try the best. tries=[...] makes those tries at once
+    (for a static notebook). student = {"hierarchical": f} shows the student's T_hier.
+    Units: M bytes, α s, β bytes/s, t_compute s, micro_batch and B_noise in examples.
+    """
+    if not prediction_made(prediction):
+        return Locked()
+    fixed = {
+        "M": plots._scalar("M", M, v.nonnegative),
+        "G": v.scalar_count("G", G),
+        "K": v.scalar_count("K", K),
+        "alpha_intra": plots._scalar("alpha_intra", alpha_intra, v.nonnegative),
+        "alpha_inter": plots._scalar("alpha_inter", alpha_inter, v.nonnegative),
+        "t_compute": plots._scalar("t_compute", t_compute, v.positive),
+        "micro_batch": v.scalar_count("micro_batch", micro_batch),
+        "B_noise": plots._scalar("B_noise", B_noise, v.nonnegative),
+    }
+    values = {
+        "beta_intra": plots._scalar("beta_intra", beta_intra, v.positive),
+        "beta_inter": plots._scalar("beta_inter", beta_inter, v.positive),
+        "hierarchical": True,
+    }
+    max_tries = v.scalar_count("max_tries", max_tries)
+    wb = HierarchicalWorkbench(values, fixed, _student_functions(student, _PART2), max_tries,
+                               static)
+    for k in tries:
+        wb.try_k(k)
+    return wb
+
+
+# --- Part 3: compression and error feedback --------------------------------------------------
+
+_PART3 = {"compress": "one_bit_compress"}
+_ONE_BIT = "1-bit (scaled sign)"
+
+
+class CompressionWorkbench(Workbench):
+    title = "Part 3 workbench: compression and error feedback"
+
+    def __init__(self, values: dict, d: int, training: dict, student: dict,
+                 static: bool | None) -> None:
+        self.d, self.training, self.student = d, training, student
+        self._runs: dict = {}  # (method, compressor name) -> TrainingRun, computed once
+        super().__init__(values, static)
+
+    def run(self, method: str, compressor, key: object = None) -> object:
+        """One seeded training run (comms_core.run_data_parallel_training), cached by key."""
+        key = (method, compressor if key is None else key)
+        if key not in self._runs:
+            self._runs[key] = convergence.run_data_parallel_training(
+                method, compressor=None if method == "none" else compressor, **self.training)
+        return self._runs[key]
+
+    def render(self) -> tuple[list[str], Figure]:
+        name, ef = self.values["compressor"], bool(self.values["error_feedback"])
+        method = "compressed_ef" if ef else "compressed"
+        runs = [self.run("none", None), self.run(method, name)]
+        lines = []
+        for role, f in self.student.items():
+            mine = compression.Compressor("your compressor", f,
+                                          compression.COMPRESSORS[_ONE_BIT].wire_bytes)
+            try:
+                run = self.run(method, mine, key=role)
+                problem = None if np.isfinite(run.losses).all() else "made the loss NaN"
+            except NotImplementedError:
+                problem = plots.NOT_IMPLEMENTED
+            except Exception as err:  # a student's function may fail in any way
+                problem = f"raised {type(err).__name__}"
+            if problem is None:
+                runs.append(SimpleNamespace(
+                    method="yours", losses=run.losses, optimal_loss=run.optimal_loss,
+                    bytes_per_worker_per_step=run.bytes_per_worker_per_step,
+                    label=f"your compressor{' + error feedback' if ef else ''}"))
+                lines.append(f"Your {_PART3[role]} trains to loss {run.final_loss:.4g}.")
+            else:
+                lines.append(_fix_it(_PART3[role], 3, problem))
+        fig = plots.convergence_monitor(runs)
+        dense = compression.dense_wire_bytes(self.d)
+        sent = compression.COMPRESSORS[name].wire_bytes(self.d)
+        base, compressed = runs[0].final_loss, runs[1].final_loss
+        gap = (compressed - base) / base
+        ok = abs(gap) <= convergence.EF_RELATIVE_TOLERANCE
+        lines[:0] = [
+            f"Your gradient, d = {self.d:,} float32 values: dense {plots.format_bytes(dense)}, "
+            f"{name} {plots.format_bytes(sent)} ({dense / sent:.3g}x fewer bytes, "
+            "scales and indices counted).",
+            f"Final training loss: no compression {base:.4g}; {name} "
+            f"{'with' if ef else 'without'} error feedback {compressed:.4g} "
+            f"({gap:+.1%}).",
+            ("✓ within " if ok else "✗ not within ")
+            + f"{convergence.EF_RELATIVE_TOLERANCE:.0%} of the uncompressed loss.",
+        ]
+        return lines, fig
+
+    def make_controls(self, w) -> dict:
+        options = sorted((n for n in compression.COMPRESSORS if n != "none"),
+                         key=lambda n: compression.compression_ratio(n, self.d))
+        labels = [(f"{n} ({compression.compression_ratio(n, self.d):.3g}x)", n)
+                  for n in options]
+        return {
+            "compressor": w.SelectionSlider(options=labels, description="compression",
+                                            continuous_update=False,
+                                            style={"description_width": "100px"},
+                                            layout={"width": "520px"}),
+            "error_feedback": w.ToggleButton(description="Error feedback"),
+        }
+
+
+def compression_workbench(
+    *,
+    d: int,
+    compressor: str = _ONE_BIT,
+    error_feedback: bool = False,
+    student: Mapping[str, Callable] | None = None,
+    prediction: object = None,
+    static: bool | None = None,
+    n_workers: int = 8,
+    dim: int = 50,
+    steps: int = 300,
+    seed: int = 0,
+) -> Workbench | Locked:
+    """Part 3: pick a compressor by its ratio, toggle error feedback, watch training.
+
+    The compression slider runs over comms_core.COMPRESSORS, ordered by their honest
+    compression ratio at your gradient size d (float32 values; scales and indices count).
+    The convergence monitor trains the seeded least-squares model of
+    comms_core.run_data_parallel_training (n_workers, dim, steps, seed) without
+    compression and with the chosen compressor, with or without error feedback, and says
+    whether the final loss is within EF_RELATIVE_TOLERANCE of the uncompressed one.
+    student = {"compress": f} trains with the student's compressor too.
+    """
+    if not prediction_made(prediction):
+        return Locked()
+    if compressor not in compression.COMPRESSORS or compressor == "none":
+        raise ValueError(f"compressor must be one of {sorted(compression.COMPRESSORS)} "
+                         f"except 'none', got {compressor!r}")
+    values = {"compressor": compressor, "error_feedback": bool(error_feedback)}
+    training = {"n_workers": n_workers, "dim": dim, "steps": steps, "seed": seed}
+    return CompressionWorkbench(values, v.scalar_count("d", d), training,
+                                _student_functions(student, _PART3), static)

@@ -1,0 +1,161 @@
+"""What the student's notebook calls: the scenario table, the workbenches, the crisis.
+
+The notebook's locked cells call these with the student's own namespace (`globals()`), so the
+workbench can draw the student's functions beside the reference ones. Nothing here shows a
+graded mission answer directly: the instruments show the curves and the simulations, the
+student reads and computes. Set COMMS_LAB_STATIC=1 for static figures (used when the release
+executes the solutions headless).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from comms_core import plots, workbench
+from comms_core.scenarios import TRACKS, Scenario, ledger_fields, scenario_for
+
+__all__ = ["crisis", "ledger_table", "math_peek", "part1", "part2", "part3", "start"]
+
+def _static() -> bool | None:
+    return True if os.environ.get("COMMS_LAB_STATIC") == "1" else None
+
+
+def _show(obj) -> object:
+    """Display in a notebook; return the object elsewhere (tests, scripts)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return obj
+    if get_ipython() is None:
+        return obj
+    display(obj)
+    return None
+
+
+def _markdown(text: str):
+    try:
+        from IPython.display import Markdown
+    except ImportError:
+        return text
+    return _show(Markdown(text))
+
+
+def _mine(namespace: Mapping | None, roles: Mapping[str, str]) -> dict:
+    """The student's functions for a workbench: {role: function}, only those defined."""
+    namespace = namespace or {}
+    return {role: namespace[name] for role, name in roles.items() if callable(namespace.get(name))}
+
+
+def start(track: str, term: str, student_id: str) -> Scenario | None:
+    """Your scenario for this term: a table of your numbers, your crisis and stakeholder."""
+    if not str(student_id or "").strip() or not str(track or "").strip():
+        _markdown("✋ **Type your LMS id into `STUDENT_ID` and pick a `TRACK` in the cell "
+                  f"above, then run this cell again.** Tracks: {', '.join(TRACKS)}.")
+        return None
+    try:
+        s = scenario_for(track, term, student_id)
+    except ValueError as err:
+        _markdown(f"✋ **{err}.** Fix the cell above, then run this cell again.")
+        return None
+    rows = "\n".join(
+        f"| `{name}` | {_fmt(value, unit)} | {unit} | {note} |" for name, value, unit, note in s.table()
+    )
+    _markdown(
+        f"### {s.track.title} — {s.track.persona}\n**Mission:** {s.track.mission}\n\n"
+        f"**Crisis:** {s.track.crisis}\n\n**Stakeholder:** {s.track.stakeholder}\n\n"
+        f"Your numbers (term `{s.term}`, id `{s.student_id}`):\n\n"
+        f"| name | value | unit | source |\n|---|---|---|---|\n{rows}"
+    )
+    return s
+
+
+def _fmt(value, unit: str) -> str:
+    if isinstance(value, str):
+        return value
+    if unit == "B":
+        return f"{value:,.0f} ({plots.format_bytes(value)})"
+    if unit == "s":
+        return plots.format_seconds(value)
+    if unit == "B/s":
+        return plots.format_bytes(value) + "/s"
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
+
+
+def _need(scenario: Scenario | None) -> bool:
+    if scenario is None:
+        _markdown("✋ **Run the identity cells at the top first** (your id and track).")
+        return False
+    return True
+
+
+def part1(scenario: Scenario | None, prediction: object, namespace: Mapping | None = None):
+    """The algorithm crossover: your N, α, β; your functions beside the reference."""
+    if not _need(scenario):
+        return None
+    wb = workbench.crossover_workbench(
+        N=scenario.N, alpha=scenario.alpha, beta=scenario.beta, M=scenario.M_message,
+        student=_mine(namespace, {"ring": "ring_allreduce_time", "tree": "tree_allreduce_time",
+                                  "crossover": "crossover_message_size"}),
+        prediction=prediction, static=_static())
+    return _show(wb)
+
+
+def part2(scenario: Scenario | None, prediction: object, namespace: Mapping | None = None):
+    """The hierarchical multiplier and the aggregation factor k (your K_TRIES, at most 10)."""
+    if not _need(scenario):
+        return None
+    namespace = namespace or {}
+    tries = [int(k) for k in (namespace.get("K_TRIES") or [])]
+    if len(tries) > 10:
+        _markdown("⚠️ **The 10-iteration rule:** keep at most 10 values in `K_TRIES`; "
+                  "only the first 10 are shown.")
+        tries = tries[:10]
+    wb = workbench.hierarchical_workbench(
+        M=scenario.M_model, G=scenario.G, K=scenario.K,
+        alpha_intra=scenario.alpha_intra, beta_intra=scenario.beta_intra,
+        alpha_inter=scenario.alpha_inter, beta_inter=scenario.beta_inter,
+        t_compute=scenario.t_compute, micro_batch=scenario.micro_batch, B_noise=scenario.B_noise,
+        student=_mine(namespace, {"hierarchical": "hierarchical_allreduce_time"}),
+        prediction=prediction, tries=tries, static=_static())
+    return _show(wb)
+
+
+def part3(scenario: Scenario | None, prediction: object, namespace: Mapping | None = None):
+    """Compression with error feedback: the ratio slider, the EF toggle, the convergence monitor."""
+    if not _need(scenario):
+        return None
+    wb = workbench.compression_workbench(
+        d=int(scenario.d),
+        student=_mine(namespace, {"compress": "one_bit_compress"}),
+        prediction=prediction, static=_static())
+    return _show(wb)
+
+
+def crisis(scenario: Scenario | None):
+    """Your track's crisis instrument (simulations you read your ledger numbers from)."""
+    if not _need(scenario):
+        return None
+    from commslab import crisis as instruments
+
+    return _show(instruments.instrument(scenario, static=_static()))
+
+
+def ledger_table(track: str) -> object:
+    """The LEDGER keys of your track, with what each one means."""
+    try:
+        fields = ledger_fields(track)
+    except ValueError as err:
+        return _markdown(f"✋ **{err}**")
+    def kind(f) -> str:
+        return " / ".join(f'`"{c}"`' for c in f.choices) if f.choices else f.kind
+
+    rows = "\n".join(
+        f'| `"{f.key}"` | {f.description} | {f.unit or "—"} | {kind(f)} |' for f in fields)
+    return _markdown("| key | what | unit | type or choices |\n|---|---|---|---|\n" + rows)
+
+
+def math_peek():
+    """The formulas behind the workbench, and the one convention for β."""
+    return _markdown(plots.math_peek())

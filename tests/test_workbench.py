@@ -1,0 +1,324 @@
+"""The workbenches: the Lock, the static path, and live widgets driven programmatically.
+
+ipywidgets builds and updates widgets without a front end, so setting a slider's value
+here runs exactly what a student's slider does. Expected numbers come from LAB_SPEC's
+formulas written out in this file.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from comms_core import cost_models as cm
+from comms_core import plots
+from comms_core import workbench as wb
+from comms_core.compression import compression_ratio, one_bit_compress
+
+pytest.importorskip("ipywidgets")
+
+P1 = {"N": 64, "alpha": 10e-6, "beta": 10e9}
+P2 = {"M": 141.2e9, "G": 8, "K": 16, "alpha_intra": 1e-6, "beta_intra": 450e9,
+      "alpha_inter": 5e-6, "beta_inter": 50e9, "t_compute": 0.3, "micro_batch": 1,
+      "B_noise": 8000}
+P3 = {"d": 100_000, "steps": 60}
+
+
+def spec_ring(M, n, a, b):
+    return 2 * (n - 1) * a + 2 * (n - 1) / n * M / b
+
+
+def spec_tree(M, n, a, b):
+    return 2 * math.ceil(math.log2(n)) * (a + M / b)
+
+
+def spec_hier(M, G, K, alpha_intra, beta_intra, alpha_inter, beta_inter, **_):
+    return (2 * (G - 1) * (alpha_intra + M / (G * beta_intra))
+            + 2 * (K - 1) * (alpha_inter + M / (G * K * beta_inter)))
+
+
+def text(bench) -> str:
+    return "\n".join(bench.text)
+
+
+def _stub(*args):
+    raise NotImplementedError
+
+
+# --- the Lock --------------------------------------------------------------------------------
+
+WORKBENCHES = [
+    (wb.crossover_workbench, P1),
+    (wb.hierarchical_workbench, P2),
+    (wb.compression_workbench, P3),
+]
+
+
+@pytest.mark.parametrize(("make", "params"), WORKBENCHES)
+@pytest.mark.parametrize("prediction", [None, "", "   \n"])
+def test_no_prediction_no_answer(make, params, prediction):
+    for static in (True, False):
+        bench = make(**params, prediction=prediction, static=static)
+        assert isinstance(bench, wb.Locked)
+        assert bench.figure is None and bench.widget is None
+        assert repr(bench) == wb.LOCK_MESSAGE
+        assert "prediction" in wb.LOCK_MESSAGE and "run this cell again" in wb.LOCK_MESSAGE
+
+
+def test_what_counts_as_a_prediction():
+    assert not wb.prediction_made(None) and not wb.prediction_made(" ")
+    assert wb.prediction_made("less attractive") and wb.prediction_made(0)
+    assert wb.prediction_made(["ring"])
+
+
+def test_outside_a_kernel_the_workbench_is_static():
+    bench = wb.crossover_workbench(**P1, prediction="less")
+    assert bench.widget is None and bench.figure is not None
+    assert wb._use_static(None) is True  # pytest runs without an IPython kernel
+
+
+# --- Part 1 ----------------------------------------------------------------------------------
+
+
+def test_crossover_static_shows_the_times_the_winner_and_the_crossover():
+    bench = wb.crossover_workbench(**P1, M=1e6, prediction="less", static=True)
+    shown = text(bench)
+    # LAB_SPEC known answers: T_ring = 1456.9 µs, T_tree = 1320 µs at 1 MB, M* ≈ 1.136 MB
+    assert plots.format_seconds(spec_ring(1e6, 64, 10e-6, 10e9), 4) == "1.457 ms"
+    assert "T_ring = 1.457 ms" in shown and "T_tree = 1.32 ms" in shown
+    assert "tree is faster" in shown
+    assert "M* = 1.14 MB" in shown
+    ax = bench.figure.axes[0]
+    assert {"ring (reference)", "tree (reference)"} <= {ln.get_label() for ln in ax.get_lines()}
+
+
+def test_crossover_student_stub_gets_the_plain_message_and_only_the_reference():
+    bench = wb.crossover_workbench(**P1, prediction="less", static=True,
+                                   student={"ring": _stub, "tree": _stub, "crossover": _stub})
+    shown = text(bench)
+    assert "Implement ring_allreduce_time in Part 1 to see your curve here." in shown
+    assert "Implement tree_allreduce_time in Part 1 to see your curve here." in shown
+    assert "Implement crossover_message_size in Part 1" in shown
+    drawn = {ln.get_label() for ln in bench.figure.axes[0].get_lines()}
+    assert "your ring" not in drawn and "ring (reference)" in drawn
+
+
+def test_crossover_student_functions_that_work_are_drawn_and_quoted():
+    def ring(M, n, a, b):
+        return spec_ring(M, n, a, b)
+
+    def crossover(n, a, b):
+        return 1.136e6
+
+    bench = wb.crossover_workbench(**P1, prediction="less", static=True,
+                                   student={"ring": ring, "crossover": crossover})
+    shown = text(bench)
+    assert "Your T_ring = 1.457 ms" in shown and "Your M* = 1.14 MB" in shown
+    assert "your ring" in {ln.get_label() for ln in bench.figure.axes[0].get_lines()}
+
+
+def test_crossover_rejects_bad_student_dicts_and_numbers():
+    with pytest.raises(ValueError, match="student"):
+        wb.crossover_workbench(**P1, prediction="x", student={"star": _stub}, static=True)
+    with pytest.raises(ValueError, match="student"):
+        wb.crossover_workbench(**P1, prediction="x", student={"ring": 3}, static=True)
+    with pytest.raises(ValueError, match="beta"):
+        wb.crossover_workbench(N=64, alpha=1e-5, beta=-1, prediction="x", static=True)
+
+
+def test_crossover_widgets_update_the_numbers_and_the_figure():
+    bench = wb.crossover_workbench(**P1, M=1e6, prediction="less", static=False)
+    assert bench.widget is not None
+    assert {"M", "N", "alpha", "beta", "ring", "tree"} <= set(bench.controls)
+    image_before, html_before = bench._image.value, bench._html.value
+    assert "T_ring = 1.457 ms" in html_before
+
+    bench.controls["M"].value = 1e8  # a 100 MB message: the ring wins
+    M = bench.controls["M"].value
+    assert M == pytest.approx(1e8)
+    assert f"T_ring = {plots.format_seconds(spec_ring(M, 64, 10e-6, 10e9), 4)}" in text(bench)
+    assert f"T_tree = {plots.format_seconds(spec_tree(M, 64, 10e-6, 10e9), 4)}" in text(bench)
+    assert "ring is faster" in text(bench)
+    assert bench._html.value != html_before and bench._image.value != image_before
+
+    bench.controls["N"].value = 256  # the crossover moves with N
+    L = 8
+    M_star = 10e-6 * 10e9 * (255 - L) / (L - 255 / 256)
+    assert f"M* = {plots.format_bytes(M_star)}" in text(bench)
+    vline = [ln for ln in bench.figure.axes[0].get_lines() if ln.get_gid() == "crossover"]
+    assert vline[0].get_xdata()[0] == pytest.approx(M_star)
+
+    bench.controls["ring"].value = False  # the toggle removes the ring curve
+    assert "ring (reference)" not in {ln.get_label() for ln in bench.figure.axes[0].get_lines()}
+    bench.controls["double_binary_tree"].value = True
+    assert any("not graded" in ln.get_label() for ln in bench.figure.axes[0].get_lines())
+
+
+# --- Part 2 ----------------------------------------------------------------------------------
+
+
+def test_hierarchical_static_numbers_match_the_formulas():
+    bench = wb.hierarchical_workbench(**P2, prediction="yes", static=True)
+    T_hier = spec_hier(**P2)
+    P = 128
+    T_flat = 2 * (P - 1) * (5e-6 + 141.2e9 / (P * 50e9))
+    shown = text(bench)
+    assert f"T_hier = {plots.format_seconds(T_hier, 4)}" in shown
+    assert f"T_flat (ring over all 128 GPUs) = {plots.format_seconds(T_flat, 4)}" in shown
+    bars = [p.get_height() for p in bench.figure.axes[0].patches]
+    assert bars[3] == pytest.approx(T_hier) and bars[4] == pytest.approx(T_flat)
+
+
+def test_ten_tries_are_kept_and_the_eleventh_is_refused():
+    bench = wb.hierarchical_workbench(**P2, prediction="yes", static=True)
+    T_hier = spec_hier(**P2)
+    ks = [1, 2, 3, 5, 8, 13, 21, 34, 55, 89]
+    results = [bench.try_k(k) for k in ks]
+    for k, got in zip(ks, results, strict=True):
+        # LAB_SPEC: f(k) = (1 + B_noise/(k·b·P))·(k·t_compute + T_hier)
+        assert got == pytest.approx((1 + 8000 / (k * 1 * 128)) * (k * 0.3 + T_hier))
+    assert [t["k"] for t in bench.tries] == ks
+    assert bench.best_try["time_to_train"] == pytest.approx(min(results))
+    assert "10 of 10 tries used" in text(bench)
+    with pytest.raises(ValueError, match="tries"):
+        bench.try_k(4)
+    with pytest.raises(ValueError, match="k"):
+        wb.hierarchical_workbench(**P2, prediction="yes", static=True).try_k(0)
+
+
+def test_tries_can_be_given_up_front_for_a_static_notebook():
+    bench = wb.hierarchical_workbench(**P2, prediction="yes", static=True, tries=[4, 8],
+                                      max_tries=3)
+    assert [t["k"] for t in bench.tries] == [4, 8]
+    assert "2 of 3 tries used" in text(bench)
+
+
+def test_hierarchical_widgets_sliders_toggle_and_try_button():
+    bench = wb.hierarchical_workbench(**P2, prediction="yes", static=False, max_tries=2)
+    before = bench._html.value
+    bench.controls["beta_inter"].value = 25e9  # half the network bandwidth
+    beta = bench.controls["beta_inter"].value
+    T_hier = spec_hier(**(P2 | {"beta_inter": beta}))
+    assert f"T_hier = {plots.format_seconds(T_hier, 4)}" in text(bench)
+    assert bench._html.value != before
+
+    bench.controls["hierarchical"].value = False
+    assert len(bench.figure.axes[0].patches) == 1  # the flat ring alone
+    assert "Hierarchical mode is off" in text(bench)
+
+    bench._k_box.value = 6
+    bench._k_button.click()
+    bench._k_box.value = 7
+    bench._k_button.click()
+    assert [t["k"] for t in bench.tries] == [6, 7]
+    assert all(not t["hierarchical"] for t in bench.tries)
+    assert bench._k_button.disabled
+    bench._k_button.click()  # disabled in the browser; harmless here
+    assert len(bench.tries) == 2
+
+
+def test_hierarchical_student_function():
+    bench = wb.hierarchical_workbench(**P2, prediction="yes", static=True,
+                                      student={"hierarchical": _stub})
+    assert "Implement hierarchical_allreduce_time in Part 2" in text(bench)
+    bench = wb.hierarchical_workbench(**P2, prediction="yes", static=True,
+                                      student={"hierarchical": cm.hierarchical_allreduce_time})
+    assert f"Your T_hier = {plots.format_seconds(spec_hier(**P2), 4)}" in text(bench)
+
+
+# --- Part 3 ----------------------------------------------------------------------------------
+
+
+def test_compression_static_counts_honest_bytes_and_compares_losses():
+    bench = wb.compression_workbench(**P3, prediction="worse", static=True)
+    shown = text(bench)
+    # 1-bit: d/8 + 4 bytes against 4·d (LAB_SPEC Part 3)
+    assert "dense 400 KB" in shown and "1-bit (scaled sign) 12.5 KB" in shown
+    assert f"{4 * 100_000 / (100_000 / 8 + 4):.3g}x fewer" in shown
+    assert "without error feedback" in shown
+    assert len([ln for ln in bench.figure.axes[0].get_lines()
+                if not ln.get_label().startswith("_")]) == 2
+
+
+def test_compression_widgets_switch_error_feedback_and_compressor():
+    bench = wb.compression_workbench(**P3, prediction="worse", static=False)
+    labels = [label for label, _ in bench.controls["compressor"].options]
+    ratios = [compression_ratio(name, 100_000) for _, name in bench.controls["compressor"].options]
+    assert ratios == sorted(ratios) and len(labels) >= 5
+    bench.controls["error_feedback"].value = True
+    assert "with error feedback" in text(bench)
+    colors = [ln.get_color() for ln in bench.figure.axes[0].get_lines()]
+    assert plots.PALETTE["ef"] in colors
+    bench.controls["compressor"].value = "top-k 1%"
+    assert "top-k 1%" in text(bench)
+
+
+def test_compression_student_compressor():
+    bench = wb.compression_workbench(**P3, prediction="worse", static=True,
+                                     student={"compress": _stub})
+    assert "Implement one_bit_compress in Part 3 to see your curve here." in text(bench)
+    bench = wb.compression_workbench(**P3, prediction="worse", static=True,
+                                     error_feedback=True,
+                                     student={"compress": one_bit_compress})
+    labels = [ln.get_label() for ln in bench.figure.axes[0].get_lines()]
+    assert any(label.startswith("your compressor + error feedback") for label in labels)
+    bench = wb.compression_workbench(**P3, prediction="worse", static=True,
+                                     student={"compress": lambda v: v * np.nan})
+    assert "made the loss NaN" in text(bench)
+
+
+# --- where the widgets come from -------------------------------------------------------------
+
+
+def test_comms_core_works_without_ipywidgets(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # `import ipywidgets` now fails
+    assert wb._use_static(None) is True
+    assert wb.crossover_workbench(**P1, prediction="x").widget is None
+    with pytest.raises(ImportError, match="static=True"):
+        wb.crossover_workbench(**P1, prediction="x", static=False)
+
+
+def test_inside_a_kernel_the_default_is_widgets(monkeypatch):
+    import IPython
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: SimpleNamespace(kernel=object()))
+    assert wb._use_static(None) is False
+    assert wb.crossover_workbench(**P1, prediction="x").widget is not None
+
+
+def test_jupyter_display_shows_text_and_png_or_the_widget(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    wb.crossover_workbench(**P1, prediction="x", static=True)._ipython_display_()
+    assert isinstance(shown[0], IPython.display.HTML) and "T_ring" in shown[0].data
+    assert isinstance(shown[1], IPython.display.Image) and shown[1].data[:4] == b"\x89PNG"
+    shown.clear()
+    wb.Locked()._ipython_display_()
+    assert len(shown) == 1 and wb.LOCK_MESSAGE in shown[0].data
+    shown.clear()
+    bench = wb.crossover_workbench(**P1, prediction="x", static=False)
+    bench._ipython_display_()
+    assert shown == [bench.widget]
+
+
+@pytest.mark.parametrize(
+    ("N", "alpha", "beta", "M"),
+    [(6, 20e-3, 150e3, 4e3),  # Bluetooth LE: slow, high latency (Mobile Nomad)
+     (2048, 1e-6, 450e9, 141.2e9)],  # bigger than the default slider ranges
+)
+def test_sliders_widen_to_hold_every_tracks_numbers(N, alpha, beta, M):
+    bench = wb.crossover_workbench(N=N, alpha=alpha, beta=beta, M=M, prediction="x",
+                                   static=False)
+    for name, value in {"N": N, "alpha": alpha, "beta": beta, "M": M}.items():
+        assert bench.controls[name].value == pytest.approx(value), name
+        assert bench.values[name] == pytest.approx(value), name
+    assert f"T_ring = {plots.format_seconds(spec_ring(M, N, alpha, beta), 4)}" in text(bench)
+    highlighted = [ln for ln in bench.figure.axes[0].get_lines() if ln.get_marker() == "o"
+                   and len(ln.get_xdata())]
+    assert len(highlighted) == 2
