@@ -89,6 +89,7 @@ class Track:
     ledger: tuple[LedgerField, ...]
     same_as: Mapping[str, str] = field(default_factory=dict)  # derived name -> drawn name
     bytes_of_d: tuple[str, ...] = ()  # names set to 4·d bytes (float32)
+    d_of_bytes: str | None = None  # d set to (that many bytes) / 4 float32 values
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
@@ -220,9 +221,9 @@ EDGE_GUARDIAN = Track(
         *_hier(2, 5, (20e-6, 50e-6), (125e6, 125e6), (0.1e-3, 0.3e-3), (6e6, 25e6),
                _ETH, "wireless between vehicles", assume_f=True, assume_s=True),
         Param("t_compute", "s", 2e-3, 5e-3, source="one micro-batch on the SoC", assumption=True),
-        Param("micro_batch", "samples", 8, scale="int", source="assumption", assumption=True),
+        Param("micro_batch", "samples", 8, scale="int", source="examples per micro-batch", assumption=True),
         Param("B_noise", "samples", 256, 1024, source=_MCC, assumption=True),
-        Param("d", "values", 4000, scale="int", source="M_message of float32 (16 kB)"),
+        Param("d", "values", 0, scale="int", source="M_message / 4: float32 values per delta"),
     ),
     ledger=_common_ledger((
         LedgerField("ring_miss_probability", "number", "P(ring misses the deadline)", "",
@@ -233,6 +234,7 @@ EDGE_GUARDIAN = Track(
                     choices=("ring", "tree")),
     )),
     same_as={"alpha_inter": "alpha", "beta_inter": "beta"},
+    d_of_bytes="M_message",
 )
 
 MOBILE_NOMAD = Track(
@@ -259,7 +261,7 @@ MOBILE_NOMAD = Track(
                assume_f=True, assume_s=True),
         Param("t_compute", "s", 20e-3, 60e-3, source="one micro-batch on the phone NPU",
               assumption=True),
-        Param("micro_batch", "samples", 4, scale="int", source="assumption", assumption=True),
+        Param("micro_batch", "samples", 4, scale="int", source="examples per micro-batch", assumption=True),
         Param("B_noise", "samples", 64, 256, source=_MCC, assumption=True),
     ),
     ledger=_common_ledger((
@@ -309,7 +311,7 @@ TINY_PIONEER = Track(
                assume_f=True, assume_s=True),
         Param("t_compute", "s", 5e-3, 20e-3, source="one micro-batch on the hearable DSP",
               assumption=True),
-        Param("micro_batch", "samples", 2, scale="int", source="assumption", assumption=True),
+        Param("micro_batch", "samples", 2, scale="int", source="examples per micro-batch", assumption=True),
         Param("B_noise", "samples", 32, 128, source=_MCC, assumption=True),
     ),
     ledger=_common_ledger((
@@ -365,6 +367,8 @@ def scenario_for(track: str, term: str, student_id: str) -> Scenario:
         values[derived] = values[drawn]
     for name in t.bytes_of_d:
         values[name] = 4 * values["d"]
+    if t.d_of_bytes:
+        values["d"] = int(values[t.d_of_bytes]) // 4
     if "eps" in values:
         values["eps"] = float(values["eps"])
     return Scenario(t, str(term).strip().lower(), _normalise_id(student_id),
