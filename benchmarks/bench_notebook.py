@@ -34,7 +34,7 @@ def main() -> None:
     rows.append(("released, untouched", run(released)))
     for track in ("cloud_titan", "edge_guardian", "mobile_nomad", "tiny_pioneer"):
         rows.append((f"solved, {track}", run(rel.solved_notebook(term, "bench", track))))
-    base_s, base_mib = rows[0][1]
+    base_s = rows[0][1][0]
     print(f"{'notebook':32s} {'seconds':>8s} {'x baseline':>10s} {'peak MiB':>9s}")
     for name, (s, mib) in rows:
         print(f"{name:32s} {s:8.2f} {s / base_s:10.1f} {mib:9.0f}")

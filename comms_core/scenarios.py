@@ -127,10 +127,16 @@ class Scenario:
 # --- Sources used below (short keys, cited in each Param) -----------------------------------
 _SPEC = "LAB_SPEC.md (the four tracks)"
 _LLAMA3 = "Llama 3 herd paper (arXiv 2407.21783): Llama-3-70B = 70.6e9 parameters; bf16 = 2 B"
-_IB_NDR = "InfiniBand NDR 400 Gb/s = 50 GB/s per port; NCCL measures 46-49 GB/s per NIC (nccl-tests#290)"
-_IB_ALPHA = "IB NDR end-to-end α: 1.5-5 µs (MLSysBook Vol.2 tbl-interconnect; mlsysim IB_NDR_LATENCY_US=5)"
+_IB_NDR = (
+    "InfiniBand NDR 400 Gb/s = 50 GB/s per port; NCCL measures 46-49 GB/s per NIC (nccl-tests#290)"
+)
+_IB_ALPHA = (
+    "IB NDR end-to-end α: 1.5-5 µs (MLSysBook Vol.2 tbl-interconnect; mlsysim IB_NDR_LATENCY_US=5)"
+)
 _NVLINK = "H100 NVLink4: 450 GB/s per direction line rate, ~370 GB/s achieved (nccl-tests#212)"
-_NVLINK_ALPHA = "NVLink hop latency 0.6-2 µs (NCCL tuning.cc hwLat; cuda-samples#230 P2P 1.8-2.3 µs)"
+_NVLINK_ALPHA = (
+    "NVLink hop latency 0.6-2 µs (NCCL tuning.cc hwLat; cuda-samples#230 P2P 1.8-2.3 µs)"
+)
 _DDP = "PyTorch DDP bucket_cap_mb=25 (torch.nn.parallel.DistributedDataParallel docs): 25 MiB"
 _MCC = "McCandlish et al. 2018, An Empirical Model of Large-Batch Training (arXiv 1812.06162)"
 _BLE = "Bluetooth Core 5.0 LE 2M PHY = 2 Mb/s; connection interval >= 7.5 ms"
@@ -143,24 +149,54 @@ def _common_ledger(extra: tuple[LedgerField, ...]) -> tuple[LedgerField, ...]:
     return (
         LedgerField("crossover_bytes", "number", "Ring/tree crossover M* for your N, α, β", "B"),
         LedgerField("hier_speedup", "number", "T_flat / T_hier for your model's gradient", "x"),
-        LedgerField("accumulation_steps", "int", "Your chosen aggregation factor k", "",
-                    rel_tol=0.0),
-        LedgerField("comm_to_compute_ratio", "number",
-                    "T_hier / (k · t_compute) at your k", "", rel_tol=0.05),
+        LedgerField(
+            "accumulation_steps", "int", "Your chosen aggregation factor k", "", rel_tol=0.0
+        ),
+        LedgerField(
+            "comm_to_compute_ratio",
+            "number",
+            "T_hier / (k · t_compute) at your k",
+            "",
+            rel_tol=0.05,
+        ),
         *extra,
-        LedgerField("compression", "choice", "Use 1-bit compression with error feedback?",
-                    choices=("on", "off"), graded=False),
-        LedgerField("strategy", "choice", "Your final Communication Strategy",
-                    choices=("raw speed (ring)", "rigor (sync + compression)"), graded=False),
+        LedgerField(
+            "compression",
+            "choice",
+            "Use 1-bit compression with error feedback?",
+            choices=("on", "off"),
+            graded=False,
+        ),
+        LedgerField(
+            "strategy",
+            "choice",
+            "Your final Communication Strategy",
+            choices=("raw speed (ring)", "rigor (sync + compression)"),
+            graded=False,
+        ),
     )
 
 
 def _hier(G, K, a_f, b_f, a_s, b_s, src_f, src_s, assume_f=False, assume_s=False):
     return (
-        Param("G", "GPUs/node", G, scale="int", source=src_f, assumption=assume_f,
-              description="devices per group on the fast link"),
-        Param("K", "nodes", K, scale="int", source=src_s, assumption=assume_s,
-              description="groups on the slow link"),
+        Param(
+            "G",
+            "GPUs/node",
+            G,
+            scale="int",
+            source=src_f,
+            assumption=assume_f,
+            description="devices per group on the fast link",
+        ),
+        Param(
+            "K",
+            "nodes",
+            K,
+            scale="int",
+            source=src_s,
+            assumption=assume_s,
+            description="groups on the slow link",
+        ),
         Param("alpha_intra", "s", *a_f, source=src_f, assumption=assume_f),
         Param("beta_intra", "B/s", *b_f, source=src_f, assumption=assume_f),
         Param("alpha_inter", "s", *a_s, source=src_s, assumption=assume_s),
@@ -173,8 +209,10 @@ CLOUD_TITAN = Track(
     title="Cloud Titan",
     persona="LLM Architect",
     mission="Maximize Llama-3-70B training throughput on 1024 H100 (128 nodes x 8).",
-    crisis=("The Parameter Flood: your ring AllReduce is bandwidth-saturated, yet training is "
-            "slow. Is α the problem? Check the whole gradient, then one 25 MiB DDP bucket."),
+    crisis=(
+        "The Parameter Flood: your ring AllReduce is bandwidth-saturated, yet training is "
+        "slow. Is α the problem? Check the whole gradient, then one 25 MiB DDP bucket."
+    ),
     stakeholder="CFO: 'Every idle GPU-second costs us. Which algorithm, and why?'",
     params=(
         Param("N", "GPUs", 1024, scale="int", source=_SPEC),
@@ -182,21 +220,45 @@ CLOUD_TITAN = Track(
         Param("beta", "B/s", 40e9, 50e9, source=_IB_NDR),
         Param("M_model", "B", 141.2e9, source=_LLAMA3),
         Param("M_message", "B", 26214400, source=_DDP),
-        *_hier(8, 128, (0.5e-6, 2e-6), (370e9, 450e9), (2e-6, 6e-6), (40e9, 50e9),
-               _NVLINK + "; " + _NVLINK_ALPHA, _IB_NDR + "; " + _IB_ALPHA),
-        Param("t_compute", "s", 0.2, 0.6, source="forward+backward of one micro-batch",
-              assumption=True),
+        *_hier(
+            8,
+            128,
+            (0.5e-6, 2e-6),
+            (370e9, 450e9),
+            (2e-6, 6e-6),
+            (40e9, 50e9),
+            _NVLINK + "; " + _NVLINK_ALPHA,
+            _IB_NDR + "; " + _IB_ALPHA,
+        ),
+        Param(
+            "t_compute",
+            "s",
+            0.2,
+            0.6,
+            source="forward+backward of one micro-batch",
+            assumption=True,
+        ),
         Param("micro_batch", "sequences", 1, scale="int", source=_SPEC),
         Param("B_noise", "sequences", 4000, 16000, source=_MCC, assumption=True),
         Param("d", "values", 6553600, scale="int", source="one 25 MiB bucket of float32"),
     ),
-    ledger=_common_ledger((
-        LedgerField("alpha_share_full", "number",
-                    "Share of T_ring that is latency (α) for the whole gradient", "",
-                    rel_tol=0.02),
-        LedgerField("bucket_algorithm", "choice", "Faster algorithm for one DDP bucket",
-                    choices=("ring", "tree")),
-    )),
+    ledger=_common_ledger(
+        (
+            LedgerField(
+                "alpha_share_full",
+                "number",
+                "Share of T_ring that is latency (α) for the whole gradient",
+                "",
+                rel_tol=0.02,
+            ),
+            LedgerField(
+                "bucket_algorithm",
+                "choice",
+                "Faster algorithm for one DDP bucket",
+                choices=("ring", "tree"),
+            ),
+        )
+    ),
     same_as={"alpha_inter": "alpha", "beta_inter": "beta"},
 )
 
@@ -205,34 +267,74 @@ EDGE_GUARDIAN = Track(
     title="Edge Guardian",
     persona="AV Systems Lead",
     mission="A deterministic 10 ms safety loop across 10 vehicle SoCs.",
-    crisis=("The Jittery Mesh: perception gradients sync over a noisy wireless link whose α "
-            "varies a lot. Which algorithm misses the 10 ms deadline less often?"),
+    crisis=(
+        "The Jittery Mesh: perception gradients sync over a noisy wireless link whose α "
+        "varies a lot. Which algorithm misses the 10 ms deadline less often?"
+    ),
     stakeholder="Safety Lead: 'Give me the miss probability, not the average.'",
     params=(
         Param("N", "SoCs", 10, scale="int", source="the seed's 10 vehicle SoCs"),
-        Param("alpha", "s", 0.1e-3, 0.3e-3, source="mean wireless per-message latency",
-              assumption=True),
-        Param("alpha_cv", "", 0.5, 2.0, scale="linear",
-              source="coefficient of variation of α (lognormal)", assumption=True),
+        Param(
+            "alpha",
+            "s",
+            0.1e-3,
+            0.3e-3,
+            source="mean wireless per-message latency",
+            assumption=True,
+        ),
+        Param(
+            "alpha_cv",
+            "",
+            0.5,
+            2.0,
+            scale="linear",
+            source="coefficient of variation of α (lognormal)",
+            assumption=True,
+        ),
         Param("beta", "B/s", 6e6, 25e6, source="50-200 Mb/s effective V2V/Wi-Fi", assumption=True),
         Param("deadline", "s", 10e-3, source="the seed: 10 ms safety loop"),
         Param("M_model", "B", 2e6, 8e6, source="perception-head gradient", assumption=True),
         Param("M_message", "B", 4e3, 16e3, source="per-loop gradient delta", assumption=True),
-        *_hier(2, 5, (20e-6, 50e-6), (125e6, 125e6), (0.1e-3, 0.3e-3), (6e6, 25e6),
-               _ETH, "wireless between vehicles", assume_f=True, assume_s=True),
+        *_hier(
+            2,
+            5,
+            (20e-6, 50e-6),
+            (125e6, 125e6),
+            (0.1e-3, 0.3e-3),
+            (6e6, 25e6),
+            _ETH,
+            "wireless between vehicles",
+            assume_f=True,
+            assume_s=True,
+        ),
         Param("t_compute", "s", 2e-3, 5e-3, source="one micro-batch on the SoC", assumption=True),
-        Param("micro_batch", "samples", 8, scale="int", source="examples per micro-batch", assumption=True),
+        Param(
+            "micro_batch",
+            "samples",
+            8,
+            scale="int",
+            source="examples per micro-batch",
+            assumption=True,
+        ),
         Param("B_noise", "samples", 256, 1024, source=_MCC, assumption=True),
         Param("d", "values", 0, scale="int", source="M_message / 4: float32 values per delta"),
     ),
-    ledger=_common_ledger((
-        LedgerField("ring_miss_probability", "number", "P(ring misses the deadline)", "",
-                    rel_tol=0.0),
-        LedgerField("tree_miss_probability", "number", "P(tree misses the deadline)", "",
-                    rel_tol=0.0),
-        LedgerField("deadline_algorithm", "choice", "Algorithm you choose for the deadline",
-                    choices=("ring", "tree")),
-    )),
+    ledger=_common_ledger(
+        (
+            LedgerField(
+                "ring_miss_probability", "number", "P(ring misses the deadline)", "", rel_tol=0.0
+            ),
+            LedgerField(
+                "tree_miss_probability", "number", "P(tree misses the deadline)", "", rel_tol=0.0
+            ),
+            LedgerField(
+                "deadline_algorithm",
+                "choice",
+                "Algorithm you choose for the deadline",
+                choices=("ring", "tree"),
+            ),
+        )
+    ),
     same_as={"alpha_inter": "alpha", "beta_inter": "beta"},
     d_of_bytes="M_message",
 )
@@ -242,40 +344,94 @@ MOBILE_NOMAD = Track(
     title="Mobile Nomad",
     persona="AR Glasses Dev",
     mission="60 FPS AR translation on glasses that sync a small adapter over Bluetooth LE.",
-    crisis=("The Battery Contention: sending full gradients over Bluetooth disturbs AR frames. "
-            "Does 1-bit compression with error feedback fix it without losing accuracy?"),
+    crisis=(
+        "The Battery Contention: sending full gradients over Bluetooth disturbs AR frames. "
+        "Does 1-bit compression with error feedback fix it without losing accuracy?"
+    ),
     stakeholder="UX Designer: 'How many frames does one sync cost the user?'",
     params=(
-        Param("N", "devices", 4, 8, scale="int", source="devices syncing over BLE",
-              assumption=True),
+        Param(
+            "N", "devices", 4, 8, scale="int", source="devices syncing over BLE", assumption=True
+        ),
         Param("alpha", "s", 7.5e-3, 30e-3, source=_BLE + " (α ~ one connection interval)"),
-        Param("beta", "B/s", 125e3, 175e3, scale="linear",
-              source=_BLE + "; application throughput 50-70% of PHY", assumption=True),
+        Param(
+            "beta",
+            "B/s",
+            125e3,
+            175e3,
+            scale="linear",
+            source=_BLE + "; application throughput 50-70% of PHY",
+            assumption=True,
+        ),
         Param("frame_time", "s", 1 / 60, source="60 FPS"),
-        Param("d", "values", 20000, 100000, scale="int",
-              source="on-device adapter gradient (float32)", assumption=True),
+        Param(
+            "d",
+            "values",
+            20000,
+            100000,
+            scale="int",
+            source="on-device adapter gradient (float32)",
+            assumption=True,
+        ),
         Param("M_model", "B", 0, source="4·d: the adapter's float32 gradient"),
         Param("M_message", "B", 0, source="4·d: one adapter sync"),
-        *_hier(4, 3, (1e-3, 3e-3), (10e6, 30e6), (20e-3, 60e-3), (0.5e6, 2e6),
-               "home Wi-Fi between a user's devices", "cellular uplink between homes",
-               assume_f=True, assume_s=True),
-        Param("t_compute", "s", 20e-3, 60e-3, source="one micro-batch on the phone NPU",
-              assumption=True),
-        Param("micro_batch", "samples", 4, scale="int", source="examples per micro-batch", assumption=True),
+        *_hier(
+            4,
+            3,
+            (1e-3, 3e-3),
+            (10e6, 30e6),
+            (20e-3, 60e-3),
+            (0.5e6, 2e6),
+            "home Wi-Fi between a user's devices",
+            "cellular uplink between homes",
+            assume_f=True,
+            assume_s=True,
+        ),
+        Param(
+            "t_compute",
+            "s",
+            20e-3,
+            60e-3,
+            source="one micro-batch on the phone NPU",
+            assumption=True,
+        ),
+        Param(
+            "micro_batch",
+            "samples",
+            4,
+            scale="int",
+            source="examples per micro-batch",
+            assumption=True,
+        ),
         Param("B_noise", "samples", 64, 256, source=_MCC, assumption=True),
     ),
-    ledger=_common_ledger((
-        LedgerField("bytes_dense", "int", "Bytes per sync, float32", "B", rel_tol=0.0),
-        LedgerField("bytes_one_bit", "int", "Bytes per sync, 1-bit + one scale", "B",
-                    rel_tol=0.0),
-        LedgerField("airtime_dense_s", "number", "Air time per sync, float32", "s"),
-        LedgerField("airtime_one_bit_s", "number", "Air time per sync, 1-bit", "s"),
-        LedgerField("frames_disturbed_dense", "int", "Frames disturbed per sync, float32", "",
-                    rel_tol=0.0),
-        LedgerField("frames_disturbed_one_bit", "int", "Frames disturbed per sync, 1-bit", "",
-                    rel_tol=0.0),
-        LedgerField("ef_keeps_accuracy", "bool", "Does 1-bit + EF reach the uncompressed loss?"),
-    )),
+    ledger=_common_ledger(
+        (
+            LedgerField("bytes_dense", "int", "Bytes per sync, float32", "B", rel_tol=0.0),
+            LedgerField(
+                "bytes_one_bit", "int", "Bytes per sync, 1-bit + one scale", "B", rel_tol=0.0
+            ),
+            LedgerField("airtime_dense_s", "number", "Air time per sync, float32", "s"),
+            LedgerField("airtime_one_bit_s", "number", "Air time per sync, 1-bit", "s"),
+            LedgerField(
+                "frames_disturbed_dense",
+                "int",
+                "Frames disturbed per sync, float32",
+                "",
+                rel_tol=0.0,
+            ),
+            LedgerField(
+                "frames_disturbed_one_bit",
+                "int",
+                "Frames disturbed per sync, 1-bit",
+                "",
+                rel_tol=0.0,
+            ),
+            LedgerField(
+                "ef_keeps_accuracy", "bool", "Does 1-bit + EF reach the uncompressed loss?"
+            ),
+        )
+    ),
     bytes_of_d=("M_model", "M_message"),
 )
 
@@ -284,47 +440,95 @@ TINY_PIONEER = Track(
     title="Tiny Pioneer",
     persona="Hearable Lead",
     mission="Neural isolation on 50 hearables under a 1 mW average power budget.",
-    crisis=("The Low-Power Gossip: a full AllReduce needs every device in lock-step. How many "
-            "gossip rounds reach your quality target, and what do they cost in radio energy?"),
+    crisis=(
+        "The Low-Power Gossip: a full AllReduce needs every device in lock-step. How many "
+        "gossip rounds reach your quality target, and what do they cost in radio energy?"
+    ),
     stakeholder="Hardware Lead: 'Show me the joules per sync against the 1 mW budget.'",
     params=(
         Param("N", "hearables", 50, scale="int", source="the seed's 50 hearables"),
         Param("alpha", "s", 7.5e-3, 15e-3, source=_BLE),
-        Param("beta", "B/s", 60e3, 125e3, source="LE 1M PHY, application throughput",
-              assumption=True),
-        Param("topology", "", "ring", scale="choice", choices=("ring", "grid", "random_regular"),
-              source="gossip topology: ring, 5x10 grid, random 4-regular"),
-        Param("eps", "", "1e-3", scale="choice", choices=(1e-2, 1e-3),
-              source="relative consensus error target"),
-        Param("d", "values", 500, 2000, scale="int", source="model delta (float32)",
-              assumption=True),
+        Param(
+            "beta", "B/s", 60e3, 125e3, source="LE 1M PHY, application throughput", assumption=True
+        ),
+        Param(
+            "topology",
+            "",
+            "ring",
+            scale="choice",
+            choices=("ring", "grid", "random_regular"),
+            source="gossip topology: ring, 5x10 grid, random 4-regular",
+        ),
+        Param(
+            "eps",
+            "",
+            "1e-3",
+            scale="choice",
+            choices=(1e-2, 1e-3),
+            source="relative consensus error target",
+        ),
+        Param(
+            "d", "values", 500, 2000, scale="int", source="model delta (float32)", assumption=True
+        ),
         Param("energy_tx", "J/B", 100e-9, 160e-9, source=_NRF),
         Param("energy_rx", "J/B", 100e-9, 160e-9, source=_NRF),
         Param("sync_period", "s", 30, 120, source="one consensus per period", assumption=True),
         Param("power_budget", "W", 1e-3, source="the seed: < 1 mW average"),
-        Param("radio_share", "", 0.3, source="share of the budget for the radio",
-              assumption=True),
+        Param("radio_share", "", 0.3, source="share of the budget for the radio", assumption=True),
         Param("M_model", "B", 0, source="4·d: the model delta in float32"),
         Param("M_message", "B", 0, source="4·d: one gossip message"),
-        *_hier(2, 25, (2e-3, 5e-3), (100e3, 250e3), (7.5e-3, 15e-3), (60e3, 125e3),
-               "ear-to-ear link between a user's two earbuds", "BLE between users",
-               assume_f=True, assume_s=True),
-        Param("t_compute", "s", 5e-3, 20e-3, source="one micro-batch on the hearable DSP",
-              assumption=True),
-        Param("micro_batch", "samples", 2, scale="int", source="examples per micro-batch", assumption=True),
+        *_hier(
+            2,
+            25,
+            (2e-3, 5e-3),
+            (100e3, 250e3),
+            (7.5e-3, 15e-3),
+            (60e3, 125e3),
+            "ear-to-ear link between a user's two earbuds",
+            "BLE between users",
+            assume_f=True,
+            assume_s=True,
+        ),
+        Param(
+            "t_compute",
+            "s",
+            5e-3,
+            20e-3,
+            source="one micro-batch on the hearable DSP",
+            assumption=True,
+        ),
+        Param(
+            "micro_batch",
+            "samples",
+            2,
+            scale="int",
+            source="examples per micro-batch",
+            assumption=True,
+        ),
         Param("B_noise", "samples", 32, 128, source=_MCC, assumption=True),
     ),
-    ledger=_common_ledger((
-        LedgerField("slem", "number", "SLEM of your Metropolis gossip matrix", "",
-                    rel_tol=1e-3),
-        LedgerField("gossip_rounds", "int", "Rounds to reach your ε", "", rel_tol=0.0),
-        LedgerField("gossip_energy_per_device_j", "number",
-                    "Radio energy per device for those rounds", "J"),
-        LedgerField("ring_energy_per_device_j", "number",
-                    "Radio energy per device for one ring AllReduce", "J"),
-        LedgerField("gossip_within_budget", "bool", "Gossip fits the radio's share of 1 mW?"),
-        LedgerField("ring_within_budget", "bool", "A ring AllReduce fits it?"),
-    )),
+    ledger=_common_ledger(
+        (
+            LedgerField(
+                "slem", "number", "SLEM of your Metropolis gossip matrix", "", rel_tol=1e-3
+            ),
+            LedgerField("gossip_rounds", "int", "Rounds to reach your ε", "", rel_tol=0.0),
+            LedgerField(
+                "gossip_energy_per_device_j",
+                "number",
+                "Radio energy per device for those rounds",
+                "J",
+            ),
+            LedgerField(
+                "ring_energy_per_device_j",
+                "number",
+                "Radio energy per device for one ring AllReduce",
+                "J",
+            ),
+            LedgerField("gossip_within_budget", "bool", "Gossip fits the radio's share of 1 mW?"),
+            LedgerField("ring_within_budget", "bool", "A ring AllReduce fits it?"),
+        )
+    ),
     same_as={"alpha_inter": "alpha", "beta_inter": "beta"},
     bytes_of_d=("M_model", "M_message"),
 )
@@ -371,8 +575,9 @@ def scenario_for(track: str, term: str, student_id: str) -> Scenario:
         values["d"] = int(values[t.d_of_bytes]) // 4
     if "eps" in values:
         values["eps"] = float(values["eps"])
-    return Scenario(t, str(term).strip().lower(), _normalise_id(student_id),
-                    MappingProxyType(values))
+    return Scenario(
+        t, str(term).strip().lower(), _normalise_id(student_id), MappingProxyType(values)
+    )
 
 
 def ledger_fields(track: str) -> tuple[LedgerField, ...]:
@@ -390,8 +595,7 @@ def mission_answers(s: Scenario) -> dict[str, float | int | str | bool]:
     T_hier = float(cm.hierarchical_allreduce_time(s.M_model, *_hier_args(s)))
     T_flat = float(cm.flat_ring_allreduce_time(s.M_model, s.G, s.K, s.alpha_inter, s.beta_inter))
     answers["hier_speedup"] = T_flat / T_hier
-    k = int(cm.optimal_accumulation_steps(T_hier, s.t_compute, s.micro_batch, s.G * s.K,
-                                          s.B_noise))
+    k = int(cm.optimal_accumulation_steps(T_hier, s.t_compute, s.micro_batch, s.G * s.K, s.B_noise))
     answers["accumulation_steps"] = k
     answers["comm_to_compute_ratio"] = T_hier / (k * s.t_compute)
     answers.update(_TRACK_ANSWERS[s.track.key](s))
@@ -415,8 +619,16 @@ def _cloud(s: Scenario) -> dict:
 def _edge(s: Scenario) -> dict:
     from comms_core.jitter import jitter_summary
 
-    summary = jitter_summary(s.M_message, s.N, s.alpha, s.alpha_cv, s.beta, s.deadline,
-                             trials=20000, seed=variant_seed("edge_guardian", s.term, s.student_id))
+    summary = jitter_summary(
+        s.M_message,
+        s.N,
+        s.alpha,
+        s.alpha_cv,
+        s.beta,
+        s.deadline,
+        trials=20000,
+        seed=variant_seed("edge_guardian", s.term, s.student_id),
+    )
     return {
         "ring_miss_probability": summary.ring.miss_probability,
         "tree_miss_probability": summary.tree.miss_probability,
@@ -451,8 +663,9 @@ def gossip_topology(s: Scenario) -> np.ndarray:
         return gossip.ring_topology(s.N)
     if s.topology == "grid":
         return gossip.grid_topology(5, s.N // 5)
-    return gossip.random_regular_topology(s.N, 4, seed=variant_seed("tiny_pioneer", s.term,
-                                                                     s.student_id) % 2**32)
+    return gossip.random_regular_topology(
+        s.N, 4, seed=variant_seed("tiny_pioneer", s.term, s.student_id) % 2**32
+    )
 
 
 def _tiny(s: Scenario) -> dict:
@@ -476,5 +689,9 @@ def _tiny(s: Scenario) -> dict:
     }
 
 
-_TRACK_ANSWERS = {"cloud_titan": _cloud, "edge_guardian": _edge, "mobile_nomad": _mobile,
-                  "tiny_pioneer": _tiny}
+_TRACK_ANSWERS = {
+    "cloud_titan": _cloud,
+    "edge_guardian": _edge,
+    "mobile_nomad": _mobile,
+    "tiny_pioneer": _tiny,
+}

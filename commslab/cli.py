@@ -1,10 +1,10 @@
 """`commslab`: one command for every job of the course.
 
-    commslab demo                       the lab's figures on the embedded default scenario
-    commslab release --term TERM        release/, solutions/ and autograder/ for a term
-    commslab solutions --term TERM --student ID --out FILE
-    commslab grade PATH... --term TERM  grade notebooks, folders or an LMS zip
-    commslab calibrate                  measure a real AllReduce and fit α, β
+commslab demo                       the lab's figures on the embedded default scenario
+commslab release --term TERM        release/, solutions/ and autograder/ for a term
+commslab solutions --term TERM --student ID --out FILE
+commslab grade PATH... --term TERM  grade notebooks, folders or an LMS zip
+commslab calibrate                  measure a real AllReduce and fit α, β
 """
 
 from __future__ import annotations

@@ -29,8 +29,12 @@ class Instrument:
 
 def instrument(s: Scenario, static: bool | None = None) -> Instrument:
     """The crisis panel of the scenario's track."""
-    return {"cloud_titan": _cloud, "edge_guardian": _edge, "mobile_nomad": _mobile,
-            "tiny_pioneer": _tiny}[s.track.key](s)
+    return {
+        "cloud_titan": _cloud,
+        "edge_guardian": _edge,
+        "mobile_nomad": _mobile,
+        "tiny_pioneer": _tiny,
+    }[s.track.key](s)
 
 
 def _cloud(s: Scenario) -> Instrument:
@@ -51,25 +55,32 @@ def _edge(s: Scenario) -> Instrument:
     from comms_core.jitter import jitter_summary, simulate_allreduce_times
 
     seed = variant_seed("edge_guardian", s.term, s.student_id)
-    summary = jitter_summary(s.M_message, s.N, s.alpha, s.alpha_cv, s.beta, s.deadline,
-                             trials=20000, seed=seed)
+    summary = jitter_summary(
+        s.M_message, s.N, s.alpha, s.alpha_cv, s.beta, s.deadline, trials=20000, seed=seed
+    )
     fig = Figure(figsize=(7, 3.4), layout="constrained")
     ax = fig.add_subplot()
     for name, colour in (("ring", plots.PALETTE["ring"]), ("tree", plots.PALETTE["tree"])):
-        times = simulate_allreduce_times(name, s.M_message, s.N, s.alpha, s.alpha_cv, s.beta,
-                                         trials=20000, seed=seed)
+        times = simulate_allreduce_times(
+            name, s.M_message, s.N, s.alpha, s.alpha_cv, s.beta, trials=20000, seed=seed
+        )
         ax.hist(times * 1e3, bins=80, alpha=0.55, color=colour, label=name)
     ax.axvline(s.deadline * 1e3, color="black", linestyle="--", label="deadline")
     ax.set_xlabel("AllReduce time (ms)")
     ax.set_ylabel("trials")
     ax.legend()
-    ax.set_title(f"{s.N} SoCs, α ~ lognormal(mean {plots.format_seconds(s.alpha)}, "
-                 f"CV {s.alpha_cv:g})")
+    ax.set_title(
+        f"{s.N} SoCs, α ~ lognormal(mean {plots.format_seconds(s.alpha)}, CV {s.alpha_cv:g})"
+    )
     rows = "\n".join(
         f"| {st.algorithm} | {plots.format_seconds(st.p50)} | {plots.format_seconds(st.p99)} | "
-        f"{st.miss_probability:.4f} |" for st in (summary.ring, summary.tree))
-    text = ("**Monte Carlo, 20,000 syncs (seeded with your id)**\n\n"
-            "| algorithm | p50 | p99 | P(miss deadline) |\n|---|---|---|---|\n" + rows)
+        f"{st.miss_probability:.4f} |"
+        for st in (summary.ring, summary.tree)
+    )
+    text = (
+        "**Monte Carlo, 20,000 syncs (seeded with your id)**\n\n"
+        "| algorithm | p50 | p99 | P(miss deadline) |\n|---|---|---|---|\n" + rows
+    )
     return Instrument(text, fig)
 
 
@@ -78,12 +89,16 @@ def _mobile(s: Scenario) -> Instrument:
 
     runs = [run_data_parallel_training(m, seed=0) for m in ("none", "compressed", "compressed_ef")]
     fig = plots.convergence_monitor(runs)
-    lines = "\n".join(f"| {r.method} | {r.final_loss:.4g} | {r.bytes_per_worker_per_step:,} |"
-                      for r in runs)
-    text = ("**Convergence monitor** (8 workers, least squares, seeded)\n\n"
-            "| method | final loss | bytes per worker per step |\n|---|---|---|\n" + lines +
-            f"\n\nYour link: α = {plots.format_seconds(s.alpha)} per sync, β = "
-            f"{plots.format_bytes(s.beta)}/s, a frame every {plots.format_seconds(s.frame_time)}.")
+    lines = "\n".join(
+        f"| {r.method} | {r.final_loss:.4g} | {r.bytes_per_worker_per_step:,} |" for r in runs
+    )
+    text = (
+        "**Convergence monitor** (8 workers, least squares, seeded)\n\n"
+        "| method | final loss | bytes per worker per step |\n|---|---|---|\n"
+        + lines
+        + f"\n\nYour link: α = {plots.format_seconds(s.alpha)} per sync, β = "
+        f"{plots.format_bytes(s.beta)}/s, a frame every {plots.format_seconds(s.frame_time)}."
+    )
     return Instrument(text, fig)
 
 
@@ -99,18 +114,20 @@ def _tiny(s: Scenario) -> Instrument:
     ax = fig.add_subplot()
     ax.semilogy(np.arange(len(errors)), errors, color=plots.PALETTE["ring"], label="simulated")
     lam = gossip.slem(W)
-    ax.semilogy(rounds, lam ** rounds, "--", color="grey", label="SLEM^t")
+    ax.semilogy(rounds, lam**rounds, "--", color="grey", label="SLEM^t")
     ax.axhline(s.eps, color="black", linestyle=":", label=f"ε = {s.eps:g}")
     ax.set_xlabel("gossip round t")
     ax.set_ylabel("relative consensus error")
     ax.set_title(f"{s.N} hearables, {s.topology} topology, Metropolis weights")
     ax.legend()
     degree = A.sum(axis=1)
-    text = (f"**Gossip on your topology:** SLEM(W) = {lam:.6f}; node degrees from "
-            f"{int(degree.min())} to {int(degree.max())} (each round a device sends its "
-            f"{plots.format_bytes(4 * s.d)} model to every neighbour and receives as many).\n\n"
-            f"A ring AllReduce sends and receives 2(N−1)/N·M bytes per device "
-            f"(M = {plots.format_bytes(4 * s.d)}); energy = bytes × (energy_tx or energy_rx).")
+    text = (
+        f"**Gossip on your topology:** SLEM(W) = {lam:.6f}; node degrees from "
+        f"{int(degree.min())} to {int(degree.max())} (each round a device sends its "
+        f"{plots.format_bytes(4 * s.d)} model to every neighbour and receives as many).\n\n"
+        f"A ring AllReduce sends and receives 2(N−1)/N·M bytes per device "
+        f"(M = {plots.format_bytes(4 * s.d)}); energy = bytes × (energy_tx or energy_rx)."
+    )
     return Instrument(text, fig)
 
 

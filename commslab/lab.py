@@ -17,6 +17,7 @@ from comms_core.scenarios import TRACKS, Scenario, ledger_fields, scenario_for
 
 __all__ = ["crisis", "ledger_table", "math_peek", "part1", "part2", "part3", "start"]
 
+
 def _static() -> bool | None:
     return True if os.environ.get("COMMS_LAB_STATIC") == "1" else None
 
@@ -51,8 +52,10 @@ def _mine(namespace: Mapping | None, roles: Mapping[str, str]) -> dict:
 def start(track: str, term: str, student_id: str) -> Scenario | None:
     """Your scenario for this term: a table of your numbers, your crisis and stakeholder."""
     if not str(student_id or "").strip() or not str(track or "").strip():
-        _markdown("✋ **Type your LMS id into `STUDENT_ID` and pick a `TRACK` in the cell "
-                  f"above, then run this cell again.** Tracks: {', '.join(TRACKS)}.")
+        _markdown(
+            "✋ **Type your LMS id into `STUDENT_ID` and pick a `TRACK` in the cell "
+            f"above, then run this cell again.** Tracks: {', '.join(TRACKS)}."
+        )
         return None
     try:
         s = scenario_for(track, term, student_id)
@@ -60,7 +63,8 @@ def start(track: str, term: str, student_id: str) -> Scenario | None:
         _markdown(f"✋ **{err}.** Fix the cell above, then run this cell again.")
         return None
     rows = "\n".join(
-        f"| `{name}` | {_fmt(value, unit)} | {unit} | {note} |" for name, value, unit, note in s.table()
+        f"| `{name}` | {_fmt(value, unit)} | {unit} | {note} |"
+        for name, value, unit, note in s.table()
     )
     _markdown(
         f"### {s.track.title} — {s.track.persona}\n**Mission:** {s.track.mission}\n\n"
@@ -95,10 +99,21 @@ def part1(scenario: Scenario | None, prediction: object, namespace: Mapping | No
     if not _need(scenario):
         return None
     wb = workbench.crossover_workbench(
-        N=scenario.N, alpha=scenario.alpha, beta=scenario.beta, M=scenario.M_message,
-        student=_mine(namespace, {"ring": "ring_allreduce_time", "tree": "tree_allreduce_time",
-                                  "crossover": "crossover_message_size"}),
-        prediction=prediction, static=_static())
+        N=scenario.N,
+        alpha=scenario.alpha,
+        beta=scenario.beta,
+        M=scenario.M_message,
+        student=_mine(
+            namespace,
+            {
+                "ring": "ring_allreduce_time",
+                "tree": "tree_allreduce_time",
+                "crossover": "crossover_message_size",
+            },
+        ),
+        prediction=prediction,
+        static=_static(),
+    )
     return _show(wb)
 
 
@@ -109,16 +124,27 @@ def part2(scenario: Scenario | None, prediction: object, namespace: Mapping | No
     namespace = namespace or {}
     tries = [int(k) for k in (namespace.get("K_TRIES") or [])]
     if len(tries) > 10:
-        _markdown("⚠️ **The 10-iteration rule:** keep at most 10 values in `K_TRIES`; "
-                  "only the first 10 are shown.")
+        _markdown(
+            "⚠️ **The 10-iteration rule:** keep at most 10 values in `K_TRIES`; "
+            "only the first 10 are shown."
+        )
         tries = tries[:10]
     wb = workbench.hierarchical_workbench(
-        M=scenario.M_model, G=scenario.G, K=scenario.K,
-        alpha_intra=scenario.alpha_intra, beta_intra=scenario.beta_intra,
-        alpha_inter=scenario.alpha_inter, beta_inter=scenario.beta_inter,
-        t_compute=scenario.t_compute, micro_batch=scenario.micro_batch, B_noise=scenario.B_noise,
+        M=scenario.M_model,
+        G=scenario.G,
+        K=scenario.K,
+        alpha_intra=scenario.alpha_intra,
+        beta_intra=scenario.beta_intra,
+        alpha_inter=scenario.alpha_inter,
+        beta_inter=scenario.beta_inter,
+        t_compute=scenario.t_compute,
+        micro_batch=scenario.micro_batch,
+        B_noise=scenario.B_noise,
         student=_mine(namespace, {"hierarchical": "hierarchical_allreduce_time"}),
-        prediction=prediction, tries=tries, static=_static())
+        prediction=prediction,
+        tries=tries,
+        static=_static(),
+    )
     return _show(wb)
 
 
@@ -129,7 +155,9 @@ def part3(scenario: Scenario | None, prediction: object, namespace: Mapping | No
     wb = workbench.compression_workbench(
         d=int(scenario.d),
         student=_mine(namespace, {"compress": "one_bit_compress"}),
-        prediction=prediction, static=_static())
+        prediction=prediction,
+        static=_static(),
+    )
     return _show(wb)
 
 
@@ -148,11 +176,13 @@ def ledger_table(track: str) -> object:
         fields = ledger_fields(track)
     except ValueError as err:
         return _markdown(f"✋ **{err}**")
+
     def kind(f) -> str:
         return " / ".join(f'`"{c}"`' for c in f.choices) if f.choices else f.kind
 
     rows = "\n".join(
-        f'| `"{f.key}"` | {f.description} | {f.unit or "—"} | {kind(f)} |' for f in fields)
+        f'| `"{f.key}"` | {f.description} | {f.unit or "—"} | {kind(f)} |' for f in fields
+    )
     return _markdown("| key | what | unit | type or choices |\n|---|---|---|---|\n" + rows)
 
 

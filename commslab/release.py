@@ -39,7 +39,9 @@ def source_path(root: Path = ROOT) -> Path:
 def _check_term(term: str) -> str:
     term = term.strip().lower()
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,39}", term):
-        raise click.BadParameter(f"{term!r}: use letters, digits, '-', e.g. 2026-fall", param_hint="--term")
+        raise click.BadParameter(
+            f"{term!r}: use letters, digits, '-', e.g. 2026-fall", param_hint="--term"
+        )
     return term
 
 
@@ -77,15 +79,20 @@ def solved_notebook(term: str, student_id: str, track: str, root: Path = ROOT):
     """The source's solutions, with this student's identity and ledger numbers filled in."""
     s = scenario_for(track, term, student_id)
     nb = render_source(term, root)
-    _replace_solution(_cell(nb, "identity"),
-                      f"STUDENT_ID = {s.student_id!r}\nTRACK = {s.track.key!r}")
+    _replace_solution(
+        _cell(nb, "identity"), f"STUDENT_ID = {s.student_id!r}\nTRACK = {s.track.key!r}"
+    )
     answers = mission_answers(s)
     k = int(answers["accumulation_steps"])
     tries = sorted({1, 2, 4, 8, k})[:10]
     _replace_solution(_cell(nb, "part2_tries"), f"K_TRIES = {tries}")
     decisions = {"compression": "on", "strategy": "rigor (sync + compression)"}
     ledger = {f.key: answers.get(f.key, decisions.get(f.key)) for f in ledger_fields(track)}
-    body = "LEDGER = {\n" + "".join(f"    {key!r}: {value!r},\n" for key, value in ledger.items()) + "}"
+    body = (
+        "LEDGER = {\n"
+        + "".join(f"    {key!r}: {value!r},\n" for key, value in ledger.items())
+        + "}"
+    )
     _replace_solution(_cell(nb, "ledger"), body)
     _strip_markers(nb)
     return nb
@@ -104,8 +111,9 @@ def execute(nb: nbformat.NotebookNode, timeout: int = 300):
     nb.cells.insert(0, nbformat.v4.new_code_cell("import random; random.seed(0)"))
     with tempfile.TemporaryDirectory(prefix="commslab-run-") as tmp:
         write_notebook(nb, Path(tmp) / NOTEBOOK)
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": tmp}})
+        client = NotebookClient(
+            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": tmp}}
+        )
         try:
             client.execute()
         finally:
@@ -137,10 +145,17 @@ def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
         proc = subprocess.run(
             [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force"],
-            cwd=course, env=env, capture_output=True, text=True, check=False)
+            cwd=course,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         released = course / "release" / ASSIGNMENT / NOTEBOOK
         if proc.returncode != 0 or not released.exists():
-            raise click.ClickException("nbgrader generate_assignment failed:\n" + proc.stderr[-3000:])
+            raise click.ClickException(
+                "nbgrader generate_assignment failed:\n" + proc.stderr[-3000:]
+            )
         out = nbformat.read(released, as_version=4)
     for cell in out.cells:  # the released code cells: blank lines left by the removed solutions
         if cell.cell_type == "code":
@@ -170,7 +185,9 @@ def release(term: str, root: Path = ROOT, *, tracks=tuple(TRACKS)) -> list[Path]
 
 
 @click.command("release")
-@click.option("--term", required=True, help="The term, e.g. 2026-fall: every number derives from it.")
+@click.option(
+    "--term", required=True, help="The term, e.g. 2026-fall: every number derives from it."
+)
 def release_command(term: str) -> None:
     """Regenerate release/, solutions/ and the autograder bundle for TERM."""
     for path in release(term):
@@ -180,13 +197,21 @@ def release_command(term: str) -> None:
 @click.command("solutions")
 @click.option("--term", required=True)
 @click.option("--student", "student_id", required=True, help="The student's LMS id.")
-@click.option("--track", type=click.Choice(list(TRACKS)), default=None,
-              help="The student's track (default: read from --from-submission, else cloud_titan).")
-@click.option("--from-submission", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Take the track from the student's submitted notebook.")
+@click.option(
+    "--track",
+    type=click.Choice(list(TRACKS)),
+    default=None,
+    help="The student's track (default: read from --from-submission, else cloud_titan).",
+)
+@click.option(
+    "--from-submission",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Take the track from the student's submitted notebook.",
+)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--execute/--no-execute", "execute_it", default=True,
-              help="Run it so figures and outputs show.")
+@click.option(
+    "--execute/--no-execute", "execute_it", default=True, help="Run it so figures and outputs show."
+)
 def solutions_command(term, student_id, track, from_submission, out, execute_it):
     """The solved notebook of one student: the answer key a TA can open."""
     if track is None and from_submission is not None:
@@ -213,4 +238,3 @@ def _track_of(path: Path) -> str | None:
             if value in TRACKS:
                 return value
     return None
-

@@ -32,14 +32,19 @@ def _code_of_solutions(nb) -> list[str]:
 
 
 def _solution_markdown(nb) -> list[str]:
-    return [c.source for c in nb.cells
-            if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("solution")]
+    return [
+        c.source
+        for c in nb.cells
+        if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("solution")
+    ]
 
 
 @pytest.fixture(scope="module")
 def student_versions():
     """The student version for two terms, built through nbgrader for real."""
-    return {term: rel.student_version(rel.render_source(term)) for term in ("2026-fall", "2027-spring")}
+    return {
+        term: rel.student_version(rel.render_source(term)) for term in ("2026-fall", "2027-spring")
+    }
 
 
 @pytest.mark.slow
@@ -61,8 +66,12 @@ def test_release_has_no_solutions_hidden_tests_or_answers(student_versions):
             answers = mission_answers(scenario_for(track, term, rel.DEMO_STUDENT))
             for key, value in answers.items():
                 if isinstance(value, float) and value not in (0.0, 1.0):
-                    assert repr(value) not in text and f"{value:.6g}" not in text, (term, track, key)
-        stubs = [c for c in nb.cells if c.metadata.nbgrader.get("grade_id") == "part1_stubs"][0]
+                    assert repr(value) not in text and f"{value:.6g}" not in text, (
+                        term,
+                        track,
+                        key,
+                    )
+        stubs = next(c for c in nb.cells if c.metadata.nbgrader.get("grade_id") == "part1_stubs")
         assert "raise NotImplementedError" in stubs.source
         assert set(nb.metadata["otter"]["tests"]) == {"part1", "part2", "part3", "ledger"}
 
@@ -93,9 +102,13 @@ def _fill(nb, **cells):
 def test_released_notebook_runs_without_crashing(filled, student_versions):
     nb = nbformat.from_dict(json.loads(json.dumps(student_versions["2026-fall"])))
     if filled:
-        _fill(nb, identity='STUDENT_ID = "s1"\nTRACK = "edge_guardian"',
-              lock_part1='PREDICTION_PART1 = "more"', lock_part2='PREDICTION_PART2 = "no"',
-              lock_part3='PREDICTION_PART3 = "same"')
+        _fill(
+            nb,
+            identity='STUDENT_ID = "s1"\nTRACK = "edge_guardian"',
+            lock_part1='PREDICTION_PART1 = "more"',
+            lock_part2='PREDICTION_PART2 = "no"',
+            lock_part3='PREDICTION_PART3 = "same"',
+        )
     out = rel.execute(nb, timeout=120)  # raises CellExecutionError on any error
     text = json.dumps(out)
     if filled:
@@ -108,8 +121,13 @@ def test_released_notebook_runs_without_crashing(filled, student_versions):
 def test_solutions_run_with_figures_and_pass_the_public_checks(tmp_path):
     nb = rel.solved_notebook("2026-fall", "s42", "tiny_pioneer")
     out = rel.execute(nb, timeout=120)
-    images = [o for c in out.cells if c.cell_type == "code" for o in c.outputs
-              if "image/png" in o.get("data", {})]
+    images = [
+        o
+        for c in out.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "image/png" in o.get("data", {})
+    ]
     assert len(images) >= 4
     text = json.dumps(out)
     for check in ("part1", "part2", "part3", "ledger"):
@@ -121,7 +139,9 @@ def test_release_command_is_reproducible(tmp_path):
     """A fresh release into a copy of the project equals the committed files, byte for byte."""
     copy = tmp_path / "project"
     for part in ("source", "autograder", "comms_core", "commslab"):
-        shutil.copytree(ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__", "dist"))
+        shutil.copytree(
+            ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__", "dist")
+        )
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, copy / name)
     term = (ROOT / "release" / "TERM").read_text().strip()

@@ -15,9 +15,12 @@ def test_ledger_format(LEDGER, TRACK):
     for f in ledger_fields(TRACK):
         value = LEDGER[f.key]
         if f.kind == "choice":
-            assert value in f.choices, f'LEDGER["{f.key}"] must be one of {f.choices}; got {value!r}.'
+            assert value in f.choices, (
+                f'LEDGER["{f.key}"] must be one of {f.choices}; got {value!r}.'
+            )
         elif f.kind == "bool":
             assert isinstance(value, bool), f'LEDGER["{f.key}"] must be True or False.'
         else:
             assert isinstance(value, int | float) and not isinstance(value, bool), (
-                f'LEDGER["{f.key}"] must be a number ({f.unit or "no unit"}).')
+                f'LEDGER["{f.key}"] must be a number ({f.unit or "no unit"}).'
+            )

@@ -32,9 +32,14 @@ def test_crossover(crossover_message_size):
 
     got = float(crossover_message_size(64, 10e-6, 10e9))
     assert abs(got - 1.136e6) / 1.136e6 < 2e-3, (
-        f"crossover_message_size(64, 10e-6, 10e9) gives {got:.4g} bytes; expected about 1.136 MB.")
+        f"crossover_message_size(64, 10e-6, 10e9) gives {got:.4g} bytes; expected about 1.136 MB."
+    )
     got = float(crossover_message_size(100, 5e-6, 50e9))
-    assert abs(got - 3.83e6) / 3.83e6 < 5e-3, "crossover_message_size(100, 5e-6, 50e9) is not ~3.83 MB."
-    assert float(crossover_message_size(2, 5e-6, 50e9)) == 0.0, "with N = 2 the ring is never slower: return 0."
+    assert abs(got - 3.83e6) / 3.83e6 < 5e-3, (
+        "crossover_message_size(100, 5e-6, 50e9) is not ~3.83 MB."
+    )
+    assert float(crossover_message_size(2, 5e-6, 50e9)) == 0.0, (
+        "with N = 2 the ring is never slower: return 0."
+    )
     arr = crossover_message_size(np.array([64, 100]), 10e-6, 10e9)
     assert np.shape(arr) == (2,), "crossover_message_size must accept a numpy array of N."
