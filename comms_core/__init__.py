@@ -45,13 +45,21 @@ from comms_core.gossip import (
 )
 from comms_core.jitter import jitter_summary, simulate_allreduce_times
 from comms_core.scenarios import TRACKS, mission_answers, scenario_for
-from comms_core.simulator import AllReduceTrace, simulate_ring_allreduce, simulate_tree_allreduce
+from comms_core.simulator import (
+    SCHEDULE_MAX_RANKS,
+    AllReduceTrace,
+    Step,
+    simulate_ring_allreduce,
+    simulate_tree_allreduce,
+)
 
 __all__ = [
     "COMPRESSORS",
+    "SCHEDULE_MAX_RANKS",
     "TRACKS",
     "AllReduceTrace",
     "Compressor",
+    "Step",
     "compression_ratio",
     "crossover_message_size",
     "dense_wire_bytes",

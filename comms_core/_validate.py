@@ -20,17 +20,19 @@ def _as_float_array(name: str, value: ArrayLike) -> NDArray[np.float64]:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{name} must be a number or an array of numbers, got {value!r}") from err
-    if np.isnan(arr).any():
-        raise ValueError(f"{name} must not be NaN")
-    if np.isinf(arr).any():
-        raise ValueError(f"{name} must be finite")
+    if arr.size:
+        lo, hi = arr.min(), arr.max()  # NaN propagates; no full-size temporaries
+        if np.isnan(lo) or np.isnan(hi):
+            raise ValueError(f"{name} must not be NaN")
+        if np.isinf(lo) or np.isinf(hi):
+            raise ValueError(f"{name} must be finite")
     return arr
 
 
 def nonnegative(name: str, value: ArrayLike) -> NDArray[np.float64]:
     """A size or a time: finite and >= 0 (M in bytes, α in seconds)."""
     arr = _as_float_array(name, value)
-    if (arr < 0).any():
+    if arr.size and arr.min() < 0:
         raise ValueError(f"{name} must be >= 0, got {value!r}")
     return arr
 
@@ -38,7 +40,7 @@ def nonnegative(name: str, value: ArrayLike) -> NDArray[np.float64]:
 def positive(name: str, value: ArrayLike) -> NDArray[np.float64]:
     """A rate: finite and > 0 (β in bytes/s, compute time in seconds)."""
     arr = _as_float_array(name, value)
-    if (arr <= 0).any():
+    if arr.size and arr.min() <= 0:
         raise ValueError(f"{name} must be > 0, got {value!r}")
     return arr
 
@@ -48,11 +50,12 @@ def count(name: str, value: ArrayLike, minimum: int = 1) -> NDArray[np.int64]:
     if isinstance(value, bool):
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     arr = _as_float_array(name, value)
-    if (arr != np.round(arr)).any():
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    if (arr < minimum).any():
+    if arr.size and arr.min() < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return arr.astype(np.int64)
+    ints = arr.astype(np.int64)
+    if (ints != arr).any():
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return ints
 
 
 def scalar_count(name: str, value: object, minimum: int = 1) -> int:

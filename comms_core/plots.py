@@ -64,7 +64,7 @@ def _human(value: float, units: Sequence[tuple[float, str]], digits: int, zero_u
     if value == 0:
         return f"0 {zero_unit}"
     for size, name in reversed(units):
-        if abs(value) >= size * (1 - 0.5 * 10 ** (1 - digits)):
+        if abs(value) >= size * (1 - 0.5 * 10 ** (-digits)):  # 999.5 TB rounds to 1 PB
             return f"{value / size:.{digits}g} {name}"
     size, name = units[0]
     return f"{value / size:.{digits}g} {name}"

@@ -188,6 +188,7 @@ def test_replaying_the_schedule_gives_the_result_and_the_counts(N, d, seed, algo
     np.testing.assert_array_equal(sent_messages, trace.messages_sent)
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=2, max_value=30), lengths)
 def test_ring_schedule_shape(N, d):
     trace = simulate_ring_allreduce(np.zeros((N, d)))
@@ -201,6 +202,7 @@ def test_ring_schedule_shape(N, d):
         assert pairs == chunks  # each step moves every chunk exactly once
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=2, max_value=70), lengths)
 def test_tree_schedule_shape(N, d):
     trace = simulate_tree_allreduce(np.zeros((N, d)), record_schedule=True)
