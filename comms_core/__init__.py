@@ -31,6 +31,7 @@ from comms_core.cost_models import (
     time_to_train,
     tree_allreduce_time,
 )
+from comms_core.fitting import LineFit, PiecewiseFit, fit_alpha_beta, fit_piecewise
 from comms_core.gossip import (
     gossip_energy_joules,
     gossip_rounds,
@@ -44,6 +45,11 @@ from comms_core.gossip import (
     slem,
 )
 from comms_core.jitter import jitter_summary, simulate_allreduce_times
+from comms_core.measurements import (
+    compare_model_to_measurements,
+    load_nccl_measurements,
+    nccl_like_allreduce_time,
+)
 from comms_core.scenarios import TRACKS, mission_answers, scenario_for
 from comms_core.simulator import (
     SCHEDULE_MAX_RANKS,
@@ -59,13 +65,18 @@ __all__ = [
     "TRACKS",
     "AllReduceTrace",
     "Compressor",
+    "LineFit",
+    "PiecewiseFit",
     "Step",
+    "compare_model_to_measurements",
     "compression_ratio",
     "crossover_message_size",
     "dense_wire_bytes",
     "double_binary_tree_allreduce_time",
     "error_feedback_run",
     "error_feedback_step",
+    "fit_alpha_beta",
+    "fit_piecewise",
     "flat_ring_allreduce_time",
     "gossip_energy_joules",
     "gossip_rounds",
@@ -74,8 +85,10 @@ __all__ = [
     "hierarchical_breakdown",
     "jitter_summary",
     "karimireddy_counterexample",
+    "load_nccl_measurements",
     "metropolis_weights",
     "mission_answers",
+    "nccl_like_allreduce_time",
     "one_bit_compress",
     "one_bit_wire_bytes",
     "optimal_accumulation_steps",

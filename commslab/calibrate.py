@@ -5,9 +5,9 @@
 
 What it does
 1. Runs MPI_Allreduce (mpi4py, float32, SUM) between N local ranks under mpiexec, for
-   message sizes from bytes to tens of MiB (powers of two), with warm-up; each size is
-   repeated (adaptively: about 0.25 s per size) and we keep the MEDIAN of the slowest
-   rank's time per call (commslab/mpi/allreduce_timing.py).
+   message sizes from bytes to tens of MiB (two per octave), with warm-up; the sizes are
+   timed in interleaved, shuffled rounds (about 4 s in all) and we keep the MEDIAN of the
+   slowest rank's time per call (commslab/mpi/allreduce_timing.py).
 2. Fits on every other size and holds the others out. What is fitted: the line
    T(M) = a + b·M, by least squares on relative error (comms_core.fitting.fit_alpha_beta),
    split in two at a knee where one line does not fit (fit_piecewise). Each line is then
@@ -21,8 +21,9 @@ What it does
    with this machine's α and β, for bigger N.
 
 The headline α is the small-message line's and β the large-message line's (with one
-regime, the one line's): α is what a tiny message pays, β what a long transfer sustains.
-Predictions use the piecewise model itself, never a line mixed from the two.
+regime, the one line's): α is what a tiny message pays, β what a long transfer sustains,
+and the crossover M* = α·β·(N-1-L)/(L-(N-1)/N) is computed with them. Predictions of the
+held-out sizes use the piecewise model itself, never a line mixed from the two.
 
 Every failure (no mpi4py, no mpiexec, a rank that dies or hangs) ends in one line that
 names the problem and its fix, and a non-zero exit code; never a traceback or a hang.
@@ -39,6 +40,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from comms_core import _validate as v
 from comms_core.cost_models import (
     crossover_message_size,
     ring_allreduce_time,
@@ -65,7 +67,7 @@ __all__ = [
 ]
 
 WORKER = Path(__file__).parent / "mpi" / "allreduce_timing.py"
-DEFAULT_SIZES = "4B..32MiB"  # 24 sizes, about 3-6 s of timing for 2 ranks
+DEFAULT_SIZES = "4B..32MiB"  # 46 sizes; about 4 s of timing, 8-10 s in all for 2 ranks
 QUICK_SIZES = "4B..8MiB"
 SCALE_RANKS = (8, 64, 1024)  # "if this machine's link connected N ranks"
 _UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20,
@@ -87,17 +89,22 @@ def _parse_size(text: str) -> int:
 
 
 def parse_sizes(text: str) -> list[int]:
-    """Message sizes in bytes from 'A..B' (A, 2A, 4A, ... up to B) or a list 'a,b,c'.
+    """Message sizes in bytes from 'A..B' or from a list 'a,b,c'.
 
-    Units are binary (KiB = KB = K = 1024 bytes). Sizes are float32 buffers, so each must
-    be a multiple of 4 bytes; at least 4 sizes (2 to fit, 2 held out).
+    'A..B' is log-spaced with two sizes per octave (A, √2·A, 2A, ... up to B), each
+    rounded to a multiple of 4 bytes: 4B..32MiB gives 45 sizes, so every other size
+    still leaves 3 or more sizes per regime to fit. Units are binary (KiB = KB = K =
+    1024 bytes). Sizes are float32 buffers, so each must be a multiple of 4 bytes; at
+    least 4 sizes (2 to fit, 2 held out).
     """
     if ".." in text:
         lo_text, hi_text = text.split("..", 1)
         lo, hi = _parse_size(lo_text), _parse_size(hi_text)
         if lo < 1 or hi < lo:
             raise ValueError(f"sizes: need 1 <= first <= last in {text!r}")
-        sizes = [lo * 2**k for k in range(64) if lo * 2**k <= hi]
+        steps = int(np.floor(2 * np.log2(hi / lo) + 1e-9))
+        grid = lo * 2.0 ** (np.arange(steps + 1) / 2)
+        sizes = sorted({max(4, 4 * round(s / 4)) for s in grid})
     else:
         sizes = sorted({_parse_size(part) for part in text.split(",") if part.strip()})
     bad = [s for s in sizes if s < 4 or s % 4]
@@ -117,7 +124,7 @@ def measure_allreduce(
     *,
     transport: str = "tcp",
     repeats: int | None = None,
-    budget_s: float = 0.25,
+    budget_s: float = 4.0,
     timeout: float = 120.0,
     worker: Path | None = None,
 ) -> dict:
@@ -135,7 +142,10 @@ def measure_allreduce(
                              status_dir=Path(tmp) / "status")
         problem = launch.describe_failure(run, what=f"the {ranks}-rank AllReduce timing")
         if problem:
-            raise CalibrationError(f"{problem}. Try --ranks 2, or a larger --timeout")
+            hint = ("try a larger --timeout or fewer --ranks" if run.timed_out else
+                    "run it again; if it repeats, try --transport shm, and check MPI with "
+                    "`mpiexec -n 2 python -c 'from mpi4py import MPI'`")
+            raise CalibrationError(f"{problem}. Fix: {hint}")
         if not out.exists():
             raise CalibrationError("the timing worker finished without writing its results")
         result = json.loads(out.read_text())
@@ -162,24 +172,16 @@ def _regime_table(fit: PiecewiseFit, N: int) -> list[dict]:
     return regimes
 
 
-def _crossover(regimes: list[dict], N: int) -> float:
-    """M* from the line of the regime that M* falls in (first regime whose range holds it)."""
-    for regime in regimes:
-        M_star = float(crossover_message_size(N, regime["alpha_s"], regime["beta_bytes_per_s"]))
-        upper = regime["applies_below_bytes"]
-        if upper is None or M_star < upper:
-            return M_star
-    return M_star
-
-
 def analyse_timings(sizes, medians, N: int) -> dict:
     """Fit on every other size, predict the others, and say how wrong the model is.
 
     sizes in bytes, medians in seconds (one per size), N ranks >= 2. Pure numpy: no MPI.
     Returns the report dictionary that `--json` writes (minus the raw samples).
     """
-    M = np.asarray(sizes, dtype=float)
-    T = np.asarray(medians, dtype=float)
+    M, T = v.vector("sizes", sizes), v.vector("medians", medians)
+    if M.shape != T.shape:
+        raise ValueError(f"sizes and medians must match, got {M.shape} and {T.shape}")
+    N = v.scalar_count("N", N, minimum=2)
     order = np.argsort(M)
     M, T = M[order], T[order]
     if M.size < 4:
@@ -196,13 +198,14 @@ def analyse_timings(sizes, medians, N: int) -> dict:
     held = np.abs(errors[~fit_mask])
     one_line_held = np.abs(np.asarray(relative_error(one_line.predict(M), T))[~fit_mask])
     regimes = _regime_table(model, N)
+    alpha, beta = regimes[0]["alpha_s"], regimes[-1]["beta_bytes_per_s"]
     one_alpha, one_beta = ring_alpha_beta(one_line, N)
     return {
         "ranks": N,
         "model": "T(M) = 2(N-1)·alpha + 2(N-1)/N·M/beta per regime (ring AllReduce); "
                  "alpha = per-step latency (s), beta = link bandwidth (bytes/s)",
-        "alpha_s": regimes[0]["alpha_s"],
-        "beta_bytes_per_s": regimes[-1]["beta_bytes_per_s"],
+        "alpha_s": alpha,
+        "beta_bytes_per_s": beta,
         "heldout_median_relative_error": float(np.median(held)),
         "heldout_max_relative_error": float(np.max(held)),
         "fit_median_relative_error": float(np.median(np.abs(errors[fit_mask]))),
@@ -212,9 +215,11 @@ def analyse_timings(sizes, medians, N: int) -> dict:
                      "heldout_median_relative_error": float(np.median(one_line_held))},
         "crossover": {
             "ranks": N,
-            "M_star_bytes": _crossover(regimes, N),
-            "note": "ring vs tree; below M* the tree is faster (0 for N <= 3: ring wins)",
-            "at_scale_bytes": {str(n): _crossover(regimes, n) for n in SCALE_RANKS},
+            "M_star_bytes": float(crossover_message_size(N, alpha, beta)),
+            "note": "ring vs tree with the headline alpha, beta; below M* the tree is "
+                    "faster (0 for N <= 3: the ring never loses)",
+            "at_scale_bytes": {str(n): float(crossover_message_size(n, alpha, beta))
+                               for n in SCALE_RANKS},
         },
         "timings": [
             {"size_bytes": int(m), "median_s": float(t), "role": str(r),
@@ -230,7 +235,7 @@ def run_calibration(
     transport: str = "tcp",
     sizes: list[int] | None = None,
     repeats: int | None = None,
-    budget_s: float = 0.25,
+    budget_s: float = 4.0,
     timeout: float = 120.0,
     worker: Path | None = None,
 ) -> dict:
@@ -255,14 +260,15 @@ def calibrate_this_machine(
 ) -> dict:
     """The notebook's "calibrate your own machine": α, β and the crossover, measured here.
 
-    Spawns mpiexec (about 3-10 s for 2 ranks with quick=True: sizes 4 B..8 MiB, 0.1 s per
-    size). Returns the report of `commslab calibrate --json`; the keys a student needs are
+    Spawns mpiexec (about 3-5 s for 2 ranks with quick=True: sizes 4 B..8 MiB, 1.5 s of
+    timing). Returns the report of `commslab calibrate --json`; the keys a student needs are
     alpha_s, beta_bytes_per_s, heldout_median_relative_error and crossover. Raises
     RuntimeError with a one-line fix where MPI cannot run.
     """
+    ranks = v.scalar_count("ranks", ranks, minimum=2)
     sizes = parse_sizes(QUICK_SIZES if quick else DEFAULT_SIZES)
     report = run_calibration(ranks, transport=transport, sizes=sizes,
-                             budget_s=0.1 if quick else 0.25)
+                             budget_s=1.5 if quick else 4.0)
     if plot:
         plot_calibration(report, Path(plot))
     return report
@@ -302,10 +308,11 @@ def plot_calibration(report: dict, path: Path | None = None):
     ax.loglog(grid, ring, "-", color=PALETTE["ring"], label="ring model, fitted α, β")
     ax.loglog(grid, tree, ":", color=PALETTE["tree"], label="tree model, same α, β")
     if report["knee_bytes"]:
-        ax.axvline(report["knee_bytes"], color=PALETTE["grey"], lw=0.8, ls="--")
+        ax.axvline(report["knee_bytes"], color=PALETTE["grey"], lw=0.8, ls="--",
+                   label="knee (the model switches lines)")
     M_star = report["crossover"]["M_star_bytes"]
     if M_star > M.min():
-        ax.axvline(M_star, color=PALETTE["tree"], lw=1.0)
+        ax.axvline(M_star, color=PALETTE["tree"], lw=1.0, label="crossover M*")
     at64 = report["crossover"]["at_scale_bytes"]["64"]
     ax.set_xlabel("message size M (bytes)")
     ax.set_ylabel("AllReduce time (s)")
@@ -362,9 +369,9 @@ def _summary_lines(report: dict) -> list[str]:
 @click.option("--transport", type=click.Choice(launch.TRANSPORTS), default="tcp",
               show_default=True, help="Loopback TCP (a network) or shared memory.")
 @click.option("--sizes", default=DEFAULT_SIZES, show_default=True,
-              help="'A..B' (powers of two from A to B) or a list 'a,b,c'; units B, KiB, MiB.")
+              help="'A..B' (log-spaced, two per octave) or a list 'a,b,c'; units B, KiB, MiB.")
 @click.option("--repeats", type=click.IntRange(1, 100_000), default=None,
-              help="Timed calls per size (default: adaptive, about 0.25 s per size).")
+              help="Timed calls per size (default: adaptive, about 4 s of timing).")
 @click.option("--timeout", type=click.FloatRange(min=1.0), default=120.0, show_default=True,
               help="Seconds before the MPI run is stopped.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),

@@ -3,12 +3,17 @@
     mpiexec -n 2 python allreduce_timing.py --sizes 4,1024,1048576 --out t.json \
         --status-dir DIR
 
-First a warm-up of the whole run (connections are set up lazily by the first calls).
-For every size: warm-up calls, then R timed calls. Each timed call starts after a
-barrier, and its time is the SLOWEST rank's (the collective is done when the last rank
-is done). R is fixed (--repeats) or adaptive: as many calls as fit in --budget seconds,
-between --min-repeats and --max-repeats, decided by rank 0 so every rank agrees. The
-result is checked: every rank contributes rank+1, so every element must equal N(N+1)/2.
+1. Warm-up: connections and buffers are set up lazily by the first calls, so every size
+   is called a few times untimed; the result is checked (every rank contributes rank+1,
+   so every element must equal N(N+1)/2).
+2. Rounds: each round times every size once, in a shuffled order (the same on every
+   rank), small sizes a few calls in a row (about 1 ms worth, at most 20). Interleaving
+   is what makes the medians trustworthy on a shared machine: a burst of load from
+   another process hits a few samples of every size instead of all samples of one size.
+   The number of rounds is fixed (--repeats: one call per size per round) or chosen so
+   that the timing takes about --budget seconds (between --min-rounds and --max-rounds).
+3. Each timed call starts after a barrier; its time is the SLOWEST rank's (the
+   collective is done when the last rank is done).
 
 Rank 0 writes the samples to --out as JSON. Every rank writes its progress to
 DIR/rank<r>.status, and a problem it can name to DIR/error.txt (see launch.py).
@@ -25,14 +30,17 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
+CALL_TARGET_S = 1e-3  # consecutive calls of one size per round: about 1 ms worth ...
+MAX_CALLS = 20  # ... and at most this many
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", required=True, help="comma-separated sizes in bytes")
-    parser.add_argument("--repeats", type=int, default=0, help="0: adaptive")
-    parser.add_argument("--budget", type=float, default=0.25, help="seconds per size")
-    parser.add_argument("--min-repeats", type=int, default=5)
-    parser.add_argument("--max-repeats", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=0, help="rounds; 0: adaptive")
+    parser.add_argument("--budget", type=float, default=4.0, help="seconds of timing")
+    parser.add_argument("--min-rounds", type=int, default=7)
+    parser.add_argument("--max-rounds", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--expected-ranks", type=int, default=0)
     parser.add_argument("--out", required=True)
@@ -59,36 +67,49 @@ def main() -> None:
         )
     sizes = [int(s) for s in args.sizes.split(",")]
     expected_sum = n_ranks * (n_ranks + 1) / 2
-    # Connections and buffers are set up lazily by the first calls: pay that before timing.
-    report("warming up")
-    for size in (min(sizes), max(sizes)):
-        buffer = np.ones(size // 4, dtype=np.float32)
-        for _ in range(20 if size == min(sizes) else 2):
-            comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+    # One pair of buffers of the largest size; each size uses a prefix (a contiguous view).
+    send_buffer = np.full(max(sizes) // 4, rank + 1, dtype=np.float32)
+    recv_buffer = np.empty_like(send_buffer)
+    send = {s: send_buffer[: s // 4] for s in sizes}
+    recv = {s: recv_buffer[: s // 4] for s in sizes}
+
+    def timed_call(size: int) -> float:
+        comm.Barrier()
+        t0 = time.perf_counter()
+        comm.Allreduce(send[size], recv[size], op=MPI.SUM)
+        return time.perf_counter() - t0
+
+    # 1. Warm-up, check, and a first estimate of each size's time (slowest rank).
+    estimate = {}
+    for size in sizes:
+        report(f"warming up {size} B")
+        for _ in range(args.warmup):
+            comm.Allreduce(send[size], recv[size], op=MPI.SUM)
+        if recv[size].size and not np.all(recv[size] == expected_sum):
+            fail(f"MPI_Allreduce returned a wrong sum at {size} B")
+        estimate[size] = comm.allreduce(timed_call(size), op=MPI.MAX)
+
+    # 2. Rounds: rank 0 decides the plan, every rank follows it.
+    if args.repeats > 0:
+        calls = {s: 1 for s in sizes}
+        rounds = args.repeats
+    else:
+        calls = {s: int(min(MAX_CALLS, max(1, CALL_TARGET_S // estimate[s]))) for s in sizes}
+        round_time = sum(calls[s] * estimate[s] for s in sizes)
+        rounds = int(min(args.max_rounds, max(args.min_rounds, args.budget // round_time)))
+    calls, rounds = comm.bcast((calls, rounds))
+    order_rng = np.random.default_rng(comm.bcast(int(time.time_ns() % 2**32)))
+    samples = {s: [] for s in sizes}
+    for k in range(rounds):
+        report(f"timing round {k + 1} of {rounds}")
+        for i in order_rng.permutation(len(sizes)):
+            size = sizes[i]
+            samples[size] += [timed_call(size) for _ in range(calls[size])]
+
+    # 3. Per call, the slowest rank's time.
     results = []
     for size in sizes:
-        report(f"timing {size} B")
-        send = np.full(size // 4, rank + 1, dtype=np.float32)
-        recv = np.empty_like(send)
-        for _ in range(args.warmup):
-            comm.Allreduce(send, recv, op=MPI.SUM)
-        if recv.size and not np.all(recv == expected_sum):
-            fail(f"MPI_Allreduce returned a wrong sum at {size} B")
-        if args.repeats > 0:
-            repeats = args.repeats
-        else:
-            comm.Barrier()
-            t0 = time.perf_counter()
-            comm.Allreduce(send, recv, op=MPI.SUM)
-            one_call = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
-            wanted = int(args.budget / max(one_call, 1e-9))
-            repeats = comm.bcast(min(max(wanted, args.min_repeats), args.max_repeats))
-        local = np.empty(repeats)
-        for i in range(repeats):
-            comm.Barrier()
-            t0 = time.perf_counter()
-            comm.Allreduce(send, recv, op=MPI.SUM)
-            local[i] = time.perf_counter() - t0
+        local = np.array(samples[size])
         slowest = np.empty_like(local) if rank == 0 else None
         comm.Reduce(local, slowest, op=MPI.MAX, root=0)
         if rank == 0:
@@ -97,7 +118,8 @@ def main() -> None:
     if rank == 0:
         report_json = {
             "ranks": n_ranks,
-            "mpi_library": MPI.Get_library_version().strip().splitlines()[0],
+            "rounds": rounds,
+            "mpi_library": " ".join(MPI.Get_library_version().splitlines()[0].split()),
             "timings": results,
         }
         Path(args.out).write_text(json.dumps(report_json))

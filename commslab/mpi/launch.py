@@ -146,18 +146,37 @@ class MPIRun:
     ranks: int
 
 
+def _session_members(sid: int) -> list[int]:
+    """Processes of session sid (Linux /proc): ranks that left mpiexec's process group."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == sid:  # after "pid (comm)": state, ppid, pgrp, session
+            members.append(int(stat.parent.name))
+    return members
+
+
 def _kill_process_group(proc: subprocess.Popen) -> None:
-    """SIGTERM the whole group (mpiexec, its proxies, every rank), then SIGKILL."""
+    """SIGTERM the whole group (mpiexec, its proxies, every rank), then SIGKILL; then
+    SIGKILL whatever is left in the session (the run was started as its own session)."""
     for sig, grace in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
-            return
+            break
         try:
             proc.wait(timeout=grace)
-            return
+            break
         except subprocess.TimeoutExpired:
             continue
+    for pid in _session_members(proc.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def run_mpi(
@@ -200,7 +219,11 @@ def run_mpi(
     except subprocess.TimeoutExpired:
         timed_out = True
         _kill_process_group(proc)
-        stdout, stderr = proc.communicate()
+        try:
+            stdout, stderr = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:  # a survivor still holds the pipes: stop reading
+            proc.kill()
+            stdout, stderr = "", ""
     return MPIRun(
         returncode=None if timed_out else proc.returncode,
         stdout=stdout,

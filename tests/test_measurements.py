@@ -1,0 +1,194 @@
+"""comms_core.measurements: the published NCCL dataset and the two models held against it."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from comms_core.cost_models import ring_allreduce_time
+from comms_core.measurements import (
+    DATA_PATH,
+    SIZE_REGIMES,
+    SYSTEMS,
+    bus_bandwidth,
+    compare_model_to_measurements,
+    error_summary,
+    load_nccl_measurements,
+    nccl_like_algorithm_times,
+    nccl_like_allreduce_time,
+    nccl_like_choice,
+    time_from_bus_bandwidth,
+)
+
+ROWS = load_nccl_measurements()
+
+
+def _raw_rows():
+    with DATA_PATH.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# --- the dataset ---------------------------------------------------------------------------
+
+
+def test_dataset_loads_with_every_system_and_a_source_on_every_row():
+    assert {r.system for r in ROWS} == set(SYSTEMS)
+    assert len(ROWS) >= 100
+    for r in ROWS:
+        assert r.source.startswith("https://github.com/"), r
+        assert r.size_bytes > 0 and r.time_us > 0 and r.busbw_gbs >= 0
+        assert r.gpus % r.nodes == 0 and r.gpus >= 2
+
+
+def test_busbw_agrees_with_time_within_the_printed_rounding():
+    """busbw = S/t · 2(n-1)/n (nccl-tests doc/PERFORMANCE.md), to half a unit of the
+    printed busbw digit plus the time's rounding (>= 4 significant digits: 5e-4)."""
+    for raw, r in zip(_raw_rows(), ROWS, strict=True):
+        decimals = len(raw["busbw_gbs"].split(".")[1]) if "." in raw["busbw_gbs"] else 0
+        computed = bus_bandwidth(r.size_bytes, r.time_s, r.gpus) / 1e9
+        tolerance = 0.5 * 10.0**-decimals + 5e-4 * computed
+        assert abs(computed - r.busbw_gbs) <= tolerance, (r.system, r.size_bytes)
+
+
+def test_derived_times_invert_the_busbw_definition():
+    derived = [r for r in ROWS if r.derived]
+    assert {r.system for r in derived} == {"azure_nd_h100_v5", "azure_nd_a100_v4"}
+    for r in derived:
+        t = time_from_bus_bandwidth(r.size_bytes, r.busbw_gbs * 1e9, r.gpus)
+        assert t == pytest.approx(r.time_s, rel=5e-4)
+
+
+@pytest.mark.parametrize(
+    ("system", "size", "time_us", "busbw"),
+    [  # read off the sources by hand (see the source column)
+        ("dgx_h100_1x8", 8, 13.67, 0.00),
+        ("dgx_h100_1x8", 1073741824, 4029.4, 466.33),
+        ("dgx_h100_1x8", 17179869184, 62648, 479.90),
+        ("gcp_a3mega_2x8_h100", 1048576, 203.2, 9.68),
+        ("gcp_a3mega_2x8_h100", 8589934592, 47535, 338.82),
+        ("h20_2x8_ndr", 4, 47.54, 0.00),
+        ("azure_nd_h100_v5", 8589934592, None, 478.87),
+        ("azure_nd_a100_v4", 1024, None, 0.04),
+    ],
+)
+def test_rows_match_the_sources(system, size, time_us, busbw):
+    (row,) = [r for r in ROWS if r.system == system and r.size_bytes == size]
+    assert row.busbw_gbs == busbw
+    if time_us is not None:
+        assert row.time_us == time_us and not row.derived
+
+
+def test_bus_bandwidth_known_answer_and_bad_input():
+    # 1 MiB in 27.37 µs on 8 ranks: algbw 38.31 GB/s, busbw 67.04 GB/s (dgxc sample).
+    assert bus_bandwidth(1048576, 27.37e-6, 8) / 1e9 == pytest.approx(67.04, abs=0.01)
+    with pytest.raises(ValueError, match="time_s"):
+        bus_bandwidth(1024, 0.0, 8)
+    with pytest.raises(ValueError, match="n"):
+        time_from_bus_bandwidth(1024, 1e9, 1)
+
+
+# --- the NCCL-like model -------------------------------------------------------------------
+
+
+def test_nccl_like_latencies_and_bandwidths_match_nccls_tuning_table():
+    """8×H100 on one node with busBw 370 GB/s: NCCL's model gives Ring/LL128 40.6 µs and
+    algBw 194.5 GB/s, Ring/Simple 56.0 µs and 211 GB/s, Tree/LL 15.2 µs, Ring/LL 15.0 µs
+    (research_cost_models.md §2.5, computed there by a separate script)."""
+    table = nccl_like_algorithm_times(np.array([0.0, 1e9]), 8, 1, bus_bw_intra=370e9)
+    latency = {k: t[0] * 1e6 for k, t in table.items()}
+    alg_bw = {k: 1e9 / (t[1] - t[0]) / 1e9 for k, t in table.items()}
+    assert latency[("ring", "LL128")] == pytest.approx(40.6)
+    assert latency[("ring", "Simple")] == pytest.approx(56.0)
+    assert latency[("tree", "LL")] == pytest.approx(15.2)
+    assert latency[("ring", "LL")] == pytest.approx(15.0)
+    assert alg_bw[("ring", "LL128")] == pytest.approx(194.5, abs=0.1)
+    assert alg_bw[("ring", "Simple")] == pytest.approx(211.4, abs=0.1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(M=st.lists(st.floats(0, 1e10), min_size=2, max_size=6),
+       nodes=st.sampled_from([1, 2, 4]))
+def test_nccl_like_time_is_the_fastest_choice_and_grows_with_size(M, nodes):
+    system = {"bus_bw_intra": 370e9, "bus_bw_inter": 384e9}
+    M = np.sort(np.asarray(M))
+    table = nccl_like_algorithm_times(M, 8 * nodes, nodes, **system)
+    best = nccl_like_allreduce_time(M, 8 * nodes, nodes, **system)
+    np.testing.assert_array_equal(best, np.min(np.stack(list(table.values())), axis=0))
+    assert np.all(np.diff(best) >= -1e-12)
+    choice = nccl_like_choice(M, 8 * nodes, nodes, **system)
+    names = [f"{a}/{p}" for a, p in table]
+    picked = [table[tuple(c.split("/"))][i] for i, c in enumerate(choice)]
+    np.testing.assert_array_equal(picked, best)
+    assert set(choice) <= set(names)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"N": 1, "n_nodes": 1}, "N"),
+        ({"N": 12, "n_nodes": 8}, "n_nodes"),
+        ({"N": 16, "n_nodes": 2}, "bus_bw_inter"),
+        ({"N": 8, "n_nodes": 1, "arch": "volta"}, "arch"),
+        ({"N": 8, "n_nodes": 1, "bus_bw_intra": -1.0}, "bus_bw_intra"),
+        ({"N": 8, "n_nodes": 1, "cpu_vendor": "arm"}, "cpu_vendor"),
+    ],
+)
+def test_nccl_like_bad_input(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        nccl_like_allreduce_time(1024, **kwargs)
+    with pytest.raises(ValueError, match="M"):
+        nccl_like_allreduce_time(-1, 8)
+
+
+# --- the comparison ------------------------------------------------------------------------
+
+COMPARISON = compare_model_to_measurements()
+SUMMARY = error_summary(COMPARISON)
+
+
+def test_comparison_errors_are_computed_from_the_predictions():
+    for row, c in zip(ROWS, COMPARISON, strict=True):
+        s = SYSTEMS[row.system]
+        plain = ring_allreduce_time(row.size_bytes, row.gpus, s.alpha, s.beta)
+        assert c.alpha_beta_s == pytest.approx(plain)
+        assert c.measured_s == pytest.approx(row.time_us * 1e-6)
+        assert c.error_alpha_beta == pytest.approx((plain - c.measured_s) / c.measured_s)
+        assert c.error_nccl_like == pytest.approx((c.nccl_like_s - c.measured_s) / c.measured_s)
+        lo, hi = SIZE_REGIMES[c.regime]
+        assert lo <= c.size_bytes < hi
+
+
+def test_summary_is_the_median_and_max_of_the_rows():
+    for system, models in SUMMARY.items():
+        errors = np.abs([c.error_nccl_like for c in COMPARISON if c.system == system])
+        assert models["nccl_like"]["all"]["median"] == pytest.approx(np.median(errors))
+        assert models["nccl_like"]["all"]["max"] == pytest.approx(np.max(errors))
+        assert models["nccl_like"]["all"]["n"] == errors.size
+
+
+def test_nccl_like_model_is_within_25_percent_on_the_single_node_h100():
+    """Measured: median |error| 15% over 32 sizes (12% below 64 KiB, 13% in between,
+    27% above 64 MiB where NCCL switches to NVLS, which the model lacks). The bound
+    leaves 10 points of margin; it fails if a constant or the min over protocols breaks."""
+    assert SUMMARY["dgx_h100_1x8"]["nccl_like"]["all"]["median"] < 0.25
+    assert SUMMARY["dgx_h100_1x8"]["nccl_like"]["medium"]["median"] < 0.25
+
+
+def test_nccls_latency_model_beats_the_plain_alpha_beta_on_small_messages():
+    """With a datasheet α (one NVLink P2P write, 2 µs per step) the plain ring says 28 µs
+    for 8 ranks at any small size; NCCL's LL protocol does ~15 µs, close to the 13-20 µs
+    measured."""
+    small = SUMMARY["dgx_h100_1x8"]
+    assert small["nccl_like"]["small"]["median"] < small["alpha_beta"]["small"]["median"] / 3
+
+
+def test_without_nvls_both_models_are_too_slow_for_large_messages_on_nvswitch_h100():
+    """NVLS reaches busbw ~480 GB/s, above the ring's 370: the honest, explained gap."""
+    for c in COMPARISON:
+        if c.system in ("dgx_h100_1x8", "azure_nd_h100_v5") and c.size_bytes >= 2**30:
+            assert 0.2 < c.error_nccl_like < 0.35
+            assert 0.2 < c.error_alpha_beta < 0.35
