@@ -15,7 +15,17 @@ from collections.abc import Mapping
 from comms_core import plots, workbench
 from comms_core.scenarios import TRACKS, Scenario, ledger_fields, scenario_for
 
-__all__ = ["crisis", "ledger_table", "math_peek", "part1", "part2", "part3", "start"]
+__all__ = [
+    "calibrate_my_machine",
+    "check_bonus",
+    "crisis",
+    "ledger_table",
+    "math_peek",
+    "part1",
+    "part2",
+    "part3",
+    "start",
+]
 
 
 def _static() -> bool | None:
@@ -189,3 +199,41 @@ def ledger_table(track: str) -> object:
 def math_peek():
     """The formulas behind the workbench, and the one convention for β."""
     return _markdown(plots.math_peek())
+
+
+def calibrate_my_machine(ranks: int = 2, quick: bool = True):
+    """Optional: measure a real AllReduce on your machine and fit your own α and β."""
+    from commslab.calibrate import calibrate_this_machine, plot_calibration
+
+    try:
+        report = calibrate_this_machine(ranks=ranks, quick=quick)
+    except RuntimeError as err:
+        return _markdown(f"✋ **Calibration could not run:** {err}")
+    text = (f"**Your machine** ({ranks} MPI ranks): α = {plots.format_seconds(report['alpha_s'])}, "
+            f"β = {plots.format_bytes(report['beta_bytes_per_s'])}/s; the model misses the "
+            f"held-out sizes by {report['heldout_median_relative_error']:.0%} (median).")
+    _markdown(text)
+    return _show(plot_calibration(report))
+
+
+def check_bonus(my_ring_allreduce) -> object:
+    """Bonus: run your ring AllReduce on 2 and 3 real MPI ranks; sum and bytes are checked."""
+    import inspect
+
+    from commslab.mpi.bonus import grade_bonus_ring
+    from commslab.mpi.launch import MPIUnavailable
+
+    try:
+        source = "import numpy as np\n\n" + inspect.getsource(my_ring_allreduce)
+    except (OSError, TypeError):
+        return _markdown("✋ **Define `my_ring_allreduce(comm, buffer)` in the cell above first.**")
+    lines = []
+    for ranks in (2, 3):
+        try:
+            result = grade_bonus_ring(source, ranks=ranks)
+        except MPIUnavailable as err:
+            return _markdown(f"✋ **MPI cannot run here:** {err}")
+        lines.append(f"- **{ranks} ranks:** {result.score:g}/{result.max_score:g} "
+                     + ("✅" if result.score == result.max_score else "")
+                     + "".join(f"\n  - {m}" for m in result.messages))
+    return _markdown("\n".join(lines))
