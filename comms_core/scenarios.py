@@ -636,14 +636,19 @@ def _edge(s: Scenario) -> dict:
     }
 
 
+# The convergence experiment's model size for the lab: large enough that 1-bit sends ~1/28 of
+# the bytes (d/8 + 4 vs 4d), small enough to train in about a second.
+CONVERGENCE_DIM = 256
+
+
 def _mobile(s: Scenario) -> dict:
     from comms_core.compression import dense_wire_bytes, one_bit_wire_bytes
     from comms_core.convergence import EF_RELATIVE_TOLERANCE, run_data_parallel_training
 
     dense, one_bit = int(dense_wire_bytes(s.d)), int(one_bit_wire_bytes(s.d))
     air_dense, air_one_bit = s.alpha + dense / s.beta, s.alpha + one_bit / s.beta
-    plain = run_data_parallel_training("none", seed=0)
-    ef = run_data_parallel_training("compressed_ef", seed=0)
+    plain = run_data_parallel_training("none", dim=CONVERGENCE_DIM, seed=0)
+    ef = run_data_parallel_training("compressed_ef", dim=CONVERGENCE_DIM, seed=0)
     return {
         "bytes_dense": dense,
         "bytes_one_bit": one_bit,

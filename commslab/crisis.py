@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from comms_core import plots
-from comms_core.scenarios import Scenario, gossip_topology, variant_seed
+from comms_core.scenarios import CONVERGENCE_DIM, Scenario, gossip_topology, variant_seed
 
 
 @dataclass
@@ -87,13 +87,17 @@ def _edge(s: Scenario) -> Instrument:
 def _mobile(s: Scenario) -> Instrument:
     from comms_core.convergence import run_data_parallel_training
 
-    runs = [run_data_parallel_training(m, seed=0) for m in ("none", "compressed", "compressed_ef")]
+    runs = [
+        run_data_parallel_training(m, dim=CONVERGENCE_DIM, seed=0)
+        for m in ("none", "compressed", "compressed_ef")
+    ]
     fig = plots.convergence_monitor(runs)
     lines = "\n".join(
         f"| {r.method} | {r.final_loss:.4g} | {r.bytes_per_worker_per_step:,} |" for r in runs
     )
     text = (
-        "**Convergence monitor** (8 workers, least squares, seeded)\n\n"
+        f"**Convergence monitor** (8 workers, least squares, {CONVERGENCE_DIM} weights, seeded)"
+        "\n\n"
         "| method | final loss | bytes per worker per step |\n|---|---|---|\n"
         + lines
         + f"\n\nYour link: α = {plots.format_seconds(s.alpha)} per sync, β = "

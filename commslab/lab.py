@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 
 from comms_core import plots, workbench
-from comms_core.scenarios import TRACKS, Scenario, ledger_fields, scenario_for
+from comms_core.scenarios import CONVERGENCE_DIM, TRACKS, Scenario, ledger_fields, scenario_for
 
 __all__ = [
     "calibrate_my_machine",
@@ -165,6 +165,7 @@ def part3(scenario: Scenario | None, prediction: object, namespace: Mapping | No
     wb = workbench.compression_workbench(
         d=int(scenario.d),
         student=_mine(namespace, {"compress": "one_bit_compress"}),
+        dim=CONVERGENCE_DIM,
         prediction=prediction,
         static=_static(),
     )
@@ -209,9 +210,11 @@ def calibrate_my_machine(ranks: int = 2, quick: bool = True):
         report = calibrate_this_machine(ranks=ranks, quick=quick)
     except RuntimeError as err:
         return _markdown(f"✋ **Calibration could not run:** {err}")
-    text = (f"**Your machine** ({ranks} MPI ranks): α = {plots.format_seconds(report['alpha_s'])}, "
-            f"β = {plots.format_bytes(report['beta_bytes_per_s'])}/s; the model misses the "
-            f"held-out sizes by {report['heldout_median_relative_error']:.0%} (median).")
+    text = (
+        f"**Your machine** ({ranks} MPI ranks): α = {plots.format_seconds(report['alpha_s'])}, "
+        f"β = {plots.format_bytes(report['beta_bytes_per_s'])}/s; the model misses the "
+        f"held-out sizes by {report['heldout_median_relative_error']:.0%} (median)."
+    )
     _markdown(text)
     return _show(plot_calibration(report))
 
@@ -233,7 +236,9 @@ def check_bonus(my_ring_allreduce) -> object:
             result = grade_bonus_ring(source, ranks=ranks)
         except MPIUnavailable as err:
             return _markdown(f"✋ **MPI cannot run here:** {err}")
-        lines.append(f"- **{ranks} ranks:** {result.score:g}/{result.max_score:g} "
-                     + ("✅" if result.score == result.max_score else "")
-                     + "".join(f"\n  - {m}" for m in result.messages))
+        lines.append(
+            f"- **{ranks} ranks:** {result.score:g}/{result.max_score:g} "
+            + ("✅" if result.score == result.max_score else "")
+            + "".join(f"\n  - {m}" for m in result.messages)
+        )
     return _markdown("\n".join(lines))
