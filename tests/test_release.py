@@ -139,9 +139,10 @@ def test_release_command_is_reproducible(tmp_path):
     """A fresh release into a copy of the project equals the committed files, byte for byte."""
     copy = tmp_path / "project"
     for part in ("source", "autograder", "comms_core", "commslab"):
-        shutil.copytree(
-            ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__", "dist")
-        )
+        if (ROOT / part).exists():
+            shutil.copytree(
+                ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__", "dist")
+            )
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, copy / name)
     term = (ROOT / "release" / "TERM").read_text().strip()
