@@ -9,8 +9,11 @@ with fixed timestamps and sorted entries so that a release is reproducible.
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
+
+import click
 
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 
@@ -60,3 +63,44 @@ def build_bundle(term: str, root: Path) -> Path:
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data)
     return out
+
+
+def gradescope_identity(metadata: dict) -> str:
+    """The submitter's LMS identity from Gradescope's submission_metadata.json.
+
+    The first user's student id (`sid`) if the course set one, else their Gradescope id.
+    """
+    users = metadata.get("users") or [{}]
+    return str(users[0].get("sid") or users[0].get("id") or "unknown")
+
+
+@click.command("gradescope", hidden=True)
+@click.argument("submission_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--term", required=True)
+@click.option("--metadata", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def gradescope_command(submission_dir: Path, term: str, metadata: Path, out: Path) -> None:
+    """Gradescope's run_autograder: grade the one notebook submitted, write results.json."""
+    from commslab.grading.grade import GradeResult, grade_notebook
+    from commslab.grading.report import results_json
+
+    try:
+        student_id = gradescope_identity(json.loads(metadata.read_text()))
+    except (OSError, ValueError):
+        student_id = "unknown"
+    notebooks = sorted(submission_dir.rglob("*.ipynb"))
+    if notebooks:
+        result = grade_notebook(
+            notebooks[0], term=term, student_id=student_id, autograder_dir=Path("autograder")
+        )
+    else:
+        result = GradeResult.failed(
+            path=None,
+            term=term,
+            student_id=student_id,
+            status="no notebook submitted: upload collective_comms.ipynb",
+            autograder_dir=Path("autograder"),
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(results_json(result))
+    click.echo(f"{result.student_id}: {result.score:g}/{result.max_score:g} ({result.status})")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import click
 
+from commslab.bundle import gradescope_command
 from commslab.calibrate import calibrate
 from commslab.demo import demo
+from commslab.grading.cli import grade, grade_one
 from commslab.release import release_command, solutions_command
 
 
@@ -26,6 +28,9 @@ main.add_command(demo)
 main.add_command(calibrate)
 main.add_command(release_command)
 main.add_command(solutions_command)
+main.add_command(grade)
+main.add_command(grade_one)
+main.add_command(gradescope_command)
 
 if __name__ == "__main__":
     main()

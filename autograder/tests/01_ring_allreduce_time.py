@@ -1,0 +1,62 @@
+"""Hidden tests, Part 1: ring_allreduce_time(M, N, alpha, beta). 3 points.
+
+Reference: comms_core.cost_models.ring_allreduce_time, T = 2(N−1)·α + 2(N−1)/N · M/β.
+Inputs are drawn per student and term (the `cases` seeds), over the ranges of the four tracks.
+"""
+
+import numpy as np
+from otter.test_files import test_case
+
+from comms_core import cost_models as ref
+from commslab.grading.checks import expect_close
+
+OK_FORMAT = False
+name = "ring_allreduce_time"
+points = 3
+
+WHAT = "ring_allreduce_time(M, N, α, β)"
+HINT = "check the latency term 2(N−1)α and the bandwidth term 2(N−1)/N·M/β"
+
+
+def log_uniform(rng, low, high, size=None):
+    return np.exp(rng.uniform(np.log(low), np.log(high), size))
+
+
+def draw(rng):
+    """M bytes, N ranks, α seconds, β bytes/s."""
+    return (float(log_uniform(rng, 1e3, 2e11)), int(rng.integers(4, 4097)),
+            float(log_uniform(rng, 1e-7, 3e-2)), float(log_uniform(rng, 5e4, 1e12)))
+
+
+@test_case(name="random inputs", points=1, hidden=True)
+def random_inputs(student, cases):
+    rng = cases("random")
+    for _ in range(12):
+        M, N, alpha, beta = draw(rng)
+        expect_close(student.ring_allreduce_time(M, N, alpha, beta),
+                     ref.ring_allreduce_time(M, N, alpha, beta),
+                     what=WHAT, where=f"on a random input with N = {N}", hint=HINT)
+
+
+@test_case(name="edge cases: N = 1, 2, 3", points=1, hidden=True)
+def small_n(student, cases):
+    rng = cases("small")
+    for N in (1, 2, 3):
+        M, _, alpha, beta = draw(rng)
+        expect_close(student.ring_allreduce_time(M, N, alpha, beta),
+                     ref.ring_allreduce_time(M, N, alpha, beta), atol=1e-15,
+                     what=WHAT, where=f"with N = {N}", hint="N = 1 costs nothing")
+
+
+@test_case(name="numpy arrays (broadcasting)", points=1, hidden=True)
+def arrays(student, cases):
+    rng = cases("arrays")
+    M, N, alpha, beta = draw(rng)
+    sizes = log_uniform(rng, 1e3, 2e11, 6)
+    expect_close(student.ring_allreduce_time(sizes, N, alpha, beta),
+                 ref.ring_allreduce_time(sizes, N, alpha, beta),
+                 what=WHAT, where="with an array of 6 message sizes M")
+    ranks = rng.integers(1, 4097, 5)
+    expect_close(student.ring_allreduce_time(M, ranks, alpha, beta),
+                 ref.ring_allreduce_time(M, ranks, alpha, beta), atol=1e-15,
+                 what=WHAT, where="with an array of 5 rank counts N")

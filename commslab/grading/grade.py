@@ -1,0 +1,258 @@
+"""Grade one notebook: static read, hidden tests around one sandboxed probe, one GradeResult.
+
+    grade_notebook(path, term="2026-fall", student_id="1234567") -> GradeResult
+
+The LMS identity (`student_id`, from the LMS file name or the command line) decides the
+expected values: the scenario, the ledger, the seeds of the hidden inputs. The notebook's own
+STUDENT_ID only decides the scenario the student's code sees in the probe; if it differs, the
+row says "notebook says X, LMS says Y" and the variant-bound items (the ledger, the k of Part 2)
+are graded against Y, so a notebook copied from another student loses them.
+
+Statuses (short, one per row): "graded", "graded (identity mismatch)", "timed out",
+"kernel exited", "memory limit" (each may carry " (identity mismatch)"), and from the static
+read "empty", "not a notebook", "corrupt notebook: <why>", "empty notebook (no cells)";
+"grader error: <why>" means a fault on the grader's side (the row is still written).
+Grading the same file twice gives the same row: inputs are seeded, the probe is deterministic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from commslab.grading import harness, notebook, sandbox
+
+WORST_FIRST = ("memory limit", "timed out", "kernel exited", "kernel died")
+
+
+@dataclass
+class GradeResult:
+    """One submission's grade: the row of grades.csv, the feedback, the results.json."""
+
+    student_id: str
+    score: float
+    max_score: float
+    status: str
+    points: dict[str, float] = field(default_factory=dict)
+    max_points: dict[str, float] = field(default_factory=dict)
+    feedback: list[str] = field(default_factory=list)
+    written: dict[str, str] = field(default_factory=dict)
+    identity_note: str = ""
+    notebook_student_id: str = ""
+    track: str = ""
+    file: str = ""
+    lms_name: str = ""  # the LMS's name for the student (Canvas file names), if known
+    late: bool = False
+    notes: list[str] = field(default_factory=list)
+    results: dict = field(default_factory=dict)  # Gradescope results.json (otter)
+    seconds: float = 0.0  # wall time; not part of the row
+
+    def row(self) -> dict:
+        """The deterministic part (what grading twice must reproduce)."""
+        data = dataclasses.asdict(self)
+        data.pop("seconds")
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> GradeResult:
+        data = json.loads(text)
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @classmethod
+    def failed(cls, *, path: str | Path | None, term: str, student_id: str, status: str,
+               autograder_dir: str | Path | None = None) -> GradeResult:
+        """The row of a file that was not graded (superseded, unreadable zip member, a
+        container that died): zero points out of the full total, and the reason."""
+        try:
+            max_points = question_points(autograder_dir or default_autograder_dir())
+        except Exception:  # no tests to count: the row still gets written
+            max_points = {}
+        return cls(student_id=normalise_id(student_id), score=0.0,
+                   max_score=float(sum(max_points.values())), status=status,
+                   points=dict.fromkeys(max_points, 0.0), max_points=max_points,
+                   feedback=[f"Status: {status}"], file=Path(path).name if path else "")
+
+
+def default_autograder_dir() -> Path:
+    """./autograder if it has tests, else the autograder/ of the checkout this package is in
+    (the grading image installs the project in place, so grade-one finds it there)."""
+    here = Path("autograder")
+    if (here / "tests").is_dir():
+        return here
+    return Path(__file__).resolve().parents[2] / "autograder"
+
+
+def normalise_id(student_id: object) -> str:
+    return str(student_id or "").strip().lower()
+
+
+@functools.lru_cache(maxsize=8)
+def _question_points(tests_dir: str) -> tuple[tuple[str, float], ...]:
+    return tuple(harness.question_points(tests_dir).items())
+
+
+def question_points(autograder_dir: str | Path = "autograder") -> dict[str, float]:
+    """Points possible per question, in test-file order."""
+    return dict(_question_points(str(Path(autograder_dir) / "tests")))
+
+
+def _scenario(track: str, term: str, student_id: str):
+    """(Scenario, "") or (None, why not)."""
+    from comms_core.scenarios import scenario_for
+
+    if not track:
+        return None, "TRACK is empty"
+    if not student_id:
+        return None, "STUDENT_ID is empty"
+    try:
+        return scenario_for(track, term, student_id), ""
+    except ValueError as err:
+        return None, str(err)
+
+
+def _plain_values(scenario) -> dict:
+    return {k: (v if isinstance(v, str | int | float) else float(v))
+            for k, v in scenario.values.items()}
+
+
+def _status_of(probe: sandbox.ProbeResult) -> str:
+    if not probe.started:
+        return "grader error: the probe did not start"
+    statuses = list(probe.cells) + [c.get("status", "") for c in probe.calls.values()]
+    statuses += [v["invalid"] for v in probe.exports.values()
+                 if isinstance(v, dict) and isinstance(v.get("invalid"), str)]
+    for worst in WORST_FIRST:
+        if any(s.startswith(worst) for s in statuses):
+            return "kernel exited" if worst == "kernel died" else worst
+    return "graded"
+
+
+def _templates(sub: notebook.Submission, autograder_dir: Path) -> dict[str, list[str]]:
+    """Question text per written cell: the Markdown before it, plus written_templates.json."""
+    templates = {k: [v] for k, v in sub.prompts.items() if v}
+    path = autograder_dir / "written_templates.json"
+    if path.exists():
+        for key, texts in json.loads(path.read_text(encoding="utf-8")).items():
+            templates.setdefault(key, []).extend([texts] if isinstance(texts, str) else texts)
+    return templates
+
+
+def grade_notebook(path: str | Path, *, term: str, student_id: str,
+                   autograder_dir: str | Path = Path("autograder"), timeout: float = 120.0,
+                   limits: sandbox.Limits | None = None, key: bytes | None = None,
+                   blocked_dirs: list[str] | None = None) -> GradeResult:
+    """Grade one file for the LMS identity `student_id`; never raises for a bad submission."""
+    started = time.monotonic()
+    path, autograder_dir = Path(path), Path(autograder_dir)
+    limits = limits or sandbox.Limits(total_seconds=timeout)
+    lms_id = normalise_id(student_id)
+    sub = notebook.read_submission(path)
+    claimed = normalise_id(sub.student_id) if sub.ok else ""
+    result = GradeResult(student_id=lms_id, score=0.0, max_score=0.0, status=sub.status,
+                         file=path.name, written=dict(sub.written), track=sub.track,
+                         notebook_student_id=sub.student_id, notes=list(sub.notes))
+    if sub.ok and claimed != lms_id:
+        said = f"notebook says {sub.student_id!r}" if claimed else "the notebook has no STUDENT_ID"
+        result.identity_note = f"{said}, LMS says {lms_id!r}"
+    lms_scenario, _ = _scenario(sub.track, term, lms_id)
+    claimed_scenario, problem = _scenario(sub.track, term, claimed)
+    view = harness.SubmissionView(
+        lms_id=lms_id, notebook_id=sub.student_id, track=sub.track, term=term,
+        predictions={k: v for k, v in sub.literals.items() if k.startswith("PREDICTION_")},
+        k_tries=sub.literals.get("K_TRIES"), written=dict(sub.written),
+        templates=_templates(sub, autograder_dir),
+    )
+    probes: list[sandbox.ProbeResult] = []
+
+    def evaluate(calls: list[dict]):
+        if not sub.ok:
+            return {c["id"]: {"status": f"not run ({sub.status})"} for c in calls}, {}
+        probe = sandbox.run_probe(
+            [c.python for c in sub.cells], calls,
+            claimed={"student_id": claimed, "track": sub.track,
+                     "scenario": _plain_values(claimed_scenario) if claimed_scenario else None,
+                     "problem": problem},
+            term=term, exports=list(notebook.EXPORT_NAMES), limits=limits,
+            blocked_dirs=blocked_dirs if blocked_dirs is not None
+            else sandbox.sandbox_blocked_dirs([autograder_dir, path.parent]),
+            labels=[c.label for c in sub.cells],
+        )
+        probes.append(probe)
+        return probe.calls, probe.exports
+
+    try:
+        key = key if key is not None else harness.instructor_key(autograder_dir)
+        outcome = harness.run_hidden_tests(view, tests_dir=autograder_dir / "tests", key=key,
+                                           scenario=lms_scenario, evaluate=evaluate)
+    except Exception as err:  # a grader fault: the row still gets written
+        result.status = f"grader error: {type(err).__name__}: {err}"[:300]
+        try:
+            result.max_points = question_points(autograder_dir)
+        except Exception:  # no usable tests at all
+            result.max_points = {}
+        result.points = dict.fromkeys(result.max_points, 0.0)
+        result.max_score = float(sum(result.max_points.values()))
+        result.seconds = time.monotonic() - started
+        return result
+    _fill(result, outcome, probes[0] if probes else None, sub)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _fill(result: GradeResult, outcome: harness.HarnessResult,
+          probe: sandbox.ProbeResult | None, sub: notebook.Submission) -> None:
+    from otter.run.run_autograder.autograder_config import AutograderConfig
+    from otter.test_files import GradingResults
+
+    files = outcome.test_files
+    result.points = {f.name: round(float(f.score), 6) for f in files}
+    result.max_points = {f.name: round(float(f.possible), 6) for f in files}
+    result.score = round(sum(result.points.values()), 6)
+    result.max_score = round(sum(result.max_points.values()), 6)
+    if probe is not None:
+        result.status = _status_of(probe)
+        result.notes.extend(probe.notes)
+    if outcome.grader_errors:
+        result.notes.extend("grader: " + e for e in outcome.grader_errors)
+    if result.identity_note and result.status in ("graded", "timed out", "kernel exited",
+                                                  "memory limit"):
+        result.status += " (identity mismatch)"
+    result.feedback = _feedback(result, files, outcome, probe, sub)
+    grading = GradingResults(files)
+    grading.set_output("\n".join(result.feedback))
+    config = AutograderConfig({"show_hidden": True, "force_public_test_summary": False})
+    report = grading.to_gradescope_dict(config)
+    report["score"] = result.score
+    result.results = report
+
+
+def _feedback(result: GradeResult, files, outcome: harness.HarnessResult,
+              probe: sandbox.ProbeResult | None, sub: notebook.Submission) -> list[str]:
+    """Lines: "Status: ...", "Score: ...", "Identity: ...", "<question>: a / b",
+    "  - <check>: <why it failed>", "note: ..." (cells that failed, prediction feedback)."""
+    lines = [f"Status: {result.status}", f"Score: {result.score:g} / {result.max_score:g}"]
+    if result.identity_note:
+        lines.append(f"Identity: {result.identity_note}; your scenario-bound answers were "
+                     "checked against the LMS identity's scenario")
+    if not sub.ok:
+        return [*lines, f"note: the file could not be graded ({sub.status})"]
+    if probe is not None:
+        for cell, status in zip(sub.cells, probe.cells, strict=True):
+            if status != "ok":
+                lines.append(f"note: {cell.label}: {status}")
+    for test_file in files:
+        lines.append(f"{test_file.name}: {test_file.score:g} / {test_file.possible:g}")
+        for tcr in test_file.test_case_results:
+            if not tcr.passed:
+                message = (tcr.message or "").removeprefix("❌ Test case failed").strip()
+                lines.append(f"  - {tcr.test_case.name}: {message}")
+    lines.extend("note: " + line for line in outcome.feedback)
+    return lines

@@ -1,0 +1,206 @@
+"""Static read of a submitted notebook: nothing here executes student code.
+
+`read_submission(path)` parses the file as JSON (the nbformat 4 schema, read directly so that a
+broken file gets a precise status instead of an exception), finds the cells of the notebook
+contract by `metadata.nbgrader.grade_id` (docs/DESIGN.md), and extracts:
+
+* identity: `STUDENT_ID`, `TRACK` (literal assignments, read with `ast`);
+* predictions `PREDICTION_PART1..3` and `K_TRIES` (literals);
+* the written answers (Markdown cells `reflect_part1/2/3`, `strategy`);
+* the student-editable code cells, in notebook order: solution cells, and cells without
+  nbgrader metadata (the student added them). IPython syntax (`%time`, `!ls`) is translated
+  to plain Python here, so the probe does not need IPython.
+
+Statuses: "ok", "empty", "not a notebook", "corrupt notebook: <why>", "empty notebook (no cells)".
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_NOTEBOOK_BYTES = 256 * 1024**2
+
+IDENTITY_NAMES = ("STUDENT_ID", "TRACK")
+PREDICTION_NAMES = ("PREDICTION_PART1", "PREDICTION_PART2", "PREDICTION_PART3")
+LITERAL_NAMES = (*IDENTITY_NAMES, *PREDICTION_NAMES, "K_TRIES")
+WRITTEN_IDS = ("reflect_part1", "reflect_part2", "reflect_part3", "strategy")
+# names the probe reads from the namespace after running the cells
+EXPORT_NAMES = ("LEDGER", "K_TRIES", *PREDICTION_NAMES)
+
+
+@dataclass
+class StudentCell:
+    """One cell the probe runs: its position, its grade_id (None if added) and its Python."""
+
+    index: int
+    grade_id: str | None
+    python: str
+
+    @property
+    def label(self) -> str:
+        return f"cell {self.index + 1}" + (f" ({self.grade_id})" if self.grade_id else "")
+
+
+@dataclass
+class Submission:
+    """What a static read of one file gives: a status and, if it is a notebook, its parts."""
+
+    path: Path
+    status: str
+    literals: dict = field(default_factory=dict)
+    written: dict[str, str] = field(default_factory=dict)
+    prompts: dict[str, str] = field(default_factory=dict)  # the Markdown cell before each
+    cells: list[StudentCell] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def student_id(self) -> str:
+        value = self.literals.get("STUDENT_ID")
+        return str(value).strip() if isinstance(value, str | int) else ""
+
+    @property
+    def track(self) -> str:
+        value = self.literals.get("TRACK")
+        return str(value).strip() if isinstance(value, str) else ""
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        return "".join(s for s in source if isinstance(s, str))
+    return source if isinstance(source, str) else ""
+
+
+def _nbgrader(cell: dict) -> dict | None:
+    metadata = cell.get("metadata")
+    if not isinstance(metadata, dict):
+        return None
+    nbgrader = metadata.get("nbgrader")
+    return nbgrader if isinstance(nbgrader, dict) else None
+
+
+_transformer = None
+
+
+def python_source(source: str) -> str:
+    """IPython cell syntax (magics, !shell) as plain Python calling get_ipython()."""
+    global _transformer
+    if "%" not in source and "!" not in source and "?" not in source:
+        return source
+    try:
+        if _transformer is None:
+            from IPython.core.inputtransformer2 import TransformerManager
+
+            _transformer = TransformerManager()
+        return _transformer.transform_cell(source)
+    except Exception:  # a cell IPython cannot parse fails in the probe with a SyntaxError
+        return source
+
+
+def literal_assignments(python: str, names: tuple[str, ...] = LITERAL_NAMES) -> dict:
+    """`NAME = <literal>` at the top level of a cell; the last one wins. Never executes."""
+    try:
+        tree = ast.parse(python)
+    except (SyntaxError, ValueError):
+        return {}
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in names:
+            try:
+                found[target.id] = ast.literal_eval(value)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                found[target.id] = None
+    return found
+
+
+def _load_json(path: Path) -> tuple[object | None, str]:
+    """The parsed JSON, or None and a status."""
+    try:
+        size = path.stat().st_size
+    except OSError as err:
+        return None, f"corrupt notebook: cannot read the file ({err.strerror})"
+    if size == 0:
+        return None, "empty"
+    if size > MAX_NOTEBOOK_BYTES:
+        return None, f"corrupt notebook: the file is too large ({size / 1e6:.0f} MB)"
+    raw = path.read_bytes()
+    if not raw.strip():
+        return None, "empty"
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None, "not a notebook"
+    if not text.lstrip().startswith("{"):
+        return None, "not a notebook"
+    try:
+        return json.loads(text), "ok"
+    except json.JSONDecodeError as err:
+        return None, f"corrupt notebook: invalid JSON (line {err.lineno}, column {err.colno})"
+    except RecursionError:
+        return None, "corrupt notebook: JSON nested too deeply"
+
+
+def read_submission(path: str | Path) -> Submission:
+    """Read one file without executing anything; every file gets a Submission with a status."""
+    path = Path(path)
+    data, status = _load_json(path)
+    if data is None:
+        return Submission(path, status)
+    if not isinstance(data, dict):
+        return Submission(path, "not a notebook")
+    if "cells" not in data:
+        if "worksheets" in data:
+            return Submission(path, "corrupt notebook: nbformat 3 (save it with Jupyter 4+)")
+        return Submission(path, "not a notebook")
+    version = data.get("nbformat")
+    if version is not None and version != 4:
+        return Submission(path, f"corrupt notebook: nbformat {version!r} (expected 4)")
+    cells = data["cells"]
+    if not isinstance(cells, list):
+        return Submission(path, "corrupt notebook: 'cells' is not a list")
+    if not cells:
+        return Submission(path, "empty notebook (no cells)")
+    return _read_cells(path, cells)
+
+
+def _read_cells(path: Path, cells: list) -> Submission:
+    submission = Submission(path, "ok")
+    tagged = any(_nbgrader(c) is not None for c in cells if isinstance(c, dict))
+    if not tagged:
+        submission.notes.append("no nbgrader metadata (a different editor?): every code cell "
+                                "was run and read")
+    previous_markdown = ""
+    for index, cell in enumerate(cells):
+        if not isinstance(cell, dict):
+            submission.notes.append(f"cell {index + 1} is not a cell; ignored")
+            continue
+        kind, source, nbgrader = cell.get("cell_type"), _source(cell), _nbgrader(cell)
+        grade_id = nbgrader.get("grade_id") if nbgrader else None
+        grade_id = grade_id if isinstance(grade_id, str) else None
+        if kind == "markdown" and grade_id in WRITTEN_IDS:
+            submission.written[grade_id] = source
+            submission.prompts[grade_id] = previous_markdown
+        elif kind == "markdown":
+            previous_markdown = source
+        if kind != "code":
+            continue
+        student_cell = nbgrader is None or nbgrader.get("solution") is True
+        if not student_cell:
+            continue
+        python = python_source(source)
+        submission.cells.append(StudentCell(index, grade_id, python))
+        submission.literals.update(literal_assignments(python))  # in order: the last wins
+    return submission

@@ -1,0 +1,260 @@
+"""Grade a class in parallel and write what the TA uploads and reads.
+
+    grade_batch(entries, term=...)  -> one GradeResult per entry, in order (never stops early)
+    write_outputs(results, out_dir) -> the files below
+
+Files in OUT (default grading-out/):
+
+    grades.csv              student_id, score, max_score, status, one column per question,
+                            then late, file, notebook_student_id, track, notes; one row per file
+    gradebook_canvas.csv    for Canvas: Grades > Import. Columns Student, ID, SIS User ID,
+                            SIS Login ID, Section, then the assignment; the second row is
+                            "Points Possible". Canvas matches rows on ID (the Canvas user id of
+                            the bulk-download file names) and a column on "Name (assignment id)"
+                            (pass --canvas-assignment-id); a header without an id makes Canvas
+                            offer to create a new assignment of that name. One row per student:
+                            the best of the files of their latest submission.
+    feedback/<id>.md        per student: status, score, each failed check and why (no hidden value)
+    written_answers.csv/.md the four written answers per student, for a TA to read and score
+    results/<id>.json       the Gradescope results.json (otter GradingResults)
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from commslab.grading.grade import GradeResult, grade_notebook
+from commslab.grading.lms import Entry
+from commslab.grading.notebook import WRITTEN_IDS
+from commslab.grading.sandbox import Limits
+
+ENGINES = ("local", "docker", "podman")
+
+
+def _grade_entry(entry: Entry, *, term: str, engine: str, autograder_dir: Path, timeout: float,
+                 out_dir: Path, key: bytes | None, limits: Limits | None) -> GradeResult:
+    try:
+        if entry.status is not None or entry.path is None:
+            result = GradeResult.failed(path=entry.path, term=term, student_id=entry.student_id,
+                                        status=entry.status or "missing",
+                                        autograder_dir=autograder_dir)
+        elif engine == "local":
+            result = grade_notebook(entry.path, term=term, student_id=entry.student_id,
+                                    autograder_dir=autograder_dir, timeout=timeout,
+                                    limits=limits, key=key)
+        else:
+            container = _container_module()
+            result = container.grade_in_container(engine, entry.path, term=term,
+                                                  student_id=entry.student_id,
+                                                  out_dir=out_dir, timeout=timeout)
+    except Exception as err:  # a grader fault: the row still gets written, the batch goes on
+        result = GradeResult.failed(path=entry.path, term=term, student_id=entry.student_id,
+                                    status=f"grader error: {type(err).__name__}: {err}"[:300],
+                                    autograder_dir=autograder_dir)
+    result.file = entry.source
+    result.lms_name = entry.name
+    result.late = entry.late
+    result.notes = [*entry.notes, *result.notes]
+    return result
+
+
+def _container_module():
+    """commslab.grading.container, imported only for --engine docker|podman."""
+    try:
+        from commslab.grading import container
+    except ImportError as err:
+        raise RuntimeError("the container engine (commslab.grading.container) is not "
+                           f"installed: {err}; use --engine local") from err
+    if not hasattr(container, "grade_in_container"):
+        raise RuntimeError("commslab.grading.container has no grade_in_container; "
+                           "use --engine local")
+    return container
+
+
+def grade_batch(entries: list[Entry], *, term: str, autograder_dir: str | Path,
+                engine: str = "local", jobs: int = 2, timeout: float = 120.0,
+                out_dir: str | Path = "grading-out", key: bytes | None = None,
+                limits: Limits | None = None,
+                on_done: Callable[[GradeResult], None] | None = None) -> list[GradeResult]:
+    """Grade every entry with `jobs` workers (each runs its own sandboxed probe process).
+
+    Threads are enough: the grader's share of the work is small, the student code runs in
+    the probe (or container) processes. The results come back in the entries' order.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    options = {"term": term, "engine": engine, "autograder_dir": Path(autograder_dir),
+               "timeout": timeout, "out_dir": Path(out_dir), "key": key, "limits": limits}
+    results: list[GradeResult | None] = [None] * len(entries)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(_grade_entry, e, **options): i for i, e in enumerate(entries)}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            if on_done is not None:
+                on_done(results[futures[future]])
+    return results  # type: ignore[return-value]
+
+
+# --- writing the outputs --------------------------------------------------------------------
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:100] or "unknown"
+
+
+def _gradebook_rows(results: list[GradeResult]) -> dict[str, GradeResult]:
+    """Per student id, the row the gradebook takes: not superseded, best score."""
+    best: dict[str, GradeResult] = {}
+    for r in results:
+        if r.status.startswith("superseded"):
+            continue
+        if r.student_id not in best or r.score > best[r.student_id].score:
+            best[r.student_id] = r
+    for r in results:  # a student with only superseded rows still gets a gradebook row
+        best.setdefault(r.student_id, r)
+    return best
+
+
+def _file_names(results: list[GradeResult]) -> list[str]:
+    """feedback/<id>.md for the gradebook row, <id>__<file>.md for any other row of that id."""
+    chosen = _gradebook_rows(results)
+    names, used = [], set()
+    for r in results:
+        name = _safe(r.student_id)
+        if chosen[r.student_id] is not r:
+            name += "__" + _safe(Path(r.file.rsplit(":", 1)[-1]).stem)
+        base, n = name, 2
+        while name in used:
+            name, n = f"{base}__{n}", n + 1
+        used.add(name)
+        names.append(name)
+    return names
+
+
+def write_outputs(results: list[GradeResult], out_dir: str | Path, *,
+                  assignment: str = "Collective Communication Lab",
+                  canvas_assignment_id: str | None = None) -> Path:
+    out = Path(out_dir)
+    for sub in ("feedback", "results"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    questions = _questions(results)
+    names = _file_names(results)
+    _grades_csv(results, questions, out / "grades.csv")
+    _canvas_csv(results, out / "gradebook_canvas.csv", assignment, canvas_assignment_id)
+    for r, name in zip(results, names, strict=True):
+        (out / "feedback" / f"{name}.md").write_text(_feedback_md(r, assignment), "utf-8")
+        (out / "results" / f"{name}.json").write_text(results_json(r), "utf-8")
+    _written(results, out)
+    return out
+
+
+def _questions(results: list[GradeResult]) -> list[str]:
+    questions: list[str] = []
+    for r in results:
+        for q in r.max_points:
+            if q not in questions:
+                questions.append(q)
+    return questions
+
+
+def _number(x: float) -> str:
+    return f"{x:.3f}".rstrip("0").rstrip(".")
+
+
+def _grades_csv(results: list[GradeResult], questions: list[str], path: Path) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student_id", "score", "max_score", "status", *questions, "late",
+                         "file", "notebook_student_id", "track", "notes"])
+        for r in results:
+            writer.writerow([r.student_id, _number(r.score), _number(r.max_score), r.status,
+                             *(_number(r.points.get(q, 0.0)) for q in questions),
+                             "yes" if r.late else "", r.file, r.notebook_student_id, r.track,
+                             "; ".join([r.identity_note, *r.notes]).strip("; ")])
+
+
+def _canvas_csv(results: list[GradeResult], path: Path, assignment: str,
+                canvas_assignment_id: str | None) -> None:
+    rows = _gradebook_rows(results)
+    column = f"{assignment} ({canvas_assignment_id})" if canvas_assignment_id else assignment
+    max_score = max((r.max_score for r in results), default=0.0)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column])
+        writer.writerow(["    Points Possible", "", "", "", "", _number(max_score)])
+        for student_id in sorted(rows):
+            r = rows[student_id]
+            writer.writerow([r.lms_name, student_id, "", "", "", _number(r.score)])
+
+
+def _feedback_md(r: GradeResult, assignment: str) -> str:
+    """The feedback lines (grade._feedback) as Markdown: a table of points per question,
+    then each failed check with its reason, then the notes."""
+    head, table, details, notes = [], [], [], []
+    for line in r.feedback:
+        if line.startswith(("Status: ", "Score: ", "Identity: ")):
+            label, text = line.split(": ", 1)
+            head.append(f"**{label}:** {text}  ")
+        elif line.startswith("note: "):
+            notes.append(f"- {line[6:]}")
+        elif line.startswith("  - "):
+            details.append(f"- {line[4:]}")
+        elif ": " in line:
+            question, points = line.split(": ", 1)
+            table.append(f"| {question} | {points} |")
+            details.append(f"\n### {question} ({points})\n")
+    lines = [f"# {assignment}: feedback for {r.student_id}", "", *head]
+    if r.late:
+        lines.append("**Submitted late.**")
+    if table:
+        lines += ["", "| question | points |", "|---|---|", *table]
+        fixes = [d for i, d in enumerate(details) if not d.startswith("\n###")
+                 or (i + 1 < len(details) and details[i + 1].startswith("- "))]
+        if fixes:
+            lines += ["", "## What to fix", *fixes]
+    if notes:
+        lines += ["", "## Notes", *notes]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def results_json(r: GradeResult) -> str:
+    """The Gradescope results.json of a row (a minimal one for a file that was not graded)."""
+    import json
+
+    results = r.results or {"score": r.score, "output": "\n".join(r.feedback), "tests": []}
+    return json.dumps(results, indent=1)
+
+
+_results_json = results_json  # the name commslab/bundle.py imports
+
+
+def _written(results: list[GradeResult], out: Path) -> None:
+    with open(out / "written_answers.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student_id", "track", "file", *WRITTEN_IDS, "automatic_points"])
+        for r in results:
+            writer.writerow([r.student_id, r.track, r.file,
+                             *(r.written.get(k, "") for k in WRITTEN_IDS),
+                             _number(r.points.get("written", 0.0))])
+    parts = ["# Written answers for TA review", ""]
+    for r in results:
+        if not r.written:
+            continue
+        parts += [f"## {r.student_id} ({r.track or 'no track'}, {r.file})", ""]
+        for key in WRITTEN_IDS:
+            text = r.written.get(key, "").strip() or "*(no answer)*"
+            parts += [f"### {key}", "", *("> " + line for line in text.splitlines()), ""]
+    (out / "written_answers.md").write_text("\n".join(parts), "utf-8")
+
+
+def summary(results: list[GradeResult]) -> str:
+    """'42 files: 40 graded, 1 timed out, 1 not a notebook' (statuses without details)."""
+    counts = Counter(r.status.split(":")[0].split(" (")[0] for r in results)
+    return f"{len(results)} files: " + ", ".join(f"{n} {s}" for s, n in counts.most_common())

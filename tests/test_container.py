@@ -1,0 +1,401 @@
+"""The grading image and its sandbox, for real: podman + runc builds and runs it here.
+
+Fast tests (no engine): the tag follows the sources, .dockerignore lets in what the tag
+hashes, a missing engine or a docker client without a daemon gives a clear message.
+Slow tests (@slow, @container): build the Debian base and the grading image, then
+* the sandbox itself, in a container run with the flags `grade_in_container` uses: no network,
+  the memory and pids limits hold, the root file system is read-only, the user is not root;
+* real grading: sample submissions (solved, untouched, buggy, broken, a memory bomb, a fork
+  bomb, a socket attempt) get the same row in the container as from the local engine
+  (`grade_notebook`), and a grader that runs out of time or memory still gives a clear row.
+On a fresh CI machine (root) the fixture installs podman, runc and debootstrap with apt-get.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from adversarial import notebooks
+
+from commslab.grading import container
+from commslab.grading.grade import grade_notebook, question_points
+
+ROOT = container.PROJECT_ROOT
+AUTOGRADER = ROOT / "autograder"
+TOOLS = ("podman", "runc", "debootstrap")
+TERM = notebooks.TERM
+STUDENT = "1234567"
+
+
+# ----------------------------------------------------------------------------- fast, no engine
+
+
+def _fake_root(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    for rel in ("autograder/Dockerfile", ".dockerignore", "pyproject.toml", "README.md"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(f"{rel}\n")
+    (root / "commslab").mkdir()
+    (root / "commslab" / "cli.py").write_text("x = 1\n")
+    return root
+
+
+def test_image_tag_follows_the_sources_and_nothing_else(tmp_path: Path) -> None:
+    root = _fake_root(tmp_path)
+    first = container.image_tag(root)
+    assert first.startswith(f"{container.IMAGE_REPOSITORY}:")
+    assert container.image_tag(root) == first  # deterministic
+    (root / "commslab" / "__pycache__").mkdir()
+    (root / "commslab" / "__pycache__" / "cli.cpython-311.pyc").write_bytes(b"junk")
+    (root / "notes.txt").write_text("not in the image")
+    assert container.image_tag(root) == first  # bytecode and stray files do not count
+    (root / "commslab" / "cli.py").write_text("x = 2\n")
+    changed_source = container.image_tag(root)
+    assert changed_source != first
+    (root / "autograder" / "tests").mkdir()
+    (root / "autograder" / "tests" / "q1.py").write_text("hidden\n")
+    changed_tests = container.image_tag(root)
+    assert changed_tests != changed_source
+    (root / "autograder" / "Dockerfile").write_text("FROM other\n")
+    assert container.image_tag(root) != changed_tests
+    assert container.image_tag(root, "localhost/x:1") != container.image_tag(root)
+
+
+def test_dockerignore_lets_in_exactly_what_the_tag_hashes() -> None:
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    allowed = {line[1:].strip("/") for line in lines if line.startswith("!")}
+    assert "*" in lines  # everything else is left out
+    assert allowed == set(container.IMAGE_SOURCES)
+
+
+def test_dockerfile_takes_its_base_as_a_build_argument() -> None:
+    text = (ROOT / "autograder" / "Dockerfile").read_text()
+    arg = text.index("ARG BASE_IMAGE=python:3.11-slim")
+    assert arg < text.index("FROM ${BASE_IMAGE}")
+    assert "--mount" not in text  # plain syntax: a real Docker without BuildKit builds it too
+
+
+def _fake_bin(tmp_path: Path, name: str, script: str) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    exe = bin_dir / name
+    exe.write_text(f"#!/bin/sh\n{script}\n")
+    exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
+    return bin_dir
+
+
+def test_missing_engine_says_what_to_do(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty PATH: no docker, no podman
+    monkeypatch.setattr(container, "_READY", {})  # nothing remembered from other tests
+    with pytest.raises(container.ContainerEngineError) as error:
+        container.check_engine("docker")
+    assert str(error.value) == (
+        "docker not found: install Docker or use --engine podman / --engine local"
+    )
+    with pytest.raises(container.ContainerEngineError, match="podman not found"):
+        container.ensure_image("podman")
+
+
+def test_docker_client_without_daemon_is_detected(tmp_path: Path, monkeypatch) -> None:
+    daemon_down = 'echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock." >&2'
+    bin_dir = _fake_bin(tmp_path, "docker", f'[ "$1" = info ] && {{ {daemon_down}; exit 1; }}')
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    with pytest.raises(container.ContainerEngineError) as error:
+        container.check_engine("docker")
+    message = str(error.value)
+    assert "engine does not answer" in message
+    assert "Cannot connect to the Docker daemon" in message
+    assert "--engine podman" in message
+
+
+def test_unknown_engine_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="engine"):
+        container.check_engine("lxc")
+
+
+# ----------------------------------------------------------------------------- slow, real podman
+
+
+def _missing_tools() -> list[str]:
+    return [tool for tool in TOOLS if shutil.which(tool) is None]
+
+
+@pytest.fixture(scope="session")
+def build_lock(tmp_path_factory):
+    """One lock shared by the pytest-xdist workers: only one of them builds at a time."""
+    lock_file = tmp_path_factory.getbasetemp().parent / "comms-lab-container.lock"
+
+    class Lock:
+        def __enter__(self):
+            self.handle = open(lock_file, "w")
+            fcntl.flock(self.handle, fcntl.LOCK_EX)
+
+        def __exit__(self, *exc):
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+
+    return Lock()
+
+
+@pytest.fixture(scope="session")
+def podman(build_lock) -> str:
+    """podman + runc + debootstrap, installed with apt-get on a fresh machine when root."""
+    with build_lock:
+        missing = _missing_tools()
+        if missing and os.geteuid() != 0:
+            pytest.skip(f"{', '.join(missing)} missing and not root: cannot apt-get install them")
+        if missing:
+            subprocess.run([ROOT / "scripts" / "install_container_tools.sh"], check=True)
+    container.check_engine("podman")
+    return "podman"
+
+
+@pytest.fixture(scope="session")
+def grader_image(podman: str, build_lock) -> str:
+    """The Debian base (reused across runs) and the grading image of this checkout."""
+    with build_lock:
+        if os.geteuid() != 0 and not container.image_exists(podman, container.LOCAL_BASE_IMAGE):
+            pytest.skip(f"no {container.LOCAL_BASE_IMAGE} and not root: debootstrap needs root")
+        start = time.monotonic()
+        subprocess.run([ROOT / "scripts" / "build_base_image.sh"], check=True)
+        base_seconds = time.monotonic() - start
+        start = time.monotonic()
+        image = container.ensure_image(podman, base_image=container.LOCAL_BASE_IMAGE)
+        build_seconds = time.monotonic() - start
+    print(f"\nbase image: {base_seconds:.1f} s; grading image {image}: {build_seconds:.1f} s")
+    return image
+
+
+def _run(image: str, tmp_path: Path, code: str, *, memory: str = "1g", pids: int = 256):
+    """`python -c code` in the grading image with exactly the sandbox of grade_in_container."""
+    stage = tmp_path / "stage"
+    (stage / "in").mkdir(parents=True)
+    (stage / "out").mkdir()
+    (stage / "out").chmod(0o777)
+    name = f"comms-lab-test-{os.getpid()}-{time.monotonic_ns()}"
+    command = container.run_command(
+        "podman", image, name, stage, ["python", "-c", code], memory=memory, pids=pids
+    )
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=120, env=container.engine_env("podman")
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.container
+def test_image_runs_the_course_tools_offline(grader_image: str, tmp_path: Path) -> None:
+    code = (
+        "import os, comms_core, commslab.cli, otter, nbformat\n"
+        "from click.testing import CliRunner\n"
+        "result = CliRunner().invoke(commslab.cli.main, ['--help'])\n"
+        "print(result.exit_code, 'grade-one' in result.output, os.getuid(), os.environ['HOME'])\n"
+    )
+    run = _run(grader_image, tmp_path, code)
+    assert run.returncode == 0, run.stderr
+    exit_code, has_grade_one, uid, home = run.stdout.split()
+    assert (exit_code, has_grade_one) == ("0", "True")
+    assert uid != "0"  # submissions never run as root
+    assert home == "/tmp"
+
+
+@pytest.mark.slow
+@pytest.mark.container
+def test_no_network_only_loopback(grader_image: str, tmp_path: Path) -> None:
+    code = (
+        "import errno, socket\n"
+        "s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
+        "s.settimeout(5)\n"
+        "try:\n"
+        "    s.connect(('1.1.1.1', 443)); print('CONNECTED')\n"
+        "except OSError as e:\n"
+        "    print(errno.errorcode.get(e.errno, e))\n"
+        "print(sorted(name for _, name in socket.if_nameindex()))\n"
+    )
+    run = _run(grader_image, tmp_path, code)
+    assert run.returncode == 0, run.stderr
+    outcome, interfaces = run.stdout.splitlines()
+    assert outcome == "ENETUNREACH"
+    assert interfaces == "['lo']"
+
+
+@pytest.mark.slow
+@pytest.mark.container
+def test_memory_limit_kills_a_3_gb_allocation(grader_image: str, tmp_path: Path) -> None:
+    # Touch every page so the memory is really used (a lazy calloc would not count).
+    code = "b = bytearray(3 * 1024**3)\nb[::4096] = b'x' * len(b[::4096])\nprint('ALLOCATED')"
+    run = _run(grader_image, tmp_path, code, memory="1g")
+    assert run.returncode == container.EXIT_KILLED
+    assert "ALLOCATED" not in run.stdout
+    small = _run(grader_image, tmp_path / "small", "b = bytearray(200 * 1024**2); print('OK')")
+    assert small.stdout.strip() == "OK"  # the limit, not the image, is what killed it
+
+
+@pytest.mark.slow
+@pytest.mark.container
+def test_pids_limit_stops_a_fork_bomb(grader_image: str, tmp_path: Path) -> None:
+    code = (
+        "import os, time\n"
+        "children = 0\n"
+        "try:\n"
+        "    while children < 5000:\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(60); os._exit(0)\n"
+        "        children += 1\n"
+        "except OSError as e:\n"
+        "    print(children, e.errno)\n"
+    )
+    start = time.monotonic()
+    run = _run(grader_image, tmp_path, code, pids=64)
+    children, error = run.stdout.split()
+    assert int(children) < 64  # the 64th process of the container is refused
+    assert error == "11"  # EAGAIN
+    assert time.monotonic() - start < 60  # --rm ends the sleeping children with the container
+
+
+@pytest.mark.slow
+@pytest.mark.container
+def test_root_file_system_is_read_only(grader_image: str, tmp_path: Path) -> None:
+    code = (
+        "import pathlib\n"
+        "for place in ('/opt/comms-lab/commslab/cli.py', '/tmp/scratch', '/out/x', "
+        "'/submission/x'):\n"
+        "    try:\n"
+        "        pathlib.Path(place).write_text('x'); print(place, 'writable')\n"
+        "    except OSError as e:\n"
+        "        print(place, e.errno)\n"
+    )
+    run = _run(grader_image, tmp_path, code)
+    assert run.returncode == 0, run.stderr
+    outcome = dict(line.split() for line in run.stdout.splitlines())
+    assert outcome["/opt/comms-lab/commslab/cli.py"] in ("13", "30")  # EACCES or EROFS
+    assert outcome["/submission/x"] == "30"  # EROFS: the submission is mounted read-only
+    assert outcome["/tmp/scratch"] == "writable"
+    assert outcome["/out/x"] == "writable"
+
+
+# ----------------------------------------------------------------------------- slow, real grading
+
+MEMORY_BOMB = (  # grows 64 MiB at a time and touches every page: real memory, not a reservation
+    "chunks = []\n"
+    "while True:\n"
+    "    chunk = bytearray(64 * 1024**2)\n"
+    "    chunk[::4096] = b'x' * len(chunk[::4096])\n"
+    "    chunks.append(chunk)\n"
+)
+FORK_BOMB = "import os\nwhile True:\n    os.fork()\n"
+SOCKET = (
+    "import socket\n"
+    "s = socket.create_connection(('1.1.1.1', 443), timeout=3)\n"
+    "s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')\n"
+)
+AFTER_PART1 = 7  # position of a student-added cell: right after the Part 1 stubs
+SAMPLES = {
+    "solved": lambda: notebooks.solved_notebook(STUDENT),
+    "untouched": lambda: notebooks.untouched_notebook(),
+    "buggy": lambda: notebooks.buggy_notebook(STUDENT),
+    "memory_bomb": lambda: notebooks.solved_notebook(STUDENT, extra=[(AFTER_PART1, MEMORY_BOMB)]),
+    "fork_bomb": lambda: notebooks.solved_notebook(STUDENT, extra=[(AFTER_PART1, FORK_BOMB)]),
+    "socket": lambda: notebooks.solved_notebook(STUDENT, extra=[(AFTER_PART1, SOCKET)]),
+}
+
+
+@pytest.fixture(scope="module")
+def submissions(tmp_path_factory) -> dict[str, Path]:
+    # LMS-style names with spaces and a colon: the engine's -v syntax must not see them.
+    folder = tmp_path_factory.mktemp("submissions")
+    paths = {
+        name: notebooks.write(build(), folder / f"doe, jane: {name}.ipynb")
+        for name, build in SAMPLES.items()
+    }
+    broken = folder / "doe, jane: broken.ipynb"
+    broken.write_text('{"cells": [ this is not JSON')
+    return {**paths, "broken": broken}
+
+
+def _full_marks() -> float:
+    return sum(question_points(AUTOGRADER).values())
+
+
+def _refused(row, what: str) -> bool:
+    return any("SandboxError" in line and what in line for line in row.feedback)
+
+
+# What each sample must get, from the spec and the samples' construction (not from a run).
+# The bombs sit in a student-added cell: it is refused or stopped, the rest still counts.
+EXPECTED = {
+    "solved": lambda row, full: row.score == full and row.status == "graded",
+    "untouched": lambda row, full: row.score == 0,
+    "buggy": lambda row, full: 0 < row.score < full,
+    "broken": lambda row, full: row.score == 0 and row.status.startswith("corrupt notebook"),
+    "memory_bomb": lambda row, full: row.score == full and row.status == "memory limit",
+    "fork_bomb": lambda row, full: row.score == full and _refused(row, "os.fork"),
+    "socket": lambda row, full: row.score == full and _refused(row, "socket"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.container
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_container_grades_like_the_local_engine(
+    name: str, submissions: dict[str, Path], grader_image: str, tmp_path: Path
+) -> None:
+    path = submissions[name]
+    local = grade_notebook(path, term=TERM, student_id=STUDENT, autograder_dir=AUTOGRADER)
+    start = time.monotonic()
+    boxed = container.grade_in_container(
+        "podman", path, term=TERM, student_id=STUDENT, out_dir=tmp_path, timeout=60,
+        image=grader_image,
+    )  # fmt: skip
+    print(f"\n{name}: {time.monotonic() - start:.1f} s in the container")
+    full = _full_marks()
+    assert full > 0
+    assert boxed.max_score == full  # every row is out of the full total, broken ones too
+    assert EXPECTED[name](boxed, full), (boxed.score, boxed.status, boxed.feedback)
+    assert boxed.row() == local.row()  # score, points, status, feedback: all of it
+    assert list(boxed.points) == list(local.points)  # grades.csv columns in the same order
+    assert boxed.file == path.name  # the host's file, not the container's copy
+    assert not list(tmp_path.iterdir())  # the staging folder is gone
+
+
+@pytest.mark.slow
+@pytest.mark.container
+def test_a_grader_out_of_time_is_killed_and_gets_a_row(
+    submissions: dict[str, Path], grader_image: str, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(container.uuid, "uuid4", lambda: container.uuid.UUID(int=0xC0FFEE))
+    name = f"comms-lab-grade-{container.uuid.UUID(int=0xC0FFEE).hex[:12]}"
+    start = time.monotonic()
+    row = container.grade_in_container(
+        "podman", submissions["solved"], term=TERM, student_id=STUDENT,
+        out_dir=tmp_path, timeout=1, grace=0, image=grader_image,
+    )  # fmt: skip
+    assert time.monotonic() - start < 30  # killed at 1 s, not left to finish
+    assert row.status.startswith("timed out")
+    assert (row.score, row.student_id) == (0, STUDENT)
+    left = subprocess.run(
+        ["podman", "ps", "-a", "--filter", f"name={name}", "--format", "{{.Names}}"],
+        capture_output=True, text=True, env=container.engine_env("podman"), check=True,
+    )  # fmt: skip
+    assert left.stdout.strip() == ""  # the container is gone, not running on
+
+
+@pytest.mark.slow
+@pytest.mark.container
+def test_a_grader_out_of_memory_gets_a_row(
+    submissions: dict[str, Path], grader_image: str, tmp_path: Path
+) -> None:
+    # 64 MB is less than Python + numpy + otter need: the memory cgroup kills the grader itself.
+    row = container.grade_in_container(
+        "podman", submissions["solved"], term=TERM, student_id=STUDENT,
+        out_dir=tmp_path, timeout=60, memory="64m", image=grader_image,
+    )  # fmt: skip
+    assert row.status.startswith("memory limit")
+    assert row.score == 0
+    assert row.max_score > 0

@@ -1,0 +1,100 @@
+"""The adversarial corpus (tests/adversarial/corpus.py), graded in parallel batches.
+
+For every case: one row, the expected status, and a score not above its honest baseline
+(the same notebook without the tampering); cases built on the untouched release score 0 on
+the questions they attack. The slow batch holds the cases that need a time-out or a restart.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from adversarial.corpus import CASES, STUDENT, write_corpus
+
+import comms_core
+from commslab.grading.lms import Entry
+from commslab.grading.report import grade_batch
+from commslab.grading.sandbox import Limits
+
+ROOT = Path(__file__).resolve().parents[1]
+AUTOGRADER = ROOT / "autograder"
+TERM = "2026-fall"
+KEY = b"adversarial-corpus-key"
+LIMITS = Limits(total_seconds=60, cell_seconds=3, call_seconds=1.5, grace_seconds=1.5)
+FAST = [c.name for c in CASES if not c.slow]
+SLOW = [c.name for c in CASES if c.slow]
+
+
+def _grade(paths: list[Path]) -> dict[str, object]:
+    entries = [Entry(p, p.name, STUDENT) for p in paths]
+    results = grade_batch(entries, term=TERM, autograder_dir=AUTOGRADER, jobs=2, key=KEY,
+                          limits=LIMITS)
+    assert len(results) == len(paths)  # n files in, n rows out
+    return {Path(r.file).stem: r for r in results}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus")
+    outside = tmp_path_factory.mktemp("outside") / "pwned.txt"
+    context = {"comms_core": str(Path(comms_core.__file__).parent), "repo": str(ROOT),
+               "autograder": str(AUTOGRADER), "other": str(folder / "baseline_solved.ipynb"),
+               "outside": str(outside)}
+    return write_corpus(folder, context), outside
+
+
+@pytest.fixture(scope="module")
+def fast_rows(corpus):
+    cases, _ = corpus
+    folder = next(iter(cases.values())).path.parent
+    paths = [cases[n].path for n in FAST]
+    paths += [folder / f"baseline_{b}.ipynb" for b in ("buggy", "untouched", "solved")]
+    return _grade(paths)
+
+
+@pytest.fixture(scope="module")
+def slow_rows(corpus):
+    cases, _ = corpus
+    return _grade([cases[n].path for n in SLOW])
+
+
+def _check(case, row, baseline) -> None:
+    assert case.status_ok(row.status), (case.name, row.status, row.notes)
+    assert row.max_score == baseline.max_score > 0
+    assert row.score <= baseline.score + 1e-9, (case.name, row.score, baseline.score, row.points)
+    for question in case.zero:
+        assert row.points[question] == 0, (case.name, question, row.feedback)
+
+
+def test_the_baselines_are_what_they_claim(fast_rows) -> None:
+    assert fast_rows["baseline_solved"].score == fast_rows["baseline_solved"].max_score
+    assert fast_rows["baseline_untouched"].score == 0
+    buggy = fast_rows["baseline_buggy"]
+    assert 0 < buggy.score < buggy.max_score  # a real middle: tampering would show
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_fast_case(name, corpus, fast_rows) -> None:
+    cases, outside = corpus
+    case = cases[name]
+    _check(case, fast_rows[name], fast_rows[f"baseline_{case.base}"])
+    assert not outside.exists(), "a submission wrote outside its sandbox"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SLOW)
+def test_slow_case(name, corpus, fast_rows, slow_rows) -> None:
+    cases, _ = corpus
+    case = cases[name]
+    _check(case, slow_rows[name], fast_rows[f"baseline_{case.base}"])
+
+
+def test_the_refusals_are_named_in_the_feedback(fast_rows) -> None:
+    """The student (and the TA) see why: the sandbox names what it refused."""
+    said = "\n".join(fast_rows["delegate_from_import"].feedback)
+    assert "implement it yourself" in said
+    said = "\n".join(fast_rows["read_hidden_tests"].feedback)
+    assert "does not allow" in said
+    said = "\n".join(fast_rows["equals_anything"].feedback)
+    assert "not a number" in said
