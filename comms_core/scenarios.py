@@ -204,6 +204,23 @@ def _hier(G, K, a_f, b_f, a_s, b_s, src_f, src_s, assume_f=False, assume_s=False
     )
 
 
+def _accumulation(t_compute, t_source, micro_batch, B_noise, unit):
+    """Part 2's gradient-accumulation numbers: compute time per micro-batch (an assumption),
+    micro-batch size b and the noise scale B_noise (McCandlish et al. 2018; assumed per track)."""
+    return (
+        Param("t_compute", "s", *t_compute, source=t_source, assumption=True),
+        Param(
+            "micro_batch",
+            unit,
+            micro_batch,
+            scale="int",
+            source="examples per micro-batch",
+            assumption=True,
+        ),
+        Param("B_noise", unit, *B_noise, source=_MCC, assumption=True),
+    )
+
+
 CLOUD_TITAN = Track(
     key="cloud_titan",
     title="Cloud Titan",
@@ -230,16 +247,9 @@ CLOUD_TITAN = Track(
             _NVLINK + "; " + _NVLINK_ALPHA,
             _IB_NDR + "; " + _IB_ALPHA,
         ),
-        Param(
-            "t_compute",
-            "s",
-            0.2,
-            0.6,
-            source="forward+backward of one micro-batch",
-            assumption=True,
+        *_accumulation(
+            (0.2, 0.6), "forward+backward of one micro-batch", 1, (4000, 16000), "sequences"
         ),
-        Param("micro_batch", "sequences", 1, scale="int", source=_SPEC),
-        Param("B_noise", "sequences", 4000, 16000, source=_MCC, assumption=True),
         Param("d", "values", 6553600, scale="int", source="one 25 MiB bucket of float32"),
     ),
     ledger=_common_ledger(
@@ -307,16 +317,7 @@ EDGE_GUARDIAN = Track(
             assume_f=True,
             assume_s=True,
         ),
-        Param("t_compute", "s", 2e-3, 5e-3, source="one micro-batch on the SoC", assumption=True),
-        Param(
-            "micro_batch",
-            "samples",
-            8,
-            scale="int",
-            source="examples per micro-batch",
-            assumption=True,
-        ),
-        Param("B_noise", "samples", 256, 1024, source=_MCC, assumption=True),
+        *_accumulation((2e-3, 5e-3), "one micro-batch on the SoC", 8, (256, 1024), "samples"),
         Param("d", "values", 0, scale="int", source="M_message / 4: float32 values per delta"),
     ),
     ledger=_common_ledger(
@@ -387,23 +388,7 @@ MOBILE_NOMAD = Track(
             assume_f=True,
             assume_s=True,
         ),
-        Param(
-            "t_compute",
-            "s",
-            20e-3,
-            60e-3,
-            source="one micro-batch on the phone NPU",
-            assumption=True,
-        ),
-        Param(
-            "micro_batch",
-            "samples",
-            4,
-            scale="int",
-            source="examples per micro-batch",
-            assumption=True,
-        ),
-        Param("B_noise", "samples", 64, 256, source=_MCC, assumption=True),
+        *_accumulation((20e-3, 60e-3), "one micro-batch on the phone NPU", 4, (64, 256), "samples"),
     ),
     ledger=_common_ledger(
         (
@@ -489,23 +474,9 @@ TINY_PIONEER = Track(
             assume_f=True,
             assume_s=True,
         ),
-        Param(
-            "t_compute",
-            "s",
-            5e-3,
-            20e-3,
-            source="one micro-batch on the hearable DSP",
-            assumption=True,
+        *_accumulation(
+            (5e-3, 20e-3), "one micro-batch on the hearable DSP", 2, (32, 128), "samples"
         ),
-        Param(
-            "micro_batch",
-            "samples",
-            2,
-            scale="int",
-            source="examples per micro-batch",
-            assumption=True,
-        ),
-        Param("B_noise", "samples", 32, 128, source=_MCC, assumption=True),
     ),
     ledger=_common_ledger(
         (
