@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
+from commslab.mpi.rank_status import RankStatus
+
 CALL_TARGET_S = 1e-3  # consecutive calls of one size per round: about 1 ms worth ...
 MAX_CALLS = 20  # ... and at most this many
 
@@ -49,15 +51,8 @@ def main() -> None:
 
     comm = MPI.COMM_WORLD
     rank, n_ranks = comm.Get_rank(), comm.Get_size()
-    status_dir = Path(args.status_dir)
-
-    def report(phase: str) -> None:
-        (status_dir / f"rank{rank}.status").write_text(phase)
-
-    def fail(message: str) -> None:
-        (status_dir / "error.txt").write_text(message)
-        report(f"failed: {message}")
-        comm.Abort(3)
+    status = RankStatus(args.status_dir, comm, abort_code=3)
+    report, fail = status.report, status.fail
 
     report("started")
     if args.expected_ranks and n_ranks != args.expected_ranks:

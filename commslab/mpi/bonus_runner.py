@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 from mpi4py import MPI
 
 from commslab.mpi.counting_comm import ByteCountingComm, CollectiveRefused
+from commslab.mpi.rank_status import RankStatus
 
 RTOL = ATOL = 1e-12  # float64 sums of N normal values in any order agree to ~1e-15
 
@@ -41,15 +41,8 @@ def main() -> None:
 
     world = MPI.COMM_WORLD
     rank, n_ranks = world.Get_rank(), world.Get_size()
-    status_dir = Path(args.status_dir)
-
-    def report(phase: str) -> None:
-        (status_dir / f"rank{rank}.status").write_text(phase)
-
-    def fail(message: str) -> None:
-        (status_dir / "error.txt").write_text(message)
-        report(f"failed: {message}")
-        world.Abort(4)
+    status = RankStatus(args.status_dir, world, abort_code=4)
+    report, fail = status.report, status.fail
 
     report("started")
     try:
@@ -82,7 +75,7 @@ def main() -> None:
         max_error = float(np.max(np.abs(got - expected)))
         if not np.allclose(got, expected, rtol=RTOL, atol=ATOL):
             problem = f"result differs from the exact sum by up to {max_error:.3g}"
-    (status_dir / f"rank{rank}.json").write_text(json.dumps({
+    (status.dir / f"rank{rank}.json").write_text(json.dumps({
         "rank": rank, "bytes_sent": comm.bytes_sent, "messages_sent": comm.messages_sent,
         "sum_ok": problem is None, "max_abs_error": max_error, "problem": problem,
     }))
