@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from commslab.grading.harness import KEY_ENV  # the term key, when taken from the environment
+from commslab.grading.harness import KEY_ENV, instructor_key
 from commslab.grading.sandbox import Limits
 
 if TYPE_CHECKING:
@@ -199,6 +199,8 @@ def ensure_image(
         if not rebuild and ready in _READY:
             return _READY[ready]
         check_engine(engine)
+        if not os.environ.get(KEY_ENV):  # the image grades with this checkout's key
+            instructor_key(root / "autograder", create=True)
         base = base_image or default_base_image(engine)
         tag = image_tag(root, base)
         if rebuild or not image_exists(engine, tag):
