@@ -184,7 +184,12 @@ def _run(image: str, tmp_path: Path, code: str, *, memory: str = "1g", pids: int
         "podman", image, name, stage, ["python", "-c", code], memory=memory, pids=pids
     )
     return subprocess.run(
-        command, capture_output=True, text=True, timeout=120, env=container.engine_env("podman")
+        command,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=container.engine_env("podman"),
+        cwd=stage,  # runc leaves an empty "oom" file in its cwd after an OOM kill
     )
 
 

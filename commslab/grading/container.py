@@ -353,6 +353,7 @@ def grade_in_container(
                 text=True,
                 timeout=timeout + grace,
                 env=engine_env(engine),
+                cwd=stage,  # runc leaves an empty "oom" file in its cwd after an OOM kill
                 check=False,
             )
         except FileNotFoundError:
