@@ -4,11 +4,10 @@ Reference: comms_core.cost_models.ring_allreduce_time, T = 2(N−1)·α + 2(N−
 Inputs are drawn per student and term (the `cases` seeds), over the ranges of the four tracks.
 """
 
-import numpy as np
 from otter.test_files import test_case
 
 from comms_core import cost_models as ref
-from commslab.grading.checks import expect_close
+from commslab.grading.checks import draw_link, expect_close, log_uniform
 
 OK_FORMAT = False
 name = "ring_allreduce_time"
@@ -18,14 +17,7 @@ WHAT = "ring_allreduce_time(M, N, α, β)"
 HINT = "check the latency term 2(N−1)α and the bandwidth term 2(N−1)/N·M/β"
 
 
-def log_uniform(rng, low, high, size=None):
-    return np.exp(rng.uniform(np.log(low), np.log(high), size))
-
-
-def draw(rng):
-    """M bytes, N ranks, α seconds, β bytes/s."""
-    return (float(log_uniform(rng, 1e3, 2e11)), int(rng.integers(4, 4097)),
-            float(log_uniform(rng, 1e-7, 3e-2)), float(log_uniform(rng, 5e4, 1e12)))
+draw = draw_link
 
 
 @test_case(name="random inputs", points=1, hidden=True)

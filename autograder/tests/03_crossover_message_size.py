@@ -8,7 +8,7 @@ import numpy as np
 from otter.test_files import test_case
 
 from comms_core import cost_models as ref
-from commslab.grading.checks import expect_close
+from commslab.grading.checks import expect_close, log_uniform
 
 OK_FORMAT = False
 name = "crossover_message_size"
@@ -16,10 +16,6 @@ points = 3
 
 WHAT = "crossover_message_size(N, α, β)"
 HINT = "set T_ring = T_tree and solve for M, with L = ⌈log2 N⌉"
-
-
-def log_uniform(rng, low, high, size=None):
-    return np.exp(rng.uniform(np.log(low), np.log(high), size))
 
 
 def draw(rng):

@@ -5,11 +5,10 @@ Reference: comms_core.cost_models.hierarchical_allreduce_time,
 T = 2(G−1)·(α_intra + M/(G·β_intra)) + 2(K−1)·(α_inter + M/(G·K·β_inter)).
 """
 
-import numpy as np
 from otter.test_files import test_case
 
 from comms_core import cost_models as ref
-from commslab.grading.checks import expect_close
+from commslab.grading.checks import draw_hierarchy, expect_close, log_uniform
 
 OK_FORMAT = False
 name = "hierarchical_allreduce_time"
@@ -20,17 +19,7 @@ HINT = ("intra-node reduce-scatter and all-gather each cost (G−1)(α_intra + M
         "the inter-node ring on the M/G shard costs 2(K−1)(α_inter + M/(G·K·β_inter))")
 
 
-def log_uniform(rng, low, high, size=None):
-    return np.exp(rng.uniform(np.log(low), np.log(high), size))
-
-
-def draw(rng):
-    """M, G, K, α_intra, β_intra, α_inter, β_inter (β_intra ≥ β_inter: the fast link)."""
-    beta_inter = float(log_uniform(rng, 5e4, 5e10))
-    return (float(log_uniform(rng, 1e4, 2e11)), int(rng.integers(2, 17)),
-            int(rng.integers(2, 257)), float(log_uniform(rng, 1e-7, 5e-3)),
-            beta_inter * float(log_uniform(rng, 1, 100)), float(log_uniform(rng, 1e-6, 3e-2)),
-            beta_inter)
+draw = draw_hierarchy
 
 
 @test_case(name="random inputs", points=1, hidden=True)

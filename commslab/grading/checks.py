@@ -249,3 +249,26 @@ def written_problem(grade_id: str, text: str | None, templates: list[str] = ()) 
     if grade_id == "reflect_part1" and not LATENCY.search(own):
         return "does not discuss the latency term 2(N−1)α"
     return ""
+
+
+# --- random inputs for the hidden tests (ranges cover the four tracks' scenarios) ----------
+
+
+def log_uniform(rng, low: float, high: float, size=None):
+    """Draws spread evenly over orders of magnitude, from low to high."""
+    return np.exp(rng.uniform(np.log(low), np.log(high), size))
+
+
+def draw_link(rng) -> tuple[float, int, float, float]:
+    """(M bytes, N ranks, α seconds, β bytes/s) for the ring and tree cost functions."""
+    return (float(log_uniform(rng, 1e3, 2e11)), int(rng.integers(4, 4097)),
+            float(log_uniform(rng, 1e-7, 3e-2)), float(log_uniform(rng, 5e4, 1e12)))
+
+
+def draw_hierarchy(rng, smallest: int = 2) -> tuple:
+    """(M, G, K, α_intra, β_intra, α_inter, β_inter) with β_intra ≥ β_inter (the fast link)."""
+    beta_inter = float(log_uniform(rng, 5e4, 5e10))
+    return (float(log_uniform(rng, 1e4, 2e11)), int(rng.integers(smallest, 17)),
+            int(rng.integers(smallest, 257)), float(log_uniform(rng, 1e-7, 5e-3)),
+            beta_inter * float(log_uniform(rng, 1, 100)), float(log_uniform(rng, 1e-6, 3e-2)),
+            beta_inter)
