@@ -7,28 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mpi_support import needs_mpi
 
 from comms_core.simulator import simulate_ring_allreduce
-from commslab.mpi import launch
 from commslab.mpi.bonus import BONUS_TEMPLATE, grade_bonus_ring, ring_bytes_per_rank
 from commslab.mpi.counting_comm import ByteCountingComm, CollectiveRefused, message_bytes
 
 DATA = Path(__file__).parent / "data"
 
 
-def _mpi_available() -> bool:
-    try:
-        launch.require_mpi4py()
-        launch.find_mpiexec()
-    except launch.MPIUnavailable:
-        return False
-    return True
-
-
 def real_mpi(test):
     """Runs real MPI ranks: slow, mpi, and skipped where MPI is not installed."""
-    skip = pytest.mark.skipif(not _mpi_available(), reason="mpi4py or mpiexec missing")
-    return skip(pytest.mark.slow(pytest.mark.mpi(test)))
+    return needs_mpi(pytest.mark.slow(pytest.mark.mpi(test)))
 
 
 # --- what a ring sends ---------------------------------------------------------------------

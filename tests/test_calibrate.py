@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from mpi_support import needs_mpi
 
 from comms_core.cost_models import crossover_message_size, ring_allreduce_time
 from commslab import calibrate as cal
@@ -21,16 +22,6 @@ from commslab.mpi import launch
 DATA = Path(__file__).parent / "data"
 
 
-def _mpi_available() -> bool:
-    try:
-        launch.require_mpi4py()
-        launch.find_mpiexec()
-    except launch.MPIUnavailable:
-        return False
-    return True
-
-
-needs_mpi = pytest.mark.skipif(not _mpi_available(), reason="mpi4py or mpiexec missing")
 
 
 def _run(args, **kwargs):
