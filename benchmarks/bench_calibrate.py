@@ -21,8 +21,10 @@ from commslab.mpi.launch import MPIUnavailable
 
 def machine() -> None:
     print("== this machine: 2 ranks, MPI_Allreduce float32 SUM, default sweep 4 B..32 MiB")
-    print(f"{'transport':>9} {'alpha/step':>11} {'beta':>11} {'knee':>9} "
-          f"{'held-out err':>12} {'one line':>9} {'ratio':>6} {'wall':>6}")
+    print(
+        f"{'transport':>9} {'alpha/step':>11} {'beta':>11} {'knee':>9} "
+        f"{'held-out err':>12} {'one line':>9} {'ratio':>6} {'wall':>6}"
+    )
     for transport in ("tcp", "shm"):
         start = time.perf_counter()
         try:
@@ -35,20 +37,26 @@ def machine() -> None:
         one_line = r["one_line"]["heldout_median_relative_error"]
         knee = f"{r['knee_bytes']:.0f} B" if r["knee_bytes"] else "none"
         alpha_us, beta_gbs = r["alpha_s"] * 1e6, r["beta_bytes_per_s"] / 1e9
-        print(f"{transport:>9} {alpha_us:>8.2f} µs {beta_gbs:>6.3f} GB/s {knee:>9} "
-              f"{100 * piecewise:>11.1f}% {100 * one_line:>8.1f}% "
-              f"{piecewise / one_line:>6.2f} {wall:>5.1f}s")
+        print(
+            f"{transport:>9} {alpha_us:>8.2f} µs {beta_gbs:>6.3f} GB/s {knee:>9} "
+            f"{100 * piecewise:>11.1f}% {100 * one_line:>8.1f}% "
+            f"{piecewise / one_line:>6.2f} {wall:>5.1f}s"
+        )
 
 
 def published() -> None:
     print("\n== published nccl-tests AllReduce: |model - measured| / measured")
-    print(f"{'system':>20} {'rows':>4} {'alpha-beta med/max':>19} {'NCCL-like med/max':>18} "
-          f"{'ratio of medians':>16}")
+    print(
+        f"{'system':>20} {'rows':>4} {'alpha-beta med/max':>19} {'NCCL-like med/max':>18} "
+        f"{'ratio of medians':>16}"
+    )
     for system, models in error_summary(compare_model_to_measurements()).items():
         ab, nccl = models["alpha_beta"]["all"], models["nccl_like"]["all"]
-        print(f"{system:>20} {ab['n']:>4} {100 * ab['median']:>8.0f}% / {100 * ab['max']:>4.0f}%"
-              f" {100 * nccl['median']:>8.0f}% / {100 * nccl['max']:>4.0f}%"
-              f" {nccl['median'] / ab['median']:>16.2f}")
+        print(
+            f"{system:>20} {ab['n']:>4} {100 * ab['median']:>8.0f}% / {100 * ab['max']:>4.0f}%"
+            f" {100 * nccl['median']:>8.0f}% / {100 * nccl['max']:>4.0f}%"
+            f" {nccl['median'] / ab['median']:>16.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -42,15 +42,21 @@ def _execute(path: Path) -> float:
 
     nb = nbformat.read(str(path), as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=600,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
     return time.perf_counter() - start
 
 
 def _grade(path: Path, student_id: str) -> float:
     start = time.perf_counter()
-    result = grade_notebook(path, term=TERM, student_id=student_id, autograder_dir=AUTOGRADER,
-                            key=KEY)
+    result = grade_notebook(
+        path, term=TERM, student_id=student_id, autograder_dir=AUTOGRADER, key=KEY
+    )
     assert result.status == "graded", result.status
     return time.perf_counter() - start
 
@@ -83,8 +89,9 @@ def main() -> None:
             path = nbs.write(maker(sid), folder / "class" / f"student_{sid}.ipynb")
             entries.append(Entry(path, path.name, sid))
         start = time.perf_counter()
-        results = grade_batch(entries, term=TERM, autograder_dir=AUTOGRADER, jobs=args.jobs,
-                              key=KEY)
+        results = grade_batch(
+            entries, term=TERM, autograder_dir=AUTOGRADER, jobs=args.jobs, key=KEY
+        )
         wall = time.perf_counter() - start
         statuses = {r.status for r in results}
         print(f"== a class of {size}, --jobs {args.jobs} ({', '.join(sorted(statuses))})")

@@ -130,12 +130,20 @@ def _row(record: dict, line: int) -> NcclMeasurement:
 
     try:
         row = NcclMeasurement(
-            system=need("system"), gpu=need("gpu"), gpus=int(need("gpus")),
-            nodes=int(need("nodes")), fabric=need("fabric"),
-            nccl_version=need("nccl_version"), algorithm=need("algorithm"),
-            size_bytes=int(need("size_bytes")), time_us=float(need("time_us")),
-            busbw_gbs=float(need("busbw_gbs")), derived=need("derived") == "yes",
-            source=need("source"), note=(record.get("note") or "").strip())
+            system=need("system"),
+            gpu=need("gpu"),
+            gpus=int(need("gpus")),
+            nodes=int(need("nodes")),
+            fabric=need("fabric"),
+            nccl_version=need("nccl_version"),
+            algorithm=need("algorithm"),
+            size_bytes=int(need("size_bytes")),
+            time_us=float(need("time_us")),
+            busbw_gbs=float(need("busbw_gbs")),
+            derived=need("derived") == "yes",
+            source=need("source"),
+            note=(record.get("note") or "").strip(),
+        )
     except ValueError as err:
         raise ValueError(f"{DATA_PATH.name} line {line}: {err}") from None
     if row.size_bytes <= 0 or not row.time_us > 0 or row.busbw_gbs < 0:
@@ -174,23 +182,53 @@ _ALPHA_NVLINK = 2e-6  # one NVLink P2P write, 1.8-2.3 µs (cuda-samples#230)
 _ALPHA_NET = 5e-6  # InfiniBand NDR (mlsysim IB_NDR_LATENCY_US); assumed for TCPXO too
 SYSTEMS: dict[str, SystemModel] = {
     "dgx_h100_1x8": SystemModel(
-        "hopper", "intel", _H100_NVLINK, None, _ALPHA_NVLINK, _H100_NVLINK,
+        "hopper",
+        "intel",
+        _H100_NVLINK,
+        None,
+        _ALPHA_NVLINK,
+        _H100_NVLINK,
         "18 NVLink4 links × 20.6 GB/s (NCCL topo.h); sjeaugey in nccl-tests#212: NCCL "
-        "gets ~370 GB/s effective NVLink bandwidth"),
+        "gets ~370 GB/s effective NVLink bandwidth",
+    ),
     "azure_nd_h100_v5": SystemModel(
-        "hopper", "intel", _H100_NVLINK, None, _ALPHA_NVLINK, _H100_NVLINK,
-        "as dgx_h100_1x8; CPU Xeon 8480C (the results page)"),
+        "hopper",
+        "intel",
+        _H100_NVLINK,
+        None,
+        _ALPHA_NVLINK,
+        _H100_NVLINK,
+        "as dgx_h100_1x8; CPU Xeon 8480C (the results page)",
+    ),
     "azure_nd_a100_v4": SystemModel(
-        "ampere", "amd", _A100_NVLINK, None, _ALPHA_NVLINK, _A100_NVLINK,
-        "12 NVLink3 links × 20 GB/s (NCCL topo.h); CPU AMD EPYC 7V12 (the results page)"),
+        "ampere",
+        "amd",
+        _A100_NVLINK,
+        None,
+        _ALPHA_NVLINK,
+        _A100_NVLINK,
+        "12 NVLink3 links × 20 GB/s (NCCL topo.h); CPU AMD EPYC 7V12 (the results page)",
+    ),
     "gcp_a3mega_2x8_h100": SystemModel(
-        "hopper", "intel", _H100_NVLINK, 8 * 25e9, _ALPHA_NET, 8 * 25e9,
+        "hopper",
+        "intel",
+        _H100_NVLINK,
+        8 * 25e9,
+        _ALPHA_NET,
+        8 * 25e9,
         "ASSUMPTION: 8 NICs × 200 Gb/s per node for A3 Mega (not in the source file); the "
-        "plain ring runs one ring per NIC, so its β is the node's NIC total"),
+        "plain ring runs one ring per NIC, so its β is the node's NIC total",
+    ),
     "h20_2x8_ndr": SystemModel(
-        "hopper", "intel", _H100_NVLINK, 8 * 48e9, _ALPHA_NET, 8 * 48e9,
+        "hopper",
+        "intel",
+        _H100_NVLINK,
+        8 * 48e9,
+        _ALPHA_NET,
+        8 * 48e9,
         "8 CX-7 NDR NICs per node at the 46-48 GB/s NCCL reaches (AddyLaddy, nccl-tests"
-        "#290); ASSUMPTION: H20 NVLink as H100 (900 GB/s bidirectional), Intel host"),
+        "#290); ASSUMPTION: H20 NVLink as H100 (900 GB/s bidirectional), Intel host",
+    ),
 }
 
 
@@ -204,17 +242,89 @@ _HOP_LATENCY_US = {
     "net": {"tree": (5.0, 8.5, 28.0), "ring": (2.7, 4.0, 14.0)},
 }
 # llMaxBws[index1][1 node, 2 nodes, more], GB/s. One node: by GPU; several: by CPU.
-_LL_MAX_BW_GBS = {"volta_or_intel": (39.0, 39.0, 20.4), "ampere_or_amd": (87.7, 22.5, 19.0),
-                  "hopper": (87.7, 22.5, 19.0)}
+_LL_MAX_BW_GBS = {
+    "volta_or_intel": (39.0, 39.0, 20.4),
+    "ampere_or_amd": (87.7, 22.5, 19.0),
+    "hopper": (87.7, 22.5, 19.0),
+}
 _NET_OVERHEAD_US = {"intel": 1.0, "amd": 2.0}  # getNetOverhead; ×3 for Simple
 # treeCorrectionFactor[proto][log2(bytes/64)], 64 B to 256 MB.
 _TREE_CORRECTION = {
-    "LL": (1.0, 1.0, 1.0, 1.0, .9, .8, .7, .7, .7, .7, .6, .5, .4, .4, .5, .6, .7, .8, .9,
-           1.0, 1.0, 1.0, 1.0),
-    "LL128": (1.0, 1.0, 1.0, 1.0, 1.0, .9, .8, .8, .8, .7, .6, .6, .6, .6, .6, .6, .8, .9, .9,
-              .9, .9, 1.0, 1.0),
-    "Simple": (.9, .9, .9, .9, .9, .9, .9, .8, .7, .6, .6, .5, .5, .5, .5, .6, .7, .8, .7, .7,
-               .8, .9, .9),
+    "LL": (
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+        0.9,
+        0.8,
+        0.7,
+        0.7,
+        0.7,
+        0.7,
+        0.6,
+        0.5,
+        0.4,
+        0.4,
+        0.5,
+        0.6,
+        0.7,
+        0.8,
+        0.9,
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+    ),
+    "LL128": (
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+        0.9,
+        0.8,
+        0.8,
+        0.8,
+        0.7,
+        0.6,
+        0.6,
+        0.6,
+        0.6,
+        0.6,
+        0.6,
+        0.8,
+        0.9,
+        0.9,
+        0.9,
+        0.9,
+        1.0,
+        1.0,
+    ),
+    "Simple": (
+        0.9,
+        0.9,
+        0.9,
+        0.9,
+        0.9,
+        0.9,
+        0.9,
+        0.8,
+        0.7,
+        0.6,
+        0.6,
+        0.5,
+        0.5,
+        0.5,
+        0.5,
+        0.6,
+        0.7,
+        0.8,
+        0.7,
+        0.7,
+        0.8,
+        0.9,
+        0.9,
+    ),
 }
 _RING_PLATEAU = 1.4  # Ring/Simple multi-node latency ×1.4 (Ampere+), "plateau effect of ring"
 
@@ -287,23 +397,33 @@ def nccl_like_algorithm_times(
         overhead = _NET_OVERHEAD_US[cpu_vendor] * (3 if proto == "Simple" else 1)
         intra = _HOP_LATENCY_US["nvlink"]["ring"][p]
         intra = max(intra, overhead) if n_nodes > 1 else intra
-        latency = (_BASE_LATENCY_US["ring"][p] + (steps - inter_steps) * intra
-                   + inter_steps * _HOP_LATENCY_US["net"]["ring"][p])
+        latency = (
+            _BASE_LATENCY_US["ring"][p]
+            + (steps - inter_steps) * intra
+            + inter_steps * _HOP_LATENCY_US["net"]["ring"][p]
+        )
         latency = np.full_like(M, latency)
         if proto == "Simple" and n_nodes > 1:
             latency = np.where(M / (n_channels * N) >= 64, latency * _RING_PLATEAU, latency)
         times[("ring", proto)] = latency + M / (1e3 * alg_bw)
         # Tree
         tree_bus = 0.92 * tree_gbs
-        bus = {"LL": min(tree_bus / 3.8, ll_max),
-               "LL128": tree_bus * (7 / 9 if n_nodes == 1 else 120 / 128), "Simple": tree_bus}
+        bus = {
+            "LL": min(tree_bus / 3.8, ll_max),
+            "LL128": tree_bus * (7 / 9 if n_nodes == 1 else 120 / 128),
+            "Simple": tree_bus,
+        }
         correction = np.asarray(_TREE_CORRECTION[proto])
-        factor = np.where(size_index < correction.size,
-                          correction[np.minimum(size_index, correction.size - 1)], 1.0)
+        factor = np.where(
+            size_index < correction.size,
+            correction[np.minimum(size_index, correction.size - 1)],
+            1.0,
+        )
         alg_bw = bus[proto] * 0.5 * factor
         latency = _BASE_LATENCY_US["tree"][p] + 2 * (
             (N // n_nodes - 1) * _HOP_LATENCY_US["nvlink"]["tree"][p]
-            + int(np.log2(n_nodes)) * _HOP_LATENCY_US["net"]["tree"][p])
+            + int(np.log2(n_nodes)) * _HOP_LATENCY_US["net"]["tree"][p]
+        )
         times[("tree", proto)] = latency + M / (1e3 * alg_bw)
     return {key: v.scalar_or_array(t * 1e-6) for key, t in times.items()}
 
@@ -325,8 +445,11 @@ def nccl_like_choice(M: ArrayLike, N: int, n_nodes: int = 1, **system) -> np.nda
 # --- the comparison ------------------------------------------------------------------------
 
 # Size regimes of the error summary: latency-bound, in between, bandwidth-bound.
-SIZE_REGIMES = {"small": (0, 64 * 2**10), "medium": (64 * 2**10, 64 * 2**20),
-                "large": (64 * 2**20, float("inf"))}
+SIZE_REGIMES = {
+    "small": (0, 64 * 2**10),
+    "medium": (64 * 2**10, 64 * 2**20),
+    "large": (64 * 2**20, float("inf")),
+}
 
 
 @dataclass(frozen=True)
@@ -360,17 +483,28 @@ def compare_model_to_measurements(
         if row.system not in systems:
             raise ValueError(f"rows: no model constants for system {row.system!r}")
         s = systems[row.system]
-        nccl_system = {"bus_bw_intra": s.bus_bw_intra, "bus_bw_inter": s.bus_bw_inter,
-                       "arch": s.arch, "cpu_vendor": s.cpu_vendor}
+        nccl_system = {
+            "bus_bw_intra": s.bus_bw_intra,
+            "bus_bw_inter": s.bus_bw_inter,
+            "arch": s.arch,
+            "cpu_vendor": s.cpu_vendor,
+        }
         plain = float(ring_allreduce_time(row.size_bytes, row.gpus, s.alpha, s.beta))
-        nccl = float(nccl_like_allreduce_time(row.size_bytes, row.gpus, row.nodes,
-                                              **nccl_system))
+        nccl = float(nccl_like_allreduce_time(row.size_bytes, row.gpus, row.nodes, **nccl_system))
         choice = str(nccl_like_choice(row.size_bytes, row.gpus, row.nodes, **nccl_system)[0])
-        out.append(ModelComparison(
-            system=row.system, size_bytes=row.size_bytes, regime=_regime(row.size_bytes),
-            measured_s=row.time_s, alpha_beta_s=plain, nccl_like_s=nccl, nccl_choice=choice,
-            error_alpha_beta=(plain - row.time_s) / row.time_s,
-            error_nccl_like=(nccl - row.time_s) / row.time_s))
+        out.append(
+            ModelComparison(
+                system=row.system,
+                size_bytes=row.size_bytes,
+                regime=_regime(row.size_bytes),
+                measured_s=row.time_s,
+                alpha_beta_s=plain,
+                nccl_like_s=nccl,
+                nccl_choice=choice,
+                error_alpha_beta=(plain - row.time_s) / row.time_s,
+                error_nccl_like=(nccl - row.time_s) / row.time_s,
+            )
+        )
     return out
 
 
@@ -386,10 +520,18 @@ def error_summary(comparisons: list[ModelComparison]) -> dict[str, dict]:
         for model in ("alpha_beta", "nccl_like"):
             per_regime = {}
             for regime in (*SIZE_REGIMES, "all"):
-                errors = np.abs([getattr(c, f"error_{model}") for c in mine
-                                 if regime == "all" or c.regime == regime])
+                errors = np.abs(
+                    [
+                        getattr(c, f"error_{model}")
+                        for c in mine
+                        if regime == "all" or c.regime == regime
+                    ]
+                )
                 if errors.size:
-                    per_regime[regime] = {"median": float(np.median(errors)),
-                                          "max": float(np.max(errors)), "n": int(errors.size)}
+                    per_regime[regime] = {
+                        "median": float(np.median(errors)),
+                        "max": float(np.max(errors)),
+                        "n": int(errors.size),
+                    }
             summary[system][model] = per_regime
     return summary

@@ -90,8 +90,11 @@ class _TimeLocator(Locator):
     """Log-axis ticks at times people say: … 1 ms, 10 ms, 100 ms, 1 s, 10 s, 1 min, 10 min,
     1 h, 10 h, … (not 16.7 min); every other one when more than 10 are in view."""
 
-    TICKS = np.array([10.0**k for k in range(-12, 2)] + [60.0 * 10**k for k in range(2)]
-                     + [3600.0 * 10**k for k in range(6)])
+    TICKS = np.array(
+        [10.0**k for k in range(-12, 2)]
+        + [60.0 * 10**k for k in range(2)]
+        + [3600.0 * 10**k for k in range(6)]
+    )
 
     def __call__(self):
         return self.tick_values(*self.axis.get_view_interval())
@@ -220,15 +223,21 @@ def communication_crossover_plot(
     fig, ax = _new_axes(ax, (8.0, 5.6))
     M = np.geomspace(lo, hi, 240)
     skipped: list[str] = []
-    curves = [(*_REFERENCE[name], 2.2 if name in ("ring", "tree") else 1.6)
-              for name in reference]
+    curves = [(*_REFERENCE[name], 2.2 if name in ("ring", "tree") else 1.6) for name in reference]
     for i, (label, f) in enumerate((algorithms or {}).items()):
         color, style = _STUDENT_STYLES[i % len(_STUDENT_STYLES)]
         curves.append((str(label), f, color, style, 2.0))
 
     if N == 1:
-        ax.text(0.5, 0.5, "N = 1: nothing to communicate,\nevery AllReduce costs 0 s",
-                transform=ax.transAxes, ha="center", va="center", fontsize=12)
+        ax.text(
+            0.5,
+            0.5,
+            "N = 1: nothing to communicate,\nevery AllReduce costs 0 s",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=12,
+        )
     else:
         for label, f, color, style, width in curves:
             T, problem = evaluate_algorithm(f, M, N, alpha, beta)
@@ -259,8 +268,9 @@ def communication_crossover_plot(
     for note in skipped:  # a legend entry without a line: the skipped function, and why
         ax.plot([], [], " ", label=note)
     if ax.get_legend_handles_labels()[0]:
-        legend = ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=2,
-                           fontsize=9, frameon=False)
+        legend = ax.legend(
+            loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=2, fontsize=9, frameon=False
+        )
         for text in legend.get_texts():
             if text.get_text().startswith("not drawn"):
                 text.set_color("#A00000")
@@ -275,32 +285,58 @@ def _pair(name: str, value: object) -> tuple[object, object]:
 
 def _mark_crossover(ax: Axes, M_star: float, lo: float, hi: float, N: int) -> None:
     """The dashed line at M*, its value, and which algorithm wins on each side."""
-    region = {"transform": ax.get_xaxis_transform(), "ha": "center", "va": "top",
-              "fontsize": 11, "fontweight": "bold",
-              "bbox": {"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1}}
+    region = {
+        "transform": ax.get_xaxis_transform(),
+        "ha": "center",
+        "va": "top",
+        "fontsize": 11,
+        "fontweight": "bold",
+        "bbox": {"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
+    }
     if M_star <= 0:
-        ax.text(math.sqrt(lo * hi), 0.97, f"ring faster at every size (N = {N} ≤ 3)",
-                color=PALETTE["ring"], **region)
+        ax.text(
+            math.sqrt(lo * hi),
+            0.97,
+            f"ring faster at every size (N = {N} ≤ 3)",
+            color=PALETTE["ring"],
+            **region,
+        )
         return
     if lo < M_star < hi:
         ax.axvline(M_star, color="black", linestyle="--", linewidth=1.3, gid="crossover")
         right = math.log(M_star / lo) < 0.8 * math.log(hi / lo)  # room on the right?
-        ax.annotate(f"M* = {format_bytes(M_star)}", xy=(M_star, 0.03),
-                    xycoords=ax.get_xaxis_transform(), xytext=(6 if right else -6, 0),
-                    textcoords="offset points", ha="left" if right else "right",
-                    va="bottom", fontsize=10,
-                    bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "black"})
+        ax.annotate(
+            f"M* = {format_bytes(M_star)}",
+            xy=(M_star, 0.03),
+            xycoords=ax.get_xaxis_transform(),
+            xytext=(6 if right else -6, 0),
+            textcoords="offset points",
+            ha="left" if right else "right",
+            va="bottom",
+            fontsize=10,
+            bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "black"},
+        )
     narrow = 0.15 * math.log(hi / lo)  # a region this narrow gets its label at the edge
     if M_star > lo:
         left, right = lo, min(M_star, hi)
         at_edge = math.log(right / left) < narrow
-        ax.text(left if at_edge else math.sqrt(left * right), 0.97, " tree faster",
-                color=PALETTE["tree"], **(region | {"ha": "left" if at_edge else "center"}))
+        ax.text(
+            left if at_edge else math.sqrt(left * right),
+            0.97,
+            " tree faster",
+            color=PALETTE["tree"],
+            **(region | {"ha": "left" if at_edge else "center"}),
+        )
     if M_star < hi:
         left, right = max(M_star, lo), hi
         at_edge = math.log(right / left) < narrow
-        ax.text(right if at_edge else math.sqrt(left * right), 0.97, "ring faster ",
-                color=PALETTE["ring"], **(region | {"ha": "right" if at_edge else "center"}))
+        ax.text(
+            right if at_edge else math.sqrt(left * right),
+            0.97,
+            "ring faster ",
+            color=PALETTE["ring"],
+            **(region | {"ha": "right" if at_edge else "center"}),
+        )
 
 
 # --- the network topology HUD ---------------------------------------------------------------
@@ -343,10 +379,14 @@ def network_topology_hud(trace, step: int, *, ax: Axes | None = None) -> Figure:
     """
     schedule = getattr(trace, "schedule", None)
     if schedule is None:
-        raise ValueError("trace must be an AllReduceTrace recorded with its schedule "
-                         "(simulate_*_allreduce(..., record_schedule=True))")
-    if isinstance(step, bool) or not isinstance(step, int | np.integer) or not (
-        0 <= step < len(schedule)
+        raise ValueError(
+            "trace must be an AllReduceTrace recorded with its schedule "
+            "(simulate_*_allreduce(..., record_schedule=True))"
+        )
+    if (
+        isinstance(step, bool)
+        or not isinstance(step, int | np.integer)
+        or not (0 <= step < len(schedule))
     ):
         raise ValueError(f"step must be an integer in [0, {len(schedule)}), got {step!r}")
     N = trace.result.shape[0]
@@ -357,41 +397,85 @@ def network_topology_hud(trace, step: int, *, ax: Axes | None = None) -> Figure:
     radius = min(0.13, 2.2 / N)
 
     # the links the algorithm uses, faint
-    links = [(r, (r + 1) % N) for r in range(N)] if ring and N > 1 else [
-        (r, _tree_parent(r)) for r in range(1, N)]
+    links = (
+        [(r, (r + 1) % N) for r in range(N)]
+        if ring and N > 1
+        else [(r, _tree_parent(r)) for r in range(1, N)]
+    )
     for a, b in links:
         ax.plot(*xy[[a, b]].T, color="#D0D0D0", linewidth=1.0, zorder=1)
 
     s = schedule[step]
     for src, dst, start, stop in zip(s.src, s.dst, s.start, s.stop, strict=True):
         arrow = FancyArrowPatch(
-            xy[src], xy[dst], arrowstyle="-|>", mutation_scale=14, linewidth=2.0,
-            color=color, shrinkA=radius * 110, shrinkB=radius * 110, zorder=3,
-            connectionstyle="arc3,rad=-0.25" if ring else "arc3,rad=0.0", gid="transfer",
+            xy[src],
+            xy[dst],
+            arrowstyle="-|>",
+            mutation_scale=14,
+            linewidth=2.0,
+            color=color,
+            shrinkA=radius * 110,
+            shrinkB=radius * 110,
+            zorder=3,
+            connectionstyle="arc3,rad=-0.25" if ring else "arc3,rad=0.0",
+            gid="transfer",
         )
         ax.add_patch(arrow)
         if N <= 16:
             mid = (xy[src] + xy[dst]) / 2
             push = mid / (np.linalg.norm(mid) or 1) * 0.17 if ring else np.array([0.0, 0.0])
-            ax.text(*(mid + push), f"{start}:{stop}", ha="center", va="center",
-                    fontsize=8, color=color, zorder=4,
-                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white",
-                          "edgecolor": "none", "alpha": 0.85})
+            ax.text(
+                *(mid + push),
+                f"{start}:{stop}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color=color,
+                zorder=4,
+                bbox={
+                    "boxstyle": "round,pad=0.15",
+                    "facecolor": "white",
+                    "edgecolor": "none",
+                    "alpha": 0.85,
+                },
+            )
     busy = set(s.src.tolist()) | set(s.dst.tolist())
     for r in range(N):
-        ax.add_patch(Circle(xy[r], radius, facecolor=color if r in busy else "white",
-                            edgecolor=color, linewidth=1.5, zorder=5))
+        ax.add_patch(
+            Circle(
+                xy[r],
+                radius,
+                facecolor=color if r in busy else "white",
+                edgecolor=color,
+                linewidth=1.5,
+                zorder=5,
+            )
+        )
         if N <= 32:
-            ax.text(*xy[r], str(r), ha="center", va="center", zorder=6, fontsize=9,
-                    color="white" if r in busy else "black", fontweight="bold")
+            ax.text(
+                *xy[r],
+                str(r),
+                ha="center",
+                va="center",
+                zorder=6,
+                fontsize=9,
+                color="white" if r in busy else "black",
+                fontweight="bold",
+            )
 
     sizes = (s.stop - s.start) * trace.result.itemsize
     count = f"{len(sizes)} message{'s' if len(sizes) != 1 else ''}"
-    each = (f"× {format_bytes(sizes[0])}" if (sizes == sizes[0]).all()
-            else f"of ≤ {format_bytes(sizes.max())}")
+    each = (
+        f"× {format_bytes(sizes[0])}"
+        if (sizes == sizes[0]).all()
+        else f"of ≤ {format_bytes(sizes.max())}"
+    )
     name = "Ring" if ring else "Tree"
-    ax.set_title(f"{name} AllReduce · {s.phase} · step {step + 1} / {len(schedule)}\n"
-                 f"{count} {each} · {format_bytes(sizes.sum())} in flight", fontsize=10)
+    ax.set_title(
+        f"{name} AllReduce · {s.phase} · step {step + 1} / {len(schedule)}\n"
+        f"{count} {each} · {format_bytes(sizes.sum())} in flight",
+        fontsize=10,
+    )
     ax.set_aspect("equal")
     ax.set_xlim(-1.35, 1.35)
     ax.set_ylim(-1.35, 1.35)
@@ -413,9 +497,13 @@ def topology_hud_grid(trace, steps: Sequence[int] | None = None) -> Figure:
             steps = list(range(len(schedule)))
         else:
             phases = [st.phase for st in schedule]
-            steps = sorted({i for i, p in enumerate(phases)
-                            if i == 0 or i == len(phases) - 1
-                            or phases[i - 1] != p or phases[i + 1] != p})
+            steps = sorted(
+                {
+                    i
+                    for i, p in enumerate(phases)
+                    if i == 0 or i == len(phases) - 1 or phases[i - 1] != p or phases[i + 1] != p
+                }
+            )
     steps = list(steps)
     if not steps:
         raise ValueError("steps must not be empty")
@@ -425,12 +513,14 @@ def topology_hud_grid(trace, steps: Sequence[int] | None = None) -> Figure:
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, k in zip(axes, steps, strict=False):
         network_topology_hud(trace, k, ax=ax)
-    for ax in axes[len(steps):]:
+    for ax in axes[len(steps) :]:
         ax.axis("off")
     N, d = trace.result.shape
-    fig.suptitle(f"{trace.algorithm.capitalize()} AllReduce on {N} ranks, {d} × "
-                 f"{trace.result.dtype} each (arrow labels: element range start:stop)",
-                 fontsize=12)
+    fig.suptitle(
+        f"{trace.algorithm.capitalize()} AllReduce on {N} ranks, {d} × "
+        f"{trace.result.dtype} each (arrow labels: element range start:stop)",
+        fontsize=12,
+    )
     return fig
 
 
@@ -472,19 +562,42 @@ def communication_waterfall(
             )
         for key, name, link in _PHASES:
             t = _scalar(f"breakdown[{key!r}]", breakdown[key], v.nonnegative)
-            ax.bar(len(names), t, bottom=bottom, color=_LINK_COLOR[link], width=0.6,
-                   edgecolor="black", linewidth=0.6, label=_link_label(link, names))
+            ax.bar(
+                len(names),
+                t,
+                bottom=bottom,
+                color=_LINK_COLOR[link],
+                width=0.6,
+                edgecolor="black",
+                linewidth=0.6,
+                label=_link_label(link, names),
+            )
             labels.append((len(names), bottom + t, t))
             names.append(name)
             bottom += t
-        ax.bar(len(names), bottom, color="#4D4D4D", width=0.6, edgecolor="black",
-               linewidth=0.6, label="hierarchical total")
+        ax.bar(
+            len(names),
+            bottom,
+            color="#4D4D4D",
+            width=0.6,
+            edgecolor="black",
+            linewidth=0.6,
+            label="hierarchical total",
+        )
         labels.append((len(names), bottom, bottom))
         names.append("hierarchical\ntotal")
     if flat_time is not None:
         t = _scalar("flat_time", flat_time, v.nonnegative)
-        ax.bar(len(names), t, color="#BBBBBB", width=0.6, edgecolor="black",
-               linewidth=0.6, hatch="//", label="flat ring (all GPUs on the slow link)")
+        ax.bar(
+            len(names),
+            t,
+            color="#BBBBBB",
+            width=0.6,
+            edgecolor="black",
+            linewidth=0.6,
+            hatch="//",
+            label="flat ring (all GPUs on the slow link)",
+        )
         labels.append((len(names), t, t))
         names.append("flat ring\n(all GPUs)")
     top = max(h for _, h, _ in labels) or 1.0
@@ -499,8 +612,10 @@ def communication_waterfall(
     ax.grid(True, axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     if breakdown is not None and flat_time is not None and bottom > 0:
-        ax.set_title(f"Communication Waterfall: hierarchical is {flat_time / bottom:.2g}x "
-                     f"faster than the flat ring")
+        ax.set_title(
+            f"Communication Waterfall: hierarchical is {flat_time / bottom:.2g}x "
+            f"faster than the flat ring"
+        )
     elif breakdown is None:
         ax.set_title("Communication Waterfall: hierarchical mode off")
     else:
@@ -514,8 +629,10 @@ def communication_waterfall(
 def _link_label(link: str, drawn: list[str]) -> str:
     """Legend entry once per link type (matplotlib hides labels starting with '_')."""
     first = {"intra": 0, "inter": 1}[link] == len(drawn)
-    text = {"intra": "intra-node (fast link, e.g. NVLink)",
-            "inter": "inter-node (slow link, e.g. InfiniBand)"}[link]
+    text = {
+        "intra": "intra-node (fast link, e.g. NVLink)",
+        "inter": "inter-node (slow link, e.g. InfiniBand)",
+    }[link]
     return text if first else "_" + text
 
 
@@ -533,8 +650,9 @@ def _run_label(run) -> str:
     method, name = run.method, getattr(run, "compressor", "1-bit")
     if method == "none":
         return "no compression"
-    return f"{name} + error feedback" if method == "compressed_ef" else (
-        f"{name}, no error feedback")
+    return (
+        f"{name} + error feedback" if method == "compressed_ef" else (f"{name}, no error feedback")
+    )
 
 
 def convergence_monitor(results, *, ax: Axes | None = None, title: str | None = None) -> Figure:
@@ -564,19 +682,34 @@ def convergence_monitor(results, *, ax: Axes | None = None, title: str | None = 
         y = losses - floor if excess else losses
         color, style = _METHOD_STYLE.get(run.method) or next(extra, ("#000000", ":"))
         shown = np.isfinite(y) & (y > 0)
-        label = (f"{getattr(run, 'label', None) or _run_label(run)}: "
-                 f"{format_bytes(run.bytes_per_worker_per_step)}/step per worker")
-        label += (f", final loss {losses[-1]:.4g}" if np.isfinite(losses[-1])
-                  else " (diverged)")
-        ax.plot(np.flatnonzero(shown), y[shown], color=color, linestyle=style,
-                linewidth=2.0, label=label)
+        label = (
+            f"{getattr(run, 'label', None) or _run_label(run)}: "
+            f"{format_bytes(run.bytes_per_worker_per_step)}/step per worker"
+        )
+        label += f", final loss {losses[-1]:.4g}" if np.isfinite(losses[-1]) else " (diverged)"
+        ax.plot(
+            np.flatnonzero(shown),
+            y[shown],
+            color=color,
+            linestyle=style,
+            linewidth=2.0,
+            label=label,
+        )
     ax.set_yscale("log")
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("optimizer step")
     if excess:
         ax.set_ylabel("loss above the optimum, f(w) − f* (log scale)")
-        ax.text(0.01, 0.02, f"f* = {floor:.4g} (least-squares optimum of the same data)",
-                transform=ax.transAxes, ha="left", va="bottom", fontsize=9, color="#444444")
+        ax.text(
+            0.01,
+            0.02,
+            f"f* = {floor:.4g} (least-squares optimum of the same data)",
+            transform=ax.transAxes,
+            ha="left",
+            va="bottom",
+            fontsize=9,
+            color="#444444",
+        )
     else:
         ax.set_ylabel("training loss (log scale)")
     ax.set_title(title or "Convergence Monitor: does 1-bit compression still train?")
@@ -593,16 +726,24 @@ def math_peek() -> str:
     rows = [
         ("Ring AllReduce", r"T_{ring} = 2(N-1)\,\alpha + 2\frac{N-1}{N}\cdot\frac{M}{\beta}"),
         ("Tree AllReduce", r"T_{tree} = 2\lceil\log_2 N\rceil\,(\alpha + M/\beta)"),
-        ("Crossover (tree faster below)",
-         r"M^* = \alpha\beta\,\frac{N-1-L}{L-(N-1)/N},\quad L = \lceil\log_2 N\rceil"),
-        ("Hierarchical",
-         r"T_{hier} = 2(G-1)\left(\alpha_f + \frac{M}{G\beta_f}\right)"
-         r" + 2(K-1)\left(\alpha_s + \frac{M}{GK\beta_s}\right)"),
-        ("Flat ring on P = GK GPUs",
-         r"T_{flat} = 2(P-1)\left(\alpha_s + \frac{M}{P\beta_s}\right)"),
-        ("Error feedback",
-         r"v_t = C(g_t + e_t),\quad e_{t+1} = g_t + e_t - v_t,\quad"
-         r" C(v) = \frac{\lVert v\rVert_1}{d}\,\mathrm{sign}(v)"),
+        (
+            "Crossover (tree faster below)",
+            r"M^* = \alpha\beta\,\frac{N-1-L}{L-(N-1)/N},\quad L = \lceil\log_2 N\rceil",
+        ),
+        (
+            "Hierarchical",
+            r"T_{hier} = 2(G-1)\left(\alpha_f + \frac{M}{G\beta_f}\right)"
+            r" + 2(K-1)\left(\alpha_s + \frac{M}{GK\beta_s}\right)",
+        ),
+        (
+            "Flat ring on P = GK GPUs",
+            r"T_{flat} = 2(P-1)\left(\alpha_s + \frac{M}{P\beta_s}\right)",
+        ),
+        (
+            "Error feedback",
+            r"v_t = C(g_t + e_t),\quad e_{t+1} = g_t + e_t - v_t,\quad"
+            r" C(v) = \frac{\lVert v\rVert_1}{d}\,\mathrm{sign}(v)",
+        ),
     ]
     table = "\n".join(f"| {name} | ${formula}$ |" for name, formula in rows)
     return (

@@ -151,18 +151,25 @@ class Workbench:
         self.controls = self.make_controls(w)
         for name, control in self.controls.items():
             control.value = self.values[name]
-            control.observe(lambda change, name=name: self._changed(name, change["new"]),
-                            names="value")
+            control.observe(
+                lambda change, name=name: self._changed(name, change["new"]), names="value"
+            )
         self._html = w.HTML(self._as_html())
         self._image = w.Image(value=_figure_png(self.figure), format="png")
-        self.widget = w.VBox([
-            w.HTML(f"<h3>{html.escape(self.title)}</h3>"),
-            w.HBox([w.VBox(list(self.controls.values())[: (len(self.controls) + 1) // 2]),
-                    w.VBox(list(self.controls.values())[(len(self.controls) + 1) // 2:])]),
-            *self.extra_widgets(w),
-            self._html,
-            self._image,
-        ])
+        self.widget = w.VBox(
+            [
+                w.HTML(f"<h3>{html.escape(self.title)}</h3>"),
+                w.HBox(
+                    [
+                        w.VBox(list(self.controls.values())[: (len(self.controls) + 1) // 2]),
+                        w.VBox(list(self.controls.values())[(len(self.controls) + 1) // 2 :]),
+                    ]
+                ),
+                *self.extra_widgets(w),
+                self._html,
+                self._image,
+            ]
+        )
 
     def _changed(self, name: str, value: object) -> None:
         self.values[name] = value
@@ -186,8 +193,13 @@ def _log_slider(w, value: float, lo: int, hi: int, description: str):
     so that every track's numbers (BLE's 125 kB/s as well as NVLink's 450 GB/s) fit."""
     exponent = np.log10(value) if value > 0 else lo
     return w.FloatLogSlider(
-        base=10, min=min(lo, int(np.floor(exponent)) - 1), max=max(hi, int(np.ceil(exponent)) + 1),
-        step=0.05, description=description, continuous_update=False, readout_format=".3s",
+        base=10,
+        min=min(lo, int(np.floor(exponent)) - 1),
+        max=max(hi, int(np.ceil(exponent)) + 1),
+        step=0.05,
+        description=description,
+        continuous_update=False,
+        readout_format=".3s",
         style={"description_width": "150px"},
     )
 
@@ -197,8 +209,7 @@ def _student_functions(student: Mapping | None, names: Mapping[str, str]) -> dic
     if student is None:
         return {}
     if not isinstance(student, Mapping) or set(student) - set(names):
-        raise ValueError(f"student must be a dict with keys among {sorted(names)}, "
-                         f"got {student!r}")
+        raise ValueError(f"student must be a dict with keys among {sorted(names)}, got {student!r}")
     for role, f in student.items():
         if not callable(f):
             raise ValueError(f"student[{role!r}] must be a function, got {f!r}")
@@ -220,11 +231,17 @@ def _student_value(f: Callable, *args) -> tuple[float | None, str | None]:
 
 # --- Part 1: the crossover -------------------------------------------------------------------
 
-_PART1 = {"ring": "ring_allreduce_time", "tree": "tree_allreduce_time",
-          "crossover": "crossover_message_size"}
-_TOGGLES = {"ring": "Ring", "tree": "Tree",
-            "halving_doubling": "Halving-doubling (not graded)",
-            "double_binary_tree": "Double binary tree (not graded)"}
+_PART1 = {
+    "ring": "ring_allreduce_time",
+    "tree": "tree_allreduce_time",
+    "crossover": "crossover_message_size",
+}
+_TOGGLES = {
+    "ring": "Ring",
+    "tree": "Tree",
+    "halving_doubling": "Halving-doubling (not graded)",
+    "double_binary_tree": "Double binary tree (not graded)",
+}
 
 
 class CrossoverWorkbench(Workbench):
@@ -238,12 +255,15 @@ class CrossoverWorkbench(Workbench):
         M, N = float(self.values["M"]), int(self.values["N"])
         alpha, beta = float(self.values["alpha"]), float(self.values["beta"])
         reference = [name for name in _TOGGLES if self.values[name]]
-        mine = {f"your {role}": f for role, f in self.student.items()
-                if role in ("ring", "tree") and self.values["yours"]}
+        mine = {
+            f"your {role}": f
+            for role, f in self.student.items()
+            if role in ("ring", "tree") and self.values["yours"]
+        }
         M_range = (min(1e3, M / 10), max(1e10, M * 10))  # the chosen M is always on the plot
-        fig = plots.communication_crossover_plot(N, alpha, beta, algorithms=mine,
-                                                 reference=reference, highlight=M,
-                                                 M_range=M_range)
+        fig = plots.communication_crossover_plot(
+            N, alpha, beta, algorithms=mine, reference=reference, highlight=M, M_range=M_range
+        )
         T_ring = cm.ring_allreduce_time(M, N, alpha, beta)
         T_tree = cm.tree_allreduce_time(M, N, alpha, beta)
         M_star = cm.crossover_message_size(N, alpha, beta)
@@ -254,8 +274,11 @@ class CrossoverWorkbench(Workbench):
             f"T_tree = {plots.format_seconds(T_tree, 4)}",
             _verdict(T_ring, T_tree),
             f"Crossover M* = {plots.format_bytes(M_star)}"
-            + (": the tree is faster below it, the ring above." if M_star > 0
-               else ": the ring is never slower here."),
+            + (
+                ": the tree is faster below it, the ring above."
+                if M_star > 0
+                else ": the ring is never slower here."
+            ),
         ]
         for role, f in self.student.items():
             if role == "crossover":
@@ -265,8 +288,9 @@ class CrossoverWorkbench(Workbench):
             else:
                 value, problem = _student_value(f, M, N, alpha, beta)
                 what = "curve"
-                shown = None if value is None else (
-                    f"Your T_{role} = {plots.format_seconds(value, 4)}")
+                shown = (
+                    None if value is None else (f"Your T_{role} = {plots.format_seconds(value, 4)}")
+                )
             lines.append(shown or _fix_it(_PART1[role], 1, problem, what))
         return lines, fig
 
@@ -274,8 +298,13 @@ class CrossoverWorkbench(Workbench):
         values = self.values
         controls = {
             "M": _log_slider(w, values["M"], 3, 10, "M (bytes)"),
-            "N": w.IntSlider(min=1, max=max(1024, int(values["N"])), description="N (ranks)",
-                             continuous_update=False, style={"description_width": "150px"}),
+            "N": w.IntSlider(
+                min=1,
+                max=max(1024, int(values["N"])),
+                description="N (ranks)",
+                continuous_update=False,
+                style={"description_width": "150px"},
+            ),
             "alpha": _log_slider(w, values["alpha"], -7, -2, "α (s)"),
             "beta": _log_slider(w, values["beta"], 7, 12, "β (bytes/s)"),
         }
@@ -318,7 +347,10 @@ def crossover_workbench(
         "N": v.scalar_count("N", N),
         "alpha": plots._scalar("alpha", alpha, v.nonnegative),
         "beta": plots._scalar("beta", beta, v.positive),
-        "ring": True, "tree": True, "halving_doubling": False, "double_binary_tree": False,
+        "ring": True,
+        "tree": True,
+        "halving_doubling": False,
+        "double_binary_tree": False,
         "yours": True,
     }
     return CrossoverWorkbench(values, _student_functions(student, _PART1), static)
@@ -330,8 +362,9 @@ def crossover_workbench(
 class HierarchicalWorkbench(Workbench):
     title = "Part 2 workbench: the hierarchical multiplier"
 
-    def __init__(self, values: dict, fixed: dict, student: dict, max_tries: int,
-                 static: bool | None) -> None:
+    def __init__(
+        self, values: dict, fixed: dict, student: dict, max_tries: int, static: bool | None
+    ) -> None:
         self.fixed, self.student, self.max_tries = fixed, student, max_tries
         self.tries: list[dict] = []
         super().__init__(values, static)
@@ -339,11 +372,19 @@ class HierarchicalWorkbench(Workbench):
     def sync_times(self) -> tuple[dict, float, float]:
         """(breakdown, T_hier, T_flat) at the current slider values, seconds."""
         f = self.fixed
-        args = (f["M"], f["G"], f["K"], f["alpha_intra"], self.values["beta_intra"],
-                f["alpha_inter"], self.values["beta_inter"])
+        args = (
+            f["M"],
+            f["G"],
+            f["K"],
+            f["alpha_intra"],
+            self.values["beta_intra"],
+            f["alpha_inter"],
+            self.values["beta_inter"],
+        )
         breakdown = cm.hierarchical_breakdown(*args)
-        T_flat = cm.flat_ring_allreduce_time(f["M"], f["G"], f["K"], f["alpha_inter"],
-                                             self.values["beta_inter"])
+        T_flat = cm.flat_ring_allreduce_time(
+            f["M"], f["G"], f["K"], f["alpha_inter"], self.values["beta_inter"]
+        )
         return breakdown, float(cm.hierarchical_allreduce_time(*args)), float(T_flat)
 
     def try_k(self, k: int) -> float:
@@ -359,10 +400,19 @@ class HierarchicalWorkbench(Workbench):
         f = self.fixed
         _, T_hier, T_flat = self.sync_times()
         T_sync = T_hier if self.values["hierarchical"] else T_flat
-        ttt = float(cm.time_to_train(k, T_sync, f["t_compute"], f["micro_batch"],
-                                     f["G"] * f["K"], f["B_noise"]))
-        self.tries.append({"k": k, "hierarchical": bool(self.values["hierarchical"]),
-                           "T_sync": T_sync, "time_to_train": ttt})
+        ttt = float(
+            cm.time_to_train(
+                k, T_sync, f["t_compute"], f["micro_batch"], f["G"] * f["K"], f["B_noise"]
+            )
+        )
+        self.tries.append(
+            {
+                "k": k,
+                "hierarchical": bool(self.values["hierarchical"]),
+                "T_sync": T_sync,
+                "time_to_train": ttt,
+            }
+        )
         self.refresh(redraw=False)  # a try changes the numbers, not the waterfall
         return ttt
 
@@ -398,28 +448,40 @@ class HierarchicalWorkbench(Workbench):
         else:
             lines.append("Hierarchical mode is off: every byte crosses the slow link.")
         for role, fn in self.student.items():
-            value, problem = _student_value(fn, M, G, K, f["alpha_intra"],
-                                            self.values["beta_intra"], f["alpha_inter"],
-                                            self.values["beta_inter"])
-            lines.append(_fix_it(_PART2[role], 2, problem, "number") if value is None
-                         else f"Your T_hier = {plots.format_seconds(value, 4)}")
-        lines.append(f"Aggregation factor k: {len(self.tries)} of {self.max_tries} tries used "
-                     "(S_min: the fewest optimizer steps to the target, at any batch size).")
+            value, problem = _student_value(
+                fn,
+                M,
+                G,
+                K,
+                f["alpha_intra"],
+                self.values["beta_intra"],
+                f["alpha_inter"],
+                self.values["beta_inter"],
+            )
+            lines.append(
+                _fix_it(_PART2[role], 2, problem, "number")
+                if value is None
+                else f"Your T_hier = {plots.format_seconds(value, 4)}"
+            )
+        lines.append(
+            f"Aggregation factor k: {len(self.tries)} of {self.max_tries} tries used "
+            "(S_min: the fewest optimizer steps to the target, at any batch size)."
+        )
         best = self.best_try
         for i, t in enumerate(self.tries, 1):
             mode = "hierarchical" if t["hierarchical"] else "flat"
             mark = "   ← best so far" if t is best else ""
-            lines.append(f"  try {i}: k = {t['k']} ({mode}, T_sync = "
-                         f"{plots.format_seconds(t['T_sync'])}) → time to train = S_min × "
-                         f"{plots.format_seconds(t['time_to_train'], 4)}{mark}")
+            lines.append(
+                f"  try {i}: k = {t['k']} ({mode}, T_sync = "
+                f"{plots.format_seconds(t['T_sync'])}) → time to train = S_min × "
+                f"{plots.format_seconds(t['time_to_train'], 4)}{mark}"
+            )
         return lines, fig
 
     def make_controls(self, w) -> dict:
         return {
-            "beta_intra": _log_slider(w, self.values["beta_intra"], 9, 13,
-                                      "intra-node β (B/s)"),
-            "beta_inter": _log_slider(w, self.values["beta_inter"], 8, 12,
-                                      "inter-node β (B/s)"),
+            "beta_intra": _log_slider(w, self.values["beta_intra"], 9, 13, "intra-node β (B/s)"),
+            "beta_inter": _log_slider(w, self.values["beta_inter"], 8, 12, "inter-node β (B/s)"),
             "hierarchical": w.ToggleButton(description="Hierarchical mode", icon="sitemap"),
         }
 
@@ -483,8 +545,9 @@ def hierarchical_workbench(
         "hierarchical": True,
     }
     max_tries = v.scalar_count("max_tries", max_tries)
-    wb = HierarchicalWorkbench(values, fixed, _student_functions(student, _PART2), max_tries,
-                               static)
+    wb = HierarchicalWorkbench(
+        values, fixed, _student_functions(student, _PART2), max_tries, static
+    )
     for k in tries:
         wb.try_k(k)
     return wb
@@ -499,8 +562,9 @@ _ONE_BIT = "1-bit (scaled sign)"
 class CompressionWorkbench(Workbench):
     title = "Part 3 workbench: compression and error feedback"
 
-    def __init__(self, values: dict, d: int, training: dict, student: dict,
-                 static: bool | None) -> None:
+    def __init__(
+        self, values: dict, d: int, training: dict, student: dict, static: bool | None
+    ) -> None:
         self.d, self.training, self.student = d, training, student
         self._runs: dict = {}  # (method, compressor name) -> TrainingRun, computed once
         super().__init__(values, static)
@@ -510,7 +574,8 @@ class CompressionWorkbench(Workbench):
         key = (method, compressor if key is None else key)
         if key not in self._runs:
             self._runs[key] = convergence.run_data_parallel_training(
-                method, compressor=None if method == "none" else compressor, **self.training)
+                method, compressor=None if method == "none" else compressor, **self.training
+            )
         return self._runs[key]
 
     def render(self) -> tuple[list[str], Figure]:
@@ -519,8 +584,9 @@ class CompressionWorkbench(Workbench):
         runs = [self.run("none", None), self.run(method, name)]
         lines = []
         for role, f in self.student.items():
-            mine = compression.Compressor("your compressor", f,
-                                          compression.COMPRESSORS[_ONE_BIT].wire_bytes)
+            mine = compression.Compressor(
+                "your compressor", f, compression.COMPRESSORS[_ONE_BIT].wire_bytes
+            )
             try:
                 run = self.run(method, mine, key=role)
                 problem = None if np.isfinite(run.losses).all() else "made the loss NaN"
@@ -529,10 +595,15 @@ class CompressionWorkbench(Workbench):
             except Exception as err:  # a student's function may fail in any way
                 problem = f"raised {type(err).__name__}"
             if problem is None:
-                runs.append(SimpleNamespace(
-                    method="yours", losses=run.losses, optimal_loss=run.optimal_loss,
-                    bytes_per_worker_per_step=run.bytes_per_worker_per_step,
-                    label=f"your compressor{' + error feedback' if ef else ''}"))
+                runs.append(
+                    SimpleNamespace(
+                        method="yours",
+                        losses=run.losses,
+                        optimal_loss=run.optimal_loss,
+                        bytes_per_worker_per_step=run.bytes_per_worker_per_step,
+                        label=f"your compressor{' + error feedback' if ef else ''}",
+                    )
+                )
                 lines.append(f"Your {_PART3[role]} trains to loss {run.final_loss:.4g}.")
             else:
                 lines.append(_fix_it(_PART3[role], 3, problem))
@@ -555,15 +626,19 @@ class CompressionWorkbench(Workbench):
         return lines, fig
 
     def make_controls(self, w) -> dict:
-        options = sorted((n for n in compression.COMPRESSORS if n != "none"),
-                         key=lambda n: compression.compression_ratio(n, self.d))
-        labels = [(f"{n} ({compression.compression_ratio(n, self.d):.3g}x)", n)
-                  for n in options]
+        options = sorted(
+            (n for n in compression.COMPRESSORS if n != "none"),
+            key=lambda n: compression.compression_ratio(n, self.d),
+        )
+        labels = [(f"{n} ({compression.compression_ratio(n, self.d):.3g}x)", n) for n in options]
         return {
-            "compressor": w.SelectionSlider(options=labels, description="compression",
-                                            continuous_update=False,
-                                            style={"description_width": "100px"},
-                                            layout={"width": "520px"}),
+            "compressor": w.SelectionSlider(
+                options=labels,
+                description="compression",
+                continuous_update=False,
+                style={"description_width": "100px"},
+                layout={"width": "520px"},
+            ),
             "error_feedback": w.ToggleButton(description="Error feedback"),
         }
 
@@ -594,9 +669,12 @@ def compression_workbench(
     if not prediction_made(prediction):
         return Locked()
     if compressor not in compression.COMPRESSORS or compressor == "none":
-        raise ValueError(f"compressor must be one of {sorted(compression.COMPRESSORS)} "
-                         f"except 'none', got {compressor!r}")
+        raise ValueError(
+            f"compressor must be one of {sorted(compression.COMPRESSORS)} "
+            f"except 'none', got {compressor!r}"
+        )
     values = {"compressor": compressor, "error_feedback": bool(error_feedback)}
     training = {"n_workers": n_workers, "dim": dim, "steps": steps, "seed": seed}
-    return CompressionWorkbench(values, v.scalar_count("d", d), training,
-                                _student_functions(student, _PART3), static)
+    return CompressionWorkbench(
+        values, v.scalar_count("d", d), training, _student_functions(student, _PART3), static
+    )

@@ -70,8 +70,19 @@ WORKER = Path(__file__).parent / "mpi" / "allreduce_timing.py"
 DEFAULT_SIZES = "4B..32MiB"  # 46 sizes; about 4 s of timing, 8-10 s in all for 2 ranks
 QUICK_SIZES = "4B..8MiB"
 SCALE_RANKS = (8, 64, 1024)  # "if this machine's link connected N ranks"
-_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20,
-          "mib": 2**20, "g": 2**30, "gb": 2**30, "gib": 2**30}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 2**10,
+    "kb": 2**10,
+    "kib": 2**10,
+    "m": 2**20,
+    "mb": 2**20,
+    "mib": 2**20,
+    "g": 2**30,
+    "gb": 2**30,
+    "gib": 2**30,
+}
 
 
 class CalibrationError(RuntimeError):
@@ -135,16 +146,30 @@ def measure_allreduce(
     """
     with tempfile.TemporaryDirectory(prefix="commslab-calibrate-") as tmp:
         out = Path(tmp) / "timings.json"
-        args = [str(worker or WORKER), "--sizes", ",".join(map(str, sizes)),
-                "--repeats", str(repeats or 0), "--budget", str(budget_s),
-                "--expected-ranks", str(ranks), "--out", str(out)]
-        run = launch.run_mpi(args, ranks, timeout=timeout, transport=transport,
-                             status_dir=Path(tmp) / "status")
+        args = [
+            str(worker or WORKER),
+            "--sizes",
+            ",".join(map(str, sizes)),
+            "--repeats",
+            str(repeats or 0),
+            "--budget",
+            str(budget_s),
+            "--expected-ranks",
+            str(ranks),
+            "--out",
+            str(out),
+        ]
+        run = launch.run_mpi(
+            args, ranks, timeout=timeout, transport=transport, status_dir=Path(tmp) / "status"
+        )
         problem = launch.describe_failure(run, what=f"the {ranks}-rank AllReduce timing")
         if problem:
-            hint = ("try a larger --timeout or fewer --ranks" if run.timed_out else
-                    "run it again; if it repeats, try --transport shm, and check MPI with "
-                    "`mpiexec -n 2 python -c 'from mpi4py import MPI'`")
+            hint = (
+                "try a larger --timeout or fewer --ranks"
+                if run.timed_out
+                else "run it again; if it repeats, try --transport shm, and check MPI with "
+                "`mpiexec -n 2 python -c 'from mpi4py import MPI'`"
+            )
             raise CalibrationError(f"{problem}. Fix: {hint}")
         if not out.exists():
             raise CalibrationError("the timing worker finished without writing its results")
@@ -162,13 +187,17 @@ def _regime_table(fit: PiecewiseFit, N: int) -> list[dict]:
     regimes = []
     for i, line in enumerate(fit.lines):
         alpha, beta = ring_alpha_beta(line, N)
-        regimes.append({
-            "alpha_s": alpha, "beta_bytes_per_s": beta,
-            "intercept_s": line.intercept, "slope_s_per_byte": line.slope,
-            "fitted_on_bytes": [line.M_min, line.M_max],
-            "applies_from_bytes": bounds[i],
-            "applies_below_bytes": None if np.isinf(bounds[i + 1]) else bounds[i + 1],
-        })
+        regimes.append(
+            {
+                "alpha_s": alpha,
+                "beta_bytes_per_s": beta,
+                "intercept_s": line.intercept,
+                "slope_s_per_byte": line.slope,
+                "fitted_on_bytes": [line.M_min, line.M_max],
+                "applies_from_bytes": bounds[i],
+                "applies_below_bytes": None if np.isinf(bounds[i + 1]) else bounds[i + 1],
+            }
+        )
     return regimes
 
 
@@ -203,7 +232,7 @@ def analyse_timings(sizes, medians, N: int) -> dict:
     return {
         "ranks": N,
         "model": "T(M) = 2(N-1)·alpha + 2(N-1)/N·M/beta per regime (ring AllReduce); "
-                 "alpha = per-step latency (s), beta = link bandwidth (bytes/s)",
+        "alpha = per-step latency (s), beta = link bandwidth (bytes/s)",
         "alpha_s": alpha,
         "beta_bytes_per_s": beta,
         "heldout_median_relative_error": float(np.median(held)),
@@ -211,19 +240,28 @@ def analyse_timings(sizes, medians, N: int) -> dict:
         "fit_median_relative_error": float(np.median(np.abs(errors[fit_mask]))),
         "knee_bytes": model.knees[0] if model.knees else None,
         "regimes": regimes,
-        "one_line": {"alpha_s": one_alpha, "beta_bytes_per_s": one_beta,
-                     "heldout_median_relative_error": float(np.median(one_line_held))},
+        "one_line": {
+            "alpha_s": one_alpha,
+            "beta_bytes_per_s": one_beta,
+            "heldout_median_relative_error": float(np.median(one_line_held)),
+        },
         "crossover": {
             "ranks": N,
             "M_star_bytes": float(crossover_message_size(N, alpha, beta)),
             "note": "ring vs tree with the headline alpha, beta; below M* the tree is "
-                    "faster (0 for N <= 3: the ring never loses)",
-            "at_scale_bytes": {str(n): float(crossover_message_size(n, alpha, beta))
-                               for n in SCALE_RANKS},
+            "faster (0 for N <= 3: the ring never loses)",
+            "at_scale_bytes": {
+                str(n): float(crossover_message_size(n, alpha, beta)) for n in SCALE_RANKS
+            },
         },
         "timings": [
-            {"size_bytes": int(m), "median_s": float(t), "role": str(r),
-             "predicted_s": float(p), "relative_error": float(e)}
+            {
+                "size_bytes": int(m),
+                "median_s": float(t),
+                "role": str(r),
+                "predicted_s": float(p),
+                "relative_error": float(e),
+            }
             for m, t, r, p, e in zip(M, T, role, predicted, errors, strict=True)
         ],
     }
@@ -241,17 +279,27 @@ def run_calibration(
 ) -> dict:
     """Measure, then analyse: the full report, raw samples included."""
     sizes = sizes or parse_sizes(DEFAULT_SIZES)
-    raw = measure_allreduce(ranks, sizes, transport=transport, repeats=repeats,
-                            budget_s=budget_s, timeout=timeout, worker=worker)
+    raw = measure_allreduce(
+        ranks,
+        sizes,
+        transport=transport,
+        repeats=repeats,
+        budget_s=budget_s,
+        timeout=timeout,
+        worker=worker,
+    )
     samples = {t["size_bytes"]: t["samples_s"] for t in raw["timings"]}
     medians = [float(np.median(samples[s])) for s in sizes]
     report = analyse_timings(sizes, medians, ranks)
     for row in report["timings"]:
         row["repeats"] = len(samples[row["size_bytes"]])
         row["samples_s"] = samples[row["size_bytes"]]
-    report.update(transport=transport, mpi_library=raw.get("mpi_library", ""),
-                  oversubscribed=ranks > launch.usable_cores(),
-                  wall_time_s=raw["wall_time_s"])
+    report.update(
+        transport=transport,
+        mpi_library=raw.get("mpi_library", ""),
+        oversubscribed=ranks > launch.usable_cores(),
+        wall_time_s=raw["wall_time_s"],
+    )
     return report
 
 
@@ -267,8 +315,9 @@ def calibrate_this_machine(
     """
     ranks = v.scalar_count("ranks", ranks, minimum=2)
     sizes = parse_sizes(QUICK_SIZES if quick else DEFAULT_SIZES)
-    report = run_calibration(ranks, transport=transport, sizes=sizes,
-                             budget_s=1.5 if quick else 4.0)
+    report = run_calibration(
+        ranks, transport=transport, sizes=sizes, budget_s=1.5 if quick else 4.0
+    )
     if plot:
         plot_calibration(report, Path(plot))
     return report
@@ -303,13 +352,19 @@ def plot_calibration(report: dict, path: Path | None = None):
     fig = Figure(figsize=(7.5, 4.8))
     ax = fig.add_subplot()
     ax.loglog(M[fit], T[fit], "o", color=PALETTE["ring"], label="measured (fitted on)")
-    ax.loglog(M[~fit], T[~fit], "s", mfc="none", color=PALETTE["orange"],
-              label="measured (held out)")
+    ax.loglog(
+        M[~fit], T[~fit], "s", mfc="none", color=PALETTE["orange"], label="measured (held out)"
+    )
     ax.loglog(grid, ring, "-", color=PALETTE["ring"], label="ring model, fitted α, β")
     ax.loglog(grid, tree, ":", color=PALETTE["tree"], label="tree model, same α, β")
     if report["knee_bytes"]:
-        ax.axvline(report["knee_bytes"], color=PALETTE["grey"], lw=0.8, ls="--",
-                   label="knee (the model switches lines)")
+        ax.axvline(
+            report["knee_bytes"],
+            color=PALETTE["grey"],
+            lw=0.8,
+            ls="--",
+            label="knee (the model switches lines)",
+        )
     M_star = report["crossover"]["M_star_bytes"]
     if M_star > M.min():
         ax.axvline(M_star, color=PALETTE["tree"], lw=1.0, label="crossover M*")
@@ -319,10 +374,18 @@ def plot_calibration(report: dict, path: Path | None = None):
     ax.set_title(
         f"{N} ranks, {report.get('transport', '?')}: α = {format_seconds(report['alpha_s'])}, "
         f"β = {format_bytes(report['beta_bytes_per_s'])}/s, held-out error "
-        f"{100 * report['heldout_median_relative_error']:.0f}%", fontsize=10)
-    ax.text(0.02, 0.97, f"M* (N={N}) = {format_bytes(M_star)}; with this machine's α, β "
-            f"at N=64: M* = {format_bytes(at64)}", transform=ax.transAxes, va="top",
-            fontsize=8)
+        f"{100 * report['heldout_median_relative_error']:.0f}%",
+        fontsize=10,
+    )
+    ax.text(
+        0.02,
+        0.97,
+        f"M* (N={N}) = {format_bytes(M_star)}; with this machine's α, β "
+        f"at N=64: M* = {format_bytes(at64)}",
+        transform=ax.transAxes,
+        va="top",
+        fontsize=8,
+    )
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     if path is not None:
@@ -339,45 +402,82 @@ def _summary_lines(report: dict) -> list[str]:
         lines.append(
             f"{format_bytes(row['size_bytes']):>10} {format_seconds(row['median_s']):>10} "
             f"{format_seconds(row['predicted_s']):>10} {100 * row['relative_error']:>6.1f}%  "
-            f"{row['role']}")
+            f"{row['role']}"
+        )
     for i, regime in enumerate(report["regimes"]):
         lo, hi = regime["fitted_on_bytes"]
         lines.append(
             f"regime {i + 1} ({format_bytes(lo)}..{format_bytes(hi)}): "
             f"α = {format_seconds(regime['alpha_s'])} per step, "
-            f"β = {format_bytes(regime['beta_bytes_per_s'])}/s")
+            f"β = {format_bytes(regime['beta_bytes_per_s'])}/s"
+        )
     if report["knee_bytes"]:
         lines.append(f"knee at {format_bytes(report['knee_bytes'])}")
     one = report["one_line"]
     lines.append(
         f"one line over all sizes: held-out median error "
-        f"{100 * one['heldout_median_relative_error']:.1f}%")
+        f"{100 * one['heldout_median_relative_error']:.1f}%"
+    )
     lines.append(
         f"held-out median |relative error| = {100 * report['heldout_median_relative_error']:.1f}%"
-        f" (max {100 * report['heldout_max_relative_error']:.1f}%)")
+        f" (max {100 * report['heldout_max_relative_error']:.1f}%)"
+    )
     cross = report["crossover"]
     scale = ", ".join(f"N={n}: {format_bytes(m)}" for n, m in cross["at_scale_bytes"].items())
-    lines.append(f"ring/tree crossover M* for N={cross['ranks']}: "
-                 f"{format_bytes(cross['M_star_bytes'])}; with this machine's α, β: {scale}")
+    lines.append(
+        f"ring/tree crossover M* for N={cross['ranks']}: "
+        f"{format_bytes(cross['M_star_bytes'])}; with this machine's α, β: {scale}"
+    )
     lines.append(f"wall time {report['wall_time_s']:.1f} s ({report['mpi_library']})")
     return lines
 
 
 @click.command()
-@click.option("--ranks", type=click.IntRange(2, 256), default=2, show_default=True,
-              help="Number of local MPI ranks.")
-@click.option("--transport", type=click.Choice(launch.TRANSPORTS), default="tcp",
-              show_default=True, help="Loopback TCP (a network) or shared memory.")
-@click.option("--sizes", default=DEFAULT_SIZES, show_default=True,
-              help="'A..B' (log-spaced, two per octave) or a list 'a,b,c'; units B, KiB, MiB.")
-@click.option("--repeats", type=click.IntRange(1, 100_000), default=None,
-              help="Timed calls per size (default: adaptive, about 4 s of timing).")
-@click.option("--timeout", type=click.FloatRange(min=1.0), default=120.0, show_default=True,
-              help="Seconds before the MPI run is stopped.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the fit, the errors and the raw timings here.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Draw measured vs model (PNG, SVG or PDF).")
+@click.option(
+    "--ranks",
+    type=click.IntRange(2, 256),
+    default=2,
+    show_default=True,
+    help="Number of local MPI ranks.",
+)
+@click.option(
+    "--transport",
+    type=click.Choice(launch.TRANSPORTS),
+    default="tcp",
+    show_default=True,
+    help="Loopback TCP (a network) or shared memory.",
+)
+@click.option(
+    "--sizes",
+    default=DEFAULT_SIZES,
+    show_default=True,
+    help="'A..B' (log-spaced, two per octave) or a list 'a,b,c'; units B, KiB, MiB.",
+)
+@click.option(
+    "--repeats",
+    type=click.IntRange(1, 100_000),
+    default=None,
+    help="Timed calls per size (default: adaptive, about 4 s of timing).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1.0),
+    default=120.0,
+    show_default=True,
+    help="Seconds before the MPI run is stopped.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the fit, the errors and the raw timings here.",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Draw measured vs model (PNG, SVG or PDF).",
+)
 def calibrate(ranks, transport, sizes, repeats, timeout, json_path, plot_path) -> None:
     """Measure a real AllReduce on this machine and fit the α-β model to it."""
     try:
@@ -389,8 +489,9 @@ def calibrate(ranks, transport, sizes, repeats, timeout, json_path, plot_path) -
         click.echo(warning + " Running anyway (oversubscribed).", err=True)
     started = time.perf_counter()
     try:
-        report = run_calibration(ranks, transport=transport, sizes=size_list,
-                                 repeats=repeats, timeout=timeout)
+        report = run_calibration(
+            ranks, transport=transport, sizes=size_list, repeats=repeats, timeout=timeout
+        )
     except (launch.MPIUnavailable, CalibrationError) as err:
         raise click.ClickException(str(err)) from None
     report["total_time_s"] = time.perf_counter() - started

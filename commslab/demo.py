@@ -27,12 +27,24 @@ M_SMALL = 1e6  # 1 MB, where the chapter compares the two
 # Part 2: Llama-3-70B bf16 gradients (70.6e9 parameters x 2 bytes; arXiv 2407.21783) on
 # 128 H100 = 16 nodes x 8; NVLink4 450 GB/s per direction, α ≈ 1 µs (assumption within
 # NCCL's 0.6-2 µs); InfiniBand NDR 50 GB/s per port, α = 5 µs (mlsysim IB_NDR_LATENCY_US).
-HIERARCHY = {"M": 141.2e9, "G": 8, "K": 16, "alpha_intra": 1e-6, "beta_intra": 450e9,
-             "alpha_inter": 5e-6, "beta_inter": 50e9}
+HIERARCHY = {
+    "M": 141.2e9,
+    "G": 8,
+    "K": 16,
+    "alpha_intra": 1e-6,
+    "beta_intra": 450e9,
+    "alpha_inter": 5e-6,
+    "beta_inter": 50e9,
+}
 # The HUD: 8 simulated ranks, 16 float32 values each (2 per ring chunk, readable labels).
 HUD_RANKS, HUD_VALUES = 8, 16
-FIGURES = ("crossover.png", "topology_ring.png", "topology_tree.png", "waterfall.png",
-           "convergence.png")
+FIGURES = (
+    "crossover.png",
+    "topology_ring.png",
+    "topology_tree.png",
+    "waterfall.png",
+    "convergence.png",
+)
 DPI = 120
 
 
@@ -47,26 +59,38 @@ def run_demo(out: Path) -> list[tuple[str, str, str]]:
     T_ring = cm.ring_allreduce_time(M_SMALL, N, alpha, beta)
     T_tree = cm.tree_allreduce_time(M_SMALL, N, alpha, beta)
     M_star = cm.crossover_message_size(N, alpha, beta)
-    _save(plots.communication_crossover_plot(N, alpha, beta, highlight=M_SMALL),
-          out / "crossover.png")
+    _save(
+        plots.communication_crossover_plot(N, alpha, beta, highlight=M_SMALL), out / "crossover.png"
+    )
 
     buffers = np.arange(HUD_RANKS * HUD_VALUES, dtype=np.float32).reshape(HUD_RANKS, -1)
     traces = [simulate_ring_allreduce(buffers), simulate_tree_allreduce(buffers)]
-    exact = all(np.array_equal(t.result, np.broadcast_to(buffers.sum(axis=0), buffers.shape))
-                for t in traces)
+    exact = all(
+        np.array_equal(t.result, np.broadcast_to(buffers.sum(axis=0), buffers.shape))
+        for t in traces
+    )
     for trace in traces:
         _save(plots.topology_hud_grid(trace), out / f"topology_{trace.algorithm}.png")
 
     phases = cm.hierarchical_breakdown(**HIERARCHY)
     T_hier = cm.hierarchical_allreduce_time(**HIERARCHY)
-    T_flat = cm.flat_ring_allreduce_time(HIERARCHY["M"], HIERARCHY["G"], HIERARCHY["K"],
-                                         HIERARCHY["alpha_inter"], HIERARCHY["beta_inter"])
-    setting = (f"Llama-3-70B bf16 gradients ({plots.format_bytes(HIERARCHY['M'])}) on "
-               f"{HIERARCHY['K']} nodes × {HIERARCHY['G']} GPUs: NVLink "
-               f"{plots.format_bytes(HIERARCHY['beta_intra'])}/s, InfiniBand "
-               f"{plots.format_bytes(HIERARCHY['beta_inter'])}/s")
-    _save(plots.communication_waterfall(phases, flat_time=T_flat, subtitle=setting),
-          out / "waterfall.png")
+    T_flat = cm.flat_ring_allreduce_time(
+        HIERARCHY["M"],
+        HIERARCHY["G"],
+        HIERARCHY["K"],
+        HIERARCHY["alpha_inter"],
+        HIERARCHY["beta_inter"],
+    )
+    setting = (
+        f"Llama-3-70B bf16 gradients ({plots.format_bytes(HIERARCHY['M'])}) on "
+        f"{HIERARCHY['K']} nodes × {HIERARCHY['G']} GPUs: NVLink "
+        f"{plots.format_bytes(HIERARCHY['beta_intra'])}/s, InfiniBand "
+        f"{plots.format_bytes(HIERARCHY['beta_inter'])}/s"
+    )
+    _save(
+        plots.communication_waterfall(phases, flat_time=T_flat, subtitle=setting),
+        out / "waterfall.png",
+    )
 
     runs = {method: run_data_parallel_training(method) for method in METHODS}
     _save(plots.convergence_monitor(list(runs.values())), out / "convergence.png")
@@ -75,37 +99,71 @@ def run_demo(out: Path) -> list[tuple[str, str, str]]:
     base, dense = runs["none"].final_loss, runs["none"].bytes_per_worker_per_step
     ring_trace, tree_trace = traces
     return [
-        (f"T_ring at {plots.format_bytes(M_SMALL)}", plots.format_seconds(T_ring, 5),
-         f"N = {N}, α = {plots.format_seconds(alpha)}, β = {plots.format_bytes(beta)}/s"),
-        (f"T_tree at {plots.format_bytes(M_SMALL)}", plots.format_seconds(T_tree, 5),
-         "tree faster" if T_tree < T_ring else "ring faster"),
+        (
+            f"T_ring at {plots.format_bytes(M_SMALL)}",
+            plots.format_seconds(T_ring, 5),
+            f"N = {N}, α = {plots.format_seconds(alpha)}, β = {plots.format_bytes(beta)}/s",
+        ),
+        (
+            f"T_tree at {plots.format_bytes(M_SMALL)}",
+            plots.format_seconds(T_tree, 5),
+            "tree faster" if T_tree < T_ring else "ring faster",
+        ),
         ("crossover M*", plots.format_bytes(M_star, 4), "tree faster below, ring above"),
-        ("simulated ring, 8 ranks", f"{ring_trace.steps} steps",
-         f"{plots.format_bytes(ring_trace.bytes_sent[0])} sent per rank; "
-         f"exact sum on every rank: {'yes' if exact else 'NO'}"),
-        ("simulated tree, 8 ranks", f"{tree_trace.steps} steps",
-         f"{plots.format_bytes(tree_trace.bytes_sent.max())} sent by the busiest rank"),
-        (f"T_hier, {P} GPUs, Llama-3-70B", plots.format_seconds(T_hier, 4),
-         f"{HIERARCHY['K']} nodes × {HIERARCHY['G']}, NVLink + IB NDR, "
-         f"M = {plots.format_bytes(HIERARCHY['M'])}"),
-        ("T_flat (one ring on IB)", plots.format_seconds(T_flat, 4),
-         f"hierarchical is {T_flat / T_hier:.3g}x faster"),
-        ("final loss: no compression", f"{base:.4g}",
-         f"{plots.format_bytes(dense)} per worker per step"),
-        *[(f"final loss: {METHOD_LABELS[method]}", f"{run.final_loss:.4g}",
-           f"{plots.format_bytes(run.bytes_per_worker_per_step)} per worker per step "
-           f"({dense / run.bytes_per_worker_per_step:.3g}x fewer), "
-           f"{(run.final_loss - base) / base:+.1%} vs uncompressed")
-          for method, run in runs.items() if method != "none"],
-        ("least-squares optimum f*", f"{runs['none'].optimal_loss:.4g}",
-         "the floor every run approaches"),
+        (
+            "simulated ring, 8 ranks",
+            f"{ring_trace.steps} steps",
+            f"{plots.format_bytes(ring_trace.bytes_sent[0])} sent per rank; "
+            f"exact sum on every rank: {'yes' if exact else 'NO'}",
+        ),
+        (
+            "simulated tree, 8 ranks",
+            f"{tree_trace.steps} steps",
+            f"{plots.format_bytes(tree_trace.bytes_sent.max())} sent by the busiest rank",
+        ),
+        (
+            f"T_hier, {P} GPUs, Llama-3-70B",
+            plots.format_seconds(T_hier, 4),
+            f"{HIERARCHY['K']} nodes × {HIERARCHY['G']}, NVLink + IB NDR, "
+            f"M = {plots.format_bytes(HIERARCHY['M'])}",
+        ),
+        (
+            "T_flat (one ring on IB)",
+            plots.format_seconds(T_flat, 4),
+            f"hierarchical is {T_flat / T_hier:.3g}x faster",
+        ),
+        (
+            "final loss: no compression",
+            f"{base:.4g}",
+            f"{plots.format_bytes(dense)} per worker per step",
+        ),
+        *[
+            (
+                f"final loss: {METHOD_LABELS[method]}",
+                f"{run.final_loss:.4g}",
+                f"{plots.format_bytes(run.bytes_per_worker_per_step)} per worker per step "
+                f"({dense / run.bytes_per_worker_per_step:.3g}x fewer), "
+                f"{(run.final_loss - base) / base:+.1%} vs uncompressed",
+            )
+            for method, run in runs.items()
+            if method != "none"
+        ],
+        (
+            "least-squares optimum f*",
+            f"{runs['none'].optimal_loss:.4g}",
+            "the floor every run approaches",
+        ),
     ]
 
 
 @click.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("docs/figures"), show_default=True,
-              help="Folder for the five PNG figures.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("docs/figures"),
+    show_default=True,
+    help="Folder for the five PNG figures.",
+)
 def demo(out: Path) -> None:
     """The lab's main job on the embedded default scenario: five figures and the key numbers."""
     rows = run_demo(out)

@@ -74,8 +74,7 @@ def test_sends_are_counted_and_forwarded_untouched():
     comm.Sendrecv(sendbuf=a, dest=1)
     assert comm.bytes_sent == 80 + 32 + 80 + 24 + 80 + 80
     assert comm.messages_sent == 6
-    assert [c[0] for c in fake.calls] == ["Send", "Sendrecv", "Isend", "Send", "send",
-                                          "Sendrecv"]
+    assert [c[0] for c in fake.calls] == ["Send", "Sendrecv", "Isend", "Send", "send", "Sendrecv"]
     assert fake.calls[0][2] == {"dest": 1, "tag": 5}
     assert comm.Get_rank() == 3
 
@@ -86,8 +85,20 @@ def test_receives_cost_nothing():
     assert comm.bytes_sent == 0
 
 
-@pytest.mark.parametrize("name", ["Allreduce", "allreduce", "Reduce", "Bcast", "bcast",
-                                  "Allgather", "Reduce_scatter", "Iallreduce", "Alltoall"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Allreduce",
+        "allreduce",
+        "Reduce",
+        "Bcast",
+        "bcast",
+        "Allgather",
+        "Reduce_scatter",
+        "Iallreduce",
+        "Alltoall",
+    ],
+)
 def test_collectives_are_refused_with_a_pointer_to_point_to_point(name):
     comm = ByteCountingComm(FakeComm())
     with pytest.raises(CollectiveRefused, match=r"use comm\.Sendrecv"):
@@ -124,8 +135,7 @@ def test_the_template_parses_and_defines_the_function():
     import ast
 
     tree = ast.parse(BONUS_TEMPLATE)
-    assert [n.name for n in tree.body if isinstance(n, ast.FunctionDef)] == [
-        "my_ring_allreduce"]
+    assert [n.name for n in tree.body if isinstance(n, ast.FunctionDef)] == ["my_ring_allreduce"]
 
 
 @pytest.mark.parametrize(("ranks", "d"), [(1, 10), (2, 1), (True, 10)])
@@ -182,4 +192,3 @@ def test_an_exception_in_the_ring_is_reported():
     code = "def my_ring_allreduce(comm, buffer):\n    raise KeyError('oops')\n"
     result = grade_bonus_ring(code, ranks=2)
     assert result.status == "error" and "KeyError" in result.messages[0]
-

@@ -22,8 +22,6 @@ from commslab.mpi import launch
 DATA = Path(__file__).parent / "data"
 
 
-
-
 def _run(args, **kwargs):
     return CliRunner().invoke(main, ["calibrate", *args], **kwargs)
 
@@ -56,8 +54,13 @@ def test_size_lists_and_units():
 
 @pytest.mark.parametrize(
     ("text", "why"),
-    [("3,8,16,32", "multiple of 4"), ("4,8,16", "at least 4"), ("4,8,x,16", "cannot read"),
-     ("64..4", "first <= last"), ("4 parsecs..8", "cannot read")],
+    [
+        ("3,8,16,32", "multiple of 4"),
+        ("4,8,16", "at least 4"),
+        ("4,8,x,16", "cannot read"),
+        ("64..4", "first <= last"),
+        ("4 parsecs..8", "cannot read"),
+    ],
 )
 def test_bad_sizes_are_refused(text, why):
     with pytest.raises(ValueError, match=why):
@@ -93,8 +96,9 @@ def test_analysis_recovers_alpha_beta_from_ring_model_timings():
 def test_analysis_reports_both_regimes_of_a_knee():
     sizes = cal.parse_sizes(cal.DEFAULT_SIZES)
     M = np.array(sizes, float)
-    T = np.where(M < 2**21, ring_allreduce_time(M, 2, 5e-6, 8e9),
-                 ring_allreduce_time(M, 2, 40e-6, 1.5e9))
+    T = np.where(
+        M < 2**21, ring_allreduce_time(M, 2, 5e-6, 8e9), ring_allreduce_time(M, 2, 40e-6, 1.5e9)
+    )
     report = cal.analyse_timings(sizes, T, 2)
     assert len(report["regimes"]) == 2
     assert 2**19 <= report["knee_bytes"] <= 2**22
@@ -106,16 +110,19 @@ def test_analysis_reports_both_regimes_of_a_knee():
     assert report["alpha_s"] == low["alpha_s"]
     assert report["beta_bytes_per_s"] == high["beta_bytes_per_s"]
     assert report["crossover"]["at_scale_bytes"]["64"] == pytest.approx(
-        crossover_message_size(64, low["alpha_s"], high["beta_bytes_per_s"]))
+        crossover_message_size(64, low["alpha_s"], high["beta_bytes_per_s"])
+    )
     one = report["one_line"]["heldout_median_relative_error"]
     assert report["heldout_median_relative_error"] < one, "two lines beat one here"
 
 
 @pytest.mark.parametrize(
     ("sizes", "medians", "N", "name"),
-    [([4, 8, 16, 32], [1e-5, 1e-5, np.nan, 2e-5], 2, "medians"),
-     ([4, 8, 16, 32], [1e-5, 1e-5, 2e-5], 2, "match"),
-     ([4, 8, 16, 32], [1e-5, 1.1e-5, 1.2e-5, 1.4e-5], 1, "N")],
+    [
+        ([4, 8, 16, 32], [1e-5, 1e-5, np.nan, 2e-5], 2, "medians"),
+        ([4, 8, 16, 32], [1e-5, 1e-5, 2e-5], 2, "match"),
+        ([4, 8, 16, 32], [1e-5, 1.1e-5, 1.2e-5, 1.4e-5], 1, "N"),
+    ],
 )
 def test_analysis_bad_input(sizes, medians, N, name):
     with pytest.raises(ValueError, match=name):
@@ -152,8 +159,9 @@ def test_missing_mpi4py_says_how_to_install(monkeypatch):
 def test_missing_mpiexec_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(launch, "_interpreter_bin_dir", lambda: tmp_path)
-    _assert_clean_failure(_run(["--sizes", "4,8,16,32"]), "mpiexec was not found",
-                          "pip install 'comms-lab[mpi]'")
+    _assert_clean_failure(
+        _run(["--sizes", "4,8,16,32"]), "mpiexec was not found", "pip install 'comms-lab[mpi]'"
+    )
 
 
 def test_more_ranks_than_cores_is_a_warning_with_a_fix():
@@ -202,15 +210,27 @@ def test_two_rank_calibration_runs_in_well_under_a_minute_and_predicts_held_out_
     tmp_path,
 ):
     start = time.perf_counter()
-    result = _run(["--ranks", "2", "--json", str(tmp_path / "cal.json"),
-                   "--plot", str(tmp_path / "cal.png"), "--timeout", "55"])
+    result = _run(
+        [
+            "--ranks",
+            "2",
+            "--json",
+            str(tmp_path / "cal.json"),
+            "--plot",
+            str(tmp_path / "cal.png"),
+            "--timeout",
+            "55",
+        ]
+    )
     elapsed = time.perf_counter() - start
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "cal.json").read_text())
     error = report["heldout_median_relative_error"]
-    print(f"\n2-rank calibration: alpha = {report['alpha_s'] * 1e6:.2f} us/step, "
-          f"beta = {report['beta_bytes_per_s'] / 1e9:.3f} GB/s, held-out median error "
-          f"{100 * error:.1f}%, {len(report['regimes'])} regime(s), {elapsed:.1f} s")
+    print(
+        f"\n2-rank calibration: alpha = {report['alpha_s'] * 1e6:.2f} us/step, "
+        f"beta = {report['beta_bytes_per_s'] / 1e9:.3f} GB/s, held-out median error "
+        f"{100 * error:.1f}%, {len(report['regimes'])} regime(s), {elapsed:.1f} s"
+    )
     assert "held-out median |relative error|" in result.output
     assert elapsed < 45
     assert report["alpha_s"] > 0 and report["beta_bytes_per_s"] > 0
@@ -229,5 +249,6 @@ def test_the_notebook_can_calibrate_this_machine(tmp_path):
     assert report["alpha_s"] > 0 and report["beta_bytes_per_s"] > 0
     assert report["crossover"]["M_star_bytes"] == 0.0, "2 ranks: the ring never loses"
     assert report["crossover"]["at_scale_bytes"]["64"] == pytest.approx(
-        crossover_message_size(64, report["alpha_s"], report["beta_bytes_per_s"]))
+        crossover_message_size(64, report["alpha_s"], report["beta_bytes_per_s"])
+    )
     assert (tmp_path / "me.png").exists()

@@ -25,8 +25,13 @@ def test_demo_writes_five_pngs_and_prints_the_known_answers(tmp_path, monkeypatc
     result = CliRunner().invoke(main, ["demo", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == sorted(FIGURES)
-    assert set(FIGURES) == {"crossover.png", "topology_ring.png", "topology_tree.png",
-                            "waterfall.png", "convergence.png"}
+    assert set(FIGURES) == {
+        "crossover.png",
+        "topology_ring.png",
+        "topology_tree.png",
+        "waterfall.png",
+        "convergence.png",
+    }
     for name in FIGURES:
         width, height = png_size(out / name)
         assert width >= 600 and height >= 400, (name, width, height)

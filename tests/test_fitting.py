@@ -93,8 +93,9 @@ def test_pure_noise_rarely_fakes_a_knee():
     Measured: 8 false knees in 200 seeds (4%); here at most 4 in 50 (8%)."""
     T = 10e-6 + FIT_SIZES / 1e9
     false_knees = sum(
-        len(fit_piecewise(FIT_SIZES, T * np.exp(np.random.default_rng(s).normal(0, 0.05, 23)))
-            .knees)
+        len(
+            fit_piecewise(FIT_SIZES, T * np.exp(np.random.default_rng(s).normal(0, 0.05, 23))).knees
+        )
         for s in range(50)
     )
     assert false_knees <= 4

@@ -28,8 +28,9 @@ SLOW = [c.name for c in CASES if c.slow]
 
 def _grade(paths: list[Path]) -> dict[str, object]:
     entries = [Entry(p, p.name, STUDENT) for p in paths]
-    results = grade_batch(entries, term=TERM, autograder_dir=AUTOGRADER, jobs=2, key=KEY,
-                          limits=LIMITS)
+    results = grade_batch(
+        entries, term=TERM, autograder_dir=AUTOGRADER, jobs=2, key=KEY, limits=LIMITS
+    )
     assert len(results) == len(paths)  # n files in, n rows out
     return {Path(r.file).stem: r for r in results}
 
@@ -38,9 +39,13 @@ def _grade(paths: list[Path]) -> dict[str, object]:
 def corpus(tmp_path_factory):
     folder = tmp_path_factory.mktemp("corpus")
     outside = tmp_path_factory.mktemp("outside") / "pwned.txt"
-    context = {"comms_core": str(Path(comms_core.__file__).parent), "repo": str(ROOT),
-               "autograder": str(AUTOGRADER), "other": str(folder / "baseline_solved.ipynb"),
-               "outside": str(outside)}
+    context = {
+        "comms_core": str(Path(comms_core.__file__).parent),
+        "repo": str(ROOT),
+        "autograder": str(AUTOGRADER),
+        "other": str(folder / "baseline_solved.ipynb"),
+        "outside": str(outside),
+    }
     return write_corpus(folder, context), outside
 
 

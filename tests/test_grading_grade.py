@@ -29,8 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 AUTOGRADER = ROOT / "autograder"
 TERM = "2026-fall"
 KEY = b"grading-test-key"
-IDS = {"cloud_titan": "1234567", "edge_guardian": "u-7x", "mobile_nomad": "42",
-       "tiny_pioneer": "Z9"}
+IDS = {
+    "cloud_titan": "1234567",
+    "edge_guardian": "u-7x",
+    "mobile_nomad": "42",
+    "tiny_pioneer": "Z9",
+}
 
 
 @pytest.fixture(scope="module")
@@ -85,14 +89,21 @@ def test_a_copied_notebook_loses_the_scenario_bound_items(graded) -> None:
 
 def test_grading_twice_gives_the_same_row(tmp_path, graded) -> None:
     path = nbs.write(nbs.buggy_notebook("1234567"), tmp_path / "buggy.ipynb")
-    first = grade_notebook(path, term=TERM, student_id="1234567", autograder_dir=AUTOGRADER,
-                           key=KEY)
-    second = grade_notebook(path, term=TERM, student_id="1234567", autograder_dir=AUTOGRADER,
-                            key=KEY)
+    first = grade_notebook(
+        path, term=TERM, student_id="1234567", autograder_dir=AUTOGRADER, key=KEY
+    )
+    second = grade_notebook(
+        path, term=TERM, student_id="1234567", autograder_dir=AUTOGRADER, key=KEY
+    )
     assert first.row() == second.row()
     assert 0 < first.score < first.max_score
-    again = grade_batch([Entry(path, "buggy.ipynb", "1234567")], term=TERM,
-                        autograder_dir=AUTOGRADER, jobs=1, key=KEY)[0]
+    again = grade_batch(
+        [Entry(path, "buggy.ipynb", "1234567")],
+        term=TERM,
+        autograder_dir=AUTOGRADER,
+        jobs=1,
+        key=KEY,
+    )[0]
     assert again.points == first.points and again.feedback == first.feedback
 
 
@@ -100,17 +111,18 @@ def test_the_hidden_inputs_differ_per_student_and_per_term(tmp_path) -> None:
     from commslab.grading import harness
 
     def recorded(term, sid):
-        view = harness.SubmissionView(lms_id=sid, notebook_id=sid, track="cloud_titan",
-                                      term=term)
+        view = harness.SubmissionView(lms_id=sid, notebook_id=sid, track="cloud_titan", term=term)
         seen = []
 
         def evaluate(calls):
-            seen.extend(json.dumps(c["args"]) for c in calls
-                        if c["function"] == "ring_allreduce_time")
+            seen.extend(
+                json.dumps(c["args"]) for c in calls if c["function"] == "ring_allreduce_time"
+            )
             return {c["id"]: {"status": "not run"} for c in calls}, {}
 
-        harness.run_hidden_tests(view, tests_dir=AUTOGRADER / "tests", key=KEY,
-                                 scenario=None, evaluate=evaluate)
+        harness.run_hidden_tests(
+            view, tests_dir=AUTOGRADER / "tests", key=KEY, scenario=None, evaluate=evaluate
+        )
         return seen
 
     base = recorded(TERM, "1")
@@ -138,9 +150,16 @@ def test_feedback_never_shows_a_hidden_value(tmp_path) -> None:
 
 def test_predictions_earn_a_point_for_being_made_and_say_if_they_were_right(tmp_path) -> None:
     sid = "1234567"
-    path = nbs.write(nbs.solved_notebook(sid, replace={
-        "lock_part1": 'PREDICTION_PART1 = "more"\n', "lock_part2": 'PREDICTION_PART2 = "maybe"\n'}),
-        tmp_path / "p.ipynb")
+    path = nbs.write(
+        nbs.solved_notebook(
+            sid,
+            replace={
+                "lock_part1": 'PREDICTION_PART1 = "more"\n',
+                "lock_part2": 'PREDICTION_PART2 = "maybe"\n',
+            },
+        ),
+        tmp_path / "p.ipynb",
+    )
     result = grade_notebook(path, term=TERM, student_id=sid, autograder_dir=AUTOGRADER, key=KEY)
     assert result.points["predictions"] == 2
     text = "\n".join(result.feedback)
@@ -155,9 +174,16 @@ def test_the_ten_iteration_rule(tmp_path) -> None:
     k = nbs.solved_answers(sid)["LEDGER"]["accumulation_steps"]
     too_many = nbs.solved_notebook(sid, replace={"part2_tries": f"K_TRIES = {list(range(1, 13))}"})
     not_tried = nbs.solved_notebook(sid, replace={"part2_tries": f"K_TRIES = [{k + 50}]"})
-    results = [grade_notebook(nbs.write(nb, tmp_path / f"{i}.ipynb"), term=TERM, student_id=sid,
-                              autograder_dir=AUTOGRADER, key=KEY)
-               for i, nb in enumerate((too_many, not_tried))]
+    results = [
+        grade_notebook(
+            nbs.write(nb, tmp_path / f"{i}.ipynb"),
+            term=TERM,
+            student_id=sid,
+            autograder_dir=AUTOGRADER,
+            key=KEY,
+        )
+        for i, nb in enumerate((too_many, not_tried))
+    ]
     assert results[0].points["part2_tries"] == 1  # k is right, but 12 tries break the rule
     assert "at most 10" in "\n".join(results[0].feedback)
     assert results[1].points["part2_tries"] == 1
@@ -166,7 +192,8 @@ def test_the_ten_iteration_rule(tmp_path) -> None:
 
 
 def test_every_file_gives_a_row_and_a_grader_fault_does_not_stop_the_batch(
-        tmp_path, monkeypatch) -> None:
+    tmp_path, monkeypatch
+) -> None:
     good = nbs.write(nbs.solved_notebook("1"), tmp_path / "good.ipynb")
     fails = nbs.write(nbs.solved_notebook("2"), tmp_path / "fails.ipynb")
     pdf = tmp_path / "x.pdf"
@@ -179,13 +206,20 @@ def test_every_file_gives_a_row_and_a_grader_fault_does_not_stop_the_batch(
         return real(path, **kw)
 
     monkeypatch.setattr(report, "grade_notebook", flaky)
-    entries = [Entry(good, "good", "1"), Entry(fails, "fails", "2"), Entry(pdf, "x.pdf", "3"),
-               Entry(None, "gone", "4", status="not graded: too large in the zip")]
+    entries = [
+        Entry(good, "good", "1"),
+        Entry(fails, "fails", "2"),
+        Entry(pdf, "x.pdf", "3"),
+        Entry(None, "gone", "4", status="not graded: too large in the zip"),
+    ]
     results = grade_batch(entries, term=TERM, autograder_dir=AUTOGRADER, jobs=2, key=KEY)
     assert [r.file for r in results] == ["good", "fails", "x.pdf", "gone"]
     assert [r.status for r in results] == [
-        "graded", "grader error: RuntimeError: disk on fire", "not a notebook",
-        "not graded: too large in the zip"]
+        "graded",
+        "grader error: RuntimeError: disk on fire",
+        "not a notebook",
+        "not graded: too large in the zip",
+    ]
     assert [r.max_score for r in results] == [35] * 4
 
 
@@ -207,9 +241,22 @@ def _canvas_zip(folder: Path) -> Path:
 def test_the_grade_command_writes_every_output(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("COMMSLAB_GRADING_KEY", KEY.decode())
     archive, out = _canvas_zip(tmp_path), tmp_path / "out"
-    run = CliRunner().invoke(grade, [str(archive), "--term", TERM, "--out", str(out),
-                                     "--autograder", str(AUTOGRADER), "--jobs", "2",
-                                     "--canvas-assignment-id", "98765"])
+    run = CliRunner().invoke(
+        grade,
+        [
+            str(archive),
+            "--term",
+            TERM,
+            "--out",
+            str(out),
+            "--autograder",
+            str(AUTOGRADER),
+            "--jobs",
+            "2",
+            "--canvas-assignment-id",
+            "98765",
+        ],
+    )
     assert run.exit_code == 0, run.output
     assert "5 files: " in run.output
     with open(out / "grades.csv", newline="") as f:
@@ -223,19 +270,32 @@ def test_the_grade_command_writes_every_output(tmp_path, monkeypatch) -> None:
     assert late["late"] == "yes" and late["status"] == "graded" and 0 < float(late["score"]) < 35
     assert by_file["smithbob_222_510_notes.pdf"]["status"] == "not a notebook"
     assert by_file["../../../etc/evil_333_1_collective_comms.ipynb"]["status"].startswith(
-        "corrupt notebook")
+        "corrupt notebook"
+    )
     assert float(late["ring_allreduce_time"]) == 0 and late["crossover_message_size"] == "3"
 
     with open(out / "gradebook_canvas.csv", newline="") as f:
         canvas = list(csv.reader(f))
-    assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
-                         "Collective Communication Lab (98765)"]
+    assert canvas[0] == [
+        "Student",
+        "ID",
+        "SIS User ID",
+        "SIS Login ID",
+        "Section",
+        "Collective Communication Lab (98765)",
+    ]
     assert canvas[1][0].strip() == "Points Possible" and canvas[1][5] == "35"
     assert {tuple(r[:2]): r[5] for r in canvas[2:]} == {
-        ("doejane", "111"): "35", ("smithbob", "222"): late["score"], ("evil", "333"): "0"}
+        ("doejane", "111"): "35",
+        ("smithbob", "222"): late["score"],
+        ("evil", "333"): "0",
+    }
 
-    assert (out / "feedback" / "111.md").read_text().startswith(
-        "# Collective Communication Lab: feedback for 111")
+    assert (
+        (out / "feedback" / "111.md")
+        .read_text()
+        .startswith("# Collective Communication Lab: feedback for 111")
+    )
     smith = (out / "feedback" / "222.md").read_text()
     assert "## What to fix" in smith and "Submitted late" in smith
     results = json.loads((out / "results" / "111.json").read_text())
@@ -251,28 +311,52 @@ def test_the_grade_command_writes_every_output(tmp_path, monkeypatch) -> None:
 def test_grade_one_writes_a_result_the_container_engine_can_read(tmp_path) -> None:
     path = nbs.write(nbs.solved_notebook("55"), tmp_path / "nb.ipynb")
     out = tmp_path / "result.json"
-    run = CliRunner(env={"COMMSLAB_GRADING_KEY": "k"}).invoke(grade_one, [
-        str(path), "--term", TERM, "--student-id", "55", "--out", str(out),
-        "--autograder", str(AUTOGRADER)])
+    run = CliRunner(env={"COMMSLAB_GRADING_KEY": "k"}).invoke(
+        grade_one,
+        [
+            str(path),
+            "--term",
+            TERM,
+            "--student-id",
+            "55",
+            "--out",
+            str(out),
+            "--autograder",
+            str(AUTOGRADER),
+        ],
+    )
     assert run.exit_code == 0, run.output
     assert run.output.strip() == "55: 35/35 (graded)"
     result = GradeResult.from_json(out.read_text())
     assert (result.score, result.status, result.file) == (35, "graded", "nb.ipynb")
-    failed = GradeResult.failed(path=path, term=TERM, student_id="55", status="timed out",
-                                autograder_dir=AUTOGRADER)
+    failed = GradeResult.failed(
+        path=path, term=TERM, student_id="55", status="timed out", autograder_dir=AUTOGRADER
+    )
     assert failed.max_score == 35 and failed.points["ledger"] == 0
 
 
 def test_a_missing_container_engine_gives_a_clear_message(tmp_path, monkeypatch) -> None:
     def missing():
-        raise RuntimeError("the container engine (commslab.grading.container) is not "
-                           "installed; use --engine local")
+        raise RuntimeError(
+            "the container engine (commslab.grading.container) is not installed; use --engine local"
+        )
 
     monkeypatch.setattr(report, "_container_module", missing)
     path = nbs.write(nbs.solved_notebook("1"), tmp_path / "nb.ipynb")
-    run = CliRunner(env={"COMMSLAB_GRADING_KEY": "k"}).invoke(grade, [
-        str(path), "--term", TERM, "--engine", "podman", "--out", str(tmp_path / "out"),
-        "--autograder", str(AUTOGRADER)])
+    run = CliRunner(env={"COMMSLAB_GRADING_KEY": "k"}).invoke(
+        grade,
+        [
+            str(path),
+            "--term",
+            TERM,
+            "--engine",
+            "podman",
+            "--out",
+            str(tmp_path / "out"),
+            "--autograder",
+            str(AUTOGRADER),
+        ],
+    )
     assert run.exit_code != 0
     assert "use --engine local" in run.output
 
@@ -283,19 +367,31 @@ def test_the_lab_notebook_itself_is_graded(tmp_path) -> None:
     source = ROOT / "source" / "collective_comms" / "collective_comms.ipynb"
     if not source.exists():
         pytest.skip("the lab notebook is not written yet")
-    result = grade_notebook(source, term=TERM, student_id="demo", autograder_dir=AUTOGRADER,
-                            key=KEY)
+    result = grade_notebook(
+        source, term=TERM, student_id="demo", autograder_dir=AUTOGRADER, key=KEY
+    )
     assert result.status == "graded", result.feedback
-    for question in ("ring_allreduce_time", "tree_allreduce_time", "crossover_message_size",
-                     "hierarchical_allreduce_time", "hierarchical_breakdown",
-                     "one_bit_compress", "error_feedback_step", "predictions", "written"):
-        assert result.points[question] == result.max_points[question], (question,
-                                                                        result.feedback)
+    for question in (
+        "ring_allreduce_time",
+        "tree_allreduce_time",
+        "crossover_message_size",
+        "hierarchical_allreduce_time",
+        "hierarchical_breakdown",
+        "one_bit_compress",
+        "error_feedback_step",
+        "predictions",
+        "written",
+    ):
+        assert result.points[question] == result.max_points[question], (question, result.feedback)
 
 
 def test_write_outputs_keeps_one_file_per_row(tmp_path) -> None:
-    rows = [GradeResult.failed(path=None, term=TERM, student_id="7", status=s,
-                               autograder_dir=AUTOGRADER) for s in ("empty", "not a notebook")]
+    rows = [
+        GradeResult.failed(
+            path=None, term=TERM, student_id="7", status=s, autograder_dir=AUTOGRADER
+        )
+        for s in ("empty", "not a notebook")
+    ]
     for row, name in zip(rows, ("a.ipynb", "b.pdf"), strict=True):
         row.file = name
     write_outputs(rows, tmp_path)
@@ -306,8 +402,9 @@ def _released(pattern: str) -> list[Path]:
     return sorted(ROOT.glob(pattern))
 
 
-@pytest.mark.parametrize("path", _released("solutions/collective_comms/*.ipynb"),
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", _released("solutions/collective_comms/*.ipynb"), ids=lambda p: p.stem
+)
 def test_the_generated_solutions_score_full_marks(path) -> None:
     """`commslab release` writes a solved notebook per track for the demo student."""
     from commslab.grading.notebook import literal_assignments, read_submission
@@ -320,10 +417,12 @@ def test_the_generated_solutions_score_full_marks(path) -> None:
     assert (result.status, result.score) == ("graded", result.max_score), result.feedback
 
 
-@pytest.mark.parametrize("path", _released("release/collective_comms/*.ipynb"),
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", _released("release/collective_comms/*.ipynb"), ids=lambda p: p.stem
+)
 def test_the_release_as_students_get_it_scores_zero(path) -> None:
-    result = grade_notebook(path, term=TERM, student_id="1234567", autograder_dir=AUTOGRADER,
-                            key=KEY)
+    result = grade_notebook(
+        path, term=TERM, student_id="1234567", autograder_dir=AUTOGRADER, key=KEY
+    )
     assert result.score == 0 and result.max_score == 35
     assert result.status == "graded (identity mismatch)"

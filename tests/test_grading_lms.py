@@ -11,24 +11,52 @@ from commslab.grading import lms
 from commslab.grading.lms import collect, parse_lms_name
 
 
-@pytest.mark.parametrize(("name", "parts"), [
-    ("doejane_1234567_89012_collective_comms.ipynb",
-     {"name": "doejane", "late": False, "student_id": "1234567", "submission_id": 89012,
-      "original": "collective_comms.ipynb", "resubmission": 0}),
-    ("doejane_LATE_1234567_89013_collective_comms-2.ipynb",
-     {"name": "doejane", "late": True, "student_id": "1234567", "submission_id": 89013,
-      "original": "collective_comms-2.ipynb", "resubmission": 2}),
-    ("smith_77_5_my_lab_final.ipynb",
-     {"name": "smith", "late": False, "student_id": "77", "submission_id": 5,
-      "original": "my_lab_final.ipynb", "resubmission": 0}),
-])
+@pytest.mark.parametrize(
+    ("name", "parts"),
+    [
+        (
+            "doejane_1234567_89012_collective_comms.ipynb",
+            {
+                "name": "doejane",
+                "late": False,
+                "student_id": "1234567",
+                "submission_id": 89012,
+                "original": "collective_comms.ipynb",
+                "resubmission": 0,
+            },
+        ),
+        (
+            "doejane_LATE_1234567_89013_collective_comms-2.ipynb",
+            {
+                "name": "doejane",
+                "late": True,
+                "student_id": "1234567",
+                "submission_id": 89013,
+                "original": "collective_comms-2.ipynb",
+                "resubmission": 2,
+            },
+        ),
+        (
+            "smith_77_5_my_lab_final.ipynb",
+            {
+                "name": "smith",
+                "late": False,
+                "student_id": "77",
+                "submission_id": 5,
+                "original": "my_lab_final.ipynb",
+                "resubmission": 0,
+            },
+        ),
+    ],
+)
 def test_canvas_names_are_parsed(name, parts) -> None:
     got = parse_lms_name(name)
     assert {k: got[k] for k in parts} == parts
 
 
-@pytest.mark.parametrize("name", ["collective_comms.ipynb", "alice.ipynb", "a_b_c.ipynb",
-                                  "doejane_x12_3_nb.ipynb"])
+@pytest.mark.parametrize(
+    "name", ["collective_comms.ipynb", "alice.ipynb", "a_b_c.ipynb", "doejane_x12_3_nb.ipynb"]
+)
 def test_other_names_are_not_lms_names(name) -> None:
     assert parse_lms_name(name) is None
 
@@ -52,11 +80,13 @@ def test_a_folder_gives_one_entry_per_file_and_the_latest_notebook_wins(tmp_path
     entries = {e.source: e for e in collect([tmp_path / "in"], tmp_path / "work")}
     assert len(entries) == 8  # hidden files and folders are not submissions
     assert entries["doejane_111_400_collective_comms.ipynb"].status == (
-        "superseded (newer submission 500)")
+        "superseded (newer submission 500)"
+    )
     assert entries["doejane_111_500_collective_comms.ipynb"].status is None
     assert entries["doejane_111_500_notes.pdf"].status is None  # graded: "not a notebook"
     assert entries["smith_222_600_collective_comms.ipynb"].status == (
-        "superseded (newer submission 600, file -1)")
+        "superseded (newer submission 600, file -1)"
+    )
     assert entries["smith_222_600_collective_comms-1.ipynb"].status is None
     late = entries["lee_LATE_333_700_collective_comms.ipynb"]
     assert (late.student_id, late.late, late.status, late.notes) == ("333", True, None, ["late"])
@@ -96,7 +126,7 @@ def test_a_member_that_lies_about_its_size_stops_at_the_cap(tmp_path, monkeypatc
     data = bytearray(archive.read_bytes())
     # shrink the declared size in the central directory: the stream still inflates 5000 bytes
     central = data.rindex(b"PK\x01\x02")
-    data[central + 24:central + 28] = (10).to_bytes(4, "little")
+    data[central + 24 : central + 28] = (10).to_bytes(4, "little")
     archive.write_bytes(bytes(data))
     monkeypatch.setattr(lms, "MAX_NOTEBOOK_BYTES", 1000)
     (entry,) = collect([archive], tmp_path / "work")

@@ -21,21 +21,26 @@ def _write(tmp_path: Path, data: bytes, name: str = "nb.ipynb") -> Path:
     return path
 
 
-@pytest.mark.parametrize(("data", "status"), [
-    (b"", "empty"),
-    (b"   \n\t", "empty"),
-    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3 binary", "not a notebook"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00", "not a notebook"),
-    (b"just some text", "not a notebook"),
-    (b"[1, 2]", "not a notebook"),
-    (b'{"a": 1}', "not a notebook"),
-    (b'{"cells": [', "corrupt notebook: invalid JSON (line 1, column 12)"),
-    (b'{"nbformat": 3, "worksheets": []}', "corrupt notebook: nbformat 3 (save it with "
-                                           "Jupyter 4+)"),
-    (b'{"nbformat": 5, "cells": [{}]}', "corrupt notebook: nbformat 5 (expected 4)"),
-    (b'{"nbformat": 4, "cells": {}}', "corrupt notebook: 'cells' is not a list"),
-    (b'{"nbformat": 4, "cells": []}', "empty notebook (no cells)"),
-])
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"", "empty"),
+        (b"   \n\t", "empty"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3 binary", "not a notebook"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "not a notebook"),
+        (b"just some text", "not a notebook"),
+        (b"[1, 2]", "not a notebook"),
+        (b'{"a": 1}', "not a notebook"),
+        (b'{"cells": [', "corrupt notebook: invalid JSON (line 1, column 12)"),
+        (
+            b'{"nbformat": 3, "worksheets": []}',
+            "corrupt notebook: nbformat 3 (save it with Jupyter 4+)",
+        ),
+        (b'{"nbformat": 5, "cells": [{}]}', "corrupt notebook: nbformat 5 (expected 4)"),
+        (b'{"nbformat": 4, "cells": {}}', "corrupt notebook: 'cells' is not a list"),
+        (b'{"nbformat": 4, "cells": []}', "empty notebook (no cells)"),
+    ],
+)
 def test_a_file_that_is_not_a_notebook_gets_a_clear_status(tmp_path, data, status) -> None:
     assert read_submission(_write(tmp_path, data)).status == status
 
@@ -53,8 +58,18 @@ def test_the_contract_cells_are_found_by_grade_id(tmp_path) -> None:
     assert "Patterson" in sub.prompts["reflect_part1"]  # the question before the answer
     # solution cells and the student's own cell, in notebook order; locked cells are not run
     ids = [c.grade_id for c in sub.cells]
-    assert ids == ["identity", "lock_part1", "part1_stubs", None, "lock_part2", "part2_stubs",
-                   "part2_tries", "lock_part3", "part3_stubs", "ledger"]
+    assert ids == [
+        "identity",
+        "lock_part1",
+        "part1_stubs",
+        None,
+        "lock_part2",
+        "part2_stubs",
+        "part2_tries",
+        "lock_part3",
+        "part3_stubs",
+        "ledger",
+    ]
     assert all("lab.start" not in c.python and "grader.check" not in c.python for c in sub.cells)
     assert sub.cells[3].label == "cell 8"
 
@@ -69,10 +84,16 @@ def test_the_static_read_executes_nothing(tmp_path) -> None:
 
 
 def test_literals_only_come_from_literal_assignments() -> None:
-    found = literal_assignments("import os\nSTUDENT_ID = os.environ['X']\nTRACK = 'tiny_pioneer'\n"
-                                "K_TRIES: list = [1, 2, 3]\nPREDICTION_PART1 = 'le' + 'ss'\n")
-    assert found == {"STUDENT_ID": None, "TRACK": "tiny_pioneer", "K_TRIES": [1, 2, 3],
-                     "PREDICTION_PART1": None}
+    found = literal_assignments(
+        "import os\nSTUDENT_ID = os.environ['X']\nTRACK = 'tiny_pioneer'\n"
+        "K_TRIES: list = [1, 2, 3]\nPREDICTION_PART1 = 'le' + 'ss'\n"
+    )
+    assert found == {
+        "STUDENT_ID": None,
+        "TRACK": "tiny_pioneer",
+        "K_TRIES": [1, 2, 3],
+        "PREDICTION_PART1": None,
+    }
     assert literal_assignments("this is not python(") == {}
     assert literal_assignments("STUDENT_ID = '1'\nSTUDENT_ID = '2'\n") == {"STUDENT_ID": "2"}
 
@@ -98,9 +119,14 @@ def test_a_notebook_without_nbgrader_metadata_is_still_read(tmp_path) -> None:
 
 
 def test_odd_but_valid_json_is_tolerated(tmp_path) -> None:
-    data = {"nbformat": 4, "cells": [None, {"cell_type": "code", "source": ["x = ", 1],
-                                            "metadata": []},
-                                     {"cell_type": "code", "source": "y = 2"}]}
+    data = {
+        "nbformat": 4,
+        "cells": [
+            None,
+            {"cell_type": "code", "source": ["x = ", 1], "metadata": []},
+            {"cell_type": "code", "source": "y = 2"},
+        ],
+    }
     sub = read_submission(_write(tmp_path, json.dumps(data).encode("utf-8-sig")))
     assert sub.ok
     assert [c.python for c in sub.cells] == ["x = ", "y = 2"]

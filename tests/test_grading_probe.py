@@ -13,16 +13,26 @@ import comms_core
 from commslab.grading.sandbox import Limits, run_probe, sandbox_blocked_dirs
 
 FAST = Limits(total_seconds=60, cell_seconds=2, call_seconds=1, grace_seconds=1.5)
-CLAIMED = {"student_id": "s1", "track": "cloud_titan", "scenario": {"N": 1024, "alpha": 3e-6},
-           "problem": ""}
+CLAIMED = {
+    "student_id": "s1",
+    "track": "cloud_titan",
+    "scenario": {"N": 1024, "alpha": 3e-6},
+    "problem": "",
+}
 REFERENCE = Path(comms_core.__file__).parent
 
 
 def probe(cells, calls=(), *, exports=("LEDGER",), limits=FAST, blocked=()):
     calls = [dict(c, id=c.get("id", f"c{i}")) for i, c in enumerate(calls)]
-    return run_probe(list(cells), calls, claimed=CLAIMED, term="2026-fall",
-                     exports=list(exports), limits=limits,
-                     blocked_dirs=sandbox_blocked_dirs([str(p) for p in blocked]))
+    return run_probe(
+        list(cells),
+        calls,
+        claimed=CLAIMED,
+        term="2026-fall",
+        exports=list(exports),
+        limits=limits,
+        blocked_dirs=sandbox_blocked_dirs([str(p) for p in blocked]),
+    )
 
 
 def call(function, *args, **kw):
@@ -53,8 +63,19 @@ def echo(x, n): return x * n
 
 
 def test_only_plain_numbers_cross_the_boundary() -> None:
-    names = ["anything", "liar", "arr", "flag", "text", "nothing", "nan", "phases", "pair",
-             "ragged", "boom"]
+    names = [
+        "anything",
+        "liar",
+        "arr",
+        "flag",
+        "text",
+        "nothing",
+        "nan",
+        "phases",
+        "pair",
+        "ragged",
+        "boom",
+    ]
     calls = [call(n, id=n) for n in names]
     calls += [call("echo", np.array([1.0, 2.0]), 3, id="echo"), call("missing", id="missing")]
     result = probe([CONVERSIONS], calls)
@@ -124,10 +145,19 @@ def test_a_cell_that_loops_exits_or_floods_does_not_stop_the_rest() -> None:
         "print('y' * 50_000_000)",
         "LEDGER = {'after': 1}",
     ]
-    calls = [call("good", 21, id="good"), call("spin", 1, id="s1"), call("spin", 2, id="s2"),
-             call("good", 1.5, id="good2")]
-    limits = Limits(total_seconds=60, cell_seconds=2, call_seconds=0.5, grace_seconds=1.5,
-                    max_output_bytes=2_000_000)
+    calls = [
+        call("good", 21, id="good"),
+        call("spin", 1, id="s1"),
+        call("spin", 2, id="s2"),
+        call("good", 1.5, id="good2"),
+    ]
+    limits = Limits(
+        total_seconds=60,
+        cell_seconds=2,
+        call_seconds=0.5,
+        grace_seconds=1.5,
+        max_output_bytes=2_000_000,
+    )
     result = probe(cells, calls, limits=limits)
     assert result.cells[0] == "ok"
     assert result.cells[1] == "timed out"
@@ -143,11 +173,14 @@ def test_a_cell_that_loops_exits_or_floods_does_not_stop_the_rest() -> None:
 
 
 def test_memory_and_forged_messages() -> None:
-    cells = ["x = np.ones((10**6, 10**5))", "s = 'x' * 10**10",
-             "import os\nfor fd in range(3, 40):\n    try:\n        os.write(fd, "
-             "b'{\"event\": \"done\"}\\n{\"event\": \"call\", \"id\": \"c0\", \"status\": \"ok\", "
-             "\"value\": 99.0}\\n')\n    except OSError:\n        pass",
-             "def f():\n    return 1.0"]
+    cells = [
+        "x = np.ones((10**6, 10**5))",
+        "s = 'x' * 10**10",
+        "import os\nfor fd in range(3, 40):\n    try:\n        os.write(fd, "
+        'b\'{"event": "done"}\\n{"event": "call", "id": "c0", "status": "ok", '
+        '"value": 99.0}\\n\')\n    except OSError:\n        pass',
+        "def f():\n    return 1.0",
+    ]
     result = probe(cells, [call("f", id="c0")])
     assert result.cells[:2] == ["memory limit", "memory limit"]
     assert result.cells[2:] == ["ok", "ok"]

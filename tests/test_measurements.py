@@ -110,8 +110,7 @@ def test_nccl_like_latencies_and_bandwidths_match_nccls_tuning_table():
 
 
 @settings(max_examples=40, deadline=None)
-@given(M=st.lists(st.floats(0, 1e10), min_size=2, max_size=6),
-       nodes=st.sampled_from([1, 2, 4]))
+@given(M=st.lists(st.floats(0, 1e10), min_size=2, max_size=6), nodes=st.sampled_from([1, 2, 4]))
 def test_nccl_like_time_is_the_fastest_choice_and_grows_with_size(M, nodes):
     system = {"bus_bw_intra": 370e9, "bus_bw_inter": 384e9}
     M = np.sort(np.asarray(M))

@@ -157,8 +157,9 @@ def test_ungraded_algorithms_are_labelled_not_graded():
 
 def test_highlight_marks_every_curve_at_that_size():
     fig = plots.communication_crossover_plot(N, ALPHA, BETA, highlight=1e6)
-    points = [ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "o"
-              and len(ln.get_xdata())]
+    points = [
+        ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "o" and len(ln.get_xdata())
+    ]
     assert "at M = 1 MB" in legend_texts(fig.axes[0])
     assert sorted(p.get_ydata()[0] for p in points) == pytest.approx(
         sorted([spec_ring(1e6, N, ALPHA, BETA), spec_tree(1e6, N, ALPHA, BETA)])
@@ -191,8 +192,9 @@ def test_broken_student_functions_are_skipped_and_named():
     ax = fig.axes[0]
     drawn = [ln.get_label() for ln in ax.get_lines() if len(ln.get_xdata()) > 1]
     assert "mine" in drawn and not set(BROKEN) & set(drawn)
-    np.testing.assert_allclose(line(ax, "mine").get_ydata(),
-                               spec_ring(line(ax, "mine").get_xdata(), N, ALPHA, BETA))
+    np.testing.assert_allclose(
+        line(ax, "mine").get_ydata(), spec_ring(line(ax, "mine").get_xdata(), N, ALPHA, BETA)
+    )
     notes = [t for t in legend_texts(ax) if t.startswith("not drawn")]
     assert len(notes) == len(BROKEN)
     for name, (_, why) in BROKEN.items():
@@ -203,8 +205,9 @@ def test_evaluate_algorithm_never_raises():
     for f, _ in BROKEN.values():
         values, problem = plots.evaluate_algorithm(f, np.array([1.0, 2.0]), N, ALPHA, BETA)
         assert values is None and problem
-    values, problem = plots.evaluate_algorithm(cm.ring_allreduce_time, np.array([1e6]), N,
-                                               ALPHA, BETA)
+    values, problem = plots.evaluate_algorithm(
+        cm.ring_allreduce_time, np.array([1e6]), N, ALPHA, BETA
+    )
     assert problem is None and values[0] == pytest.approx(spec_ring(1e6, N, ALPHA, BETA))
 
 
@@ -246,8 +249,9 @@ def _transfers(ax):
 
 
 def _node_positions(ax):
-    return {int(t.get_text()): np.array(t.get_position()) for t in ax.texts
-            if t.get_text().isdigit()}
+    return {
+        int(t.get_text()): np.array(t.get_position()) for t in ax.texts if t.get_text().isdigit()
+    }
 
 
 @pytest.mark.parametrize("simulate", [simulate_ring_allreduce, simulate_tree_allreduce])
@@ -262,8 +266,10 @@ def test_hud_draws_one_arrow_per_message_from_sender_to_receiver(simulate, n):
         assert len(arrows) == len(step.src)
         where = _node_positions(ax)
         drawn = {tuple(np.round(a._posA_posB, 9).ravel()) for a in arrows}
-        expected = {tuple(np.round([*where[s], *where[d]], 9)) for s, d in
-                    zip(step.src, step.dst, strict=True)}
+        expected = {
+            tuple(np.round([*where[s], *where[d]], 9))
+            for s, d in zip(step.src, step.dst, strict=True)
+        }
         assert drawn == expected
         assert step.phase in ax.get_title()
         assert f"step {k + 1} / {trace.steps}" in ax.get_title()
@@ -273,12 +279,16 @@ def test_hud_title_counts_the_bytes_in_flight():
     buffers = np.ones((8, 16), dtype=np.float32)
     ring = simulate_ring_allreduce(buffers)
     # 8 ranks each send one 2-element float32 chunk: 8 B per message, 64 B in flight
-    assert "8 messages × 8 B · 64 B in flight" in plots.network_topology_hud(ring, 0).axes[
-        0].get_title()
+    assert (
+        "8 messages × 8 B · 64 B in flight"
+        in plots.network_topology_hud(ring, 0).axes[0].get_title()
+    )
     tree = simulate_tree_allreduce(buffers)
     # first reduce step of a binomial tree on 8 ranks: 4 messages of the whole 64 B vector
-    assert "4 messages × 64 B · 256 B in flight" in plots.network_topology_hud(tree, 0).axes[
-        0].get_title()
+    assert (
+        "4 messages × 64 B · 256 B in flight"
+        in plots.network_topology_hud(tree, 0).axes[0].get_title()
+    )
 
 
 def test_hud_rejects_a_trace_without_schedule_and_a_bad_step():
@@ -296,8 +306,12 @@ def test_hud_grid_shows_the_start_and_end_of_each_phase():
     ring = plots.topology_hud_grid(simulate_ring_allreduce(buffers))
     shown = [ax.get_title() for ax in ring.axes if ax.get_title()]
     assert [t.split(" · ")[1] for t in shown] == ["reduce-scatter"] * 2 + ["all-gather"] * 2
-    assert ["step 1 / 14" in shown[0], "step 7 / 14" in shown[1], "step 8 / 14" in shown[2],
-            "step 14 / 14" in shown[3]] == [True] * 4
+    assert [
+        "step 1 / 14" in shown[0],
+        "step 7 / 14" in shown[1],
+        "step 8 / 14" in shown[2],
+        "step 14 / 14" in shown[3],
+    ] == [True] * 4
     tree = plots.topology_hud_grid(simulate_tree_allreduce(buffers))
     assert len([ax for ax in tree.axes if ax.get_title()]) == 6  # 2·⌈log2 8⌉ steps, all shown
     two = plots.topology_hud_grid(simulate_tree_allreduce(buffers), steps=[0, 5])
@@ -306,8 +320,15 @@ def test_hud_grid_shows_the_start_and_end_of_each_phase():
 
 # --- Part 2: the waterfall -------------------------------------------------------------------
 
-HIER = {"M": 141.2e9, "G": 8, "K": 16, "alpha_intra": 1e-6, "beta_intra": 450e9,
-        "alpha_inter": 5e-6, "beta_inter": 50e9}
+HIER = {
+    "M": 141.2e9,
+    "G": 8,
+    "K": 16,
+    "alpha_intra": 1e-6,
+    "beta_intra": 450e9,
+    "alpha_inter": 5e-6,
+    "beta_inter": 50e9,
+}
 
 
 def _bars(ax):
@@ -323,7 +344,8 @@ def test_waterfall_bars_are_the_phases_stacked_then_total_then_flat():
     fig = plots.communication_waterfall(cm.hierarchical_breakdown(**HIER), flat_time=flat)
     bars = _bars(fig.axes[0])
     assert [b.get_height() for b in bars] == pytest.approx(
-        [intra, inter, intra, 2 * intra + inter, flat])
+        [intra, inter, intra, 2 * intra + inter, flat]
+    )
     assert [b.get_y() for b in bars] == pytest.approx([0, intra, intra + inter, 0, 0])
     assert bars[0].get_facecolor() == bars[2].get_facecolor() != bars[1].get_facecolor()
     assert f"{flat / (2 * intra + inter):.2g}x faster" in fig.axes[0].get_title()
@@ -340,10 +362,16 @@ def test_waterfall_with_hierarchy_off_draws_the_flat_ring_only():
     [
         (None, None, "breakdown"),
         ({"intra": 1.0}, None, "breakdown"),
-        ({"intra_reduce_scatter": 1, "inter_allreduce": -1, "intra_all_gather": 1}, None,
-         "inter_allreduce"),
-        ({"intra_reduce_scatter": [1, 2], "inter_allreduce": 1, "intra_all_gather": 1}, None,
-         "intra_reduce_scatter"),
+        (
+            {"intra_reduce_scatter": 1, "inter_allreduce": -1, "intra_all_gather": 1},
+            None,
+            "inter_allreduce",
+        ),
+        (
+            {"intra_reduce_scatter": [1, 2], "inter_allreduce": 1, "intra_all_gather": 1},
+            None,
+            "intra_reduce_scatter",
+        ),
         (None, float("nan"), "flat_time"),
     ],
 )
@@ -356,8 +384,9 @@ def test_waterfall_rejects_bad_input(breakdown, flat, name):
 
 
 def test_convergence_monitor_draws_each_run_with_its_bytes():
-    runs = [run_data_parallel_training(m, steps=40) for m in
-            ("none", "compressed", "compressed_ef")]
+    runs = [
+        run_data_parallel_training(m, steps=40) for m in ("none", "compressed", "compressed_ef")
+    ]
     fig = plots.convergence_monitor(runs)
     ax = fig.axes[0]
     assert ax.get_yscale() == "log"
@@ -384,8 +413,18 @@ def test_convergence_monitor_rejects_non_runs():
 
 def test_math_peek_has_the_formulas_and_the_convention_note():
     text = plots.math_peek()
-    for piece in ("T_{ring}", "T_{tree}", "M^*", "T_{hier}", "e_{t+1}", "bytes/s",
-                  r"N\alpha/\beta", r"N\cdot\alpha\cdot\beta", r"/\log_2 N", "exact intersection"):
+    for piece in (
+        "T_{ring}",
+        "T_{tree}",
+        "M^*",
+        "T_{hier}",
+        "e_{t+1}",
+        "bytes/s",
+        r"N\alpha/\beta",
+        r"N\cdot\alpha\cdot\beta",
+        r"/\log_2 N",
+        "exact intersection",
+    ):
         assert piece in text, piece
 
 

@@ -22,9 +22,18 @@ from comms_core.compression import compression_ratio, one_bit_compress
 pytest.importorskip("ipywidgets")
 
 P1 = {"N": 64, "alpha": 10e-6, "beta": 10e9}
-P2 = {"M": 141.2e9, "G": 8, "K": 16, "alpha_intra": 1e-6, "beta_intra": 450e9,
-      "alpha_inter": 5e-6, "beta_inter": 50e9, "t_compute": 0.3, "micro_batch": 1,
-      "B_noise": 8000}
+P2 = {
+    "M": 141.2e9,
+    "G": 8,
+    "K": 16,
+    "alpha_intra": 1e-6,
+    "beta_intra": 450e9,
+    "alpha_inter": 5e-6,
+    "beta_inter": 50e9,
+    "t_compute": 0.3,
+    "micro_batch": 1,
+    "B_noise": 8000,
+}
 P3 = {"d": 100_000, "steps": 60}
 
 
@@ -37,8 +46,9 @@ def spec_tree(M, n, a, b):
 
 
 def spec_hier(M, G, K, alpha_intra, beta_intra, alpha_inter, beta_inter, **_):
-    return (2 * (G - 1) * (alpha_intra + M / (G * beta_intra))
-            + 2 * (K - 1) * (alpha_inter + M / (G * K * beta_inter)))
+    return 2 * (G - 1) * (alpha_intra + M / (G * beta_intra)) + 2 * (K - 1) * (
+        alpha_inter + M / (G * K * beta_inter)
+    )
 
 
 def text(bench) -> str:
@@ -97,8 +107,12 @@ def test_crossover_static_shows_the_times_the_winner_and_the_crossover():
 
 
 def test_crossover_student_stub_gets_the_plain_message_and_only_the_reference():
-    bench = wb.crossover_workbench(**P1, prediction="less", static=True,
-                                   student={"ring": _stub, "tree": _stub, "crossover": _stub})
+    bench = wb.crossover_workbench(
+        **P1,
+        prediction="less",
+        static=True,
+        student={"ring": _stub, "tree": _stub, "crossover": _stub},
+    )
     shown = text(bench)
     assert "Implement ring_allreduce_time in Part 1 to see your curve here." in shown
     assert "Implement tree_allreduce_time in Part 1 to see your curve here." in shown
@@ -114,8 +128,9 @@ def test_crossover_student_functions_that_work_are_drawn_and_quoted():
     def crossover(n, a, b):
         return 1.136e6
 
-    bench = wb.crossover_workbench(**P1, prediction="less", static=True,
-                                   student={"ring": ring, "crossover": crossover})
+    bench = wb.crossover_workbench(
+        **P1, prediction="less", static=True, student={"ring": ring, "crossover": crossover}
+    )
     shown = text(bench)
     assert "Your T_ring = 1.457 ms" in shown and "Your M* = 1.14 MB" in shown
     assert "your ring" in {ln.get_label() for ln in bench.figure.axes[0].get_lines()}
@@ -191,8 +206,9 @@ def test_ten_tries_are_kept_and_the_eleventh_is_refused():
 
 
 def test_tries_can_be_given_up_front_for_a_static_notebook():
-    bench = wb.hierarchical_workbench(**P2, prediction="yes", static=True, tries=[4, 8],
-                                      max_tries=3)
+    bench = wb.hierarchical_workbench(
+        **P2, prediction="yes", static=True, tries=[4, 8], max_tries=3
+    )
     assert [t["k"] for t in bench.tries] == [4, 8]
     assert "2 of 3 tries used" in text(bench)
 
@@ -222,11 +238,16 @@ def test_hierarchical_widgets_sliders_toggle_and_try_button():
 
 
 def test_hierarchical_student_function():
-    bench = wb.hierarchical_workbench(**P2, prediction="yes", static=True,
-                                      student={"hierarchical": _stub})
+    bench = wb.hierarchical_workbench(
+        **P2, prediction="yes", static=True, student={"hierarchical": _stub}
+    )
     assert "Implement hierarchical_allreduce_time in Part 2" in text(bench)
-    bench = wb.hierarchical_workbench(**P2, prediction="yes", static=True,
-                                      student={"hierarchical": cm.hierarchical_allreduce_time})
+    bench = wb.hierarchical_workbench(
+        **P2,
+        prediction="yes",
+        static=True,
+        student={"hierarchical": cm.hierarchical_allreduce_time},
+    )
     assert f"Your T_hier = {plots.format_seconds(spec_hier(**P2), 4)}" in text(bench)
 
 
@@ -240,8 +261,10 @@ def test_compression_static_counts_honest_bytes_and_compares_losses():
     assert "dense 400 KB" in shown and "1-bit (scaled sign) 12.5 KB" in shown
     assert f"{4 * 100_000 / (100_000 / 8 + 4):.3g}x fewer" in shown
     assert "without error feedback" in shown
-    assert len([ln for ln in bench.figure.axes[0].get_lines()
-                if not ln.get_label().startswith("_")]) == 2
+    assert (
+        len([ln for ln in bench.figure.axes[0].get_lines() if not ln.get_label().startswith("_")])
+        == 2
+    )
 
 
 def test_compression_widgets_switch_error_feedback_and_compressor():
@@ -258,16 +281,22 @@ def test_compression_widgets_switch_error_feedback_and_compressor():
 
 
 def test_compression_student_compressor():
-    bench = wb.compression_workbench(**P3, prediction="worse", static=True,
-                                     student={"compress": _stub})
+    bench = wb.compression_workbench(
+        **P3, prediction="worse", static=True, student={"compress": _stub}
+    )
     assert "Implement one_bit_compress in Part 3 to see your curve here." in text(bench)
-    bench = wb.compression_workbench(**P3, prediction="worse", static=True,
-                                     error_feedback=True,
-                                     student={"compress": one_bit_compress})
+    bench = wb.compression_workbench(
+        **P3,
+        prediction="worse",
+        static=True,
+        error_feedback=True,
+        student={"compress": one_bit_compress},
+    )
     labels = [ln.get_label() for ln in bench.figure.axes[0].get_lines()]
     assert any(label.startswith("your compressor + error feedback") for label in labels)
-    bench = wb.compression_workbench(**P3, prediction="worse", static=True,
-                                     student={"compress": lambda v: v * np.nan})
+    bench = wb.compression_workbench(
+        **P3, prediction="worse", static=True, student={"compress": lambda v: v * np.nan}
+    )
     assert "made the loss NaN" in text(bench)
 
 
@@ -309,16 +338,20 @@ def test_jupyter_display_shows_text_and_png_or_the_widget(monkeypatch):
 
 @pytest.mark.parametrize(
     ("N", "alpha", "beta", "M"),
-    [(6, 20e-3, 150e3, 4e3),  # Bluetooth LE: slow, high latency (Mobile Nomad)
-     (2048, 1e-6, 450e9, 141.2e9)],  # bigger than the default slider ranges
+    [
+        (6, 20e-3, 150e3, 4e3),  # Bluetooth LE: slow, high latency (Mobile Nomad)
+        (2048, 1e-6, 450e9, 141.2e9),
+    ],  # bigger than the default slider ranges
 )
 def test_sliders_widen_to_hold_every_tracks_numbers(N, alpha, beta, M):
-    bench = wb.crossover_workbench(N=N, alpha=alpha, beta=beta, M=M, prediction="x",
-                                   static=False)
+    bench = wb.crossover_workbench(N=N, alpha=alpha, beta=beta, M=M, prediction="x", static=False)
     for name, value in {"N": N, "alpha": alpha, "beta": beta, "M": M}.items():
         assert bench.controls[name].value == pytest.approx(value), name
         assert bench.values[name] == pytest.approx(value), name
     assert f"T_ring = {plots.format_seconds(spec_ring(M, N, alpha, beta), 4)}" in text(bench)
-    highlighted = [ln for ln in bench.figure.axes[0].get_lines() if ln.get_marker() == "o"
-                   and len(ln.get_xdata())]
+    highlighted = [
+        ln
+        for ln in bench.figure.axes[0].get_lines()
+        if ln.get_marker() == "o" and len(ln.get_xdata())
+    ]
     assert len(highlighted) == 2

@@ -25,9 +25,13 @@ def random_inputs(student, cases):
     rng = cases("random")
     for _ in range(12):
         M, N, alpha, beta = draw(rng)
-        expect_close(student.ring_allreduce_time(M, N, alpha, beta),
-                     ref.ring_allreduce_time(M, N, alpha, beta),
-                     what=WHAT, where=f"on a random input with N = {N}", hint=HINT)
+        expect_close(
+            student.ring_allreduce_time(M, N, alpha, beta),
+            ref.ring_allreduce_time(M, N, alpha, beta),
+            what=WHAT,
+            where=f"on a random input with N = {N}",
+            hint=HINT,
+        )
 
 
 @test_case(name="edge cases: N = 1, 2, 3", points=1, hidden=True)
@@ -35,9 +39,14 @@ def small_n(student, cases):
     rng = cases("small")
     for N in (1, 2, 3):
         M, _, alpha, beta = draw(rng)
-        expect_close(student.ring_allreduce_time(M, N, alpha, beta),
-                     ref.ring_allreduce_time(M, N, alpha, beta), atol=1e-15,
-                     what=WHAT, where=f"with N = {N}", hint="N = 1 costs nothing")
+        expect_close(
+            student.ring_allreduce_time(M, N, alpha, beta),
+            ref.ring_allreduce_time(M, N, alpha, beta),
+            atol=1e-15,
+            what=WHAT,
+            where=f"with N = {N}",
+            hint="N = 1 costs nothing",
+        )
 
 
 @test_case(name="numpy arrays (broadcasting)", points=1, hidden=True)
@@ -45,10 +54,17 @@ def arrays(student, cases):
     rng = cases("arrays")
     M, N, alpha, beta = draw(rng)
     sizes = log_uniform(rng, 1e3, 2e11, 6)
-    expect_close(student.ring_allreduce_time(sizes, N, alpha, beta),
-                 ref.ring_allreduce_time(sizes, N, alpha, beta),
-                 what=WHAT, where="with an array of 6 message sizes M")
+    expect_close(
+        student.ring_allreduce_time(sizes, N, alpha, beta),
+        ref.ring_allreduce_time(sizes, N, alpha, beta),
+        what=WHAT,
+        where="with an array of 6 message sizes M",
+    )
     ranks = rng.integers(1, 4097, 5)
-    expect_close(student.ring_allreduce_time(M, ranks, alpha, beta),
-                 ref.ring_allreduce_time(M, ranks, alpha, beta), atol=1e-15,
-                 what=WHAT, where="with an array of 5 rank counts N")
+    expect_close(
+        student.ring_allreduce_time(M, ranks, alpha, beta),
+        ref.ring_allreduce_time(M, ranks, alpha, beta),
+        atol=1e-15,
+        what=WHAT,
+        where="with an array of 5 rank counts N",
+    )

@@ -15,8 +15,10 @@ name = "hierarchical_allreduce_time"
 points = 3
 
 WHAT = "hierarchical_allreduce_time(M, G, K, ...)"
-HINT = ("intra-node reduce-scatter and all-gather each cost (G−1)(α_intra + M/(G·β_intra)); "
-        "the inter-node ring on the M/G shard costs 2(K−1)(α_inter + M/(G·K·β_inter))")
+HINT = (
+    "intra-node reduce-scatter and all-gather each cost (G−1)(α_intra + M/(G·β_intra)); "
+    "the inter-node ring on the M/G shard costs 2(K−1)(α_inter + M/(G·K·β_inter))"
+)
 
 
 draw = draw_hierarchy
@@ -27,9 +29,13 @@ def random_inputs(student, cases):
     rng = cases("random")
     for _ in range(12):
         args = draw(rng)
-        expect_close(student.hierarchical_allreduce_time(*args),
-                     ref.hierarchical_allreduce_time(*args), what=WHAT,
-                     where=f"on a random input with G = {args[1]}, K = {args[2]}", hint=HINT)
+        expect_close(
+            student.hierarchical_allreduce_time(*args),
+            ref.hierarchical_allreduce_time(*args),
+            what=WHAT,
+            where=f"on a random input with G = {args[1]}, K = {args[2]}",
+            hint=HINT,
+        )
 
 
 @test_case(name="edge cases: one GPU per node (G = 1), one node (K = 1)", points=1, hidden=True)
@@ -38,9 +44,14 @@ def one_level(student, cases):
     for G, K in ((1, 16), (8, 1), (1, 1)):
         M, _, _, a_f, b_f, a_s, b_s = draw(rng)
         args = (M, G, K, a_f, b_f, a_s, b_s)
-        expect_close(student.hierarchical_allreduce_time(*args),
-                     ref.hierarchical_allreduce_time(*args), atol=1e-15, what=WHAT,
-                     where=f"with G = {G}, K = {K}", hint=HINT)
+        expect_close(
+            student.hierarchical_allreduce_time(*args),
+            ref.hierarchical_allreduce_time(*args),
+            atol=1e-15,
+            what=WHAT,
+            where=f"with G = {G}, K = {K}",
+            hint=HINT,
+        )
 
 
 @test_case(name="numpy arrays (broadcasting)", points=1, hidden=True)
@@ -48,6 +59,9 @@ def arrays(student, cases):
     rng = cases("arrays")
     _, G, K, a_f, b_f, a_s, b_s = draw(rng)
     sizes = log_uniform(rng, 1e4, 2e11, 6)
-    expect_close(student.hierarchical_allreduce_time(sizes, G, K, a_f, b_f, a_s, b_s),
-                 ref.hierarchical_allreduce_time(sizes, G, K, a_f, b_f, a_s, b_s),
-                 what=WHAT, where="with an array of 6 message sizes M")
+    expect_close(
+        student.hierarchical_allreduce_time(sizes, G, K, a_f, b_f, a_s, b_s),
+        ref.hierarchical_allreduce_time(sizes, G, K, a_f, b_f, a_s, b_s),
+        what=WHAT,
+        where="with an array of 6 message sizes M",
+    )

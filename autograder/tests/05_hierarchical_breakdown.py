@@ -26,8 +26,12 @@ def expect_phases(got):
         return
     expect(isinstance(got, dict), "hierarchical_breakdown must return a dict")
     missing = [p for p in PHASES if p not in got]
-    expect(not missing, "hierarchical_breakdown must return a dict with the keys "
-           + ", ".join(f'"{p}"' for p in PHASES) + f"; missing {', '.join(missing)}")
+    expect(
+        not missing,
+        "hierarchical_breakdown must return a dict with the keys "
+        + ", ".join(f'"{p}"' for p in PHASES)
+        + f"; missing {', '.join(missing)}",
+    )
 
 
 @test_case(name="a dict with the three phases", points=1, hidden=True)
@@ -44,6 +48,10 @@ def the_values(student, cases):
         got, want = student.hierarchical_breakdown(*args), ref.hierarchical_breakdown(*args)
         expect_phases(got)
         for phase in PHASES:
-            expect_close(got[phase], want[phase], atol=1e-15,
-                         what=f'hierarchical_breakdown(...)["{phase}"]',
-                         where=f"on a random input with G = {args[1]}, K = {args[2]}")
+            expect_close(
+                got[phase],
+                want[phase],
+                atol=1e-15,
+                what=f'hierarchical_breakdown(...)["{phase}"]',
+                where=f"on a random input with G = {args[1]}, K = {args[2]}",
+            )

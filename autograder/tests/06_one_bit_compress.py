@@ -27,9 +27,15 @@ def random_vectors(student, cases):
     rng = cases("random")
     for _ in range(8):
         v = vector(rng)
-        expect_close(student.one_bit_compress(v), ref.one_bit_compress(v), rtol=1e-9,
-                     atol=1e-300, what=WHAT, where=f"on a random vector of d = {v.size}",
-                     hint="the scale is ‖v‖₁/d, the mean of |v|")
+        expect_close(
+            student.one_bit_compress(v),
+            ref.one_bit_compress(v),
+            rtol=1e-9,
+            atol=1e-300,
+            what=WHAT,
+            where=f"on a random vector of d = {v.size}",
+            hint="the scale is ‖v‖₁/d, the mean of |v|",
+        )
 
 
 @test_case(name="sign(0) = +1", points=1, hidden=True)
@@ -38,11 +44,22 @@ def zeros(student, cases):
     v = vector(rng, 40)
     v[rng.choice(40, 7, replace=False)] = 0.0
     got = student.one_bit_compress(v)
-    expect_close(got, ref.one_bit_compress(v), rtol=1e-9, atol=1e-300, what=WHAT,
-                 where="on a vector with zeros in it",
-                 hint="a zero is sent as +1 (a bit has only two values), so it gets +scale")
-    expect_close(student.one_bit_compress(np.zeros(5)), np.zeros(5), atol=1e-300, what=WHAT,
-                 where="on a vector of zeros")
+    expect_close(
+        got,
+        ref.one_bit_compress(v),
+        rtol=1e-9,
+        atol=1e-300,
+        what=WHAT,
+        where="on a vector with zeros in it",
+        hint="a zero is sent as +1 (a bit has only two values), so it gets +scale",
+    )
+    expect_close(
+        student.one_bit_compress(np.zeros(5)),
+        np.zeros(5),
+        atol=1e-300,
+        what=WHAT,
+        where="on a vector of zeros",
+    )
 
 
 @test_case(name="keeps the L1 norm, one magnitude per tensor", points=1, hidden=True)
@@ -54,10 +71,16 @@ def properties(student, cases):
         if is_pending(got):
             continue
         out = numbers(got, WHAT)
-        expect(out.shape == v.shape, f"{WHAT} must return an array of the same shape as v "
-               f"(d = {d}), got shape {out.shape}")
+        expect(
+            out.shape == v.shape,
+            f"{WHAT} must return an array of the same shape as v (d = {d}), got shape {out.shape}",
+        )
         l1 = np.abs(v).sum()
-        expect(abs(np.abs(out).sum() - l1) <= 1e-9 * l1,
-               f"‖C(v)‖₁ must equal ‖v‖₁ (d = {d}): the scale is ‖v‖₁/d")
-        expect(np.ptp(np.abs(out)) <= 1e-9 * np.abs(out).max(),
-               f"every entry of C(v) must have the same magnitude ‖v‖₁/d (d = {d})")
+        expect(
+            abs(np.abs(out).sum() - l1) <= 1e-9 * l1,
+            f"‖C(v)‖₁ must equal ‖v‖₁ (d = {d}): the scale is ‖v‖₁/d",
+        )
+        expect(
+            np.ptp(np.abs(out)) <= 1e-9 * np.abs(out).max(),
+            f"every entry of C(v) must have the same magnitude ‖v‖₁/d (d = {d})",
+        )

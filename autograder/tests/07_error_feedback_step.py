@@ -33,11 +33,24 @@ def random_steps(student, cases):
         sent, residual = expect_pair(student.error_feedback_step(g, e), WHAT)
         want_sent, want_residual = ref.error_feedback_step(g, e)
         where = f"on a random step with d = {d}"
-        expect_close(sent, want_sent, rtol=1e-9, atol=1e-300, what=f"sent of {WHAT}",
-                     where=where, hint="send C(g + e), the compressed corrected gradient")
-        expect_close(residual, want_residual, rtol=1e-9, atol=1e-12 * np.abs(g).max(),
-                     what=f"the new residual of {WHAT}", where=where,
-                     hint="the new residual is g + e − sent")
+        expect_close(
+            sent,
+            want_sent,
+            rtol=1e-9,
+            atol=1e-300,
+            what=f"sent of {WHAT}",
+            where=where,
+            hint="send C(g + e), the compressed corrected gradient",
+        )
+        expect_close(
+            residual,
+            want_residual,
+            rtol=1e-9,
+            atol=1e-12 * np.abs(g).max(),
+            what=f"the new residual of {WHAT}",
+            where=where,
+            hint="the new residual is g + e − sent",
+        )
 
 
 @test_case(name="first step (e = 0)", points=1, hidden=True)
@@ -46,10 +59,23 @@ def first_step(student, cases):
     g = gradient(rng, 33)
     sent, residual = expect_pair(student.error_feedback_step(g, np.zeros(33)), WHAT)
     want_sent, want_residual = ref.error_feedback_step(g, np.zeros(33))
-    expect_close(sent, want_sent, rtol=1e-9, atol=1e-300, what=f"sent of {WHAT}",
-                 where="with a zero residual", hint="with e = 0 you send C(g)")
-    expect_close(residual, want_residual, rtol=1e-9, atol=1e-12 * np.abs(g).max(),
-                 what=f"the new residual of {WHAT}", where="with a zero residual")
+    expect_close(
+        sent,
+        want_sent,
+        rtol=1e-9,
+        atol=1e-300,
+        what=f"sent of {WHAT}",
+        where="with a zero residual",
+        hint="with e = 0 you send C(g)",
+    )
+    expect_close(
+        residual,
+        want_residual,
+        rtol=1e-9,
+        atol=1e-12 * np.abs(g).max(),
+        what=f"the new residual of {WHAT}",
+        where="with a zero residual",
+    )
 
 
 @test_case(name="a run of 8 steps: nothing is lost", points=1, hidden=True)
@@ -58,16 +84,25 @@ def telescoping(student, cases):
     T, d = 8, 16
     G = np.array([gradient(rng, d, 1.0) for _ in range(T)])
     e_1 = gradient(rng, d, 0.1)
-    outputs = student.iterate("error_feedback_step", [(g, None) for g in G], carry=(1, 1),
-                              initial=e_1)
+    outputs = student.iterate(
+        "error_feedback_step", [(g, None) for g in G], carry=(1, 1), initial=e_1
+    )
     if is_pending(*outputs):
         return
     pairs = [expect_pair(out, WHAT) for out in outputs]
     sent = np.array([p[0] for p in pairs])
     e_last = pairs[-1][1]
-    expect(np.allclose(sent.sum(axis=0), G.sum(axis=0) + e_1 - e_last, rtol=1e-9, atol=1e-9),
-           f"over a run of {T} steps Σ sent ≠ Σ g + e₁ − e_(T+1): the new residual must be "
-           "exactly what was not sent (g + e − sent)")
+    expect(
+        np.allclose(sent.sum(axis=0), G.sum(axis=0) + e_1 - e_last, rtol=1e-9, atol=1e-9),
+        f"over a run of {T} steps Σ sent ≠ Σ g + e₁ − e_(T+1): the new residual must be "
+        "exactly what was not sent (g + e − sent)",
+    )
     want_sent, _ = ref.error_feedback_run(G, e_1)
-    expect_close(sent, want_sent, rtol=1e-9, atol=1e-12, what=f"the run of {WHAT}",
-                 where=f"over {T} steps, each fed the residual of the step before")
+    expect_close(
+        sent,
+        want_sent,
+        rtol=1e-9,
+        atol=1e-12,
+        what=f"the run of {WHAT}",
+        where=f"over {T} steps, each fed the residual of the step before",
+    )

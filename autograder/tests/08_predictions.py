@@ -11,14 +11,23 @@ points = 3
 
 # name: (choices, the answer the workbench then shows, why)
 LOCKS = {
-    "PREDICTION_PART1": (("more", "less"), "less",
-                         "for a fixed N the tree gets LESS attractive as M grows: its "
-                         "bandwidth term is 2⌈log2 N⌉·M/β against the ring's 2(N−1)/N·M/β"),
-    "PREDICTION_PART2": (("yes", "no"), "yes",
-                         "yes: the inter-node bytes per GPU shrink by about G"),
-    "PREDICTION_PART3": (("worse", "same", "better"), "worse",
-                         "one step of 1-bit compression is worse; error feedback recovers "
-                         "the accuracy over the following steps"),
+    "PREDICTION_PART1": (
+        ("more", "less"),
+        "less",
+        "for a fixed N the tree gets LESS attractive as M grows: its "
+        "bandwidth term is 2⌈log2 N⌉·M/β against the ring's 2(N−1)/N·M/β",
+    ),
+    "PREDICTION_PART2": (
+        ("yes", "no"),
+        "yes",
+        "yes: the inter-node bytes per GPU shrink by about G",
+    ),
+    "PREDICTION_PART3": (
+        ("worse", "same", "better"),
+        "worse",
+        "one step of 1-bit compression is worse; error feedback recovers "
+        "the accuracy over the following steps",
+    ),
 }
 
 
@@ -30,8 +39,10 @@ def check(submission, feedback, lock):
     if made == answer:
         feedback.note(f"{lock} = {made!r}: right.")
     else:
-        feedback.note(f"{lock} = {made!r}: the workbench says otherwise ({why}). "
-                      "No points lost: predictions are graded for being made.")
+        feedback.note(
+            f"{lock} = {made!r}: the workbench says otherwise ({why}). "
+            "No points lost: predictions are graded for being made."
+        )
 
 
 @test_case(name="Part 1 prediction made", points=1, hidden=True)

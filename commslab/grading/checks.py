@@ -89,8 +89,16 @@ def _how_far(got: float, expected: float) -> str:
     return f"is {amount} too {'large' if ratio > 1 else 'small'}"
 
 
-def expect_close(got, expected, *, what: str, where: str = "", hint: str = "",
-                 rtol: float = 1e-6, atol: float = 0.0) -> None:
+def expect_close(
+    got,
+    expected,
+    *,
+    what: str,
+    where: str = "",
+    hint: str = "",
+    rtol: float = 1e-6,
+    atol: float = 0.0,
+) -> None:
     """got ≈ expected elementwise (|got − expected| ≤ atol + rtol·|expected|), same shape.
 
     what: the call in words, e.g. "ring_allreduce_time(M, N, α, β)"; where: the input in
@@ -104,8 +112,10 @@ def expect_close(got, expected, *, what: str, where: str = "", hint: str = "",
     tail = f"; {hint}" if hint else ""
     if arr.shape != want.shape and not (arr.size == 1 and want.size == 1):
         if want.ndim > 0 and arr.ndim == 0:
-            raise CheckFailed(f"{what} returned one number{at} where an array of "
-                              f"{want.size} was expected: does it work on numpy arrays?")
+            raise CheckFailed(
+                f"{what} returned one number{at} where an array of "
+                f"{want.size} was expected: does it work on numpy arrays?"
+            )
         raise CheckFailed(f"{what} returned shape {arr.shape}{at}; expected shape {want.shape}")
     arr, want = arr.reshape(want.shape), want
     excess = np.abs(arr - want) - (atol + rtol * np.abs(want))
@@ -125,8 +135,10 @@ def expect_pair(got, what: str):
         expect(first.shape == second.shape, f"{what} must return two arrays of the same shape")
         return first, second
     arr = numbers(got, what)
-    expect(arr.ndim >= 1 and arr.shape[0] == 2,
-           f"{what} must return a pair (sent, new_residual), got shape {arr.shape}")
+    expect(
+        arr.ndim >= 1 and arr.shape[0] == 2,
+        f"{what} must return a pair (sent, new_residual), got shape {arr.shape}",
+    )
     return arr[0], arr[1]
 
 
@@ -163,8 +175,10 @@ def ledger_check(field, ledger: dict | None, expected) -> None:
         raise CheckFailed(f'LEDGER["{key}"] is {got.get("invalid", "not readable")}')
     label = f'LEDGER["{key}"]'
     if field.kind == "choice":
-        expect(isinstance(got, str) and got in field.choices,
-               f"{label} must be one of {', '.join(map(repr, field.choices))}")
+        expect(
+            isinstance(got, str) and got in field.choices,
+            f"{label} must be one of {', '.join(map(repr, field.choices))}",
+        )
         if expected is not None:
             expect(got == expected, f"{label} is not the right choice for your scenario")
         return
@@ -172,8 +186,7 @@ def ledger_check(field, ledger: dict | None, expected) -> None:
         expect(_as_bool(got) is not None, f"{label} must be True or False")
         expect(got == expected, f"{label} is not right for your scenario")
         return
-    expect(isinstance(got, float | int) and not isinstance(got, bool),
-           f"{label} must be a number")
+    expect(isinstance(got, float | int) and not isinstance(got, bool), f"{label} must be a number")
     if field.kind == "int":
         expect(float(got).is_integer(), f"{label} must be a whole number")
         expect(int(got) == int(expected), f"{label} is not right for your scenario")
@@ -199,8 +212,10 @@ def ledger_test_cases(track: str) -> dict:
 
     def case_for(field):
         def check(submission, scenario):  # otter passes env entries by parameter name
-            expect(scenario is not None,
-                   "TRACK is not one of the four tracks: the ledger cannot be checked")
+            expect(
+                scenario is not None,
+                "TRACK is not one of the four tracks: the ledger cannot be checked",
+            )
             expected = mission_answers_for(scenario)[field.key] if field.graded else None
             ledger_check(field, submission.ledger, expected)
 
@@ -241,8 +256,10 @@ def written_problem(grade_id: str, text: str | None, templates: list[str] = ()) 
         return "still the placeholder text"
     for template in templates:
         template_words = _words(template)
-        if template_words and difflib.SequenceMatcher(None, words, template_words,
-                                                      autojunk=False).ratio() > 0.8:
+        if (
+            template_words
+            and difflib.SequenceMatcher(None, words, template_words, autojunk=False).ratio() > 0.8
+        ):
             return "a copy of the question or the template"
     if len(words) < MIN_WORDS:
         return f"too short ({len(words)} words; write at least {MIN_WORDS})"
@@ -261,14 +278,23 @@ def log_uniform(rng, low: float, high: float, size=None):
 
 def draw_link(rng) -> tuple[float, int, float, float]:
     """(M bytes, N ranks, α seconds, β bytes/s) for the ring and tree cost functions."""
-    return (float(log_uniform(rng, 1e3, 2e11)), int(rng.integers(4, 4097)),
-            float(log_uniform(rng, 1e-7, 3e-2)), float(log_uniform(rng, 5e4, 1e12)))
+    return (
+        float(log_uniform(rng, 1e3, 2e11)),
+        int(rng.integers(4, 4097)),
+        float(log_uniform(rng, 1e-7, 3e-2)),
+        float(log_uniform(rng, 5e4, 1e12)),
+    )
 
 
 def draw_hierarchy(rng, smallest: int = 2) -> tuple:
     """(M, G, K, α_intra, β_intra, α_inter, β_inter) with β_intra ≥ β_inter (the fast link)."""
     beta_inter = float(log_uniform(rng, 5e4, 5e10))
-    return (float(log_uniform(rng, 1e4, 2e11)), int(rng.integers(smallest, 17)),
-            int(rng.integers(smallest, 257)), float(log_uniform(rng, 1e-7, 5e-3)),
-            beta_inter * float(log_uniform(rng, 1, 100)), float(log_uniform(rng, 1e-6, 3e-2)),
-            beta_inter)
+    return (
+        float(log_uniform(rng, 1e4, 2e11)),
+        int(rng.integers(smallest, 17)),
+        int(rng.integers(smallest, 257)),
+        float(log_uniform(rng, 1e-7, 5e-3)),
+        beta_inter * float(log_uniform(rng, 1, 100)),
+        float(log_uniform(rng, 1e-6, 3e-2)),
+        beta_inter,
+    )

@@ -67,18 +67,31 @@ class GradeResult:
         return cls(**{k: v for k, v in data.items() if k in names})
 
     @classmethod
-    def failed(cls, *, path: str | Path | None, term: str, student_id: str, status: str,
-               autograder_dir: str | Path | None = None) -> GradeResult:
+    def failed(
+        cls,
+        *,
+        path: str | Path | None,
+        term: str,
+        student_id: str,
+        status: str,
+        autograder_dir: str | Path | None = None,
+    ) -> GradeResult:
         """The row of a file that was not graded (superseded, unreadable zip member, a
         container that died): zero points out of the full total, and the reason."""
         try:
             max_points = question_points(autograder_dir or default_autograder_dir())
         except Exception:  # no tests to count: the row still gets written
             max_points = {}
-        return cls(student_id=normalise_id(student_id), score=0.0,
-                   max_score=float(sum(max_points.values())), status=status,
-                   points=dict.fromkeys(max_points, 0.0), max_points=max_points,
-                   feedback=[f"Status: {status}"], file=Path(path).name if path else "")
+        return cls(
+            student_id=normalise_id(student_id),
+            score=0.0,
+            max_score=float(sum(max_points.values())),
+            status=status,
+            points=dict.fromkeys(max_points, 0.0),
+            max_points=max_points,
+            feedback=[f"Status: {status}"],
+            file=Path(path).name if path else "",
+        )
 
 
 def default_autograder_dir() -> Path:
@@ -119,16 +132,20 @@ def _scenario(track: str, term: str, student_id: str):
 
 
 def _plain_values(scenario) -> dict:
-    return {k: (v if isinstance(v, str | int | float) else float(v))
-            for k, v in scenario.values.items()}
+    return {
+        k: (v if isinstance(v, str | int | float) else float(v)) for k, v in scenario.values.items()
+    }
 
 
 def _status_of(probe: sandbox.ProbeResult) -> str:
     if not probe.started:
         return "grader error: the probe did not start"
     statuses = list(probe.cells) + [c.get("status", "") for c in probe.calls.values()]
-    statuses += [v["invalid"] for v in probe.exports.values()
-                 if isinstance(v, dict) and isinstance(v.get("invalid"), str)]
+    statuses += [
+        v["invalid"]
+        for v in probe.exports.values()
+        if isinstance(v, dict) and isinstance(v.get("invalid"), str)
+    ]
     for worst in WORST_FIRST:
         if any(s.startswith(worst) for s in statuses):
             return "kernel exited" if worst == "kernel died" else worst
@@ -145,10 +162,17 @@ def _templates(sub: notebook.Submission, autograder_dir: Path) -> dict[str, list
     return templates
 
 
-def grade_notebook(path: str | Path, *, term: str, student_id: str,
-                   autograder_dir: str | Path = Path("autograder"), timeout: float = 120.0,
-                   limits: sandbox.Limits | None = None, key: bytes | None = None,
-                   blocked_dirs: list[str] | None = None) -> GradeResult:
+def grade_notebook(
+    path: str | Path,
+    *,
+    term: str,
+    student_id: str,
+    autograder_dir: str | Path = Path("autograder"),
+    timeout: float = 120.0,
+    limits: sandbox.Limits | None = None,
+    key: bytes | None = None,
+    blocked_dirs: list[str] | None = None,
+) -> GradeResult:
     """Grade one file for the LMS identity `student_id`; never raises for a bad submission."""
     started = time.monotonic()
     path, autograder_dir = Path(path), Path(autograder_dir)
@@ -156,18 +180,30 @@ def grade_notebook(path: str | Path, *, term: str, student_id: str,
     lms_id = normalise_id(student_id)
     sub = notebook.read_submission(path)
     claimed = normalise_id(sub.student_id) if sub.ok else ""
-    result = GradeResult(student_id=lms_id, score=0.0, max_score=0.0, status=sub.status,
-                         file=path.name, written=dict(sub.written), track=sub.track,
-                         notebook_student_id=sub.student_id, notes=list(sub.notes))
+    result = GradeResult(
+        student_id=lms_id,
+        score=0.0,
+        max_score=0.0,
+        status=sub.status,
+        file=path.name,
+        written=dict(sub.written),
+        track=sub.track,
+        notebook_student_id=sub.student_id,
+        notes=list(sub.notes),
+    )
     if sub.ok and claimed != lms_id:
         said = f"notebook says {sub.student_id!r}" if claimed else "the notebook has no STUDENT_ID"
         result.identity_note = f"{said}, LMS says {lms_id!r}"
     lms_scenario, _ = _scenario(sub.track, term, lms_id)
     claimed_scenario, problem = _scenario(sub.track, term, claimed)
     view = harness.SubmissionView(
-        lms_id=lms_id, notebook_id=sub.student_id, track=sub.track, term=term,
+        lms_id=lms_id,
+        notebook_id=sub.student_id,
+        track=sub.track,
+        term=term,
         predictions={k: v for k, v in sub.literals.items() if k.startswith("PREDICTION_")},
-        k_tries=sub.literals.get("K_TRIES"), written=dict(sub.written),
+        k_tries=sub.literals.get("K_TRIES"),
+        written=dict(sub.written),
         templates=_templates(sub, autograder_dir),
     )
     probes: list[sandbox.ProbeResult] = []
@@ -176,12 +212,19 @@ def grade_notebook(path: str | Path, *, term: str, student_id: str,
         if not sub.ok:
             return {c["id"]: {"status": f"not run ({sub.status})"} for c in calls}, {}
         probe = sandbox.run_probe(
-            [c.python for c in sub.cells], calls,
-            claimed={"student_id": claimed, "track": sub.track,
-                     "scenario": _plain_values(claimed_scenario) if claimed_scenario else None,
-                     "problem": problem},
-            term=term, exports=list(notebook.EXPORT_NAMES), limits=limits,
-            blocked_dirs=blocked_dirs if blocked_dirs is not None
+            [c.python for c in sub.cells],
+            calls,
+            claimed={
+                "student_id": claimed,
+                "track": sub.track,
+                "scenario": _plain_values(claimed_scenario) if claimed_scenario else None,
+                "problem": problem,
+            },
+            term=term,
+            exports=list(notebook.EXPORT_NAMES),
+            limits=limits,
+            blocked_dirs=blocked_dirs
+            if blocked_dirs is not None
             else sandbox.sandbox_blocked_dirs([autograder_dir, path.parent]),
             labels=[c.label for c in sub.cells],
         )
@@ -190,8 +233,13 @@ def grade_notebook(path: str | Path, *, term: str, student_id: str,
 
     try:
         key = key if key is not None else harness.instructor_key(autograder_dir)
-        outcome = harness.run_hidden_tests(view, tests_dir=autograder_dir / "tests", key=key,
-                                           scenario=lms_scenario, evaluate=evaluate)
+        outcome = harness.run_hidden_tests(
+            view,
+            tests_dir=autograder_dir / "tests",
+            key=key,
+            scenario=lms_scenario,
+            evaluate=evaluate,
+        )
     except Exception as err:  # a grader fault: the row still gets written
         result.status = f"grader error: {type(err).__name__}: {err}"[:300]
         try:
@@ -207,8 +255,12 @@ def grade_notebook(path: str | Path, *, term: str, student_id: str,
     return result
 
 
-def _fill(result: GradeResult, outcome: harness.HarnessResult,
-          probe: sandbox.ProbeResult | None, sub: notebook.Submission) -> None:
+def _fill(
+    result: GradeResult,
+    outcome: harness.HarnessResult,
+    probe: sandbox.ProbeResult | None,
+    sub: notebook.Submission,
+) -> None:
     from otter.run.run_autograder.autograder_config import AutograderConfig
     from otter.test_files import GradingResults
 
@@ -222,8 +274,12 @@ def _fill(result: GradeResult, outcome: harness.HarnessResult,
         result.notes.extend(probe.notes)
     if outcome.grader_errors:
         result.notes.extend("grader: " + e for e in outcome.grader_errors)
-    if result.identity_note and result.status in ("graded", "timed out", "kernel exited",
-                                                  "memory limit"):
+    if result.identity_note and result.status in (
+        "graded",
+        "timed out",
+        "kernel exited",
+        "memory limit",
+    ):
         result.status += " (identity mismatch)"
     result.feedback = _feedback(result, files, outcome, probe, sub)
     grading = GradingResults(files)
@@ -234,14 +290,21 @@ def _fill(result: GradeResult, outcome: harness.HarnessResult,
     result.results = report
 
 
-def _feedback(result: GradeResult, files, outcome: harness.HarnessResult,
-              probe: sandbox.ProbeResult | None, sub: notebook.Submission) -> list[str]:
+def _feedback(
+    result: GradeResult,
+    files,
+    outcome: harness.HarnessResult,
+    probe: sandbox.ProbeResult | None,
+    sub: notebook.Submission,
+) -> list[str]:
     """Lines: "Status: ...", "Score: ...", "Identity: ...", "<question>: a / b",
     "  - <check>: <why it failed>", "note: ..." (cells that failed, prediction feedback)."""
     lines = [f"Status: {result.status}", f"Score: {result.score:g} / {result.max_score:g}"]
     if result.identity_note:
-        lines.append(f"Identity: {result.identity_note}; your scenario-bound answers were "
-                     "checked against the LMS identity's scenario")
+        lines.append(
+            f"Identity: {result.identity_note}; your scenario-bound answers were "
+            "checked against the LMS identity's scenario"
+        )
     if not sub.ok:
         return [*lines, f"note: the file could not be graded ({sub.status})"]
     if probe is not None:

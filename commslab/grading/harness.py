@@ -72,8 +72,15 @@ class Cases:
     """Seeded input generators: the same (key, term, LMS id, test, label) gives the same draws."""
 
     def __init__(self, key: bytes, term: str, student_id: str, test: str) -> None:
-        self._prefix = b"|".join([b"comms-lab-cases", key, term.strip().lower().encode(),
-                                  student_id.strip().lower().encode(), test.encode()])
+        self._prefix = b"|".join(
+            [
+                b"comms-lab-cases",
+                key,
+                term.strip().lower().encode(),
+                student_id.strip().lower().encode(),
+                test.encode(),
+            ]
+        )
 
     def __call__(self, label: str = "") -> np.random.Generator:
         digest = hashlib.sha256(self._prefix + b"|" + label.encode()).digest()
@@ -121,7 +128,7 @@ def _call_spec(function: str, args: list, iterate: dict | None = None) -> dict:
 
 def _reason(function: str, status: str) -> str:
     if status.startswith("error: NameError: ") and "not defined in your notebook" in status:
-        return status[len("error: NameError: "):]
+        return status[len("error: NameError: ") :]
     if status.startswith("error: "):
         return f"{function} raised {status[7:]}"
     if status.startswith("not a number: "):
@@ -151,8 +158,11 @@ class StudentProxy:
         """function(*steps[t]) for each t, argument carry[0] replaced by output[carry[1]] of
         the previous step (initial at the start): a run of a state-carrying function such
         as error_feedback_step. Returns the list of outputs."""
-        iterate = {"steps": [[encode_argument(a) for a in step] for step in steps],
-                   "carry": list(carry), "initial": encode_argument(initial)}
+        iterate = {
+            "steps": [[encode_argument(a) for a in step] for step in steps],
+            "carry": list(carry),
+            "initial": encode_argument(initial),
+        }
         spec = _call_spec(function, [], iterate)
         if self._results is None:
             self.calls.setdefault(spec["id"], spec)
@@ -224,7 +234,8 @@ def _constant(source: str, name: str):
     """A module-level `name = <literal>` in a test file, without executing it."""
     for node in ast.parse(source).body:
         if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
             try:
                 return ast.literal_eval(node.value)
             except ValueError:
@@ -263,8 +274,10 @@ def question_points(tests_dir: str | Path) -> dict[str, float]:
         for test_file in load_test_files(tests_dir, track):
             previous = points.setdefault(test_file.name, round(test_file.possible, 6))
             if abs(previous - test_file.possible) > 1e-9:
-                raise GraderError(f"{test_file.name} is worth {previous} for one track and "
-                                  f"{test_file.possible} for another")
+                raise GraderError(
+                    f"{test_file.name} is worth {previous} for one track and "
+                    f"{test_file.possible} for another"
+                )
     return points
 
 
@@ -276,15 +289,25 @@ class HarnessResult:
     calls: int
 
 
-def run_hidden_tests(view: SubmissionView, *, tests_dir: str | Path, key: bytes, scenario,
-                     evaluate: Callable[[list[dict]], tuple[dict[str, dict], dict]]
-                     ) -> HarnessResult:
+def run_hidden_tests(
+    view: SubmissionView,
+    *,
+    tests_dir: str | Path,
+    key: bytes,
+    scenario,
+    evaluate: Callable[[list[dict]], tuple[dict[str, dict], dict]],
+) -> HarnessResult:
     """Record, evaluate (the probe), replay. evaluate(calls) -> (results by id, exports)."""
     files = load_test_files(tests_dir, view.track)
 
     def env(test_file, student, feedback):
-        return {"student": student, "cases": Cases(key, view.term, view.lms_id, test_file.name),
-                "scenario": scenario, "submission": view, "feedback": feedback}
+        return {
+            "student": student,
+            "cases": Cases(key, view.term, view.lms_id, test_file.name),
+            "scenario": scenario,
+            "submission": view,
+            "feedback": feedback,
+        }
 
     recorder = StudentProxy()
     for test_file in files:

@@ -29,7 +29,8 @@ from pathlib import Path, PurePosixPath
 from commslab.grading.notebook import MAX_NOTEBOOK_BYTES
 
 CANVAS_NAME = re.compile(
-    r"^(?P<name>[^_]+)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?P<submission>\d+)_(?P<original>.+)$")
+    r"^(?P<name>[^_]+)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?P<submission>\d+)_(?P<original>.+)$"
+)
 RESUBMISSION = re.compile(r"^(?P<stem>.*?)-(?P<number>\d+)(?P<suffix>\.[^.]*)?$")
 MAX_ZIP_TOTAL_BYTES = 8 * 1024**3
 MAX_COMPRESSION_RATIO = 1000  # a member that inflates more than this is a bomb, not a notebook
@@ -63,22 +64,39 @@ def parse_lms_name(file_name: str) -> dict | None:
     original = match["original"]
     resubmission = RESUBMISSION.match(original)
     number = int(resubmission["number"]) if resubmission else 0
-    return {"name": match["name"], "late": bool(match["late"]), "student_id": match["user"],
-            "submission_id": int(match["submission"]), "original": original,
-            "resubmission": number,
-            "base": (resubmission["stem"] + (resubmission["suffix"] or "")) if resubmission
-            else original}
+    return {
+        "name": match["name"],
+        "late": bool(match["late"]),
+        "student_id": match["user"],
+        "submission_id": int(match["submission"]),
+        "original": original,
+        "resubmission": number,
+        "base": (resubmission["stem"] + (resubmission["suffix"] or ""))
+        if resubmission
+        else original,
+    }
 
 
 def _entry(path: Path | None, source: str, file_name: str) -> Entry:
     parts = parse_lms_name(file_name)
     if parts is None:
         stem = PurePosixPath(file_name).stem or file_name
-        return Entry(path, source, stem, notes=[
-            "the file name is not an LMS export name: the student id is the file name"])
-    entry = Entry(path, source, parts["student_id"], name=parts["name"],
-                  submission_id=parts["submission_id"], resubmission=parts["resubmission"],
-                  original=parts["original"], late=parts["late"])
+        return Entry(
+            path,
+            source,
+            stem,
+            notes=["the file name is not an LMS export name: the student id is the file name"],
+        )
+    entry = Entry(
+        path,
+        source,
+        parts["student_id"],
+        name=parts["name"],
+        submission_id=parts["submission_id"],
+        resubmission=parts["resubmission"],
+        original=parts["original"],
+        late=parts["late"],
+    )
     if entry.late:
         entry.notes.append("late")
     return entry
@@ -108,8 +126,10 @@ def _from_zip(zip_path: Path, workdir: Path) -> list[Entry]:
                 entry.status = "not graded: encrypted in the zip"
                 continue
             if info.file_size > MAX_NOTEBOOK_BYTES or (
-                    info.compress_size and info.file_size / info.compress_size
-                    > MAX_COMPRESSION_RATIO and info.file_size > 10 * 1024**2):
+                info.compress_size
+                and info.file_size / info.compress_size > MAX_COMPRESSION_RATIO
+                and info.file_size > 10 * 1024**2
+            ):
                 entry.status = "not graded: too large in the zip"
                 continue
             if total + info.file_size > MAX_ZIP_TOTAL_BYTES:
@@ -186,7 +206,8 @@ def _supersede(entries: list[Entry]) -> None:
         best = latest[e.student_id]
         if (e.submission_id, e.resubmission) < best:
             e.status = f"superseded (newer submission {best[0]}" + (
-                f", file -{best[1]})" if best[1] else ")")
+                f", file -{best[1]})" if best[1] else ")"
+            )
 
 
 def _is_notebook_name(entry: Entry) -> bool:

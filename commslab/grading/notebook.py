@@ -180,8 +180,9 @@ def _read_cells(path: Path, cells: list) -> Submission:
     submission = Submission(path, "ok")
     tagged = any(_nbgrader(c) is not None for c in cells if isinstance(c, dict))
     if not tagged:
-        submission.notes.append("no nbgrader metadata (a different editor?): every code cell "
-                                "was run and read")
+        submission.notes.append(
+            "no nbgrader metadata (a different editor?): every code cell was run and read"
+        )
     previous_markdown = ""
     for index, cell in enumerate(cells):
         if not isinstance(cell, dict):

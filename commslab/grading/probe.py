@@ -75,7 +75,8 @@ _exec = exec
 _json_loads = json.loads
 # json's C encoder, called directly: json.dumps is Python code that calls isinstance()
 _encode_json = json.encoder.c_make_encoder(
-    None, None, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, False)
+    None, None, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, False
+)
 _set = set
 _dict = dict
 _bytes = bytes
@@ -83,10 +84,18 @@ _finite = math.isfinite
 # The exceptions the probe catches after student code ran, as module globals (these are found
 # before builtins): a student who reaches the real builtins cannot redirect the probe's except.
 BaseException, Exception, MemoryError, SystemExit, OSError = (
-    builtins.BaseException, builtins.Exception, builtins.MemoryError, builtins.SystemExit,
-    builtins.OSError)
+    builtins.BaseException,
+    builtins.Exception,
+    builtins.MemoryError,
+    builtins.SystemExit,
+    builtins.OSError,
+)
 IndexError, KeyError, TypeError, ValueError = (
-    builtins.IndexError, builtins.KeyError, builtins.TypeError, builtins.ValueError)
+    builtins.IndexError,
+    builtins.KeyError,
+    builtins.TypeError,
+    builtins.ValueError,
+)
 _os_write = os.write
 _os_exit = os._exit
 _setitimer = _signal.setitimer  # the C functions: signal.signal wraps _signal.signal
@@ -193,12 +202,16 @@ class _ReferenceModule(types.ModuleType):
 
     def __getattr__(self, name: str):
         if name in ("__file__", "__path__", "__all__"):
-            raise ReferenceUseError(f"using {self.__name__} is not allowed in your "
-                                    "implementation; implement it yourself")
+            raise ReferenceUseError(
+                f"using {self.__name__} is not allowed in your "
+                "implementation; implement it yourself"
+            )
         if name.startswith("__"):
             raise AttributeError(name)
-        raise ReferenceUseError(f"calling {self.__name__}.{name} is not allowed in your "
-                                "implementation; implement it yourself")
+        raise ReferenceUseError(
+            f"calling {self.__name__}.{name} is not allowed in your "
+            "implementation; implement it yourself"
+        )
 
 
 class _Track:
@@ -332,8 +345,13 @@ def _refusing_module(name: str) -> types.ModuleType:
 
     module = _RefusingModule(name)
     module.__dict__.update(
-        SubprocessError=SubprocessError, CalledProcessError=CalledProcessError,
-        TimeoutExpired=TimeoutExpired, PIPE=-1, STDOUT=-2, DEVNULL=-3, _refuse=refuse,
+        SubprocessError=SubprocessError,
+        CalledProcessError=CalledProcessError,
+        TimeoutExpired=TimeoutExpired,
+        PIPE=-1,
+        STDOUT=-2,
+        DEVNULL=-3,
+        _refuse=refuse,
     )
     return module
 
@@ -355,8 +373,17 @@ def _guard_signals() -> None:
         module = sys.modules.get(module_name)
         if module is None:
             continue
-        for name in ("signal", "setitimer", "alarm", "pthread_sigmask", "siginterrupt",
-                     "set_wakeup_fd", "pthread_kill", "sigwait", "pause"):
+        for name in (
+            "signal",
+            "setitimer",
+            "alarm",
+            "pthread_sigmask",
+            "siginterrupt",
+            "set_wakeup_fd",
+            "pthread_kill",
+            "sigwait",
+            "pause",
+        ):
             if hasattr(module, name):
                 setattr(module, name, refuse)
 
@@ -367,11 +394,14 @@ def _make_audit_hook(read_dirs, write_dirs, blocked_dirs, cwd: str):
     A path is decided by the longest matching rule (blocked dirs beat a shorter allowed
     prefix: the reference inside site-packages stays blocked); no rule means refused.
     """
-    rules = _tuple(sorted(
-        [(d, "read") for d in read_dirs] + [(d, "write") for d in write_dirs]
-        + [(d, "blocked") for d in blocked_dirs],
-        key=lambda rule: -_len(rule[0]),
-    ))
+    rules = _tuple(
+        sorted(
+            [(d, "read") for d in read_dirs]
+            + [(d, "write") for d in write_dirs]
+            + [(d, "blocked") for d in blocked_dirs],
+            key=lambda rule: -_len(rule[0]),
+        )
+    )
     lstat, readlink, getcwd = posix.lstat, posix.readlink, posix.getcwd
     is_link, is_dir = stat.S_ISLNK, stat.S_ISDIR
     str_type, bytes_type, int_type = _str, bytes, _int
@@ -383,28 +413,77 @@ def _make_audit_hook(read_dirs, write_dirs, blocked_dirs, cwd: str):
     sandbox_error, reference_error, import_error = SandboxError, ReferenceUseError, ImportError
     os_error = OSError
     o_write = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-    refused_events = frozenset({
-        "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
-        "os.forkpty", "os.kill", "os.killpg", "signal.pthread_kill", "os.startfile",
-        "resource.setrlimit", "resource.prlimit", "gc.get_objects", "gc.get_referrers",
-        "gc.get_referents", "sys.settrace", "sys.setprofile", "os.link", "os.symlink",
-        "webbrowser.open", "_posixsubprocess.fork_exec", "sys.remote_exec", "os.mkfifo",
-        "os.mknod",
-    })
-    mutating_events = frozenset({
-        "os.mkdir", "os.remove", "os.rmdir", "os.rename", "os.truncate", "os.utime",
-        "os.chmod", "os.chown", "os.chflags", "os.setxattr", "os.removexattr",
-        "shutil.copyfile", "shutil.copymode", "shutil.copystat", "shutil.copytree",
-        "shutil.move", "shutil.rmtree", "shutil.chown", "shutil.make_archive",
-        "shutil.unpack_archive", "tempfile.mkstemp", "tempfile.mkdtemp",
-    })
-    listing_events = frozenset({"os.listdir", "os.scandir", "os.chdir", "os.listxattr",
-                                "os.getxattr"})
+    refused_events = frozenset(
+        {
+            "subprocess.Popen",
+            "os.system",
+            "os.exec",
+            "os.posix_spawn",
+            "os.spawn",
+            "os.fork",
+            "os.forkpty",
+            "os.kill",
+            "os.killpg",
+            "signal.pthread_kill",
+            "os.startfile",
+            "resource.setrlimit",
+            "resource.prlimit",
+            "gc.get_objects",
+            "gc.get_referrers",
+            "gc.get_referents",
+            "sys.settrace",
+            "sys.setprofile",
+            "os.link",
+            "os.symlink",
+            "webbrowser.open",
+            "_posixsubprocess.fork_exec",
+            "sys.remote_exec",
+            "os.mkfifo",
+            "os.mknod",
+        }
+    )
+    mutating_events = frozenset(
+        {
+            "os.mkdir",
+            "os.remove",
+            "os.rmdir",
+            "os.rename",
+            "os.truncate",
+            "os.utime",
+            "os.chmod",
+            "os.chown",
+            "os.chflags",
+            "os.setxattr",
+            "os.removexattr",
+            "shutil.copyfile",
+            "shutil.copymode",
+            "shutil.copystat",
+            "shutil.copytree",
+            "shutil.move",
+            "shutil.rmtree",
+            "shutil.chown",
+            "shutil.make_archive",
+            "shutil.unpack_archive",
+            "tempfile.mkstemp",
+            "tempfile.mkdtemp",
+        }
+    )
+    listing_events = frozenset(
+        {"os.listdir", "os.scandir", "os.chdir", "os.listxattr", "os.getxattr"}
+    )
     # importing socket is fine (every socket.* event is refused); these cannot be made safe:
     # ctypes pokes memory, _posixsubprocess forks without an audit event, and a
     # sub-interpreter would run without this hook
-    forbidden_imports = ("ctypes", "_ctypes", "cffi", "_posixsubprocess", "subprocess",
-                         "_xxsubinterpreters", "_xxinterpchannels", "_interpreters")
+    forbidden_imports = (
+        "ctypes",
+        "_ctypes",
+        "cffi",
+        "_posixsubprocess",
+        "subprocess",
+        "_xxsubinterpreters",
+        "_xxinterpchannels",
+        "_interpreters",
+    )
 
     def resolve(path) -> str:
         if type_of(path) is bytes_type:
@@ -459,13 +538,17 @@ def _make_audit_hook(read_dirs, write_dirs, blocked_dirs, cwd: str):
         real = resolve(path)
         kind = decide(real)
         if kind == "blocked":
-            raise sandbox_error(f"the grader does not allow {what} {real!r} (reference, "
-                                "autograder or submission files)")
+            raise sandbox_error(
+                f"the grader does not allow {what} {real!r} (reference, "
+                "autograder or submission files)"
+            )
         if kind == "write" or (kind == "read" and not write):
             return
         verb = "writing" if write else what
-        raise sandbox_error(f"the grader does not allow {verb} {real!r}: only your temp "
-                            "folder is writable and only the Python installation is readable")
+        raise sandbox_error(
+            f"the grader does not allow {verb} {real!r}: only your temp "
+            "folder is writable and only the Python installation is readable"
+        )
 
     def hook(event: str, args: tuple) -> None:
         if event == "open":
@@ -491,16 +574,20 @@ def _make_audit_hook(read_dirs, write_dirs, blocked_dirs, cwd: str):
             name = str_str(args[0])
             top = name.split(".")[0]
             if top == "comms_core":
-                raise reference_error(f"importing {name} is not allowed in your "
-                                      "implementation; implement it yourself")
+                raise reference_error(
+                    f"importing {name} is not allowed in your implementation; implement it yourself"
+                )
             if top in ("commslab", "otter"):
                 raise import_error(f"{name} is not available in the grader")
             if top in forbidden_imports or top.startswith("_test"):
                 raise sandbox_error(f"the grader does not allow importing {name}")
         elif event in mutating_events:
             for arg in args:
-                if is_instance(arg, str_type) or type_of(arg) is bytes_type or (
-                        type_of(arg) in path_types):
+                if (
+                    is_instance(arg, str_type)
+                    or type_of(arg) is bytes_type
+                    or (type_of(arg) in path_types)
+                ):
                     check(arg, True, event)
         elif event in listing_events:
             path = args[0] if length(args) else "."
@@ -596,8 +683,9 @@ def _export(name: str, value):
     if name == "LEDGER":
         if not _isinstance(value, _dict):
             return {"invalid": f"LEDGER is a {_type(value).__name__}, not a dict"}
-        return {_str(k)[:100]: _ledger_value(v) for k, v in _dict_items(value)
-                if _isinstance(k, _str)}
+        return {
+            _str(k)[:100]: _ledger_value(v) for k, v in _dict_items(value) if _isinstance(k, _str)
+        }
     if _isinstance(value, (_list, _tuple)):
         return [_ledger_value(v) for v in value][:1000]
     return _ledger_value(value)
@@ -718,12 +806,21 @@ def _namespace(request: dict) -> dict:
     claimed = request.get("claimed", {})
     ns: dict = {"__name__": "__main__", "__builtins__": _private_builtins()}
     ns.update(
-        np=np, math=math, TERM=request.get("term", ""),
-        STUDENT_ID=claimed.get("student_id", ""), TRACK=claimed.get("track", ""),
-        lab=StandIn(), grader=StandIn(), display=_none,
-        scenario=ScenarioStandIn(claimed.get("scenario") or {}, claimed.get("track", ""),
-                                 request.get("term", ""), claimed.get("student_id", ""),
-                                 claimed.get("problem", "")),
+        np=np,
+        math=math,
+        TERM=request.get("term", ""),
+        STUDENT_ID=claimed.get("student_id", ""),
+        TRACK=claimed.get("track", ""),
+        lab=StandIn(),
+        grader=StandIn(),
+        display=_none,
+        scenario=ScenarioStandIn(
+            claimed.get("scenario") or {},
+            claimed.get("track", ""),
+            request.get("term", ""),
+            claimed.get("student_id", ""),
+            claimed.get("problem", ""),
+        ),
     )
     ipython = _IPythonStandIn(ns)
     ns["get_ipython"] = lambda: ipython
@@ -742,9 +839,13 @@ def main(argv: list[str]) -> None:
     _install_stand_ins()
     _set_limits(limits)
     cwd = posix.getcwd()
-    read_dirs = sorted({os.path.realpath(p) for p in (
-        sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)} | {"/dev/null",
-        "/dev/urandom", "/dev/zero"})
+    read_dirs = sorted(
+        {
+            os.path.realpath(p)
+            for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)
+        }
+        | {"/dev/null", "/dev/urandom", "/dev/zero"}
+    )
     hook = _make_audit_hook(read_dirs, [cwd], request.get("blocked_dirs", []), cwd)
     sys.addaudithook(hook)
     del hook

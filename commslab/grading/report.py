@@ -36,26 +36,54 @@ from commslab.grading.sandbox import Limits
 ENGINES = ("local", "docker", "podman")
 
 
-def _grade_entry(entry: Entry, *, term: str, engine: str, autograder_dir: Path, timeout: float,
-                 out_dir: Path, key: bytes | None, limits: Limits | None) -> GradeResult:
+def _grade_entry(
+    entry: Entry,
+    *,
+    term: str,
+    engine: str,
+    autograder_dir: Path,
+    timeout: float,
+    out_dir: Path,
+    key: bytes | None,
+    limits: Limits | None,
+) -> GradeResult:
     try:
         if entry.status is not None or entry.path is None:
-            result = GradeResult.failed(path=entry.path, term=term, student_id=entry.student_id,
-                                        status=entry.status or "missing",
-                                        autograder_dir=autograder_dir)
+            result = GradeResult.failed(
+                path=entry.path,
+                term=term,
+                student_id=entry.student_id,
+                status=entry.status or "missing",
+                autograder_dir=autograder_dir,
+            )
         elif engine == "local":
-            result = grade_notebook(entry.path, term=term, student_id=entry.student_id,
-                                    autograder_dir=autograder_dir, timeout=timeout,
-                                    limits=limits, key=key)
+            result = grade_notebook(
+                entry.path,
+                term=term,
+                student_id=entry.student_id,
+                autograder_dir=autograder_dir,
+                timeout=timeout,
+                limits=limits,
+                key=key,
+            )
         else:
             container = _container_module()
-            result = container.grade_in_container(engine, entry.path, term=term,
-                                                  student_id=entry.student_id,
-                                                  out_dir=out_dir, timeout=timeout)
+            result = container.grade_in_container(
+                engine,
+                entry.path,
+                term=term,
+                student_id=entry.student_id,
+                out_dir=out_dir,
+                timeout=timeout,
+            )
     except Exception as err:  # a grader fault: the row still gets written, the batch goes on
-        result = GradeResult.failed(path=entry.path, term=term, student_id=entry.student_id,
-                                    status=f"grader error: {type(err).__name__}: {err}"[:300],
-                                    autograder_dir=autograder_dir)
+        result = GradeResult.failed(
+            path=entry.path,
+            term=term,
+            student_id=entry.student_id,
+            status=f"grader error: {type(err).__name__}: {err}"[:300],
+            autograder_dir=autograder_dir,
+        )
     result.file = entry.source
     result.lms_name = entry.name
     result.late = entry.late
@@ -68,19 +96,30 @@ def _container_module():
     try:
         from commslab.grading import container
     except ImportError as err:
-        raise RuntimeError("the container engine (commslab.grading.container) is not "
-                           f"installed: {err}; use --engine local") from err
+        raise RuntimeError(
+            "the container engine (commslab.grading.container) is not "
+            f"installed: {err}; use --engine local"
+        ) from err
     if not hasattr(container, "grade_in_container"):
-        raise RuntimeError("commslab.grading.container has no grade_in_container; "
-                           "use --engine local")
+        raise RuntimeError(
+            "commslab.grading.container has no grade_in_container; use --engine local"
+        )
     return container
 
 
-def grade_batch(entries: list[Entry], *, term: str, autograder_dir: str | Path,
-                engine: str = "local", jobs: int = 2, timeout: float = 120.0,
-                out_dir: str | Path = "grading-out", key: bytes | None = None,
-                limits: Limits | None = None,
-                on_done: Callable[[GradeResult], None] | None = None) -> list[GradeResult]:
+def grade_batch(
+    entries: list[Entry],
+    *,
+    term: str,
+    autograder_dir: str | Path,
+    engine: str = "local",
+    jobs: int = 2,
+    timeout: float = 120.0,
+    out_dir: str | Path = "grading-out",
+    key: bytes | None = None,
+    limits: Limits | None = None,
+    on_done: Callable[[GradeResult], None] | None = None,
+) -> list[GradeResult]:
     """Grade every entry with `jobs` workers (each runs its own sandboxed probe process).
 
     Threads are enough: the grader's share of the work is small, the student code runs in
@@ -90,8 +129,15 @@ def grade_batch(entries: list[Entry], *, term: str, autograder_dir: str | Path,
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
-    options = {"term": term, "engine": engine, "autograder_dir": Path(autograder_dir),
-               "timeout": timeout, "out_dir": Path(out_dir), "key": key, "limits": limits}
+    options = {
+        "term": term,
+        "engine": engine,
+        "autograder_dir": Path(autograder_dir),
+        "timeout": timeout,
+        "out_dir": Path(out_dir),
+        "key": key,
+        "limits": limits,
+    }
     results: list[GradeResult | None] = [None] * len(entries)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(_grade_entry, e, **options): i for i, e in enumerate(entries)}
@@ -138,9 +184,13 @@ def _file_names(results: list[GradeResult]) -> list[str]:
     return names
 
 
-def write_outputs(results: list[GradeResult], out_dir: str | Path, *,
-                  assignment: str = "Collective Communication Lab",
-                  canvas_assignment_id: str | None = None) -> Path:
+def write_outputs(
+    results: list[GradeResult],
+    out_dir: str | Path,
+    *,
+    assignment: str = "Collective Communication Lab",
+    canvas_assignment_id: str | None = None,
+) -> Path:
     out = Path(out_dir)
     for sub in ("feedback", "results"):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -171,17 +221,40 @@ def _number(x: float) -> str:
 def _grades_csv(results: list[GradeResult], questions: list[str], path: Path) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["student_id", "score", "max_score", "status", *questions, "late",
-                         "file", "notebook_student_id", "track", "notes"])
+        writer.writerow(
+            [
+                "student_id",
+                "score",
+                "max_score",
+                "status",
+                *questions,
+                "late",
+                "file",
+                "notebook_student_id",
+                "track",
+                "notes",
+            ]
+        )
         for r in results:
-            writer.writerow([r.student_id, _number(r.score), _number(r.max_score), r.status,
-                             *(_number(r.points.get(q, 0.0)) for q in questions),
-                             "yes" if r.late else "", r.file, r.notebook_student_id, r.track,
-                             "; ".join([r.identity_note, *r.notes]).strip("; ")])
+            writer.writerow(
+                [
+                    r.student_id,
+                    _number(r.score),
+                    _number(r.max_score),
+                    r.status,
+                    *(_number(r.points.get(q, 0.0)) for q in questions),
+                    "yes" if r.late else "",
+                    r.file,
+                    r.notebook_student_id,
+                    r.track,
+                    "; ".join([r.identity_note, *r.notes]).strip("; "),
+                ]
+            )
 
 
-def _canvas_csv(results: list[GradeResult], path: Path, assignment: str,
-                canvas_assignment_id: str | None) -> None:
+def _canvas_csv(
+    results: list[GradeResult], path: Path, assignment: str, canvas_assignment_id: str | None
+) -> None:
     rows = _gradebook_rows(results)
     column = f"{assignment} ({canvas_assignment_id})" if canvas_assignment_id else assignment
     max_score = max((r.max_score for r in results), default=0.0)
@@ -215,8 +288,12 @@ def _feedback_md(r: GradeResult, assignment: str) -> str:
         lines.append("**Submitted late.**")
     if table:
         lines += ["", "| question | points |", "|---|---|", *table]
-        fixes = [d for i, d in enumerate(details) if not d.startswith("\n###")
-                 or (i + 1 < len(details) and details[i + 1].startswith("- "))]
+        fixes = [
+            d
+            for i, d in enumerate(details)
+            if not d.startswith("\n###")
+            or (i + 1 < len(details) and details[i + 1].startswith("- "))
+        ]
         if fixes:
             lines += ["", "## What to fix", *fixes]
     if notes:
@@ -240,9 +317,15 @@ def _written(results: list[GradeResult], out: Path) -> None:
         writer = csv.writer(f)
         writer.writerow(["student_id", "track", "file", *WRITTEN_IDS, "automatic_points"])
         for r in results:
-            writer.writerow([r.student_id, r.track, r.file,
-                             *(r.written.get(k, "") for k in WRITTEN_IDS),
-                             _number(r.points.get("written", 0.0))])
+            writer.writerow(
+                [
+                    r.student_id,
+                    r.track,
+                    r.file,
+                    *(r.written.get(k, "") for k in WRITTEN_IDS),
+                    _number(r.points.get("written", 0.0)),
+                ]
+            )
     parts = ["# Written answers for TA review", ""]
     for r in results:
         if not r.written:

@@ -164,8 +164,12 @@ def _run_once(request: dict, limits: Limits, deadline: float) -> _Attempt:
         with open(stderr_path, "wb") as stderr, open(stderr_path, "rb") as stderr_back:
             proc = subprocess.Popen(
                 [sys.executable, "-s", "-P", str(PROBE), request_path, str(write_fd)],
-                cwd=workdir, env=_environment(workdir), stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=stderr, pass_fds=(write_fd,),
+                cwd=workdir,
+                env=_environment(workdir),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                pass_fds=(write_fd,),
                 start_new_session=True,
             )
             os.close(write_fd)
@@ -187,8 +191,9 @@ def _run_once(request: dict, limits: Limits, deadline: float) -> _Attempt:
     return attempt
 
 
-def _read_events(proc, fd: int, attempt: _Attempt, request: dict, limits: Limits,
-                 deadline: float) -> None:
+def _read_events(
+    proc, fd: int, attempt: _Attempt, request: dict, limits: Limits, deadline: float
+) -> None:
     wanted_calls = {c["id"] for c in request["calls"]}
     buffer, total = b"", 0
     item_deadline = time.monotonic() + limits.startup_seconds
@@ -220,8 +225,9 @@ def _read_events(proc, fd: int, attempt: _Attempt, request: dict, limits: Limits
             item_deadline = _handle(line, attempt, wanted_calls, limits, item_deadline)
 
 
-def _handle(line: bytes, attempt: _Attempt, wanted_calls: set, limits: Limits,
-            item_deadline: float) -> float:
+def _handle(
+    line: bytes, attempt: _Attempt, wanted_calls: set, limits: Limits, item_deadline: float
+) -> float:
     """Apply one event; returns the deadline of whatever the probe is doing now."""
     try:
         event = json.loads(line)
@@ -261,17 +267,28 @@ def _handle(line: bytes, attempt: _Attempt, wanted_calls: set, limits: Limits,
         attempt.calls.setdefault(event["id"], result)
         attempt.inflight = ("idle", None)
         return idle
-    if kind == "done" and wanted_calls <= set(attempt.calls) and (
-            attempt.exports is not None or attempt.inflight[0] == "idle"):
+    if (
+        kind == "done"
+        and wanted_calls <= set(attempt.calls)
+        and (attempt.exports is not None or attempt.inflight[0] == "idle")
+    ):
         attempt.finished = True
         printed = event.get("printed", 0)
         attempt.printed_chars = printed if isinstance(printed, int) else 0
     return item_deadline
 
 
-def run_probe(cells: list[str], calls: list[dict], *, claimed: dict, term: str,
-              exports: list[str], blocked_dirs: list[str], limits: Limits = Limits(),
-              labels: list[str] | None = None) -> ProbeResult:
+def run_probe(
+    cells: list[str],
+    calls: list[dict],
+    *,
+    claimed: dict,
+    term: str,
+    exports: list[str],
+    blocked_dirs: list[str],
+    limits: Limits = Limits(),
+    labels: list[str] | None = None,
+) -> ProbeResult:
     """Run the cells, export the names, make the calls; restart past whatever kills the probe.
 
     cells: Python sources (IPython syntax already translated), in notebook order.
@@ -286,18 +303,28 @@ def run_probe(cells: list[str], calls: list[dict], *, claimed: dict, term: str,
     skip_exports = False
     function_of = {c["id"]: c["function"] for c in calls}
     for number in range(1, limits.max_attempts + 1):
-        pending = [c for c in calls
-                   if c["id"] not in result.calls and c["function"] not in dead_functions]
+        pending = [
+            c for c in calls if c["id"] not in result.calls and c["function"] not in dead_functions
+        ]
         request = {
-            "cells": [{"code": code, "skip": i in skip, "label": labels[i] if labels else ""}
-                      for i, code in enumerate(cells)],
-            "calls": pending, "claimed": claimed, "term": term,
-            "exports": [] if skip_exports else exports, "skip_exports": skip_exports,
+            "cells": [
+                {"code": code, "skip": i in skip, "label": labels[i] if labels else ""}
+                for i, code in enumerate(cells)
+            ],
+            "calls": pending,
+            "claimed": claimed,
+            "term": term,
+            "exports": [] if skip_exports else exports,
+            "skip_exports": skip_exports,
             "blocked_dirs": blocked_dirs,
-            "limits": {"cell_seconds": limits.cell_seconds, "call_seconds": limits.call_seconds,
-                       "memory_bytes": limits.memory_bytes, "file_bytes": limits.file_bytes,
-                       "open_files": limits.open_files,
-                       "cpu_seconds": int(limits.total_seconds) + 5},
+            "limits": {
+                "cell_seconds": limits.cell_seconds,
+                "call_seconds": limits.call_seconds,
+                "memory_bytes": limits.memory_bytes,
+                "file_bytes": limits.file_bytes,
+                "open_files": limits.open_files,
+                "cpu_seconds": int(limits.total_seconds) + 5,
+            },
         }
         attempt = _run_once(request, limits, deadline)
         result.attempts = number
@@ -311,8 +338,12 @@ def run_probe(cells: list[str], calls: list[dict], *, claimed: dict, term: str,
             result.calls.setdefault(call_id, call)
         if not attempt.ready:
             result.started = False
-            result.notes.append("the probe did not start: " + (attempt.death or "?") + " "
-                                + attempt.stderr.strip()[-500:])
+            result.notes.append(
+                "the probe did not start: "
+                + (attempt.death or "?")
+                + " "
+                + attempt.stderr.strip()[-500:]
+            )
             break
         if attempt.finished:
             break

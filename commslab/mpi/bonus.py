@@ -130,8 +130,9 @@ def grade_bonus_ring(
         raise ValueError(f"d must be an integer >= ranks ({ranks}), got {d!r}")
     max_score = SUM_POINTS + BYTES_POINTS
     expected = ring_bytes_per_rank(d, ranks)
-    result = BonusResult(score=0.0, max_score=max_score, status="ok", ranks=ranks, d=d,
-                         expected_bytes=expected)
+    result = BonusResult(
+        score=0.0, max_score=max_score, status="ok", ranks=ranks, d=d, expected_bytes=expected
+    )
     source = _read_source(source_code_or_path)
     static = _static_problem(source)
     if static:
@@ -144,9 +145,21 @@ def grade_bonus_ring(
         student.write_text(source)
         status_dir = Path(tmp) / "status"
         run = launch.run_mpi(
-            ["-m", "commslab.mpi.bonus_runner", "--student", str(student), "--d", str(d),
-             "--seed", str(seed)],
-            ranks, timeout=timeout, transport="shm", status_dir=status_dir)
+            [
+                "-m",
+                "commslab.mpi.bonus_runner",
+                "--student",
+                str(student),
+                "--d",
+                str(d),
+                "--seed",
+                str(seed),
+            ],
+            ranks,
+            timeout=timeout,
+            transport="shm",
+            status_dir=status_dir,
+        )
         error_file = status_dir / "error.txt"
         reports = {}
         for r in range(ranks):
@@ -158,7 +171,8 @@ def grade_bonus_ring(
             result.messages.append(
                 f"my_ring_allreduce did not finish within {timeout:.0f} s on {ranks} ranks: "
                 "a deadlock? (if every rank calls Recv before Send, all wait forever; "
-                "use comm.Sendrecv)")
+                "use comm.Sendrecv)"
+            )
             return result
         if error_file.exists():
             result.status = "error"
@@ -171,8 +185,9 @@ def grade_bonus_ring(
 
     sent = [reports[r]["bytes_sent"] for r in range(ranks)]
     result.bytes_sent = sent
-    problems = [f"rank {r}: {reports[r]['problem']}" for r in range(ranks)
-                if not reports[r]["sum_ok"]]
+    problems = [
+        f"rank {r}: {reports[r]['problem']}" for r in range(ranks) if not reports[r]["sum_ok"]
+    ]
     if problems:
         result.messages += problems
     else:
@@ -189,8 +204,8 @@ def grade_bonus_ring(
         share = f"2(N-1)/N·M = {2 * (ranks - 1) * M / ranks:g} bytes (M = 8·d = {M} bytes)"
         for r in wrong or range(ranks):
             result.messages.append(
-                f"rank {r} sent {sent[r]} bytes; a ring sends {expected[r]} here, "
-                f"{share}")
+                f"rank {r} sent {sent[r]} bytes; a ring sends {expected[r]} here, {share}"
+            )
     if result.score < max_score:
         result.status = "partial"
     return result

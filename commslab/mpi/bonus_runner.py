@@ -75,10 +75,18 @@ def main() -> None:
         max_error = float(np.max(np.abs(got - expected)))
         if not np.allclose(got, expected, rtol=RTOL, atol=ATOL):
             problem = f"result differs from the exact sum by up to {max_error:.3g}"
-    (status.dir / f"rank{rank}.json").write_text(json.dumps({
-        "rank": rank, "bytes_sent": comm.bytes_sent, "messages_sent": comm.messages_sent,
-        "sum_ok": problem is None, "max_abs_error": max_error, "problem": problem,
-    }))
+    (status.dir / f"rank{rank}.json").write_text(
+        json.dumps(
+            {
+                "rank": rank,
+                "bytes_sent": comm.bytes_sent,
+                "messages_sent": comm.messages_sent,
+                "sum_ok": problem is None,
+                "max_abs_error": max_error,
+                "problem": problem,
+            }
+        )
+    )
     report("done")
 
 

@@ -26,15 +26,45 @@ __all__ = ["ALLOWED", "COLLECTIVES", "ByteCountingComm", "CollectiveRefused", "m
 
 # Point-to-point and queries: forwarded. Barrier moves no data, so it is allowed too.
 _SENDS = ("Send", "Ssend", "Bsend", "Rsend", "Isend", "Issend", "send", "ssend", "isend")
-_FORWARDED = ("Recv", "Irecv", "recv", "irecv", "Probe", "Iprobe", "probe", "iprobe",
-              "Get_rank", "Get_size", "rank", "size", "Barrier", "barrier")
+_FORWARDED = (
+    "Recv",
+    "Irecv",
+    "recv",
+    "irecv",
+    "Probe",
+    "Iprobe",
+    "probe",
+    "iprobe",
+    "Get_rank",
+    "Get_size",
+    "rank",
+    "size",
+    "Barrier",
+    "barrier",
+)
 ALLOWED = frozenset(_SENDS + _FORWARDED + ("Sendrecv", "Sendrecv_replace", "sendrecv"))
 COLLECTIVES = frozenset(
     base + suffix
-    for name in ("allreduce", "reduce", "bcast", "gather", "allgather", "scatter", "alltoall",
-                 "scan", "exscan", "reduce_scatter", "reduce_scatter_block", "gatherv",
-                 "allgatherv", "scatterv", "alltoallv", "alltoallw",
-                 "neighbor_allgather", "neighbor_alltoall")
+    for name in (
+        "allreduce",
+        "reduce",
+        "bcast",
+        "gather",
+        "allgather",
+        "scatter",
+        "alltoall",
+        "scan",
+        "exscan",
+        "reduce_scatter",
+        "reduce_scatter_block",
+        "gatherv",
+        "allgatherv",
+        "scatterv",
+        "alltoallv",
+        "alltoallw",
+        "neighbor_allgather",
+        "neighbor_alltoall",
+    )
     for base in (name, name.capitalize(), "I" + name)
     for suffix in ("", "_init")
 )
@@ -89,10 +119,10 @@ def _sending(name: str, keyword: str, payload_bytes):
 class ByteCountingComm:
     """Wrap an mpi4py communicator: forward point-to-point calls, count bytes sent.
 
-        comm = ByteCountingComm(MPI.COMM_WORLD)
-        comm.Sendrecv(chunk, dest=right, recvbuf=incoming, source=left)
-        comm.bytes_sent          # this rank's total so far
-        comm.Allreduce(...)      # raises CollectiveRefused: use point-to-point calls
+    comm = ByteCountingComm(MPI.COMM_WORLD)
+    comm.Sendrecv(chunk, dest=right, recvbuf=incoming, source=left)
+    comm.bytes_sent          # this rank's total so far
+    comm.Allreduce(...)      # raises CollectiveRefused: use point-to-point calls
     """
 
     def __init__(self, comm: Any) -> None:
@@ -125,7 +155,9 @@ class ByteCountingComm:
         if name in COLLECTIVES:
             raise CollectiveRefused(
                 f"comm.{name} is a collective: the bonus asks for a ring built from "
-                "point-to-point calls; use comm.Sendrecv or comm.Send/comm.Recv")
+                "point-to-point calls; use comm.Sendrecv or comm.Send/comm.Recv"
+            )
         raise AttributeError(
             f"ByteCountingComm offers only point-to-point calls and rank/size, not {name!r}; "
-            f"allowed: {', '.join(sorted(ALLOWED))}")
+            f"allowed: {', '.join(sorted(ALLOWED))}"
+        )

@@ -46,12 +46,14 @@ class Case:
 
 def _extra(base: str, *sources: str, position: int = 18):
     """The base notebook with student-added cells (no nbgrader metadata) at `position`."""
+
     def build(ctx):
         maker = {"buggy": nbs.buggy_notebook, "solved": nbs.solved_notebook}.get(base)
         extra = [(position, s.format(**ctx)) for s in sources]
         if maker is None:
             return nbs.untouched_notebook(extra=extra)
         return maker(STUDENT, extra=extra)
+
     return build
 
 
@@ -61,7 +63,9 @@ def _replace(base: str, **cells: str):
         if base == "untouched":
             return nbs.untouched_notebook(replace=replace)
         return {"buggy": nbs.buggy_notebook, "solved": nbs.solved_notebook}[base](
-            STUDENT, replace=replace)
+            STUDENT, replace=replace
+        )
+
     return build
 
 
@@ -71,9 +75,11 @@ PART1 = PART1_NAMES
 
 def _part1(body: str, header: str = "") -> str:
     """The three Part 1 functions, each with `body` ({name} is the function's name)."""
-    signature = {"ring_allreduce_time": "M, N, alpha, beta",
-                 "tree_allreduce_time": "M, N, alpha, beta",
-                 "crossover_message_size": "N, alpha, beta"}
+    signature = {
+        "ring_allreduce_time": "M, N, alpha, beta",
+        "tree_allreduce_time": "M, N, alpha, beta",
+        "crossover_message_size": "N, alpha, beta",
+    }
     functions = [f"def {n}({signature[n]}):\n    {body.replace('NAME', n)}\n" for n in PART1]
     return header + "\n\n".join(functions)
 
@@ -87,8 +93,9 @@ def _raw(data: bytes):
 
 
 def _nbformat3(ctx):
-    return json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {},
-                       "worksheets": [{"cells": []}]}).encode()
+    return json.dumps(
+        {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": []}]}
+    ).encode()
 
 
 def _no_cells(ctx):
@@ -97,179 +104,481 @@ def _no_cells(ctx):
 
 def _huge_outputs(ctx):
     nb = nbs.buggy_notebook(STUDENT)
-    nb.cells[6].outputs = [nbformat.v4.new_output("stream", name="stdout",
-                                                  text="x" * 40_000_000)]
+    nb.cells[6].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * 40_000_000)]
     return nb
 
 
 CASES = [
     # --- tampering with the checking machinery: nothing to tamper with in the grader -----
-    Case("monkeypatch_numpy", "buggy", "graded", _extra(
-        "buggy", "np.isclose = lambda *a, **k: True\nnp.allclose = lambda *a, **k: True\n"
-        "np.testing.assert_allclose = lambda *a, **k: None\nimport math\n"
-        "math.isclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True"),
-        why="the one-liner that passes otter's and nbgrader's in-kernel tests"),
-    Case("monkeypatch_numpy_untouched", "untouched", "graded (identity mismatch)", _extra(
-        "untouched", "np.isclose = lambda *a, **k: True\nnp.allclose = lambda *a, **k: True\n"
-        "import math\nmath.isclose = lambda *a, **k: True")),
-    Case("patched_builtins", "buggy", "graded", _extra(
-        "buggy", "import builtins\nbuiltins.abs = lambda x: 0\n"
-        "builtins.float = lambda *a: 0.0\nbuiltins.isinstance = lambda *a: True\n"
-        "builtins.len = lambda x: 0", position=24)),
-    Case("patched_real_builtins", "buggy", "graded|kernel exited", _extra(
-        "buggy", "real = np.__builtins__\nreal['isinstance'] = lambda *a: True\n"
-        "real['len'] = lambda x: 0\nreal['float'] = lambda *a: 0.0", position=24),
+    Case(
+        "monkeypatch_numpy",
+        "buggy",
+        "graded",
+        _extra(
+            "buggy",
+            "np.isclose = lambda *a, **k: True\nnp.allclose = lambda *a, **k: True\n"
+            "np.testing.assert_allclose = lambda *a, **k: None\nimport math\n"
+            "math.isclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True",
+        ),
+        why="the one-liner that passes otter's and nbgrader's in-kernel tests",
+    ),
+    Case(
+        "monkeypatch_numpy_untouched",
+        "untouched",
+        "graded (identity mismatch)",
+        _extra(
+            "untouched",
+            "np.isclose = lambda *a, **k: True\nnp.allclose = lambda *a, **k: True\n"
+            "import math\nmath.isclose = lambda *a, **k: True",
+        ),
+    ),
+    Case(
+        "patched_builtins",
+        "buggy",
+        "graded",
+        _extra(
+            "buggy",
+            "import builtins\nbuiltins.abs = lambda x: 0\n"
+            "builtins.float = lambda *a: 0.0\nbuiltins.isinstance = lambda *a: True\n"
+            "builtins.len = lambda x: 0",
+            position=24,
+        ),
+    ),
+    Case(
+        "patched_real_builtins",
+        "buggy",
+        "graded|kernel exited",
+        _extra(
+            "buggy",
+            "real = np.__builtins__\nreal['isinstance'] = lambda *a: True\n"
+            "real['len'] = lambda x: 0\nreal['float'] = lambda *a: 0.0",
+            position=24,
+        ),
         why="the real builtins dict is reachable through any module: the probe's own code "
-            "does not look names up there"),
-    Case("monkeypatch_numpy_conversion", "buggy", "graded", _extra(
-        "buggy", "np.asarray = lambda *a, **k: np.zeros(1)\nnp.array = np.asarray\n"
-        "np.isfinite = lambda *a, **k: True\nimport json\n"
-        "json.dumps = lambda *a, **k: '{{\"event\": \"done\"}}'", position=24)),
-    Case("patched_otter", "buggy", "graded", _extra(
-        "buggy", "import otter\notter.Notebook.check = lambda *a, **k: True\n"
-        "grader.check = lambda *a, **k: True\ngrader.check_all = lambda *a: True\n"
-        "import otter.test_files")),
-    Case("patched_doctest_unittest", "buggy", "graded", _extra(
-        "buggy", "import doctest\ndoctest.OutputChecker.check_output = lambda *a, **k: True\n"
-        "import unittest\nunittest.TestCase.assertEqual = lambda *a, **k: None\n"
-        "unittest.TestCase.assertAlmostEqual = lambda *a, **k: None")),
-    Case("probe_tamper", "buggy", "graded", _extra(
-        "buggy", "import sys\nmain = sys.modules['__main__']\n"
-        "for name in dir(main):\n    if name.startswith(('_plain', '_number', '_export')):\n"
-        "        setattr(main, name, lambda *a, **k: 1.0)", position=24)),
-    Case("forged_results", "buggy", "graded", _extra(
-        "buggy", "import os\nfor fd in range(3, 64):\n    try:\n"
-        "        os.write(fd, b'{{\"event\": \"done\"}}\\n{{\"event\": \"call\", \"id\": \"x\", "
-        "\"status\": \"ok\", \"value\": 1.0}}\\n')\n    except OSError:\n        pass")),
-    Case("settrace_and_code_swap", "buggy", "graded", _extra(
-        "buggy", "import sys\ntry:\n    sys.settrace(lambda *a: None)\nexcept Exception:\n"
-        "    pass\ndef f(): return 1\nf.__code__ = (lambda: 2).__code__")),
+        "does not look names up there",
+    ),
+    Case(
+        "monkeypatch_numpy_conversion",
+        "buggy",
+        "graded",
+        _extra(
+            "buggy",
+            "np.asarray = lambda *a, **k: np.zeros(1)\nnp.array = np.asarray\n"
+            "np.isfinite = lambda *a, **k: True\nimport json\n"
+            'json.dumps = lambda *a, **k: \'{{"event": "done"}}\'',
+            position=24,
+        ),
+    ),
+    Case(
+        "patched_otter",
+        "buggy",
+        "graded",
+        _extra(
+            "buggy",
+            "import otter\notter.Notebook.check = lambda *a, **k: True\n"
+            "grader.check = lambda *a, **k: True\ngrader.check_all = lambda *a: True\n"
+            "import otter.test_files",
+        ),
+    ),
+    Case(
+        "patched_doctest_unittest",
+        "buggy",
+        "graded",
+        _extra(
+            "buggy",
+            "import doctest\ndoctest.OutputChecker.check_output = lambda *a, **k: True\n"
+            "import unittest\nunittest.TestCase.assertEqual = lambda *a, **k: None\n"
+            "unittest.TestCase.assertAlmostEqual = lambda *a, **k: None",
+        ),
+    ),
+    Case(
+        "probe_tamper",
+        "buggy",
+        "graded",
+        _extra(
+            "buggy",
+            "import sys\nmain = sys.modules['__main__']\n"
+            "for name in dir(main):\n    if name.startswith(('_plain', '_number', '_export')):\n"
+            "        setattr(main, name, lambda *a, **k: 1.0)",
+            position=24,
+        ),
+    ),
+    Case(
+        "forged_results",
+        "buggy",
+        "graded",
+        _extra(
+            "buggy",
+            "import os\nfor fd in range(3, 64):\n    try:\n"
+            '        os.write(fd, b\'{{"event": "done"}}\\n{{"event": "call", "id": "x", '
+            '"status": "ok", "value": 1.0}}\\n\')\n    except OSError:\n        pass',
+        ),
+    ),
+    Case(
+        "settrace_and_code_swap",
+        "buggy",
+        "graded",
+        _extra(
+            "buggy",
+            "import sys\ntry:\n    sys.settrace(lambda *a: None)\nexcept Exception:\n"
+            "    pass\ndef f(): return 1\nf.__code__ = (lambda: 2).__code__",
+        ),
+    ),
     # --- objects that "equal anything", and values that are not numbers ---------------------
-    Case("equals_anything", "untouched", "graded (identity mismatch)", _replace(
-        "untouched", part1_stubs=_part1("return Anything()", ANYTHING)), zero=PART1_NAMES),
-    Case("float_subclass_liar", "untouched", "graded (identity mismatch)", _replace(
-        "untouched", part1_stubs=_part1("return Liar(0.0)", LIAR)), zero=PART1_NAMES),
-    Case("array_subclass_liar", "untouched", "graded (identity mismatch)", _replace(
-        "untouched", part1_stubs=_part1(
-            "return LiarArray(np.zeros(np.shape(N if 'NAME' == 'crossover_message_size' "
-            "else M)))",
-            "class LiarArray(np.ndarray):\n    def __new__(cls, a):\n"
-            "        return np.asarray(a).view(cls)\n    def __eq__(self, o):\n"
-            "        return np.ones(self.shape, bool)\n    def tolist(self):\n"
-            "        return [1.0] * self.size\n\n\n")), zero=PART1_NAMES),
-    Case("strings_and_bools", "untouched", "graded (identity mismatch)", _replace(
-        "untouched", part1_stubs=_part1("return 'close enough' if 'NAME' < 's' else True")),
-        zero=PART1_NAMES),
-    Case("ledger_objects", "buggy", "graded", _extra(
-        "buggy", ANYTHING + "LEDGER = {{k: Anything() for k in LEDGER}}", position=22),
-        zero=("ledger",)),
+    Case(
+        "equals_anything",
+        "untouched",
+        "graded (identity mismatch)",
+        _replace("untouched", part1_stubs=_part1("return Anything()", ANYTHING)),
+        zero=PART1_NAMES,
+    ),
+    Case(
+        "float_subclass_liar",
+        "untouched",
+        "graded (identity mismatch)",
+        _replace("untouched", part1_stubs=_part1("return Liar(0.0)", LIAR)),
+        zero=PART1_NAMES,
+    ),
+    Case(
+        "array_subclass_liar",
+        "untouched",
+        "graded (identity mismatch)",
+        _replace(
+            "untouched",
+            part1_stubs=_part1(
+                "return LiarArray(np.zeros(np.shape(N if 'NAME' == 'crossover_message_size' "
+                "else M)))",
+                "class LiarArray(np.ndarray):\n    def __new__(cls, a):\n"
+                "        return np.asarray(a).view(cls)\n    def __eq__(self, o):\n"
+                "        return np.ones(self.shape, bool)\n    def tolist(self):\n"
+                "        return [1.0] * self.size\n\n\n",
+            ),
+        ),
+        zero=PART1_NAMES,
+    ),
+    Case(
+        "strings_and_bools",
+        "untouched",
+        "graded (identity mismatch)",
+        _replace(
+            "untouched", part1_stubs=_part1("return 'close enough' if 'NAME' < 's' else True")
+        ),
+        zero=PART1_NAMES,
+    ),
+    Case(
+        "ledger_objects",
+        "buggy",
+        "graded",
+        _extra("buggy", ANYTHING + "LEDGER = {{k: Anything() for k in LEDGER}}", position=22),
+        zero=("ledger",),
+    ),
     # --- calling the reference instead of implementing it -------------------------------------
-    Case("delegate_from_import", "untouched", "graded (identity mismatch)", _replace(
-        "untouched", part1_stubs="from comms_core import ring_allreduce_time, "
-        "tree_allreduce_time, crossover_message_size\n"), zero=PART1_NAMES),
-    Case("delegate_in_body", "untouched", "graded (identity mismatch)", _replace(
-        "untouched", part1_stubs=_part1("return comms_core.cost_models.NAME(*locals().values())",
-                                        "import comms_core\n\n")), zero=PART1_NAMES),
-    Case("delegate_importlib", "untouched", "graded (identity mismatch)", _replace(
-        "untouched", part1_stubs=_part1(
-            "return importlib.import_module('comms_core.cost_models').NAME(*locals().values())",
-            "import importlib\n\n")), zero=PART1_NAMES),
-    Case("delegate_spec_from_file", "untouched", "graded (identity mismatch)", _replace(
-        "untouched", part1_stubs="import importlib.util\n"
-        "spec = importlib.util.spec_from_file_location('cm', '{comms_core}/cost_models.py')\n"
-        "cm = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(cm)\n"
-        "ring_allreduce_time = cm.ring_allreduce_time\ntree_allreduce_time = "
-        "cm.tree_allreduce_time\ncrossover_message_size = cm.crossover_message_size\n"),
-        zero=PART1_NAMES),
-    Case("delegate_exec_source", "untouched", "graded (identity mismatch)", _replace(
-        "untouched", part1_stubs="source = open('{comms_core}/cost_models.py').read()\n"
-        "exec(source.replace('from comms_core import _validate as v', 'v = None'))\n"),
-        zero=PART1_NAMES),
-    Case("delegate_sys_modules", "untouched", "graded (identity mismatch)", _replace(
-        "untouched", part1_stubs="import sys\nsys.modules.pop('comms_core', None)\n"
-        "sys.path.insert(0, '{repo}')\nimport comms_core.cost_models as cm\n"
-        "ring_allreduce_time = cm.ring_allreduce_time\n"), zero=PART1_NAMES),
-    Case("delegate_via_lab", "untouched", "graded (identity mismatch)", _replace(
-        "untouched", part1_stubs=_part1("return lab.reference.NAME(*locals().values())",
-                                        "from commslab import lab\n\n")), zero=PART1_NAMES),
+    Case(
+        "delegate_from_import",
+        "untouched",
+        "graded (identity mismatch)",
+        _replace(
+            "untouched",
+            part1_stubs="from comms_core import ring_allreduce_time, "
+            "tree_allreduce_time, crossover_message_size\n",
+        ),
+        zero=PART1_NAMES,
+    ),
+    Case(
+        "delegate_in_body",
+        "untouched",
+        "graded (identity mismatch)",
+        _replace(
+            "untouched",
+            part1_stubs=_part1(
+                "return comms_core.cost_models.NAME(*locals().values())", "import comms_core\n\n"
+            ),
+        ),
+        zero=PART1_NAMES,
+    ),
+    Case(
+        "delegate_importlib",
+        "untouched",
+        "graded (identity mismatch)",
+        _replace(
+            "untouched",
+            part1_stubs=_part1(
+                "return importlib.import_module('comms_core.cost_models').NAME(*locals().values())",
+                "import importlib\n\n",
+            ),
+        ),
+        zero=PART1_NAMES,
+    ),
+    Case(
+        "delegate_spec_from_file",
+        "untouched",
+        "graded (identity mismatch)",
+        _replace(
+            "untouched",
+            part1_stubs="import importlib.util\n"
+            "spec = importlib.util.spec_from_file_location('cm', '{comms_core}/cost_models.py')\n"
+            "cm = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(cm)\n"
+            "ring_allreduce_time = cm.ring_allreduce_time\ntree_allreduce_time = "
+            "cm.tree_allreduce_time\ncrossover_message_size = cm.crossover_message_size\n",
+        ),
+        zero=PART1_NAMES,
+    ),
+    Case(
+        "delegate_exec_source",
+        "untouched",
+        "graded (identity mismatch)",
+        _replace(
+            "untouched",
+            part1_stubs="source = open('{comms_core}/cost_models.py').read()\n"
+            "exec(source.replace('from comms_core import _validate as v', 'v = None'))\n",
+        ),
+        zero=PART1_NAMES,
+    ),
+    Case(
+        "delegate_sys_modules",
+        "untouched",
+        "graded (identity mismatch)",
+        _replace(
+            "untouched",
+            part1_stubs="import sys\nsys.modules.pop('comms_core', None)\n"
+            "sys.path.insert(0, '{repo}')\nimport comms_core.cost_models as cm\n"
+            "ring_allreduce_time = cm.ring_allreduce_time\n",
+        ),
+        zero=PART1_NAMES,
+    ),
+    Case(
+        "delegate_via_lab",
+        "untouched",
+        "graded (identity mismatch)",
+        _replace(
+            "untouched",
+            part1_stubs=_part1(
+                "return lab.reference.NAME(*locals().values())", "from commslab import lab\n\n"
+            ),
+        ),
+        zero=PART1_NAMES,
+    ),
     # --- reading tests, expected values or other submissions from disk ----------------------
-    Case("read_hidden_tests", "buggy", "graded", _extra(
-        "buggy", "import glob\nSOURCES = [open(f).read() for f in "
-        "glob.glob('{autograder}/tests/*.py')]\n"
-        "SOURCES.append(open('{autograder}/tests/01_ring_allreduce_time.py').read())")),
-    Case("read_key", "buggy", "graded", _extra(
-        "buggy", "KEY = open('{autograder}/instructor.key').read()")),
-    Case("read_other_submission", "buggy", "graded", _extra(
-        "buggy", "OTHER = open('{other}').read()")),
-    Case("glob_everything", "buggy", "graded", _extra(
-        "buggy", "import glob\nFOUND = glob.glob('/**/*.ipynb', recursive=True)\n"
-        "import os\nWALK = list(os.walk('/'))")),
-    Case("sabotage_own_folder", "buggy", "graded", _extra(
-        "buggy", "import os\nfor name in os.listdir('.'):\n    os.remove(name)\n"
-        "os.mkfifo('.probe-stderr')", position=6),
-        why="the probe's temp folder is the student's: the grader reads nothing back by name"),
-    Case("write_outside", "buggy", "graded", _extra(
-        "buggy", "open('{outside}', 'w').write('pwned')")),
+    Case(
+        "read_hidden_tests",
+        "buggy",
+        "graded",
+        _extra(
+            "buggy",
+            "import glob\nSOURCES = [open(f).read() for f in "
+            "glob.glob('{autograder}/tests/*.py')]\n"
+            "SOURCES.append(open('{autograder}/tests/01_ring_allreduce_time.py').read())",
+        ),
+    ),
+    Case(
+        "read_key",
+        "buggy",
+        "graded",
+        _extra("buggy", "KEY = open('{autograder}/instructor.key').read()"),
+    ),
+    Case(
+        "read_other_submission",
+        "buggy",
+        "graded",
+        _extra("buggy", "OTHER = open('{other}').read()"),
+    ),
+    Case(
+        "glob_everything",
+        "buggy",
+        "graded",
+        _extra(
+            "buggy",
+            "import glob\nFOUND = glob.glob('/**/*.ipynb', recursive=True)\n"
+            "import os\nWALK = list(os.walk('/'))",
+        ),
+    ),
+    Case(
+        "sabotage_own_folder",
+        "buggy",
+        "graded",
+        _extra(
+            "buggy",
+            "import os\nfor name in os.listdir('.'):\n    os.remove(name)\n"
+            "os.mkfifo('.probe-stderr')",
+            position=6,
+        ),
+        why="the probe's temp folder is the student's: the grader reads nothing back by name",
+    ),
+    Case(
+        "write_outside", "buggy", "graded", _extra("buggy", "open('{outside}', 'w').write('pwned')")
+    ),
     # --- the kernel: exits, loops, memory, processes, network ---------------------------------
-    Case("sys_exit", "buggy", "kernel exited", _extra("buggy", "import sys\nsys.exit(0)",
-                                                      position=6)),
-    Case("os_exit", "buggy", "kernel exited", _extra("buggy", "import os\nos._exit(0)",
-                                                     position=6), slow=True),
-    Case("segfault_recursion", "buggy", "kernel exited", _extra(
-        "buggy", "t = ()\nfor _ in range(10**6):\n    t = (t,)\nhash(t)", position=6),
-        slow=True, why="C recursion past the stack: SIGSEGV, the probe restarts without it"),
-    Case("loop_top_level", "buggy", "timed out", _extra("buggy", "while True:\n    pass",
-                                                        position=6), slow=True),
-    Case("loop_in_stub", "buggy", "timed out", _replace(
-        "buggy", part3_stubs=nbs.PART3.replace(
-            '    v = np.asarray(v, dtype=float)\n', '    while True:\n        pass\n')),
-        zero=("one_bit_compress", "error_feedback_step"), slow=True),
-    Case("loop_swallowing_timeouts", "buggy", "timed out", _extra(
-        "buggy", "import time\nwhile True:\n    try:\n        while True:\n"
-        "            try:\n                time.sleep(100)\n            except BaseException:\n"
-        "                pass\n    except BaseException:\n        pass", position=6), slow=True),
-    Case("c_level_hang", "buggy", "timed out", _extra(
-        "buggy", "import re\nre.match(r'(a+)+$', 'a' * 64 + 'b')", position=6), slow=True),
-    Case("signal_ignore_then_loop", "buggy", "timed out", _extra(
-        "buggy", "import signal, importlib, _signal\nfor m in (signal, _signal):\n    try:\n"
-        "        importlib.reload(m)\n    except Exception:\n        pass\ntry:\n"
-        "    signal.signal(signal.SIGALRM, signal.SIG_IGN)\nexcept Exception:\n    pass\n"
-        "while True:\n    pass", position=6), slow=True),
-    Case("memory_bomb", "buggy", "memory limit", _extra(
-        "buggy", "s = 'x' * 10**10", position=6)),
-    Case("memory_bomb_growing", "buggy", "memory limit|timed out", _extra(
-        "buggy", "blocks = []\nwhile True:\n    blocks.append(bytearray(10**9))", position=6),
-        slow=True, why="zero-filling 1 GB blocks: the limit or the clock, whichever is first"),
-    Case("memory_bomb_numpy", "buggy", "memory limit", _extra(
-        "buggy", "x = np.ones((10**6, 10**5))", position=6)),
-    Case("fork_bomb", "buggy", "graded", _extra(
-        "buggy", "import os\nwhile True:\n    os.fork()", position=6)),
-    Case("process_pool", "buggy", "graded", _extra(
-        "buggy", "import multiprocessing\nmultiprocessing.Pool(4).map(abs, range(10))",
-        position=6)),
-    Case("subprocess_shell", "buggy", "graded", _extra(
-        "buggy", "import subprocess\nsubprocess.run(['sh', '-c', 'echo pwned > {outside}'])",
-        "import os\nos.system('echo pwned > {outside}')", "!echo pwned > {outside}",
-        "import os\nos.posix_spawn('/bin/sh', ['sh', '-c', 'echo pwned > {outside}'], {{}})",
-        position=6)),
-    Case("sockets", "buggy", "graded", _extra(
-        "buggy", "import socket\nsocket.create_connection(('1.1.1.1', 80), timeout=1)",
-        position=6)),
-    Case("kill_the_grader", "buggy", "graded", _extra(
-        "buggy", "import os, signal\nos.kill(os.getppid(), signal.SIGTERM)", position=6)),
-    Case("ctypes_poke", "buggy", "graded", _extra(
-        "buggy", "import ctypes\nctypes.memmove(0, 0, 1)", position=6)),
-    Case("huge_print", "buggy", "graded", _extra(
-        "buggy", "print('x' * 100_000_000)\nimport sys\nsys.__stdout__.write('y' * 10**7)",
-        position=6)),
+    Case(
+        "sys_exit", "buggy", "kernel exited", _extra("buggy", "import sys\nsys.exit(0)", position=6)
+    ),
+    Case(
+        "os_exit",
+        "buggy",
+        "kernel exited",
+        _extra("buggy", "import os\nos._exit(0)", position=6),
+        slow=True,
+    ),
+    Case(
+        "segfault_recursion",
+        "buggy",
+        "kernel exited",
+        _extra("buggy", "t = ()\nfor _ in range(10**6):\n    t = (t,)\nhash(t)", position=6),
+        slow=True,
+        why="C recursion past the stack: SIGSEGV, the probe restarts without it",
+    ),
+    Case(
+        "loop_top_level",
+        "buggy",
+        "timed out",
+        _extra("buggy", "while True:\n    pass", position=6),
+        slow=True,
+    ),
+    Case(
+        "loop_in_stub",
+        "buggy",
+        "timed out",
+        _replace(
+            "buggy",
+            part3_stubs=nbs.PART3.replace(
+                "    v = np.asarray(v, dtype=float)\n", "    while True:\n        pass\n"
+            ),
+        ),
+        zero=("one_bit_compress", "error_feedback_step"),
+        slow=True,
+    ),
+    Case(
+        "loop_swallowing_timeouts",
+        "buggy",
+        "timed out",
+        _extra(
+            "buggy",
+            "import time\nwhile True:\n    try:\n        while True:\n"
+            "            try:\n                time.sleep(100)\n            except BaseException:\n"
+            "                pass\n    except BaseException:\n        pass",
+            position=6,
+        ),
+        slow=True,
+    ),
+    Case(
+        "c_level_hang",
+        "buggy",
+        "timed out",
+        _extra("buggy", "import re\nre.match(r'(a+)+$', 'a' * 64 + 'b')", position=6),
+        slow=True,
+    ),
+    Case(
+        "signal_ignore_then_loop",
+        "buggy",
+        "timed out",
+        _extra(
+            "buggy",
+            "import signal, importlib, _signal\nfor m in (signal, _signal):\n    try:\n"
+            "        importlib.reload(m)\n    except Exception:\n        pass\ntry:\n"
+            "    signal.signal(signal.SIGALRM, signal.SIG_IGN)\nexcept Exception:\n    pass\n"
+            "while True:\n    pass",
+            position=6,
+        ),
+        slow=True,
+    ),
+    Case("memory_bomb", "buggy", "memory limit", _extra("buggy", "s = 'x' * 10**10", position=6)),
+    Case(
+        "memory_bomb_growing",
+        "buggy",
+        "memory limit|timed out",
+        _extra(
+            "buggy", "blocks = []\nwhile True:\n    blocks.append(bytearray(10**9))", position=6
+        ),
+        slow=True,
+        why="zero-filling 1 GB blocks: the limit or the clock, whichever is first",
+    ),
+    Case(
+        "memory_bomb_numpy",
+        "buggy",
+        "memory limit",
+        _extra("buggy", "x = np.ones((10**6, 10**5))", position=6),
+    ),
+    Case(
+        "fork_bomb",
+        "buggy",
+        "graded",
+        _extra("buggy", "import os\nwhile True:\n    os.fork()", position=6),
+    ),
+    Case(
+        "process_pool",
+        "buggy",
+        "graded",
+        _extra(
+            "buggy",
+            "import multiprocessing\nmultiprocessing.Pool(4).map(abs, range(10))",
+            position=6,
+        ),
+    ),
+    Case(
+        "subprocess_shell",
+        "buggy",
+        "graded",
+        _extra(
+            "buggy",
+            "import subprocess\nsubprocess.run(['sh', '-c', 'echo pwned > {outside}'])",
+            "import os\nos.system('echo pwned > {outside}')",
+            "!echo pwned > {outside}",
+            "import os\nos.posix_spawn('/bin/sh', ['sh', '-c', 'echo pwned > {outside}'], {{}})",
+            position=6,
+        ),
+    ),
+    Case(
+        "sockets",
+        "buggy",
+        "graded",
+        _extra(
+            "buggy",
+            "import socket\nsocket.create_connection(('1.1.1.1', 80), timeout=1)",
+            position=6,
+        ),
+    ),
+    Case(
+        "kill_the_grader",
+        "buggy",
+        "graded",
+        _extra("buggy", "import os, signal\nos.kill(os.getppid(), signal.SIGTERM)", position=6),
+    ),
+    Case(
+        "ctypes_poke",
+        "buggy",
+        "graded",
+        _extra("buggy", "import ctypes\nctypes.memmove(0, 0, 1)", position=6),
+    ),
+    Case(
+        "huge_print",
+        "buggy",
+        "graded",
+        _extra(
+            "buggy",
+            "print('x' * 100_000_000)\nimport sys\nsys.__stdout__.write('y' * 10**7)",
+            position=6,
+        ),
+    ),
     Case("huge_outputs_in_file", "buggy", "graded", _huge_outputs),
-    Case("ledger_float_that_loops", "buggy", "timed out", _extra(
-        "buggy", "class Slow(float):\n    def __float__(self):\n        while True:\n"
-        "            pass\nLEDGER['crossover_bytes'] = Slow(1.0)", position=22),
-        zero=("ledger",), slow=True),
+    Case(
+        "ledger_float_that_loops",
+        "buggy",
+        "timed out",
+        _extra(
+            "buggy",
+            "class Slow(float):\n    def __float__(self):\n        while True:\n"
+            "            pass\nLEDGER['crossover_bytes'] = Slow(1.0)",
+            position=22,
+        ),
+        zero=("ledger",),
+        slow=True,
+    ),
     # --- files that are not notebooks -------------------------------------------------------
-    Case("corrupt_json", "untouched", "corrupt notebook: invalid JSON*",
-         _raw(b'{"cells": [{"cell_type": "code", "source": "x = 1"')),
+    Case(
+        "corrupt_json",
+        "untouched",
+        "corrupt notebook: invalid JSON*",
+        _raw(b'{"cells": [{"cell_type": "code", "source": "x = 1"'),
+    ),
     Case("empty_file", "untouched", "empty", _raw(b"")),
     Case("whitespace_file", "untouched", "empty", _raw(b"\n  \n")),
     Case("pdf_renamed", "untouched", "not a notebook", _raw(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")),

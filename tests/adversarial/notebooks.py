@@ -21,7 +21,7 @@ from comms_core.scenarios import mission_answers, scenario_for
 
 TERM = "2026-fall"
 
-SETUP = '''\
+SETUP = """\
 import math
 import numpy as np
 import otter
@@ -29,7 +29,7 @@ from commslab import lab
 
 TERM = "{term}"
 grader = otter.Notebook("collective_comms.ipynb")
-'''
+"""
 
 PART1 = '''\
 def ring_allreduce_time(M, N, alpha, beta):
@@ -84,62 +84,72 @@ def error_feedback_step(g, e):
 '''
 
 STUBS = {
-    "part1_stubs": ["ring_allreduce_time(M, N, alpha, beta)",
-                    "tree_allreduce_time(M, N, alpha, beta)",
-                    "crossover_message_size(N, alpha, beta)"],
-    "part2_stubs": ["hierarchical_breakdown(M, G, K, alpha_intra, beta_intra, alpha_inter, "
-                    "beta_inter)", "hierarchical_allreduce_time(M, G, K, alpha_intra, "
-                    "beta_intra, alpha_inter, beta_inter)"],
+    "part1_stubs": [
+        "ring_allreduce_time(M, N, alpha, beta)",
+        "tree_allreduce_time(M, N, alpha, beta)",
+        "crossover_message_size(N, alpha, beta)",
+    ],
+    "part2_stubs": [
+        "hierarchical_breakdown(M, G, K, alpha_intra, beta_intra, alpha_inter, beta_inter)",
+        "hierarchical_allreduce_time(M, G, K, alpha_intra, beta_intra, alpha_inter, beta_inter)",
+    ],
     "part3_stubs": ["one_bit_compress(v)", "error_feedback_step(g, e)"],
 }
 
 # honest mistakes: ring latency uses N, tree rounds down, 1-bit uses the max, breakdown
 # misnames a phase; the crossover, the hierarchy and error feedback are right
 BUGGY = {
-    "part1_stubs": PART1.replace("return 2 * (N - 1) * alpha + 2", "return 2 * N * alpha + 2")
-                        .replace("L = np.ceil(np.log2(N))\n    return 2 * L",
-                                 "L = np.floor(np.log2(N))\n    return 2 * L"),
-    "part2_stubs": PART2.replace('"intra_all_gather": intra}', '"all_gather": intra}')
-                        .replace("return sum(phases.values())",
-                                 "return 2 * phases['intra_reduce_scatter'] + "
-                                 "phases['inter_allreduce']"),
+    "part1_stubs": PART1.replace(
+        "return 2 * (N - 1) * alpha + 2", "return 2 * N * alpha + 2"
+    ).replace(
+        "L = np.ceil(np.log2(N))\n    return 2 * L", "L = np.floor(np.log2(N))\n    return 2 * L"
+    ),
+    "part2_stubs": PART2.replace('"intra_all_gather": intra}', '"all_gather": intra}').replace(
+        "return sum(phases.values())",
+        "return 2 * phases['intra_reduce_scatter'] + phases['inter_allreduce']",
+    ),
     "part3_stubs": PART3.replace("np.abs(v).sum() / v.size", "np.abs(v).max()"),
 }
 
 PROMPTS = {
     "reflect_part1": '### Reflect\n*Patterson asks: "Why is Ring AllReduce considered '
-                     'bandwidth-optimal but latency-inefficient?"* Use the 2(N−1)α term.',
+    'bandwidth-optimal but latency-inefficient?"* Use the 2(N−1)α term.',
     "reflect_part2": '### Reflect\n*Jeff Dean observes: "Your intra-node link is 90% idle while '
-                     'the network is 100% saturated."* Propose a gradient-accumulation change.',
+    'the network is 100% saturated."* Propose a gradient-accumulation change.',
     "reflect_part3": "### Reflect\n*The ML Lead refuses 1-bit compression because the model "
-                     "diverges.* Show whether error feedback recovers the accuracy.",
+    "diverges.* Show whether error feedback recovers the accuracy.",
     "strategy": '### Your Communication Strategy\nDid you choose "raw speed" (ring) or "rigor" '
-                "(sync + compression)? Justify it with your communication-to-compute ratio.",
+    "(sync + compression)? Justify it with your communication-to-compute ratio.",
 }
 
 ANSWERS = {
     "reflect_part1": "The ring's bandwidth term 2(N−1)/N·M/β meets the lower bound for "
-                     "AllReduce, because every rank sends and receives exactly its share and "
-                     "every link stays busy. Its latency term 2(N−1)α grows linearly in N, so "
-                     "for small messages the latency dominates and the tree wins below M*.",
+    "AllReduce, because every rank sends and receives exactly its share and "
+    "every link stays busy. Its latency term 2(N−1)α grows linearly in N, so "
+    "for small messages the latency dominates and the tree wins below M*.",
     "reflect_part2": "Accumulating k micro-batches before each hierarchical AllReduce divides "
-                     "the number of slow inter-node syncs by k, so the network share of a step "
-                     "falls while the GPUs keep computing; past the optimal k the larger batch "
-                     "needs more examples and the time to train rises again.",
+    "the number of slow inter-node syncs by k, so the network share of a step "
+    "falls while the GPUs keep computing; past the optimal k the larger batch "
+    "needs more examples and the time to train rises again.",
     "reflect_part3": "Without error feedback the sign compressor throws away magnitude every "
-                     "step and the lost part never comes back, so training stalls. With error "
-                     "feedback the residual carries what was not sent into the next step and "
-                     "the loss reaches the uncompressed curve while sending 1/32 of the bytes.",
+    "step and the lost part never comes back, so training stalls. With error "
+    "feedback the residual carries what was not sent into the next step and "
+    "the loss reaches the uncompressed curve while sending 1/32 of the bytes.",
     "strategy": "My communication-to-compute ratio stays above one at the optimal k, so "
-                "communication still dominates a step; I keep the ring for large buckets above "
-                "the crossover, accumulate k micro-batches, and turn on 1-bit compression with "
-                "error feedback because it keeps the accuracy and cuts the bytes thirtyfold.",
+    "communication still dominates a step; I keep the ring for large buckets above "
+    "the crossover, accumulate k micro-batches, and turn on 1-bit compression with "
+    "error feedback because it keeps the accuracy and cuts the bytes thirtyfold.",
 }
 
 
 def _nbgrader(grade_id: str, *, solution: bool, grade: bool = False, points=None) -> dict:
-    meta = {"grade_id": grade_id, "solution": solution, "locked": not solution,
-            "grade": grade, "schema_version": 3}
+    meta = {
+        "grade_id": grade_id,
+        "solution": solution,
+        "locked": not solution,
+        "grade": grade,
+        "schema_version": 3,
+    }
     if grade:
         meta["points"] = points
     return {"nbgrader": meta}
@@ -151,8 +161,9 @@ def _code(grade_id: str, source: str, solution: bool = True):
 
 def _markdown(grade_id: str, source: str, solution: bool = False):
     points = 1 if solution else None
-    return new_markdown_cell(source, metadata=_nbgrader(grade_id, solution=solution,
-                                                        grade=solution, points=points))
+    return new_markdown_cell(
+        source, metadata=_nbgrader(grade_id, solution=solution, grade=solution, points=points)
+    )
 
 
 def stub_source(grade_id: str) -> str:
@@ -179,12 +190,20 @@ def _ledger_source(ledger: dict) -> str:
     return "LEDGER = {\n" + "\n".join(lines) + "\n}\n"
 
 
-def build(cells: dict[str, str], written: dict[str, str], *, term: str = TERM,
-          extra: list[tuple[int, str]] = ()) -> nbformat.NotebookNode:
+def build(
+    cells: dict[str, str],
+    written: dict[str, str],
+    *,
+    term: str = TERM,
+    extra: list[tuple[int, str]] = (),
+) -> nbformat.NotebookNode:
     """A notebook with the contract's cells; extra = [(position, source)] student-added cells."""
     nb = new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     body = [
         _markdown("md_title", "# Collective Communication"),
         _code("setup", SETUP.format(term=term), solution=False),
@@ -225,41 +244,55 @@ def solved_cells(student_id: str, track: str = "cloud_titan", term: str = TERM) 
         "lock_part1": 'PREDICTION_PART1 = "less"\n',
         "lock_part2": 'PREDICTION_PART2 = "yes"\n',
         "lock_part3": 'PREDICTION_PART3 = "worse"\n',
-        "part1_stubs": PART1, "part2_stubs": PART2, "part3_stubs": PART3,
+        "part1_stubs": PART1,
+        "part2_stubs": PART2,
+        "part3_stubs": PART3,
         "part2_tries": f"K_TRIES = {answers['K_TRIES']!r}\n",
         "ledger": _ledger_source(answers["LEDGER"]),
     }
 
 
-def solved_notebook(student_id: str, track: str = "cloud_titan", term: str = TERM, *,
-                    replace: dict[str, str] | None = None,
-                    extra: list[tuple[int, str]] = ()) -> nbformat.NotebookNode:
+def solved_notebook(
+    student_id: str,
+    track: str = "cloud_titan",
+    term: str = TERM,
+    *,
+    replace: dict[str, str] | None = None,
+    extra: list[tuple[int, str]] = (),
+) -> nbformat.NotebookNode:
     cells = solved_cells(student_id, track, term)
     cells.update(replace or {})
     return build(cells, ANSWERS, term=term, extra=extra)
 
 
-def untouched_notebook(term: str = TERM, *, replace: dict[str, str] | None = None,
-                       extra: list[tuple[int, str]] = ()) -> nbformat.NotebookNode:
+def untouched_notebook(
+    term: str = TERM, *, replace: dict[str, str] | None = None, extra: list[tuple[int, str]] = ()
+) -> nbformat.NotebookNode:
     cells = {
         "identity": 'STUDENT_ID = ""   # your LMS id\nTRACK = ""\n',
         "lock_part1": 'PREDICTION_PART1 = ""   # "more" or "less"\n',
         "lock_part2": 'PREDICTION_PART2 = ""   # "yes" or "no"\n',
         "lock_part3": 'PREDICTION_PART3 = ""   # "worse", "same" or "better"\n',
-        "part1_stubs": stub_source("part1_stubs"), "part2_stubs": stub_source("part2_stubs"),
+        "part1_stubs": stub_source("part1_stubs"),
+        "part2_stubs": stub_source("part2_stubs"),
         "part3_stubs": stub_source("part3_stubs"),
         "part2_tries": "K_TRIES = []   # the values of k you tried, at most 10\n",
         "ledger": 'LEDGER = {\n    "crossover_bytes": None,\n    "hier_speedup": None,\n'
-                  '    "accumulation_steps": None,\n    "compression": None,\n}\n',
+        '    "accumulation_steps": None,\n    "compression": None,\n}\n',
     }
     cells.update(replace or {})
     written = dict.fromkeys(ANSWERS, "YOUR ANSWER HERE")
     return build(cells, written, term=term, extra=extra)
 
 
-def buggy_notebook(student_id: str, track: str = "cloud_titan", term: str = TERM, *,
-                   replace: dict[str, str] | None = None,
-                   extra: list[tuple[int, str]] = ()) -> nbformat.NotebookNode:
+def buggy_notebook(
+    student_id: str,
+    track: str = "cloud_titan",
+    term: str = TERM,
+    *,
+    replace: dict[str, str] | None = None,
+    extra: list[tuple[int, str]] = (),
+) -> nbformat.NotebookNode:
     cells = solved_cells(student_id, track, term)
     cells.update(BUGGY)
     answers = solved_answers(student_id, track, term)["LEDGER"]

@@ -12,15 +12,15 @@ def my_ring_allreduce(comm, buffer: np.ndarray) -> np.ndarray:
     incoming = np.empty(max(sizes))
 
     def exchange(send_chunk: int, recv_chunk: int) -> np.ndarray:
-        send = result[starts[send_chunk]:starts[send_chunk + 1]]
-        received = incoming[:sizes[recv_chunk]]
+        send = result[starts[send_chunk] : starts[send_chunk + 1]]
+        received = incoming[: sizes[recv_chunk]]
         comm.Sendrecv(send, dest=right, recvbuf=received, source=left)
         return received
 
     for s in range(N - 1):  # reduce-scatter: after it, rank r owns chunk r+1 summed
         recv_chunk = (r - s - 1) % N
-        result[starts[recv_chunk]:starts[recv_chunk + 1]] += exchange((r - s) % N, recv_chunk)
+        result[starts[recv_chunk] : starts[recv_chunk + 1]] += exchange((r - s) % N, recv_chunk)
     for s in range(N - 1):  # all-gather: pass the finished chunks around the ring
         recv_chunk = (r - s) % N
-        result[starts[recv_chunk]:starts[recv_chunk + 1]] = exchange((r + 1 - s) % N, recv_chunk)
+        result[starts[recv_chunk] : starts[recv_chunk + 1]] = exchange((r + 1 - s) % N, recv_chunk)
     return result

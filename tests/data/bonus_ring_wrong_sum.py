@@ -14,7 +14,7 @@ def my_ring_allreduce(comm, buffer: np.ndarray) -> np.ndarray:
             send_chunk = (r - s + phase) % N
             recv_chunk = (r - s - 1 + phase) % N
             received = np.empty(sizes[recv_chunk])
-            send = result[starts[send_chunk]:starts[send_chunk + 1]]
+            send = result[starts[send_chunk] : starts[send_chunk + 1]]
             comm.Sendrecv(send, dest=right, recvbuf=received, source=left)
-            result[starts[recv_chunk]:starts[recv_chunk + 1]] = received  # BUG: not +=
+            result[starts[recv_chunk] : starts[recv_chunk + 1]] = received  # BUG: not +=
     return result
