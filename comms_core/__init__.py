@@ -50,7 +50,7 @@ from comms_core.measurements import (
     load_nccl_measurements,
     nccl_like_allreduce_time,
 )
-from comms_core.scenarios import TRACKS, mission_answers, scenario_for
+from comms_core.scenarios import TRACKS, scenario_for
 from comms_core.simulator import (
     SCHEDULE_MAX_RANKS,
     AllReduceTrace,
@@ -87,7 +87,6 @@ __all__ = [
     "karimireddy_counterexample",
     "load_nccl_measurements",
     "metropolis_weights",
-    "mission_answers",
     "nccl_like_allreduce_time",
     "one_bit_compress",
     "one_bit_wire_bytes",

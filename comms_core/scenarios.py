@@ -1,8 +1,9 @@
 """The four tracks as data: scenario constants with sources, and per-student variants.
 
 Every student picks a track. Their numbers derive, deterministically, from the track, the
-term and their LMS id (`scenario_for`), inside plausible ranges; the graded mission answers
-follow from those numbers and the reference models (`mission_answers`). Constants cite a
+term and their LMS id (`scenario_for`), inside plausible ranges. This module holds only the
+data: the graded mission answers that follow from these numbers and the reference models live
+on the grader's side (`commslab.grading.answers`), never in the student install. Constants cite a
 source; where no public number exists they are marked as assumptions (LAB_SPEC "The four
 tracks"). Units are SI: bytes, seconds, bytes/s, joules.
 """
@@ -17,17 +18,17 @@ from types import MappingProxyType
 
 import numpy as np
 
-from comms_core import cost_models as cm
-
 __all__ = [
+    "CONVERGENCE_DIM",
     "TRACKS",
     "LedgerField",
     "Param",
     "Scenario",
     "Track",
+    "gossip_topology",
     "ledger_fields",
-    "mission_answers",
     "scenario_for",
+    "variant_seed",
 ]
 
 
@@ -555,80 +556,9 @@ def ledger_fields(track: str) -> tuple[LedgerField, ...]:
     return _track(track).ledger
 
 
-def _hier_args(s: Scenario) -> tuple:
-    return (s.G, s.K, s.alpha_intra, s.beta_intra, s.alpha_inter, s.beta_inter)
-
-
-def mission_answers(s: Scenario) -> dict[str, float | int | str | bool]:
-    """The graded answers for the scenario, from the reference models (never shown in release)."""
-    answers: dict[str, float | int | str | bool] = {}
-    answers["crossover_bytes"] = float(cm.crossover_message_size(s.N, s.alpha, s.beta))
-    T_hier = float(cm.hierarchical_allreduce_time(s.M_model, *_hier_args(s)))
-    T_flat = float(cm.flat_ring_allreduce_time(s.M_model, s.G, s.K, s.alpha_inter, s.beta_inter))
-    answers["hier_speedup"] = T_flat / T_hier
-    k = int(cm.optimal_accumulation_steps(T_hier, s.t_compute, s.micro_batch, s.G * s.K, s.B_noise))
-    answers["accumulation_steps"] = k
-    answers["comm_to_compute_ratio"] = T_hier / (k * s.t_compute)
-    answers.update(_TRACK_ANSWERS[s.track.key](s))
-    return {key: _plain(value) for key, value in answers.items()}
-
-
-def _plain(value):
-    """numpy scalars to Python ones, so answers print and serialise as plain numbers."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _cloud(s: Scenario) -> dict:
-    latency = 2 * (s.N - 1) * s.alpha
-    total = float(cm.ring_allreduce_time(s.M_model, s.N, s.alpha, s.beta))
-    ring = cm.ring_allreduce_time(s.M_message, s.N, s.alpha, s.beta)
-    tree = cm.tree_allreduce_time(s.M_message, s.N, s.alpha, s.beta)
-    bucket = "tree" if tree < ring else "ring"
-    return {"alpha_share_full": latency / total, "bucket_algorithm": bucket}
-
-
-def _edge(s: Scenario) -> dict:
-    from comms_core.jitter import jitter_summary
-
-    summary = jitter_summary(
-        s.M_message,
-        s.N,
-        s.alpha,
-        s.alpha_cv,
-        s.beta,
-        s.deadline,
-        trials=20000,
-        seed=variant_seed("edge_guardian", s.term, s.student_id),
-    )
-    return {
-        "ring_miss_probability": summary.ring.miss_probability,
-        "tree_miss_probability": summary.tree.miss_probability,
-        "deadline_algorithm": summary.better_for_deadline,
-    }
-
-
 # The convergence experiment's model size for the lab: large enough that 1-bit sends ~1/28 of
 # the bytes (d/8 + 4 vs 4d), small enough to train in about a second.
 CONVERGENCE_DIM = 256
-
-
-def _mobile(s: Scenario) -> dict:
-    from comms_core.compression import dense_wire_bytes, one_bit_wire_bytes
-    from comms_core.convergence import EF_RELATIVE_TOLERANCE, run_data_parallel_training
-
-    dense, one_bit = int(dense_wire_bytes(s.d)), int(one_bit_wire_bytes(s.d))
-    air_dense, air_one_bit = s.alpha + dense / s.beta, s.alpha + one_bit / s.beta
-    plain = run_data_parallel_training("none", dim=CONVERGENCE_DIM, seed=0)
-    ef = run_data_parallel_training("compressed_ef", dim=CONVERGENCE_DIM, seed=0)
-    return {
-        "bytes_dense": dense,
-        "bytes_one_bit": one_bit,
-        "airtime_dense_s": air_dense,
-        "airtime_one_bit_s": air_one_bit,
-        "frames_disturbed_dense": math.ceil(air_dense / s.frame_time),
-        "frames_disturbed_one_bit": math.ceil(air_one_bit / s.frame_time),
-        "ef_keeps_accuracy": bool(ef.final_loss <= plain.final_loss * (1 + EF_RELATIVE_TOLERANCE)),
-    }
 
 
 def gossip_topology(s: Scenario) -> np.ndarray:
@@ -642,32 +572,3 @@ def gossip_topology(s: Scenario) -> np.ndarray:
     return gossip.random_regular_topology(
         s.N, 4, seed=variant_seed("tiny_pioneer", s.term, s.student_id) % 2**32
     )
-
-
-def _tiny(s: Scenario) -> dict:
-    from comms_core import gossip
-
-    A = gossip_topology(s)
-    W = gossip.metropolis_weights(A)
-    rounds = int(gossip.gossip_rounds(W, s.eps))
-    message = 4 * s.d
-    g_dev = gossip.gossip_energy_joules(A, rounds, message, s.energy_tx, s.energy_rx).total_joules
-    r_dev = gossip.ring_allreduce_energy_joules(s.N, message, s.energy_tx, s.energy_rx).total_joules
-    g_dev, r_dev = g_dev / s.N, r_dev / s.N  # the mean device
-    budget = s.power_budget * s.radio_share * s.sync_period
-    return {
-        "slem": float(gossip.slem(W)),
-        "gossip_rounds": rounds,
-        "gossip_energy_per_device_j": g_dev,
-        "ring_energy_per_device_j": r_dev,
-        "gossip_within_budget": g_dev <= budget,
-        "ring_within_budget": r_dev <= budget,
-    }
-
-
-_TRACK_ANSWERS = {
-    "cloud_titan": _cloud,
-    "edge_guardian": _edge,
-    "mobile_nomad": _mobile,
-    "tiny_pioneer": _tiny,
-}

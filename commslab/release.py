@@ -22,7 +22,8 @@ from pathlib import Path
 import click
 import nbformat
 
-from comms_core.scenarios import TRACKS, ledger_fields, mission_answers, scenario_for
+from comms_core.scenarios import TRACKS, ledger_fields, scenario_for
+from commslab.grading.answers import mission_answers
 
 ASSIGNMENT = "collective_comms"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"

@@ -18,8 +18,9 @@ import pytest
 from adversarial import notebooks as nbs
 from click.testing import CliRunner
 
-from comms_core.scenarios import TRACKS, ledger_fields, mission_answers, scenario_for
+from comms_core.scenarios import TRACKS, ledger_fields, scenario_for
 from commslab.grading import report
+from commslab.grading.answers import mission_answers
 from commslab.grading.cli import grade, grade_one
 from commslab.grading.grade import GradeResult, grade_notebook
 from commslab.grading.lms import Entry

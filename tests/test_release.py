@@ -10,8 +10,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from comms_core.scenarios import TRACKS, mission_answers, scenario_for
+from comms_core.scenarios import TRACKS, scenario_for
 from commslab import release as rel
+from commslab.grading.answers import mission_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASED = ROOT / "release" / rel.ASSIGNMENT / rel.NOTEBOOK

@@ -1,8 +1,11 @@
 """Scenario variants: deterministic per student, different per term and per student."""
 
+from pathlib import Path
+
 import pytest
 
-from comms_core.scenarios import TRACKS, ledger_fields, mission_answers, scenario_for
+from comms_core.scenarios import TRACKS, ledger_fields, scenario_for
+from commslab.grading.answers import mission_answers
 
 
 @pytest.mark.parametrize("track", list(TRACKS))
@@ -51,3 +54,14 @@ def test_bad_identity_is_a_clear_error(bad):
     kwargs = dict(track="cloud_titan", term="2026-fall", student_id="s1") | bad
     with pytest.raises(ValueError, match=next(iter(bad))):
         scenario_for(**kwargs)
+
+
+def test_the_answer_key_is_not_in_comms_core():
+    """comms_core ships to students: the graded answers live on the grader's side only."""
+    import comms_core
+    import comms_core.scenarios
+
+    assert not hasattr(comms_core, "mission_answers")
+    assert not hasattr(comms_core.scenarios, "mission_answers")
+    for path in Path(comms_core.__file__).parent.glob("*.py"):
+        assert "mission_answers" not in path.read_text(), path.name

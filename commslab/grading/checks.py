@@ -147,7 +147,8 @@ def expect_pair(got, what: str):
 
 @functools.lru_cache(maxsize=64)
 def _answers(track: str, term: str, student_id: str) -> dict:
-    from comms_core.scenarios import mission_answers, scenario_for
+    from comms_core.scenarios import scenario_for
+    from commslab.grading.answers import mission_answers
 
     return mission_answers(scenario_for(track, term, student_id))
 

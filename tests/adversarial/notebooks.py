@@ -6,7 +6,7 @@
 
 The solved functions are the reference formulas written out with numpy (never calls to
 comms_core: the probe refuses those). The ledger holds the numbers a student reads from the
-workbench: here they come from comms_core.scenarios.mission_answers, as literals.
+workbench: here they come from commslab.grading.answers.mission_answers, as literals.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from comms_core.scenarios import mission_answers, scenario_for
+from comms_core.scenarios import scenario_for
+from commslab.grading.answers import mission_answers
 
 TERM = "2026-fall"
 
