@@ -427,3 +427,42 @@ def test_the_release_as_students_get_it_scores_zero(path) -> None:
     )
     assert result.score == 0 and result.max_score == 35
     assert result.status == "graded (identity mismatch)"
+
+
+def test_a_copy_in_the_same_attempt_never_replaces_the_graded_notebook(
+    tmp_path, monkeypatch
+) -> None:
+    """Canvas: two files in one attempt (content_zipper.rb names each by attachment id); the
+    copy has the higher id. Anonymous grading: the notebook's own id binds the variant."""
+    monkeypatch.setenv("COMMSLAB_GRADING_KEY", KEY.decode())
+    notebooks = tmp_path / "nbs"
+    solved = nbs.write(nbs.solved_notebook("111"), notebooks / "a.ipynb")
+    untouched = nbs.write(nbs.untouched_notebook(), notebooks / "b.ipynb")
+    anonymous = nbs.write(nbs.solved_notebook("777"), notebooks / "c.ipynb")
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(solved, "doejane_111_500_collective_comms.ipynb")
+        z.write(untouched, "doejane_111_501_Untitled (copy).ipynb")
+        z.write(anonymous, "anon_aB3xZ_600_collective_comms.ipynb")
+    roster = tmp_path / "gradebook.csv"
+    roster.write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section,Lab\n"
+        "    Points Possible,,,,,35.00\n"
+        '"Doe, Jane",111,S-001,jdoe,CS101-01,\n'
+    )
+    out = tmp_path / "out"
+    args = [str(archive), "--term", TERM, "--out", str(out), "--autograder", str(AUTOGRADER)]
+    run = CliRunner().invoke(grade, [*args, "--roster", str(roster), "--jobs", "2"])
+    assert run.exit_code == 0, run.output
+    with open(out / "grades.csv", newline="") as f:
+        rows = {r["file"].split(":", 1)[1]: r for r in csv.DictReader(f)}
+    assert len(rows) == 3
+    assert rows["doejane_111_500_collective_comms.ipynb"]["score"] == "35"
+    copy = rows["doejane_111_501_Untitled (copy).ipynb"]
+    assert copy["student_id"] == "111" and copy["status"].startswith("not graded")
+    anon = rows["anon_aB3xZ_600_collective_comms.ipynb"]
+    assert anon["score"] == "35" and anon["student_id"].startswith("anon-")
+    assert "not in the roster" in anon["notes"] and "STUDENT_ID '777'" in anon["notes"]
+    with open(out / "gradebook_canvas.csv", newline="") as f:
+        canvas = {r[1]: r[5] for r in list(csv.reader(f))[2:]}
+    assert canvas["111"] == "35"

@@ -1,128 +1,247 @@
-"""LMS files in: Canvas names, the latest submission wins, zips unpacked safely, one entry
-per file."""
+"""LMS exports in, one entry per file out, the right student on each.
+
+Every fixture is built the way the platform names its files, from its source or
+documentation (cited next to each fixture), never from what our parser happens to accept:
+
+* Canvas "Download all submissions": canvas-lms `lib/content_zipper.rb`
+  (https://github.com/instructure/canvas-lms/blob/master/lib/content_zipper.rb):
+  `get_filename` joins `[sortable name, "LATE", user id or "anon_#{anonymous_id}"]` with "_"
+  and strips non-word characters; `add_upload_submission` appends
+  `"_#{attachment.id}_#{display_name}"`; text entries and URLs end in `_text.html` /
+  `_link.html`; group assignments use the group's name (spec/lib/content_zipper_spec.rb:
+  "only includes one submission per group" expects `group0`, `group1`); anonymous ids are
+  `SecureRandom.base58(5)` (lib/anonymity.rb).
+* Moodle "Download all submissions": moodle `mod/assign/classes/downloader.php`
+  (`get_student_prefix`, `load_submissionplugin_filelist`): `<Full Name>_<uniqueid>` with
+  "_" in names replaced by spaces, then `_assignsubmission_file_/<path>` (folders, the
+  default) or `_assignsubmission_file_<file>`; "Participant" under blind marking;
+  `<group>_<group id>` for team submissions.
+* Moodle grading worksheet: `mod/assign/gradingtable.php` (download columns) and
+  `mod/assign/feedback/offline/importgradeslib.php` (Identifier = "Participant " + uniqueid).
+* nbgrader: `{root}/submitted/{student_id}/{assignment_id}/{notebook_id}.ipynb`
+  (nbgrader `CourseDirectory.directory_structure`, docs "Collecting assignments").
+* Gradescope "Export Submissions": `submission_<id>/` folders and `submission_metadata.yml`
+  whose keys are Ruby symbols (`:submitters:`, `:name:`, `:sid:`, `:email:`).
+"""
 
 from __future__ import annotations
 
 import zipfile
+from pathlib import Path
 
 import pytest
 
 from commslab.grading import lms
-from commslab.grading.lms import collect, parse_lms_name
+from commslab.grading.lms import LmsKey, Platform, collect, copy_number, parse_canvas_name
+from commslab.grading.roster import read_roster
+
+NB = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+
+
+def _zip(path: Path, members: dict[str, str | bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def _by_source(entries) -> dict:
+    return {e.source.split(":", 1)[-1]: e for e in entries}
+
+
+# --- Canvas ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("name", "parts"),
+    ("name", "expected"),
     [
+        # sortable "Doe, Jane" -> "doejane"; user 1234567; attachment 89012
+        ("doejane_1234567_89012_collective_comms.ipynb", ("doejane", False, "1234567", 89012)),
+        # "de la Cruz, Juan" with underscores kept by [[:word:]]: "de_la_cruzjuan"
         (
-            "doejane_1234567_89012_collective_comms.ipynb",
-            {
-                "name": "doejane",
-                "late": False,
-                "student_id": "1234567",
-                "submission_id": 89012,
-                "original": "collective_comms.ipynb",
-                "resubmission": 0,
-            },
+            "de_la_cruzjuan_1234567_89012_Untitled (copy).ipynb",
+            ("de_la_cruzjuan", False, "1234567", 89012),
         ),
         (
             "doejane_LATE_1234567_89013_collective_comms-2.ipynb",
-            {
-                "name": "doejane",
-                "late": True,
-                "student_id": "1234567",
-                "submission_id": 89013,
-                "original": "collective_comms-2.ipynb",
-                "resubmission": 2,
-            },
+            ("doejane", True, "1234567", 89013),
         ),
-        (
-            "smith_77_5_my_lab_final.ipynb",
-            {
-                "name": "smith",
-                "late": False,
-                "student_id": "77",
-                "submission_id": 5,
-                "original": "my_lab_final.ipynb",
-                "resubmission": 0,
-            },
-        ),
+        # sanitize_user_name: "some_999_, _1234_guy" -> "some9991234guy" (content_zipper_spec)
+        ("some9991234guy_77_5_collective_comms.ipynb", ("some9991234guy", False, "77", 5)),
+        # [[:word:]] keeps letters of any script: "ünicodemân" (content_zipper_spec)
+        ("ünicodemân_42_7_collective_comms.ipynb", ("ünicodemân", False, "42", 7)),
+        # a group assignment: the group's name, the submitting member's user id
+        ("group0_1234567_555_collective_comms.ipynb", ("group0", False, "1234567", 555)),
+        # online_text_entry / online_url: no attachment id
+        ("doejane_1234567_text.html", ("doejane", False, "1234567", -1)),
+        ("doejane_LATE_1234567_link.html", ("doejane", True, "1234567", -1)),
+        # the display name can look like another export name: the prefix decides
+        ("a_111_500_b_222_999_collective_comms.ipynb", ("a", False, "111", 500)),
     ],
 )
-def test_canvas_names_are_parsed(name, parts) -> None:
-    got = parse_lms_name(name)
-    assert {k: got[k] for k in parts} == parts
+def test_canvas_names_are_parsed(name, expected) -> None:
+    got = parse_canvas_name(name)
+    assert got is not None
+    assert (got["name"], got["late"], got["student_id"], got["submission_id"]) == expected
+
+
+def test_canvas_anonymous_ids_keep_their_case() -> None:
+    # anonymous grading: users_name is nil, id = "anon_#{anonymous_id}", base58(5)
+    a = parse_canvas_name("anon_aB3xZ_89012_collective_comms.ipynb")
+    b = parse_canvas_name("LATE_anon_Ab3xZ_89013_collective_comms.ipynb")
+    assert a is not None and b is not None
+    assert a["anonymous"] == "anon_aB3xZ" and b["late"] and a["name"] == b["name"] == ""
+    assert a["student_id"] != b["student_id"]  # they differ by case only: two students
+    assert a["student_id"] == a["student_id"].lower()
 
 
 @pytest.mark.parametrize(
     "name", ["collective_comms.ipynb", "alice.ipynb", "a_b_c.ipynb", "doejane_x12_3_nb.ipynb"]
 )
-def test_other_names_are_not_lms_names(name) -> None:
-    assert parse_lms_name(name) is None
+def test_other_names_are_not_canvas_names(name) -> None:
+    assert parse_canvas_name(name) is None
 
 
-def test_a_folder_gives_one_entry_per_file_and_the_latest_notebook_wins(tmp_path) -> None:
-    files = {
-        "doejane_111_500_collective_comms.ipynb": "{}",
-        "doejane_111_400_collective_comms.ipynb": "{}",  # older: superseded
-        "doejane_111_500_notes.pdf": "%PDF",  # another file of the latest submission
-        "smith_222_600_collective_comms.ipynb": "{}",
-        "smith_222_600_collective_comms-1.ipynb": "{}",  # resubmitted: wins over the first
-        "lee_LATE_333_700_collective_comms.ipynb": "{}",
-        "plain_notebook.ipynb": "{}",
-        "sub/nested_444_800_collective_comms.ipynb": "{}",
-        ".ipynb_checkpoints/doejane_111_500_collective_comms-checkpoint.ipynb": "{}",
-        ".DS_Store": "junk",
-    }
-    for name, text in files.items():
-        (tmp_path / "in" / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / "in" / name).write_text(text)
-    entries = {e.source: e for e in collect([tmp_path / "in"], tmp_path / "work")}
-    assert len(entries) == 8  # hidden files and folders are not submissions
-    assert entries["doejane_111_400_collective_comms.ipynb"].status == (
-        "superseded (newer submission 500)"
+@pytest.mark.parametrize(
+    ("name", "copy"),
+    [
+        ("collective_comms.ipynb", ("collective_comms.ipynb", 0)),
+        ("collective_comms (1).ipynb", ("collective_comms.ipynb", 1)),  # a browser's copy
+        ("collective_comms(2).ipynb", ("collective_comms.ipynb", 2)),
+        ("collective_comms-3.ipynb", ("collective_comms.ipynb", 3)),  # Canvas's rename
+        ("Untitled (copy).ipynb", ("Untitled (copy).ipynb", 0)),
+    ],
+)
+def test_copy_numbers(name, copy) -> None:
+    assert copy_number(name) == copy
+
+
+def test_a_canvas_export_one_row_per_file_and_one_graded_notebook_each(tmp_path) -> None:
+    archive = _zip(
+        tmp_path / "submissions.zip",
+        {
+            # two files in one attempt: the copy has the higher attachment id
+            "doejane_111_500_collective_comms.ipynb": NB,
+            "doejane_111_501_Untitled (copy).ipynb": NB,
+            "doejane_111_502_notes.pdf": b"%PDF-1.4",
+            # uploaded again: Canvas renamed it -1; both named like the release
+            "smithbob_LATE_222_600_collective_comms.ipynb": NB,
+            "smithbob_LATE_222_601_collective_comms-1.ipynb": NB,
+            # no notebook named like the release: the last one uploaded
+            "de_la_cruzjuan_333_700_lab.ipynb": NB,
+            "de_la_cruzjuan_333_701_lab_final.ipynb": NB,
+            "lee_444_text.html": "<p>see attached</p>",
+            "anon_aB3xZ_800_collective_comms.ipynb": NB,
+            "group0_555_900_collective_comms.ipynb": NB,
+            "__MACOSX/._doejane_111_500_collective_comms.ipynb": b"junk",
+        },
     )
-    assert entries["doejane_111_500_collective_comms.ipynb"].status is None
-    assert entries["doejane_111_500_notes.pdf"].status is None  # graded: "not a notebook"
-    assert entries["smith_222_600_collective_comms.ipynb"].status == (
-        "superseded (newer submission 600, file -1)"
-    )
-    assert entries["smith_222_600_collective_comms-1.ipynb"].status is None
-    late = entries["lee_LATE_333_700_collective_comms.ipynb"]
-    assert (late.student_id, late.late, late.status, late.notes) == ("333", True, None, ["late"])
-    plain = entries["plain_notebook.ipynb"]
-    assert plain.student_id == "plain_notebook" and "not an LMS export name" in plain.notes[0]
-    assert entries["sub/nested_444_800_collective_comms.ipynb"].student_id == "444"
-
-
-def test_a_zip_is_unpacked_without_escaping_and_without_bombs(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(lms, "MAX_NOTEBOOK_BYTES", 1000)
-    archive = tmp_path / "class.zip"
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        z.writestr("doejane_111_500_collective_comms.ipynb", "{}")
-        z.writestr("../../escape_222_1_collective_comms.ipynb", "{}")
-        z.writestr("/abs/root_333_1_collective_comms.ipynb", "{}")
-        z.writestr("bomb_444_1_collective_comms.ipynb", "0" * 100_000)
-        z.writestr("inner.zip", b"PK\x05\x06" + bytes(18))
-        z.writestr("__MACOSX/._doejane_111_500_collective_comms.ipynb", "junk")
-        z.writestr("folder/", "")
     entries = collect([archive], tmp_path / "work")
+    assert len(entries) == 10  # n files in, n rows out (macOS metadata is not theirs)
+    e = _by_source(entries)
+    assert {x.platform for x in entries} == {Platform.CANVAS}
+    graded = e["doejane_111_500_collective_comms.ipynb"]
+    assert graded.status is None and graded.student_id == "111"
+    assert "Untitled (copy).ipynb" in graded.notes[-1]
+    copy = e["doejane_111_501_Untitled (copy).ipynb"]
+    assert copy.student_id == "111" and copy.status.startswith("not graded: collective_comms")
+    assert e["doejane_111_502_notes.pdf"].status is None  # graded: "not a notebook"
+    assert e["smithbob_LATE_222_601_collective_comms-1.ipynb"].status is None
+    assert e["smithbob_LATE_222_600_collective_comms.ipynb"].status.startswith("superseded")
+    assert e["smithbob_LATE_222_601_collective_comms-1.ipynb"].late
+    assert e["de_la_cruzjuan_333_701_lab_final.ipynb"].status is None
+    assert "last notebook uploaded" in e["de_la_cruzjuan_333_700_lab.ipynb"].status
+    assert e["de_la_cruzjuan_333_700_lab.ipynb"].student_id == "333"
+    assert e["lee_444_text.html"].student_id == "444"
+    anon = e["anon_aB3xZ_800_collective_comms.ipynb"]
+    assert anon.key.kind == "canvas_anonymous" and not anon.verified and anon.status is None
+    assert e["group0_555_900_collective_comms.ipynb"].student_id == "555"
+
+
+def test_a_student_zip_never_carries_another_students_identity(tmp_path) -> None:
+    inner = _zip(
+        tmp_path / "inner.zip",
+        {
+            "smithbob_222_999_collective_comms.ipynb": NB,  # named like Bob's export file
+            "deeper.zip": _zip(tmp_path / "d.zip", {"x.ipynb": NB}).read_bytes(),
+        },
+    )
+    archive = _zip(
+        tmp_path / "submissions.zip",
+        {
+            "doejane_111_500_my_work.zip": inner.read_bytes(),
+            "smithbob_222_600_collective_comms.ipynb": NB,
+        },
+    )
+    entries = collect([archive], tmp_path / "work")
+    assert len(entries) == 3
+    e = _by_source(entries)
+    bob = e["smithbob_222_600_collective_comms.ipynb"]
+    assert bob.student_id == "222" and bob.status is None  # Bob's own notebook is graded
+    fake = e["doejane_111_500_my_work.zip:smithbob_222_999_collective_comms.ipynb"]
+    assert fake.student_id == "111" and fake.status is None  # Jane's file, Jane's row
+    deeper = e["doejane_111_500_my_work.zip:deeper.zip"]
+    assert deeper.student_id == "111" and "zip inside a zip" in deeper.status
+
+
+# --- every file guarded on its own -----------------------------------------------------------
+
+
+def _set_compression(archive: Path, method: int) -> None:
+    """Rewrite the compression method of every member (local and central headers)."""
+    data = bytearray(archive.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        at = data.find(signature)
+        while at >= 0:
+            data[at + offset : at + offset + 2] = method.to_bytes(2, "little")
+            at = data.find(signature, at + 4)
+    archive.write_bytes(bytes(data))
+
+
+def test_hostile_zips_each_get_their_rows_and_the_batch_goes_on(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(lms, "MAX_NOTEBOOK_BYTES", 1000)
+    (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 this is not a zip")
+    unsupported = _zip(tmp_path / "ppmd.zip", {"doejane_111_1_collective_comms.ipynb": NB})
+    _set_compression(unsupported, 98)  # PPMd (APPNOTE 4.4.5): zipfile cannot read it
+    names = tmp_path / "names.zip"
+    with zipfile.ZipFile(names, "w") as z:
+        z.writestr("../../escape_222_1_collective_comms.ipynb", NB)
+        z.writestr("/abs/root_333_1_collective_comms.ipynb", NB)
+        z.writestr("bomb_444_1_collective_comms.ipynb", "0" * 100_000)
+        z.writestr("lee_555_1_collective\x01\x1bcomms.ipynb", NB)
+        z.writestr(
+            zipfile.ZipInfo(
+                "bad_name_\udcff.ipynb".encode("utf-8", "surrogateescape").decode("cp437")
+            ),
+            NB,
+        )
+    # a name that claims UTF-8 (flag bit 11) but is not: Python refuses the whole zip
+    data = bytearray(names.read_bytes())
+    at = data.rfind(b"PK\x01\x02")
+    data[at + 8 : at + 10] = (0x800).to_bytes(2, "little")
+    names.write_bytes(bytes(data))
+    good = _zip(tmp_path / "good.zip", {"lee_666_1_collective_comms.ipynb": NB})
+    entries = collect(
+        [tmp_path / "broken.zip", unsupported, names, good, tmp_path / "missing.ipynb"],
+        tmp_path / "work",
+    )
+    assert len(entries) == 9
     by_id = {e.student_id: e for e in entries}
-    assert len(entries) == 5
-    for e in entries:
-        if e.path is not None:  # every unpacked file is inside the work folder
-            assert e.path.resolve().is_relative_to((tmp_path / "work").resolve())
+    assert by_id["broken"].status.startswith("corrupt zip")
+    assert "unsupported compression method 98" in by_id["111"].status
+    for sid in ("222", "333", "555"):  # names made safe, nothing outside the work folder
+        assert by_id[sid].status is None
+        assert by_id[sid].path.resolve().is_relative_to((tmp_path / "work").resolve())
     assert not (tmp_path / "escape_222_1_collective_comms.ipynb").exists()
-    assert by_id["222"].status is None and by_id["333"].status is None
     assert by_id["444"].status == "not graded: too large in the zip"
-    assert by_id["inner"].status is None  # graded: "not a notebook"
-    assert by_id["111"].source == "class.zip:doejane_111_500_collective_comms.ipynb"
+    assert by_id["666"].status is None
+    assert by_id["missing"].status == "missing: no such file"
+    for e in entries:
+        e.source.encode("utf-8")  # every name can be written to the CSV
 
 
 def test_a_member_that_lies_about_its_size_stops_at_the_cap(tmp_path, monkeypatch) -> None:
-    archive = tmp_path / "class.zip"
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        z.writestr("liar_1_1_nb.ipynb", "x" * 5000)
+    archive = _zip(tmp_path / "class.zip", {"liar_1_1_nb.ipynb": "x" * 5000})
     data = bytearray(archive.read_bytes())
     # shrink the declared size in the central directory: the stream still inflates 5000 bytes
     central = data.rindex(b"PK\x01\x02")
@@ -133,11 +252,164 @@ def test_a_member_that_lies_about_its_size_stops_at_the_cap(tmp_path, monkeypatc
     assert entry.status is not None and entry.path is None  # not unpacked past the cap
 
 
-def test_a_broken_zip_and_a_missing_path_still_give_rows(tmp_path) -> None:
-    (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 this is not a zip")
-    entries = collect([tmp_path / "broken.zip", tmp_path / "missing.ipynb"], tmp_path / "w")
-    statuses = [e.status for e in entries]
+def test_a_folder_skips_hidden_files_and_checkpoints(tmp_path) -> None:
+    files = {
+        "doejane_111_500_collective_comms.ipynb": NB,
+        ".ipynb_checkpoints/doejane_111_500_collective_comms-checkpoint.ipynb": NB,
+        ".DS_Store": "junk",
+        "plain_notebook.ipynb": NB,
+    }
+    for name, text in files.items():
+        (tmp_path / "in" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / name).write_text(text)
+    entries = collect([tmp_path / "in"], tmp_path / "work")
     assert len(entries) == 2
-    assert statuses[1] == "missing: no such file"
-    # a file named .zip that zipfile does not recognise is graded as a file: not a notebook
-    assert statuses[0] is None or statuses[0].startswith("corrupt zip")
+    plain = _by_source(entries)["in/plain_notebook.ipynb"]
+    assert plain.student_id == "plain_notebook" and "not an LMS export name" in plain.notes[0]
+
+
+# --- Moodle, nbgrader, Gradescope ------------------------------------------------------------
+
+
+def test_a_moodle_download_gives_each_participant_a_row(tmp_path) -> None:
+    archive = _zip(
+        tmp_path / "CS101-Lab-42.zip",
+        {
+            # "download submissions in folders" (the default since Moodle 3.1)
+            "Jane Doe_1234567_assignsubmission_file_/collective_comms.ipynb": NB,
+            "Jane Doe_1234567_assignsubmission_file_/collective_comms (1).ipynb": NB,
+            "Bob Smith_1234568_assignsubmission_file_/sub/folder/collective_comms.ipynb": NB,
+            "Bob Smith_1234568_assignsubmission_onlinetext_/onlinetext.html": "<p>hi</p>",
+            # blind marking
+            "Participant_1234569_assignsubmission_file_/collective_comms.ipynb": NB,
+            # a student's own file named like someone else's Moodle folder
+            "Ann Lee_1234570_assignsubmission_file_/Jane Doe_1234567_assignsubmission_file_x.ipynb": NB,
+        },
+    )
+    flat = _zip(  # without folders: one name per file
+        tmp_path / "flat.zip",
+        {"Carl Roe_1234571_assignsubmission_file_collective_comms.ipynb": NB},
+    )
+    entries = collect([archive, flat], tmp_path / "work")
+    assert len(entries) == 7
+    assert {e.platform for e in entries} == {Platform.MOODLE}
+    assert [e.student_id for e in entries] == [
+        "1234567",
+        "1234567",
+        "1234568",
+        "1234568",
+        "1234569",
+        "1234570",
+        "1234571",
+    ]
+    jane = [e for e in entries if e.student_id == "1234567"]
+    assert jane[0].status.startswith("superseded") and jane[1].status is None  # " (1)" wins
+    assert entries[5].status is None and entries[5].name == "Ann Lee"
+
+
+def test_a_moodle_worksheet_roster_maps_participants_and_team_downloads(tmp_path) -> None:
+    worksheet = tmp_path / "Grades-CS101-Lab-42.csv"
+    worksheet.write_text(
+        "Identifier,Full name,Email address,Status,Group,Grade,Maximum grade,"
+        "Grade can be changed,Last modified (submission),Last modified (grade),"
+        "Feedback comments\n"
+        'Participant 1234567,Jane Doe,jane@uni.edu,"Submitted for grading",Team Alpha,,35.00,'
+        'Yes,"Monday, 1 December 2026, 9:00 AM",-,\n'
+        "Participant 1234568,Bob Smith,bob@uni.edu,Submitted for grading,Team Beta,,35.00,"
+        "Yes,-,-,\n",
+        encoding="utf-8",
+    )
+    roster = read_roster(worksheet)
+    assert roster.source == "moodle" and len(roster) == 2
+    archive = _zip(
+        tmp_path / "moodle.zip",
+        {
+            "Jane Doe_1234567_assignsubmission_file_/collective_comms.ipynb": NB,
+            # a team submission: the group's name and group id 1234568 (= Bob's participant id)
+            "Team Alpha_1234568_assignsubmission_file_/collective_comms.ipynb": NB,
+            "Eve Gone_1234599_assignsubmission_file_/collective_comms.ipynb": NB,
+        },
+    )
+    entries = collect([archive], tmp_path / "work", roster=roster)
+    assert [e.student_id for e in entries] == ["jane@uni.edu", "jane@uni.edu", "1234599"]
+    assert entries[2].in_roster is False and "not in the roster" in entries[2].notes[-1]
+
+
+def test_nbgrader_submitted_folders_give_one_student_each(tmp_path) -> None:
+    course = tmp_path / "course"
+    for student in ("alice", "bob", "carol"):
+        folder = course / "submitted" / student / "collective_comms"
+        folder.mkdir(parents=True)
+        (folder / "collective_comms.ipynb").write_text(NB)
+        (folder / "timestamp.txt").write_text("2026-12-01 09:00:00.000000 UTC")
+    entries = collect([course], tmp_path / "work")
+    assert [e.student_id for e in entries] == ["alice", "bob", "carol"]
+    assert {e.platform for e in entries} == {Platform.NBGRADER}
+
+
+def test_a_gradescope_export_reads_its_metadata(tmp_path) -> None:
+    metadata = (
+        "submission_9001:\n"
+        "  :submitters:\n"
+        "  - :name: Jane Doe\n"
+        "    :sid: '1234567'\n"
+        "    :email: jane@uni.edu\n"
+        "  :created_at: 2026-12-01 09:00:00.000000000 -08:00\n"
+        "  :score: 35.0\n"
+        "submission_9002:\n"
+        "  :submitters:\n"
+        "  - :name: Pair One\n"
+        "    :email: one@uni.edu\n"
+        "  - :name: Pair Two\n"
+        "    :email: two@uni.edu\n"
+    )
+    archive = _zip(
+        tmp_path / "assignment_123_export.zip",
+        {
+            "assignment_123_export/submission_metadata.yml": metadata,
+            "assignment_123_export/submission_9001/collective_comms.ipynb": NB,
+            "assignment_123_export/submission_9002/collective_comms.ipynb": NB,
+            "assignment_123_export/submission_9002/.ipynb_checkpoints/x-checkpoint.ipynb": NB,
+        },
+    )
+    entries = collect([archive], tmp_path / "work")
+    assert [(e.platform, e.student_id) for e in entries] == [
+        (Platform.GRADESCOPE, "1234567"),
+        (Platform.GRADESCOPE, "one@uni.edu"),
+    ]
+    assert "group submission" in entries[1].notes[0]
+
+
+# --- rosters --------------------------------------------------------------------------------
+
+
+def test_a_canvas_gradebook_export_maps_sis_ids_and_logins(tmp_path) -> None:
+    export = tmp_path / "2026-12-01T0900_Grades-CS101.csv"
+    export.write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section,Lab (98765)\n"
+        "    Points Possible,,,,,35.00\n"
+        '"Doe, Jane",111,S-001,jdoe,CS101-01,\n'
+        '"Smith, Bob",222,S-002,bsmith,CS101-01,\n',
+        encoding="utf-8",
+    )
+    roster = read_roster(export)
+    assert roster.source == "canvas" and len(roster) == 2
+    assert roster.match(LmsKey("canvas", "111")).student_id == "111"
+    assert roster.match(LmsKey("nbgrader", "jdoe")).student_id == "111"
+    assert read_roster(export, id_column="SIS User ID").match(
+        LmsKey("canvas", "222")
+    ).student_id == ("s-002")
+    assert roster.match(LmsKey("canvas", "999")) is None
+
+
+def test_a_plain_roster_never_merges_two_students(tmp_path) -> None:
+    plain = tmp_path / "roster.csv"
+    plain.write_text(
+        "student_id,email,gradescope_sid\n1,a@uni.edu,777\n2,b@uni.edu,777\n", encoding="utf-8"
+    )
+    roster = read_roster(plain)
+    assert roster.match(LmsKey("email", "A@UNI.EDU")).student_id == "1"
+    assert roster.match(LmsKey("gradescope_sid", "777")) is None  # shared: never guessed
+    (tmp_path / "x.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not a roster"):
+        read_roster(tmp_path / "x.csv")

@@ -1,7 +1,7 @@
 """`commslab grade` and `commslab grade-one` (registered in commslab/cli.py).
 
 commslab grade PATH... --term TERM [--engine local|docker|podman] [--jobs N] [--out DIR]
-                                   [--timeout S]
+                                   [--timeout S] [--roster FILE [--roster-id COLUMN]]
 commslab grade-one NOTEBOOK --term TERM --student-id ID --out FILE.json
 """
 
@@ -15,6 +15,7 @@ import click
 
 from commslab.grading import harness, lms, report
 from commslab.grading.grade import default_autograder_dir, grade_notebook
+from commslab.grading.roster import read_roster
 
 _AUTOGRADER_HELP = "tests/ and instructor.key (default: ./autograder, else the project's)"
 
@@ -69,10 +70,35 @@ _AUTOGRADER_HELP = "tests/ and instructor.key (default: ./autograder, else the p
     default=None,
     help="the Canvas assignment id: the column becomes 'NAME (ID)' (an existing one)",
 )
+@click.option(
+    "--roster",
+    "roster_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="the class list: a Canvas gradebook export, a Moodle grading worksheet or a CSV "
+    "with a student_id column; maps the LMS's ids to the student ids",
+)
+@click.option(
+    "--roster-id",
+    default=None,
+    help="the roster column that holds the student id (default: Canvas 'ID', Moodle "
+    "'ID number' else 'Email address', CSV 'student_id')",
+)
 def grade(
-    paths, term, engine, jobs, out_dir, timeout, autograder_dir, assignment, canvas_assignment_id
+    paths,
+    term,
+    engine,
+    jobs,
+    out_dir,
+    timeout,
+    autograder_dir,
+    assignment,
+    canvas_assignment_id,
+    roster_path,
+    roster_id,
 ):
-    """Grade notebooks, folders or an LMS bulk-download zip: one row per file in grades.csv."""
+    """Grade notebooks, folders or an LMS export (Canvas, Moodle, Gradescope, nbgrader
+    submitted/): one row per file in grades.csv."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     autograder_dir = autograder_dir or default_autograder_dir()
@@ -81,9 +107,15 @@ def grade(
     harness.instructor_key(autograder_dir)  # before any container image is built from it
     if engine != "local":
         _check_engine(engine)
+    roster = None
+    if roster_path is not None:
+        try:
+            roster = read_roster(roster_path, id_column=roster_id)
+        except (OSError, ValueError) as err:
+            raise click.ClickException(str(err)) from err
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="commslab-submissions-") as workdir:
-        entries = lms.collect(list(paths), workdir)
+        entries = lms.collect(list(paths), workdir, roster=roster)
         if not entries:
             raise click.ClickException("no files to grade in " + ", ".join(map(str, paths)))
         columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

@@ -28,9 +28,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from commslab.grading.grade import GradeResult, grade_notebook
+from commslab.grading.grade import GradeResult, grade_notebook, normalise_id
 from commslab.grading.lms import Entry
-from commslab.grading.notebook import WRITTEN_IDS
+from commslab.grading.notebook import WRITTEN_IDS, read_submission
 from commslab.grading.sandbox import Limits
 
 ENGINES = ("local", "docker", "podman")
@@ -60,7 +60,7 @@ def _grade_entry(
             result = grade_notebook(
                 entry.path,
                 term=term,
-                student_id=entry.student_id,
+                student_id=_variant_id(entry),
                 autograder_dir=autograder_dir,
                 timeout=timeout,
                 limits=limits,
@@ -72,7 +72,7 @@ def _grade_entry(
                 engine,
                 entry.path,
                 term=term,
-                student_id=entry.student_id,
+                student_id=_variant_id(entry),
                 out_dir=out_dir,
                 timeout=timeout,
             )
@@ -84,11 +84,24 @@ def _grade_entry(
             status=f"grader error: {type(err).__name__}: {err}"[:300],
             autograder_dir=autograder_dir,
         )
+    if not entry.verified and result.student_id != normalise_id(entry.student_id):
+        result.identity_note = (
+            f"the LMS hides who this is: graded for the notebook's STUDENT_ID {result.student_id!r}"
+        )
+        result.student_id = normalise_id(entry.student_id)
     result.file = entry.source
     result.lms_name = entry.name
     result.late = entry.late
     result.notes = [*entry.notes, *result.notes]
     return result
+
+
+def _variant_id(entry: Entry) -> str:
+    """The id the scenario is bound to: the LMS's, or the notebook's own STUDENT_ID where the
+    LMS hides the student (anonymous grading), since nothing else can be checked there."""
+    if entry.verified or entry.path is None:
+        return entry.student_id
+    return read_submission(entry.path).student_id or entry.student_id
 
 
 def _container_module():
@@ -159,7 +172,7 @@ def _gradebook_rows(results: list[GradeResult]) -> dict[str, GradeResult]:
     """Per student id, the row the gradebook takes: not superseded, best score."""
     best: dict[str, GradeResult] = {}
     for r in results:
-        if r.status.startswith("superseded"):
+        if r.status.startswith(("superseded", "not graded: ")):
             continue
         if r.student_id not in best or r.score > best[r.student_id].score:
             best[r.student_id] = r

@@ -1,0 +1,205 @@
+"""The class roster: which student each LMS identity belongs to, and the id that binds the
+variant (the scenario, the ledger, the hidden inputs).
+
+    roster = read_roster("gradebook.csv")       # the TA's export, as the LMS gives it
+    roster.match(LmsKey("canvas", "1234567"))   # -> Student(student_id="1234567", ...)
+
+Three files are read as the LMS writes them:
+
+* a **Canvas gradebook export** (Grades > Export): columns `Student, ID, SIS User ID,
+  SIS Login ID, [Integration ID,] Section, <assignments...>`, then a "Points Possible" row.
+  The student id is the Canvas user `ID` (the "LMS id" the notebook asks for).
+* a **Moodle grading worksheet** (Assignment > Download grading worksheet, moodle
+  `mod/assign/gradingtable.php` in download mode): `Identifier` ("Participant 1234567",
+  the participant id of the download's folder names), `Full name`, the site's identity
+  fields (`Email address`, `ID number`...), `Status`, [`Group`,] `Grade`, ...
+  The student id is `ID number` where the course fills it, else the email address.
+* a **plain CSV** with a `student_id` column and any of `email`, `canvas_id`, `sis_id`,
+  `login`, `participant_id`, `gradescope_id`, `nbgrader_id`, `name`, `group`.
+
+`--roster-id COLUMN` picks another column as the student id. Matching is exact after
+trimming and lowercasing. An LMS identity the roster does not know is never guessed: its row
+says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from commslab.grading.lms import LmsKey
+
+MOODLE_PARTICIPANT = re.compile(r"^\s*Participant\s*(\d+)\s*$")  # lang 'hiddenuser' + uniqueid
+
+# An id that may be written in any of the roster's id columns: the kinds tried, in order.
+FLEXIBLE = {
+    "gradescope_sid": ("gradescope_sid", "student_id", "sis", "login", "canvas"),
+    "nbgrader": ("nbgrader", "student_id", "sis", "login", "canvas", "email"),
+    "file": ("student_id", "canvas", "sis", "login", "email"),
+}
+
+# plain CSV column -> LmsKey kind
+PLAIN_COLUMNS = {
+    "canvas_id": "canvas",
+    "sis_id": "sis",
+    "login": "login",
+    "email": "email",
+    "participant_id": "moodle_participant",
+    "gradescope_id": "gradescope_id",
+    "gradescope_sid": "gradescope_sid",
+    "nbgrader_id": "nbgrader",
+}
+
+
+@dataclass
+class Student:
+    """One student of the roster: the id that binds their variant, and their LMS keys."""
+
+    student_id: str
+    name: str = ""
+    group: str = ""
+    keys: set[LmsKey] = field(default_factory=set)
+    row: dict[str, str] = field(default_factory=dict)  # the roster's own row, for write-back
+
+
+@dataclass
+class Roster:
+    """Students and an index from every LMS key to its student."""
+
+    students: list[Student]
+    source: str  # "canvas", "moodle" or "plain"
+    path: Path | None = None
+    header: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._index: dict[LmsKey, Student] = {}
+        self._ambiguous: set[LmsKey] = set()
+        for student in self.students:
+            for key in student.keys:
+                if key in self._index and self._index[key] is not student:
+                    self._ambiguous.add(key)
+                self._index[key] = student
+
+    def match(self, key: LmsKey | None, *, name: str = "") -> Student | None:
+        """The student of this LMS identity, or None (unknown, or shared by two students).
+
+        A Moodle participant id is only taken if the download's name is that participant's
+        (a team download names a group and a group id, which is no participant's id).
+        """
+        if key is None:
+            return None
+        value = _norm(key.value)
+        for kind in FLEXIBLE.get(key.kind, (key.kind,)):
+            candidate = LmsKey(kind, value)
+            if candidate in self._ambiguous:
+                return None
+            student = self._index.get(candidate)
+            if student is not None:
+                break
+        else:
+            student = None
+        if key.kind == "moodle_participant" and name:
+            if student is None or _norm(name) not in (_norm(student.name), "participant"):
+                return self._moodle_group(name)
+        return student
+
+    def _moodle_group(self, name: str) -> Student | None:
+        members = [s for s in self.students if s.group and _norm(s.group) == _norm(name)]
+        return members[0] if members else None
+
+    def members(self, group: str) -> list[Student]:
+        return [s for s in self.students if group and _norm(s.group) == _norm(group)]
+
+    def __len__(self) -> int:
+        return len(self.students)
+
+
+def _norm(value: object) -> str:
+    return str(value or "").strip().lower()
+
+
+def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
+    reader = csv.DictReader(text.splitlines())
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    return header, rows
+
+
+def read_roster(path: str | Path, *, id_column: str | None = None) -> Roster:
+    """Read a Canvas gradebook export, a Moodle grading worksheet or a plain CSV."""
+    path = Path(path)
+    header, rows = _rows(path)
+    if "Identifier" in header and "Full name" in header:
+        return _moodle(path, header, rows, id_column)
+    if {"Student", "ID", "SIS User ID"} <= set(header):
+        return _canvas(path, header, rows, id_column)
+    if "student_id" in header or (id_column and id_column in header):
+        return _plain(path, header, rows, id_column)
+    raise ValueError(
+        f"{path}: not a roster this grader reads (a Canvas gradebook export, a Moodle grading "
+        "worksheet, or a CSV with a student_id column); its columns: " + ", ".join(header[:8])
+    )
+
+
+def _pick(row: dict[str, str], id_column: str | None, defaults: tuple[str, ...]) -> str:
+    for column in (id_column, *defaults) if id_column else defaults:
+        if column and row.get(column):
+            return _norm(row[column])
+    return ""
+
+
+def _canvas(path: Path, header, rows, id_column) -> Roster:
+    students = []
+    for row in rows:
+        name = row.get("Student", "")
+        if not row.get("ID") or "Points Possible" in name:  # the points row, muted rows
+            continue
+        student = Student(_pick(row, id_column, ("ID",)), name=name, row=row)
+        for column, kind in (
+            ("ID", "canvas"),
+            ("SIS User ID", "sis"),
+            ("SIS Login ID", "login"),
+            ("Integration ID", "integration"),
+        ):
+            if row.get(column):
+                student.keys.add(LmsKey(kind, _norm(row[column])))
+        student.keys.add(LmsKey("student_id", student.student_id))
+        students.append(student)
+    return Roster(students, "canvas", path, header)
+
+
+def _moodle(path: Path, header, rows, id_column) -> Roster:
+    students = []
+    for row in rows:
+        match = MOODLE_PARTICIPANT.match(row.get("Identifier", ""))
+        if match is None:
+            continue
+        student_id = _pick(row, id_column, ("ID number", "Email address", "Identifier"))
+        student = Student(
+            student_id, name=row.get("Full name", ""), group=row.get("Group", ""), row=row
+        )
+        student.keys.add(LmsKey("moodle_participant", match[1]))
+        for column, kind in (("Email address", "email"), ("ID number", "sis")):
+            if row.get(column):
+                student.keys.add(LmsKey(kind, _norm(row[column])))
+        student.keys.add(LmsKey("student_id", student_id))
+        students.append(student)
+    return Roster(students, "moodle", path, header)
+
+
+def _plain(path: Path, header, rows, id_column) -> Roster:
+    students = []
+    for row in rows:
+        student_id = _pick(row, id_column, ("student_id",))
+        if not student_id:
+            continue
+        student = Student(student_id, name=row.get("name", ""), group=row.get("group", ""), row=row)
+        student.keys.add(LmsKey("student_id", student_id))
+        for column, kind in PLAIN_COLUMNS.items():
+            if row.get(column):
+                student.keys.add(LmsKey(kind, _norm(row[column])))
+        students.append(student)
+    return Roster(students, "plain", path, header)
