@@ -283,7 +283,8 @@ def test_a_moodle_download_gives_each_participant_a_row(tmp_path) -> None:
             # blind marking
             "Participant_1234569_assignsubmission_file_/collective_comms.ipynb": NB,
             # a student's own file named like someone else's Moodle folder
-            "Ann Lee_1234570_assignsubmission_file_/Jane Doe_1234567_assignsubmission_file_x.ipynb": NB,
+            "Ann Lee_1234570_assignsubmission_file_/"
+            "Jane Doe_1234567_assignsubmission_file_x.ipynb": NB,
         },
     )
     flat = _zip(  # without folders: one name per file
