@@ -1,13 +1,19 @@
 """Published NCCL AllReduce measurements, and two models held against them.
 
 The dataset (data/nccl_allreduce_measurements.csv) holds nccl-tests `all_reduce_perf`
-results on DGX-class nodes, transcribed from public pages; every row names its source:
+results transcribed from public pages; every row names its source (a file pinned to a
+commit, or one issue thread), the GPUs, nodes, NICs, NCCL version, and the algorithm and
+protocol when the run forced them (NCCL_ALGO / NCCL_PROTO):
 
     dgx_h100_1x8          8×H100, one node (NVIDIA/dgxc-benchmarking nccl/README.md)
     azure_nd_h100_v5      8×H100, one node, NCCL 2.18.5 (Azure/AI-benchmarking-guide)
     azure_nd_a100_v4      8×A100, one node, NCCL 2.18.5 (Azure/AI-benchmarking-guide)
     gcp_a3mega_2x8_h100   2 nodes × 8 H100 over GPUDirect-TCPXO Ethernet (a public repo)
-    h20_2x8_ndr           2 nodes × 8 H20 over InfiniBand NDR, NCCL 2.21.5 (nccl#1244)
+    h20_2x8_ndr           2 nodes × 8 H20 over InfiniBand NDR, NVLSTree forced (nccl#1244)
+    a100_3x8_hdr          3 nodes × 8 A100, 4 HDR NICs each (nccl-tests#119)
+    h100_2x1_tree         2 nodes × 1 H100, 4 NICs each, Tree forced (nccl-tests#232)
+    dgx_a100_2x8_ring     2 DGX A100, 8×100G NICs each, NCCL 2.16.5, Ring forced (nccl#812)
+    h100_1x8_single       8×H100, one node, one size (nccl-tests#347)
 
 The Azure pages give only the bus bandwidth; their times are DERIVED from it (column
 `derived`), by nccl-tests' own definition (doc/PERFORMANCE.md, src/all_reduce.cu):
@@ -19,29 +25,34 @@ The two models:
   and β of SYSTEMS (datasheet-style numbers, each with its source);
 - an NCCL-like model: NCCL's own tuning model (NVIDIA/nccl src/graph/tuning.cc at
   v2.20.3, commit b6475625), ring and tree with the LL, LL128 and Simple protocols,
-  each a latency plus a bandwidth term; like NCCL we take the fastest of the six.
+  each a latency plus a bandwidth term, and NVLS / NVLSTree (Simple) on Hopper NVSwitch
+  nodes with the busbw nccl#1455 measured per GPU count; like NCCL we take the fastest,
+  or the fastest protocol of the algorithm a run forced.
 
-What the NCCL-like model leaves out, so its errors are honest: NVLS and NVLSTree
-(NVLink SHARP; systems dgx_h100_1x8 and azure_nd_h100_v5 use NVLS for large messages
-and reach busbw 480 GB/s, above the ring's 370), CollNet, the per-channel bandwidth caps
-(they do not bind with >= 16 channels at NVLink speeds) and the thread/channel tuning for
-small messages. Errors are (model − measured)/measured: +0.25 = the model is 25% slow.
+What the NCCL-like model leaves out, so its errors are honest: CollNet, the per-channel
+bandwidth caps (they do not bind with >= 16 channels at NVLink speeds), the thread/
+channel tuning for small messages and every system's own launch floor. Errors are
+(model − measured)/measured: +0.25 = the model is 25% slow.
 
-What the comparison finds (error_summary; median / max |error| over each system's rows):
+What the comparison finds (median |error| over each system's rows; benchmarks/
+bench_calibrate.py prints it, and comms_core.held_out scores conditions held out):
 
-    system               plain α-β     NCCL-like   why the NCCL-like model misses
-    dgx_h100_1x8         36% / 115%    15% / 78%   NVLS above 64 MiB (+27-30%); one
-                                                   outlier row (32 B, 68 µs) in the source
-    azure_nd_h100_v5     16% / 33%     28% / 61%   small sizes: 25-40 µs measured here vs
-                                                   13-20 µs on DGX (busbw given to 0.01)
-    azure_nd_a100_v4     33% / 45%     33% / 66%   small sizes ~45 µs, model 15 µs
-    gcp_a3mega_2x8_h100  21% / 70%     80% / 83%   TCPXO Ethernet: ~123 µs floor; NCCL's
-                                                   NET latencies are InfiniBand's
-    h20_2x8_ndr          216% / 224%   46% / 51%   NVLSTree (forced) is not modelled
+    system               plain α-β   NCCL-like   why the NCCL-like model misses
+    dgx_h100_1x8         36%         12%         one outlier row (32 B, 68 µs) in the source
+    azure_nd_h100_v5     16%         31%         small sizes: 25-40 µs measured here vs
+                                                 13-20 µs on DGX (busbw given to 0.01)
+    azure_nd_a100_v4     33%         33%         small sizes ~45 µs, model 15 µs
+    gcp_a3mega_2x8_h100  21%         80%         TCPXO Ethernet: ~123 µs floor; NCCL's
+                                                 NET latencies are InfiniBand's
+    h20_2x8_ndr          216%        14%         NVLSTree modelled; the plain ring is not it
+    a100_3x8_hdr         9%          12%         ring busbw right (4 NICs, 96 GB/s); NCCL's
+                                                 24-rank ring latency adds ~330 µs
+    h100_2x1_tree        77%         39%         the tree reaches 41 GB/s of 4 NICs' 192
+    dgx_a100_2x8_ring    61%         26%         a 93 µs floor; the model says 69 µs
 
 Read it as: NCCL's own latency model (base + per-hop, LL protocol) gets a single NVLink
-node's small messages right where a datasheet α does not, and both models get large
-messages within the bandwidth they are given; neither knows NVLS or a new fabric.
+node's small messages right where a datasheet α does not, NVLS and NVLSTree explain the
+H100/H20 large messages, and a fabric's launch floor is what no published constant knows.
 """
 
 from __future__ import annotations
@@ -58,6 +69,8 @@ from comms_core.cost_models import ring_allreduce_time
 
 __all__ = [
     "DATA_PATH",
+    "NVLS_BUS_BW_GBS",
+    "RING_BUS_BW_H100_GBS",
     "SIZE_REGIMES",
     "SYSTEMS",
     "ModelComparison",
@@ -66,10 +79,12 @@ __all__ = [
     "bus_bandwidth",
     "compare_model_to_measurements",
     "error_summary",
+    "forced_algorithm",
     "load_nccl_measurements",
     "nccl_like_algorithm_times",
     "nccl_like_allreduce_time",
     "nccl_like_choice",
+    "nccl_system_arguments",
     "time_from_bus_bandwidth",
 ]
 
@@ -90,8 +105,10 @@ class NcclMeasurement:
     gpus: int  # n ranks
     nodes: int
     fabric: str
+    nics: str  # the NICs per node as the source states them ("not stated" if it does not)
     nccl_version: str
-    algorithm: str
+    algorithm: str  # "NCCL default", or the algorithm the run forced (NCCL_ALGO)
+    protocol: str  # "not forced", or the protocol the run forced (NCCL_PROTO)
     size_bytes: int  # S, the whole buffer
     time_us: float
     busbw_gbs: float  # GB/s, 1e9 bytes/s
@@ -135,8 +152,10 @@ def _row(record: dict, line: int) -> NcclMeasurement:
             gpus=int(need("gpus")),
             nodes=int(need("nodes")),
             fabric=need("fabric"),
+            nics=need("nics"),
             nccl_version=need("nccl_version"),
             algorithm=need("algorithm"),
+            protocol=need("protocol"),
             size_bytes=int(need("size_bytes")),
             time_us=float(need("time_us")),
             busbw_gbs=float(need("busbw_gbs")),
@@ -174,6 +193,7 @@ class SystemModel:
     alpha: float  # plain α-β: latency per ring step
     beta: float  # plain α-β: the ring's link bandwidth
     basis: str
+    nvls: bool = False  # NVSwitch with NVLink SHARP (Hopper): NCCL may pick NVLS/NVLSTree
 
 
 _H100_NVLINK = 18 * 20.6e9  # NCCL src/graph/topo.h SM90_NVLINK_BW × 18 links = 370.8 GB/s
@@ -190,6 +210,7 @@ SYSTEMS: dict[str, SystemModel] = {
         _H100_NVLINK,
         "18 NVLink4 links × 20.6 GB/s (NCCL topo.h); sjeaugey in nccl-tests#212: NCCL "
         "gets ~370 GB/s effective NVLink bandwidth",
+        nvls=True,
     ),
     "azure_nd_h100_v5": SystemModel(
         "hopper",
@@ -199,6 +220,7 @@ SYSTEMS: dict[str, SystemModel] = {
         _ALPHA_NVLINK,
         _H100_NVLINK,
         "as dgx_h100_1x8; CPU Xeon 8480C (the results page)",
+        nvls=True,
     ),
     "azure_nd_a100_v4": SystemModel(
         "ampere",
@@ -218,6 +240,7 @@ SYSTEMS: dict[str, SystemModel] = {
         8 * 25e9,
         "ASSUMPTION: 8 NICs × 200 Gb/s per node for A3 Mega (not in the source file); the "
         "plain ring runs one ring per NIC, so its β is the node's NIC total",
+        nvls=True,
     ),
     "h20_2x8_ndr": SystemModel(
         "hopper",
@@ -228,8 +251,57 @@ SYSTEMS: dict[str, SystemModel] = {
         8 * 48e9,
         "8 CX-7 NDR NICs per node at the 46-48 GB/s NCCL reaches (AddyLaddy, nccl-tests"
         "#290); ASSUMPTION: H20 NVLink as H100 (900 GB/s bidirectional), Intel host",
+        nvls=True,
+    ),
+    "a100_3x8_hdr": SystemModel(
+        "ampere",
+        "intel",
+        _A100_NVLINK,
+        4 * 24e9,
+        _ALPHA_NET,
+        4 * 24e9,
+        "4 HDR NICs per node at the 24 GB/s NCCL reaches per 200G NIC (sjeaugey, "
+        "nccl-tests#119); CPU Xeon Platinum 8358 (the issue)",
+    ),
+    "h100_2x1_tree": SystemModel(
+        "hopper",
+        "intel",
+        4 * 48e9,
+        4 * 48e9,
+        _ALPHA_NET,
+        4 * 48e9,
+        "1 GPU per node, so no NVLink in the collective: 4 NICs; ASSUMPTION: 400G each at "
+        "46-48 GB/s (the poster expects 200 GB/s for 4; AddyLaddy, nccl-tests#290); "
+        "ASSUMPTION: Intel host",
+    ),
+    "dgx_a100_2x8_ring": SystemModel(
+        "ampere",
+        "amd",
+        _A100_NVLINK,
+        8 * 12e9,
+        _ALPHA_NET,
+        8 * 12e9,
+        "8 NICs of 100 Gb/s per node (the poster, nccl#812) at the 12 GB/s NCCL reaches per "
+        "100G NIC (sjeaugey, nccl-tests#119); a standard DGX A100: AMD EPYC host",
+    ),
+    "h100_1x8_single": SystemModel(
+        "hopper",
+        "intel",
+        _H100_NVLINK,
+        None,
+        _ALPHA_NVLINK,
+        _H100_NVLINK,
+        "as dgx_h100_1x8 (8 H100 80GB HBM3 on NVSwitch); ASSUMPTION: Intel host",
+        nvls=True,
     ),
 }
+
+# NVLS bus bandwidth on 8×H100 SXM by GPU count, GB/s, at 2-4 GiB: shh2000 in nccl#1455
+# ("365-370 GBps when gpus from 2 to 4 ... 420, 440, 460, and 480 GBps when gpus increase
+# from 4 to 5, 6, 7, and 8"); sjeaugey in nccl-tests#212: "a peak busBw of ~480GB/s" on 8.
+# The same thread: forced Ring gives 365-370 GB/s at every count from 2 to 8.
+NVLS_BUS_BW_GBS = {2: 367.5, 3: 367.5, 4: 367.5, 5: 420.0, 6: 440.0, 7: 460.0, 8: 480.0}
+RING_BUS_BW_H100_GBS = (365.0, 370.0)  # forced Ring, 2-8 GPUs, 2-4 GiB (nccl#1455)
 
 
 # --- the NCCL-like model -------------------------------------------------------------------
@@ -327,6 +399,10 @@ _TREE_CORRECTION = {
     ),
 }
 _RING_PLATEAU = 1.4  # Ring/Simple multi-node latency ×1.4 (Ampere+), "plateau effect of ring"
+# NVLS and NVLSTree (Simple only): hwLat NVLINK 25 µs, NET 18 (NVLS) and 14 (NVLSTree) µs,
+# base 0 (tuning.cc, v2.20-v2.23). ASSUMPTION, our reading: NVLS pays the NVLink figure once;
+# NVLSTree pays it once plus the tree's 2·⌊log2 nodes⌋ network hops.
+_NVLS_LATENCY_US = {"nvlink": 25.0, "net_nvls": 18.0, "net_nvlstree": 14.0}
 
 
 def _ll_max_bw(arch: str, cpu_vendor: str, n_nodes: int) -> float:
@@ -353,6 +429,7 @@ def nccl_like_algorithm_times(
     arch: str = "hopper",
     cpu_vendor: str = "intel",
     n_channels: int = 16,
+    nvls: bool = False,
 ) -> dict[tuple[str, str], float | np.ndarray]:
     """NCCL's predicted AllReduce time for each (algorithm, protocol), seconds.
 
@@ -367,6 +444,14 @@ def nccl_like_algorithm_times(
     runs at min(NVLink, the node's NICs); NCCL models the tree on <= 2 nodes with the
     intra-node bandwidth (why its busbw may exceed the NIC line rate; nccl-tests#196).
     Bandwidths in bytes/s; n_channels only decides the ring plateau (an assumption: 16).
+    With one GPU per node there is no NVLink in the collective: both use the NICs.
+
+    nvls=True (Hopper NVSwitch) adds NVLink SHARP, Simple protocol only:
+        one node:  T = 25 µs + M / algBw,  algBw = B_nvls(N) · N/(2(N-1))
+        several:   NVLSTree, T = 25 µs + 2·⌊log2 n_nodes⌋·14 µs + M / min(algBw, NICs)
+    with B_nvls(N) the busbw measured on H100 (NVLS_BUS_BW_GBS, nccl#1455) and the
+    NVLSTree's inter-node algBw bounded by the node's NICs (each node sends and receives
+    M once; why 2-node busbw exceeds the NICs, nccl-tests#153).
     """
     M = v.nonnegative("M", M)
     N = v.scalar_count("N", N, minimum=2)
@@ -383,6 +468,8 @@ def nccl_like_algorithm_times(
         if bus_bw_inter is None:
             raise ValueError("bus_bw_inter is needed when n_nodes > 1")
         inter_gbs = float(v.positive("bus_bw_inter", bus_bw_inter)) / 1e9
+    if N == n_nodes:  # one GPU per node: no NVLink in the collective
+        intra_gbs = inter_gbs
     ring_gbs = intra_gbs if n_nodes == 1 else min(intra_gbs, inter_gbs)
     tree_gbs = intra_gbs if n_nodes <= 2 else min(intra_gbs, inter_gbs)
     ll_max = _ll_max_bw(arch, cpu_vendor, n_nodes)
@@ -425,19 +512,45 @@ def nccl_like_algorithm_times(
             + int(np.log2(n_nodes)) * _HOP_LATENCY_US["net"]["tree"][p]
         )
         times[("tree", proto)] = latency + M / (1e3 * alg_bw)
+    if nvls and N // n_nodes >= 2:
+        gpus_per_node = N // n_nodes
+        alg_bw = NVLS_BUS_BW_GBS[min(gpus_per_node, 8)] * gpus_per_node / (2 * (gpus_per_node - 1))
+        if n_nodes == 1:
+            times[("nvls", "Simple")] = _NVLS_LATENCY_US["nvlink"] + M / (1e3 * alg_bw)
+        else:
+            latency = (
+                _NVLS_LATENCY_US["nvlink"]
+                + 2 * int(np.log2(n_nodes)) * _NVLS_LATENCY_US["net_nvlstree"]
+            )
+            times[("nvlstree", "Simple")] = latency + M / (1e3 * min(alg_bw, inter_gbs))
     return {key: v.scalar_or_array(t * 1e-6) for key, t in times.items()}
 
 
-def nccl_like_allreduce_time(M: ArrayLike, N: int, n_nodes: int = 1, **system):
+def _allowed(table: dict, algorithm: str | None) -> dict:
+    """The table's entries for a forced algorithm (NCCL_ALGO), or all of them (None)."""
+    if algorithm is None:
+        return table
+    kept = {key: t for key, t in table.items() if key[0] == algorithm}
+    if not kept:
+        raise ValueError(f"algorithm {algorithm!r} is not available here ({sorted(table)})")
+    return kept
+
+
+def nccl_like_allreduce_time(
+    M: ArrayLike, N: int, n_nodes: int = 1, *, algorithm: str | None = None, **system
+):
     """The NCCL-like AllReduce time, seconds: the fastest (algorithm, protocol), as NCCL
-    picks it (topoGetAlgoInfo, src/enqueue.cc). Arguments as nccl_like_algorithm_times."""
-    table = nccl_like_algorithm_times(M, N, n_nodes, **system)
+    picks it (topoGetAlgoInfo, src/enqueue.cc), or the fastest protocol of a forced
+    algorithm ("ring", "tree", "nvls", "nvlstree"). Arguments as nccl_like_algorithm_times."""
+    table = _allowed(nccl_like_algorithm_times(M, N, n_nodes, **system), algorithm)
     return v.scalar_or_array(np.min(np.stack([np.asarray(t) for t in table.values()]), axis=0))
 
 
-def nccl_like_choice(M: ArrayLike, N: int, n_nodes: int = 1, **system) -> np.ndarray:
+def nccl_like_choice(
+    M: ArrayLike, N: int, n_nodes: int = 1, *, algorithm: str | None = None, **system
+) -> np.ndarray:
     """Which 'algorithm/protocol' the NCCL-like model picks at each size."""
-    table = nccl_like_algorithm_times(M, N, n_nodes, **system)
+    table = _allowed(nccl_like_algorithm_times(M, N, n_nodes, **system), algorithm)
     names = np.array([f"{a}/{p}" for a, p in table])
     return names[np.argmin(np.stack([np.atleast_1d(t) for t in table.values()]), axis=0)]
 
@@ -467,6 +580,33 @@ class ModelComparison:
     error_nccl_like: float
 
 
+_FORCED_LABELS = ("(NCCL_ALGO)", "(as labelled)")
+
+
+def forced_algorithm(row: NcclMeasurement) -> str | None:
+    """The model's name of the algorithm a row forced ("ring", "tree", "nvls", "nvlstree"),
+    or None for NCCL's own choice. A label is "<Algorithm> (<how we know>)": forced when
+    the source set NCCL_ALGO or labels its table with the algorithm; "NCCL default" or an
+    algorithm a page only names ("NVLS (per the page)") is NCCL's own choice."""
+    if not any(how in row.algorithm for how in _FORCED_LABELS):
+        return None
+    name = row.algorithm.split()[0].lower()
+    if name not in ("ring", "tree", "nvls", "nvlstree"):
+        raise ValueError(f"{row.system}: cannot read the algorithm {row.algorithm!r}")
+    return name
+
+
+def nccl_system_arguments(system: SystemModel) -> dict:
+    """The keyword arguments of nccl_like_algorithm_times that describe a system."""
+    return {
+        "bus_bw_intra": system.bus_bw_intra,
+        "bus_bw_inter": system.bus_bw_inter,
+        "arch": system.arch,
+        "cpu_vendor": system.cpu_vendor,
+        "nvls": system.nvls,
+    }
+
+
 def _regime(size: int) -> str:
     return next(name for name, (lo, hi) in SIZE_REGIMES.items() if lo <= size < hi)
 
@@ -483,12 +623,7 @@ def compare_model_to_measurements(
         if row.system not in systems:
             raise ValueError(f"rows: no model constants for system {row.system!r}")
         s = systems[row.system]
-        nccl_system = {
-            "bus_bw_intra": s.bus_bw_intra,
-            "bus_bw_inter": s.bus_bw_inter,
-            "arch": s.arch,
-            "cpu_vendor": s.cpu_vendor,
-        }
+        nccl_system = {**nccl_system_arguments(s), "algorithm": forced_algorithm(row)}
         plain = float(ring_allreduce_time(row.size_bytes, row.gpus, s.alpha, s.beta))
         nccl = float(nccl_like_allreduce_time(row.size_bytes, row.gpus, row.nodes, **nccl_system))
         choice = str(nccl_like_choice(row.size_bytes, row.gpus, row.nodes, **nccl_system)[0])

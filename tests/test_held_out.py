@@ -1,0 +1,121 @@
+"""comms_core.held_out: predictions of conditions the models were not fitted on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from comms_core.held_out import (
+    ASTRA_SIM_REPORTED,
+    MODELS,
+    conditions,
+    fit_pooled_ring,
+    geometric_mean_error,
+    leave_one_condition_out,
+)
+from comms_core.measurements import (
+    RING_BUS_BW_H100_GBS,
+    SYSTEMS,
+    load_nccl_measurements,
+    nccl_like_allreduce_time,
+    nccl_system_arguments,
+    time_from_bus_bandwidth,
+)
+
+ROWS = load_nccl_measurements()
+SCORES = {s.condition.label: s for s in leave_one_condition_out(ROWS)}
+
+
+def test_every_condition_is_held_out_once_and_never_seen_by_its_calibration():
+    grouped = conditions(ROWS)
+    assert len(SCORES) == len(grouped) >= 9
+    assert sum(s.rows for s in SCORES.values()) == len(ROWS)
+    for score in SCORES.values():
+        # the held-out system's rows never calibrate its own prediction (one condition each)
+        assert score.condition.system not in score.calibration.fitted_on.split(", ")
+        for model in MODELS:
+            assert score.errors[model].shape == (score.rows,)
+
+
+def test_scores_are_the_geometric_mean_and_median_of_the_row_errors():
+    for score in SCORES.values():
+        e = np.abs(score.errors["nccl_like"])
+        assert score.median("nccl_like") == pytest.approx(np.median(e))
+        expected = np.exp(np.mean(np.log(np.maximum(e, 1e-4))))
+        assert score.geometric_mean("nccl_like") == pytest.approx(expected)
+
+
+def test_geometric_mean_known_answer():
+    # |e| = 0.1 and 0.4: sqrt(0.04) = 0.2; a zero error counts as 1e-4, not as zero
+    assert geometric_mean_error([0.1, -0.4]) == pytest.approx(0.2)
+    assert geometric_mean_error([0.0, 0.01]) == pytest.approx(1e-3)
+
+
+def test_pooled_ring_fit_recovers_alpha_and_beta_across_gpu_counts():
+    """Oracle: times made by hand from T = 2(N-1)α + 2(N-1)/N·M/β at N = 2 and 8; the fit
+    on both counts returns α = 5 µs and β = 40 GB/s."""
+    alpha, beta = 5e-6, 40e9
+    rows = []
+    for row in ROWS[:8]:
+        for n in (2, 8):
+            t = 2 * (n - 1) * alpha + 2 * (n - 1) / n * row.size_bytes / beta
+            rows.append(type(row)(**{**row.__dict__, "gpus": n, "time_us": t * 1e6}))
+    fitted_alpha, fitted_beta = fit_pooled_ring(rows)
+    assert fitted_alpha == pytest.approx(alpha, rel=1e-9)
+    assert fitted_beta == pytest.approx(beta, rel=1e-9)
+    with pytest.raises(ValueError, match="rows"):
+        fit_pooled_ring([])
+
+
+def test_nccl_like_model_predicts_the_held_out_single_node_h100_within_15_percent():
+    """Measured (benchmarks/bench_calibrate.py): geometric mean 6.8%, median 11.8% over 32
+    sizes of DGX H100 1x8, with nothing fitted; NVLS above 2 MiB brings it there (15% median
+    without NVLS). The bound fails if NVLS or a latency constant breaks."""
+    score = SCORES["dgx_h100_1x8 1x8 default"]
+    assert score.geometric_mean("nccl_like") < 0.10
+    assert score.median("nccl_like") < 0.15
+
+
+def test_nvlstree_is_what_makes_the_h20_pair_predictable():
+    """H20 2x8 with NVLSTree forced: the α-β ring is off by 2-3x (median 161%); the NCCL-like
+    model with NVLSTree has median 14%."""
+    score = SCORES["h20_2x8_ndr 2x8 nvlstree"]
+    assert score.median("alpha_beta") > 1.0
+    assert score.median("nccl_like") < 0.2
+
+
+def test_a_launch_floor_does_not_transfer_between_fabrics():
+    """The honest negative result: the TCPXO pair's ~123 µs floor is predicted by nothing
+    fitted elsewhere; every model is off by more than 50% there (geometric mean)."""
+    score = SCORES["gcp_a3mega_2x8_h100 2x8 default"]
+    for model in MODELS:
+        assert score.geometric_mean(model) > 0.5
+
+
+def test_forced_ring_h100_error_against_the_published_busbw():
+    """ASTRA-sim's condition (one H100 node, NCCL_ALGO=Ring): its sweeps are not in the
+    dataset (IBM/pytorch-communication-benchmarks#1's table was not reachable), so the
+    comparison is on what nccl#1455 publishes: Ring busbw 365-370 GB/s at 2-4 GiB for 2 to
+    8 GPUs. The time that busbw implies at the middle of the range is the measurement.
+    Measured: geometric mean 0.6% at 2-8 GPUs (ASTRA-sim: 20.6%, 12.0%, 9.7% at 2, 4, 8,
+    over whole sweeps, so not the same rows). Bound: 10%."""
+    busbw = np.mean(RING_BUS_BW_H100_GBS) * 1e9
+    h100 = nccl_system_arguments(SYSTEMS["dgx_h100_1x8"])
+    per_count = {}
+    for n in range(2, 9):
+        errors = []
+        for size in (2**31, 2**32):
+            measured = time_from_bus_bandwidth(size, busbw, n)
+            predicted = nccl_like_allreduce_time(size, n, 1, algorithm="ring", **h100)
+            errors.append((predicted - measured) / measured)
+        per_count[n] = geometric_mean_error(errors)
+    assert max(per_count.values()) < 0.10
+    assert geometric_mean_error(list(per_count.values())) < 0.10
+    for n, astra in ((2, 0.2063), (4, 0.1201), (8, 0.0969)):
+        assert ASTRA_SIM_REPORTED[(n, "ring")] == astra
+
+
+def test_forcing_an_algorithm_the_system_lacks_is_a_clear_error():
+    a100 = nccl_system_arguments(SYSTEMS["azure_nd_a100_v4"])
+    with pytest.raises(ValueError, match="nvls"):
+        nccl_like_allreduce_time(2**20, 8, 1, algorithm="nvls", **a100)
