@@ -11,12 +11,13 @@ placeholders: every check returns at once, so a test records all its calls.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import re
 
 import numpy as np
+
+from commslab.grading.written import filler_problem, own_words
 
 __all__ = [
     "LEDGER_POINTS",
@@ -228,43 +229,24 @@ def ledger_test_cases(track: str) -> dict:
 
 # --- written answers -------------------------------------------------------------------------
 
-PLACEHOLDERS = (
-    "YOUR ANSWER HERE",
-    "Type your answer here, replacing this text.",
-    "_Type your answer here, replacing this text._",
-)
 MIN_WORDS = 25
 LATENCY = re.compile(r"latenc|2\s*\(\s*N\s*[-−–]\s*1\s*\)\s*(α|alpha|\\alpha|a\b)", re.I)
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[\w′'’.-]+", text.lower())
 
 
 def written_problem(grade_id: str, text: str | None, templates: list[str] = ()) -> str:
     """Why a written answer earns no point ("" if it has substance).
 
-    Substance: at least MIN_WORDS words of the student's own (placeholders and the template
-    removed), not a copy of the question, and for reflect_part1 the latency term.
+    Substance: not filler (commslab.grading.written: the question, the placeholder, lorem
+    ipsum, repeated text), at least MIN_WORDS words of the student's own, and for
+    reflect_part1 the latency term.
     """
-    if not text or not text.strip():
-        return "no answer"
-    own = text
-    for placeholder in PLACEHOLDERS:
-        own = own.replace(placeholder, " ")
-    words = _words(own)
-    if not words:
-        return "still the placeholder text"
-    for template in templates:
-        template_words = _words(template)
-        if (
-            template_words
-            and difflib.SequenceMatcher(None, words, template_words, autojunk=False).ratio() > 0.8
-        ):
-            return "a copy of the question or the template"
-    if len(words) < MIN_WORDS:
-        return f"too short ({len(words)} words; write at least {MIN_WORDS})"
-    if grade_id == "reflect_part1" and not LATENCY.search(own):
+    problem = filler_problem(text, templates)
+    if problem:
+        return problem
+    count = len(own_words(str(text)))
+    if count < MIN_WORDS:
+        return f"too short ({count} words; write at least {MIN_WORDS})"
+    if grade_id == "reflect_part1" and not LATENCY.search(str(text)):
         return "does not discuss the latency term 2(N−1)α"
     return ""
 

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from commslab.grading import harness, notebook, sandbox
+from commslab.grading import checks, harness, notebook, sandbox
 
 WORST_FIRST = ("memory limit", "timed out", "kernel exited", "kernel died")
 
@@ -41,6 +41,11 @@ class GradeResult:
     max_points: dict[str, float] = field(default_factory=dict)
     feedback: list[str] = field(default_factory=list)
     written: dict[str, str] = field(default_factory=dict)
+    # per written answer, why it earned no automatic point ("" if it did): for the TA review
+    written_flags: dict[str, str] = field(default_factory=dict)
+    # what the class report reads: the Lock predictions and the ledger's decisions
+    predictions: dict[str, str] = field(default_factory=dict)
+    ledger: dict = field(default_factory=dict)
     identity_note: str = ""
     notebook_student_id: str = ""
     track: str = ""
@@ -251,8 +256,25 @@ def grade_notebook(
         result.seconds = time.monotonic() - started
         return result
     _fill(result, outcome, probes[0] if probes else None, sub)
+    result.written_flags = {
+        k: checks.written_problem(k, sub.written.get(k), view.templates.get(k, []))
+        for k in notebook.WRITTEN_IDS
+    }
+    result.predictions = {k: str(v) for k, v in view.predictions.items() if v is not None}
+    result.ledger = _plain_ledger(view.ledger)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _plain_ledger(ledger) -> dict:
+    """The LEDGER's plain entries (strings, numbers, booleans) for the class report."""
+    if not isinstance(ledger, dict):
+        return {}
+    return {
+        str(k): v
+        for k, v in ledger.items()
+        if isinstance(v, str | bool | int | float) and not isinstance(v, dict)
+    }
 
 
 def _fill(

@@ -32,6 +32,7 @@ from commslab.grading.grade import GradeResult, grade_notebook, normalise_id
 from commslab.grading.lms import Entry
 from commslab.grading.notebook import WRITTEN_IDS, read_submission
 from commslab.grading.sandbox import Limits
+from commslab.grading.written import IDENTICAL, class_flags
 
 ENGINES = ("local", "docker", "podman")
 
@@ -158,10 +159,63 @@ def grade_batch(
             results[futures[future]] = future.result()
             if on_done is not None:
                 on_done(results[futures[future]])
+    flag_identical_written(results)  # type: ignore[arg-type]
     return results  # type: ignore[return-value]
 
 
+# --- written answers shared between students -----------------------------------------------
+
+
+def flag_identical_written(results: list[GradeResult]) -> None:
+    """An answer handed in word for word by two or more students earns no automatic point:
+    the point comes off `written`, the row's written_flags and feedback say why, and the TA
+    review shows the copies side by side (commslab.grading.written.class_flags)."""
+    rows = [r for r in results if r.written and not r.status.startswith("superseded")]
+    shared = class_flags([(r.student_id, r.written) for r in rows])
+    for r, flags in zip(rows, shared, strict=True):
+        total = r.max_points.get("written", 0.0)
+        each = total / len(WRITTEN_IDS) if total else 0.0
+        for grade_id, others in sorted(flags.items()):
+            earned = r.written_flags.get(grade_id) == ""
+            r.written_flags[grade_id] = f"{IDENTICAL} ({', '.join(others)})"
+            if earned and "written" in r.points:
+                r.points["written"] = round(max(0.0, r.points["written"] - each), 6)
+                r.score = round(sum(r.points.values()), 6)
+                if r.results:
+                    r.results["score"] = r.score
+            r.feedback.append(
+                f"note: {grade_id}: word for word the same as another submission's answer: "
+                "no automatic point; a TA will read it"
+            )
+
+
 # --- writing the outputs --------------------------------------------------------------------
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell a spreadsheet will not run: text starting with =, +, -, @, tab or CR gets a
+    leading apostrophe (OWASP, "CSV Injection"); plain numbers are left as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        if not _PLAIN_NUMBER.fullmatch(value):
+            return "'" + value
+    return value
+
+
+class SafeWriter:
+    """csv.writer whose rows go through spreadsheet_safe: every CSV the TA opens uses it."""
+
+    def __init__(self, f) -> None:
+        self._writer = csv.writer(f)
+
+    def writerow(self, row) -> None:
+        self._writer.writerow([spreadsheet_safe(v) for v in row])
+
+    def writerows(self, rows) -> None:
+        for row in rows:
+            self.writerow(row)
 
 
 def _safe(text: str) -> str:
@@ -233,7 +287,7 @@ def _number(x: float) -> str:
 
 def _grades_csv(results: list[GradeResult], questions: list[str], path: Path) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
+        writer = SafeWriter(f)
         writer.writerow(
             [
                 "student_id",
@@ -272,7 +326,7 @@ def _canvas_csv(
     column = f"{assignment} ({canvas_assignment_id})" if canvas_assignment_id else assignment
     max_score = max((r.max_score for r in results), default=0.0)
     with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
+        writer = SafeWriter(f)
         writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column])
         writer.writerow(["    Points Possible", "", "", "", "", _number(max_score)])
         for student_id in sorted(rows):
@@ -327,7 +381,7 @@ _results_json = results_json  # the name commslab/bundle.py imports
 
 def _written(results: list[GradeResult], out: Path) -> None:
     with open(out / "written_answers.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
+        writer = SafeWriter(f)
         writer.writerow(["student_id", "track", "file", *WRITTEN_IDS, "automatic_points"])
         for r in results:
             writer.writerow(

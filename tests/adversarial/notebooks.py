@@ -143,6 +143,12 @@ ANSWERS = {
 }
 
 
+def personal_answers(student_id: str) -> dict[str, str]:
+    """ANSWERS in this student's own words: students write differently, and an answer handed
+    in word for word by two students is flagged as a copy (commslab.grading.written)."""
+    return {k: f"{v} (Written by student {student_id}.)" for k, v in ANSWERS.items()}
+
+
 def _nbgrader(grade_id: str, *, solution: bool, grade: bool = False, points=None) -> dict:
     meta = {
         "grade_id": grade_id,
@@ -263,7 +269,7 @@ def solved_notebook(
 ) -> nbformat.NotebookNode:
     cells = solved_cells(student_id, track, term)
     cells.update(replace or {})
-    return build(cells, ANSWERS, term=term, extra=extra)
+    return build(cells, personal_answers(student_id), term=term, extra=extra)
 
 
 def untouched_notebook(
@@ -301,7 +307,7 @@ def buggy_notebook(
     answers["hier_speedup"] = None  # not done
     cells["ledger"] = _ledger_source(answers)
     cells.update(replace or {})
-    written = dict(ANSWERS, strategy="Ring, because it is fast.")
+    written = dict(personal_answers(student_id), strategy="Ring, because it is fast.")
     return build(cells, written, term=term, extra=extra)
 
 

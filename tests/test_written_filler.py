@@ -1,0 +1,169 @@
+"""Written answers earn no automatic point for filler; CSV cells never run as formulas.
+
+Filler (LAB_SPEC "Grading rules"): the question text (once, twice, lightly edited), the
+placeholder, lorem ipsum, repeated text, and an answer identical to another submission's.
+Each is flagged for the TA. The honest answers of the test class keep their points.
+Formula injection: OWASP "CSV Injection" (https://owasp.org/www-community/attacks/CSV_Injection)
+lists =, +, -, @, tab and carriage return as the characters that start a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from adversarial import notebooks as nbs
+
+from commslab.grading.checks import written_problem
+from commslab.grading.lms import Entry
+from commslab.grading.report import grade_batch, spreadsheet_safe, write_outputs
+from commslab.grading.written import class_flags, filler_problem
+
+ROOT = Path(__file__).resolve().parents[1]
+AUTOGRADER = ROOT / "autograder"
+TERM = "2026-fall"
+KEY = b"written-test-key"
+QUESTION = nbs.PROMPTS["reflect_part1"]
+LOREM = (
+    "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
+    "incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud "
+    "exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat."
+)
+FILLER = {
+    "the question": (QUESTION, "copy of the question"),
+    "the question pasted twice": (QUESTION + "\n\n" + QUESTION, "copy of the question"),
+    "the question, lightly edited": (
+        QUESTION.replace("Patterson asks", "Patterson asked").replace("Use", "I use"),
+        "copy of the question",
+    ),
+    "the placeholder": ("_Write your answer here (3–6 sentences)._", "placeholder"),
+    "the placeholder repeated": ("YOUR ANSWER HERE " * 12, "placeholder"),
+    "lorem ipsum": (LOREM, "lorem ipsum"),
+    "lorem ipsum around the latency term": (LOREM + " 2(N−1)α latency. " + LOREM, "lorem"),
+    "a sentence repeated": (
+        "The ring AllReduce latency term 2(N−1)α grows with N. " * 6,
+        "repeated",
+    ),
+    "one word repeated": ("latency " * 40, "repeated"),
+}
+
+
+@pytest.mark.parametrize("case", list(FILLER))
+def test_filler_earns_nothing_and_says_why(case) -> None:
+    text, why = FILLER[case]
+    assert why in filler_problem(text, [QUESTION])
+    assert why in written_problem("reflect_part1", text, [QUESTION])
+
+
+@pytest.mark.parametrize("grade_id", list(nbs.ANSWERS))
+def test_an_honest_answer_is_not_filler(grade_id) -> None:
+    text = nbs.ANSWERS[grade_id]
+    assert filler_problem(text, [nbs.PROMPTS[grade_id]]) == ""
+    assert written_problem(grade_id, text, [nbs.PROMPTS[grade_id]]) == ""
+    # quoting the question inside a real answer is fine
+    quoted = f"> {nbs.PROMPTS[grade_id]}\n\n{text}"
+    assert written_problem(grade_id, quoted, [nbs.PROMPTS[grade_id]]) == ""
+
+
+def test_identical_answers_are_found_across_students_not_within_one() -> None:
+    same = nbs.ANSWERS["strategy"]
+    rows = [
+        ("a", {"strategy": same}),
+        ("b", {"strategy": same.upper().replace(",", " ,")}),  # case and spacing do not hide it
+        ("c", {"strategy": "My own answer."}),
+        ("a", {"strategy": same}),  # the same student's resubmission is not a copy
+        ("d", {"strategy": "YOUR ANSWER HERE"}),
+        ("e", {"strategy": "YOUR ANSWER HERE"}),  # the placeholder is filler, not a copy
+    ]
+    flags = class_flags(rows)
+    assert flags == [{"strategy": ["b"]}, {"strategy": ["a"]}, {}, {"strategy": ["b"]}, {}, {}]
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    """Two honest students who hand in the same written answers, one filler notebook, one
+    with formula-like identity and answers; graded as a batch, outputs written."""
+    folder = tmp_path_factory.mktemp("written")
+    filler = {
+        "reflect_part1": QUESTION + "\n" + QUESTION,
+        "reflect_part2": LOREM,
+        "reflect_part3": "Error feedback recovers the accuracy. " * 8,
+        "strategy": "_Write your answer here (3–6 sentences)._",
+    }
+    hostile = dict(nbs.ANSWERS, strategy='=HYPERLINK("http://127.0.0.1/x","click") ' * 3)
+    notebooks = {
+        "111": nbs.build(nbs.solved_cells("111"), nbs.ANSWERS),
+        "222": nbs.build(nbs.solved_cells("222", "edge_guardian"), nbs.ANSWERS),
+        "333": nbs.build(nbs.solved_cells("333"), filler),
+        "=1+2": nbs.build(nbs.solved_cells("=1+2"), hostile),
+    }
+    entries = []
+    for sid, nb in notebooks.items():
+        path = nbs.write(nb, folder / f"{len(entries)}.ipynb")
+        entries.append(Entry(path, f"@SUM(A1)_{path.name}", sid, name="-2+3"))
+    results = grade_batch(entries, term=TERM, autograder_dir=AUTOGRADER, jobs=2, key=KEY)
+    out = write_outputs(results, folder / "out")
+    return {r.student_id: r for r in results}, out
+
+
+def test_filler_and_copies_get_no_automatic_point_and_are_flagged(graded_class) -> None:
+    rows, _ = graded_class
+    # 111 and 222 wrote the same four answers (the test class's model answers): copies
+    for sid, other in (("111", "222"), ("222", "111")):
+        r = rows[sid]
+        assert r.points["written"] == 0, r.feedback
+        assert r.score == r.max_score - 4
+        for grade_id in nbs.ANSWERS:
+            assert r.written_flags[grade_id].startswith("identical to another"), r.written_flags
+            assert other in r.written_flags[grade_id]
+        assert any("word for word the same" in line for line in r.feedback)
+    filler = rows["333"]
+    assert filler.points["written"] == 0
+    assert "copy of the question" in filler.written_flags["reflect_part1"]
+    assert "lorem ipsum" in filler.written_flags["reflect_part2"]
+    assert "repeated" in filler.written_flags["reflect_part3"]
+    assert "placeholder" in filler.written_flags["strategy"]
+    assert filler.score == filler.max_score - 4
+    # the hostile student's first three answers are the model answers too: copies
+    assert rows["=1+2"].points["written"] == 0
+
+
+def _cells(path: Path) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return [cell for row in csv.reader(f) for cell in row]
+
+
+@pytest.mark.parametrize("name", ["grades.csv", "written_answers.csv", "gradebook_canvas.csv"])
+def test_no_csv_cell_starts_a_formula(graded_class, name) -> None:
+    _, out = graded_class
+    cells = _cells(out / name)
+    for cell in cells:
+        if cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            float(cell)  # only a plain number may start with '-'
+    text = "\n".join(cells)
+    assert "'=1+2" in text  # the value is kept, neutralised
+    if name != "gradebook_canvas.csv":
+        assert "'@SUM(A1)_" in text
+    if name == "written_answers.csv":
+        assert "'=HYPERLINK(" in text
+    if name == "gradebook_canvas.csv":
+        assert "'-2+3" in text
+
+
+@pytest.mark.parametrize(
+    "value, safe",
+    [
+        ("=1+2", "'=1+2"),
+        ("+1", "'+1"),
+        ("-1+2", "'-1+2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("-0.5", "-0.5"),
+        ("plain", "plain"),
+        (3.5, 3.5),
+    ],
+)
+def test_spreadsheet_safe(value, safe) -> None:
+    assert spreadsheet_safe(value) == safe
