@@ -127,10 +127,6 @@ class Workbench:
     def make_controls(self, widgets) -> dict:
         raise NotImplementedError
 
-    def extra_widgets(self, widgets) -> list:
-        """Widgets below the controls that are not values (e.g. a 'try k' box)."""
-        return []
-
     def refresh(self, redraw: bool = True) -> None:
         """Recompute the numbers (and the figure, if redraw) from self.values; update the
         widgets. Drawing the PNG is the slow part, so redraw=False skips it."""
@@ -165,7 +161,6 @@ class Workbench:
                         w.VBox(list(self.controls.values())[(len(self.controls) + 1) // 2 :]),
                     ]
                 ),
-                *self.extra_widgets(w),
                 self._html,
                 self._image,
             ]
@@ -465,16 +460,19 @@ class HierarchicalWorkbench(Workbench):
             )
         lines.append(
             f"Aggregation factor k: {len(self.tries)} of {self.max_tries} tries used "
-            "(S_min: the fewest optimizer steps to the target, at any batch size)."
+            f"(t_compute = {plots.format_seconds(f['t_compute'])} per micro-batch; S_min: "
+            "the fewest optimizer steps to the target, at any batch size)."
         )
         best = self.best_try
         for i, t in enumerate(self.tries, 1):
             mode = "hierarchical" if t["hierarchical"] else "flat"
             mark = "   ← best so far" if t is best else ""
+            ratio = t["T_sync"] / (t["k"] * f["t_compute"])
             lines.append(
                 f"  try {i}: k = {t['k']} ({mode}, T_sync = "
-                f"{plots.format_seconds(t['T_sync'])}) → time to train = S_min × "
-                f"{plots.format_seconds(t['time_to_train'], 4)}{mark}"
+                f"{plots.format_seconds(t['T_sync'], 4)}) → time to train = S_min × "
+                f"{plots.format_seconds(t['time_to_train'], 4)}; "
+                f"T_sync / (k·t_compute) = {ratio:.4g}{mark}"
             )
         return lines, fig
 
@@ -484,17 +482,6 @@ class HierarchicalWorkbench(Workbench):
             "beta_inter": _log_slider(w, self.values["beta_inter"], 8, 12, "inter-node β (B/s)"),
             "hierarchical": w.ToggleButton(description="Hierarchical mode", icon="sitemap"),
         }
-
-    def extra_widgets(self, w) -> list:
-        self._k_box = w.BoundedIntText(value=1, min=1, max=100_000, description="try k =")
-        self._k_button = w.Button(description="Try this k", button_style="primary")
-        self._k_button.on_click(lambda _button: self._clicked_try())
-        return [w.HBox([self._k_box, self._k_button])]
-
-    def _clicked_try(self) -> None:
-        if len(self.tries) < self.max_tries:
-            self.try_k(self._k_box.value)
-        self._k_button.disabled = len(self.tries) >= self.max_tries
 
 
 _PART2 = {"hierarchical": "hierarchical_allreduce_time"}
@@ -521,10 +508,10 @@ def hierarchical_workbench(
     """Part 2: slide the intra- and inter-node bandwidth, toggle hierarchical mode.
 
     Shows the communication_waterfall (hierarchical phases vs the flat ring), the inter-node
-    bytes per GPU, and a box to try the aggregation factor k at most max_tries times
-    (the 10-iteration rule); wb.tries keeps every try with its time to train
-    (comms_core.time_to_train), wb.best_try the best. tries=[...] makes those tries at once
-    (for a static notebook). student = {"hierarchical": f} shows the student's T_hier.
+    bytes per GPU, and the tries of the aggregation factor k (tries=[...], the student's
+    K_TRIES: the only way to try, at most max_tries, the 10-iteration rule); wb.tries keeps
+    every try with its time to train (comms_core.time_to_train), wb.best_try the best.
+    student = {"hierarchical": f} shows the student's T_hier.
     Units: M bytes, α s, β bytes/s, t_compute s, micro_batch and B_noise in examples.
     """
     if not prediction_made(prediction):

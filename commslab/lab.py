@@ -131,14 +131,9 @@ def part2(scenario: Scenario | None, prediction: object, namespace: Mapping | No
     """The hierarchical multiplier and the aggregation factor k (your K_TRIES, at most 10)."""
     if not _need(scenario):
         return None
-    namespace = namespace or {}
-    tries = [int(k) for k in (namespace.get("K_TRIES") or [])]
-    if len(tries) > 10:
-        _markdown(
-            "⚠️ **The 10-iteration rule:** keep at most 10 values in `K_TRIES`; "
-            "only the first 10 are shown."
-        )
-        tries = tries[:10]
+    tries, message = _tries_allowed(scenario, (namespace or {}).get("K_TRIES"))
+    if message:
+        _markdown(message)
     wb = workbench.hierarchical_workbench(
         M=scenario.M_model,
         G=scenario.G,
@@ -156,6 +151,48 @@ def part2(scenario: Scenario | None, prediction: object, namespace: Mapping | No
         static=_static(),
     )
     return _show(wb)
+
+
+MAX_TRIES = 10  # the 10-iteration rule (LAB_SPEC Part 2)
+_SHOWN_K: dict[tuple[str, str, str], list[int]] = {}  # every k this kernel has shown, per student
+
+
+def _tries_allowed(scenario: Scenario, k_tries: object) -> tuple[list[int], str]:
+    """The k values of K_TRIES the workbench may show, and a message when it refuses some.
+
+    K_TRIES is the only way to try a k, and what it shows is remembered for the kernel's
+    life: a k once shown counts as a try even if it is removed from K_TRIES, so re-running
+    with new lists cannot exceed MAX_TRIES. A k shown before must stay in K_TRIES (the
+    grader reads K_TRIES, not this memory)."""
+    if k_tries is None or (isinstance(k_tries, list | tuple) and not k_tries):
+        return [], ""
+    if not isinstance(k_tries, list | tuple) or not all(
+        isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in k_tries
+    ):
+        return [], "✋ **`K_TRIES` must be a list of whole numbers ≥ 1**, e.g. `[1, 2, 4]`."
+    key = (scenario.track.key, scenario.term, scenario.student_id)
+    shown = _SHOWN_K.setdefault(key, [])
+    allowed, refused = [], []
+    for k in dict.fromkeys(k_tries):  # in order, without repeats
+        if k in shown or len(shown) < MAX_TRIES:
+            if k not in shown:
+                shown.append(k)
+            allowed.append(k)
+        else:
+            refused.append(k)
+    notes = []
+    if refused:
+        notes.append(
+            f"⚠️ **The 10-iteration rule:** you have tried {MAX_TRIES} values of k "
+            f"({', '.join(map(str, shown))}); k = {', '.join(map(str, refused))} is not shown."
+        )
+    dropped = [k for k in shown if k not in k_tries]
+    if dropped:
+        notes.append(
+            f"⚠️ You already tried k = {', '.join(map(str, dropped))}: keep every k you tried "
+            "in `K_TRIES` (they count toward the 10)."
+        )
+    return allowed, "\n\n".join(notes)
 
 
 def part3(scenario: Scenario | None, prediction: object, namespace: Mapping | None = None):
@@ -189,6 +226,8 @@ def ledger_table(track: str) -> object:
         return _markdown(f"✋ **{err}**")
 
     def kind(f) -> str:
+        if f.kind == "k":
+            return "whole number, one of your `K_TRIES`"
         return " / ".join(f'`"{c}"`' for c in f.choices) if f.choices else f.kind
 
     rows = "\n".join(

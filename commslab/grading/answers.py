@@ -13,7 +13,13 @@ import math
 import numpy as np
 
 from comms_core import cost_models as cm
-from comms_core.scenarios import CONVERGENCE_DIM, Scenario, gossip_topology, variant_seed
+from comms_core.scenarios import (
+    CONVERGENCE_DIM,
+    JITTER_TRIALS,
+    Scenario,
+    gossip_topology,
+    variant_seed,
+)
 
 __all__ = ["mission_answers"]
 
@@ -60,7 +66,7 @@ def _edge(s: Scenario) -> dict:
         s.alpha_cv,
         s.beta,
         s.deadline,
-        trials=20000,
+        trials=JITTER_TRIALS,
         seed=variant_seed("edge_guardian", s.term, s.student_id),
     )
     return {

@@ -21,16 +21,20 @@ from commslab.grading.written import filler_problem, own_words
 
 __all__ = [
     "LEDGER_POINTS",
+    "MAX_TRIES",
     "CheckFailed",
     "Pending",
     "expect",
     "expect_close",
     "expect_pair",
     "is_pending",
+    "k_check",
     "ledger_check",
     "ledger_test_cases",
     "mission_answers_for",
     "numbers",
+    "shown_match",
+    "whole_k",
     "written_problem",
 ]
 
@@ -163,8 +167,85 @@ def _as_bool(value):
     return value if isinstance(value, bool) else None
 
 
+def shown_match(got: float, expected: float, rel_tol: float) -> bool:
+    """The fairness rule for a number the notebook shows to 3 significant digits: the same
+    3 significant digits as the answer, or within rel_tol (at least SHOWN_REL_TOL) of it."""
+    from comms_core.scenarios import SHOWN_REL_TOL
+
+    if f"{got:.3g}" == f"{expected:.3g}":
+        return True
+    return math.isclose(got, expected, rel_tol=max(rel_tol, SHOWN_REL_TOL), abs_tol=1e-300)
+
+
+def _sync_time(s) -> float:
+    """T_hier of the scenario's model gradient (the AllReduce of Part 2's k), seconds."""
+    from comms_core import cost_models as ref
+
+    return float(
+        ref.hierarchical_allreduce_time(
+            s.M_model, s.G, s.K, s.alpha_intra, s.beta_intra, s.alpha_inter, s.beta_inter
+        )
+    )
+
+
+TRIES_WITHIN = 0.05  # the tries rule: a k whose time to train is within 5% of the optimum
+MAX_TRIES = 10  # the 10-iteration rule: K_TRIES holds at most 10 values
+
+
+def time_to_train_excess(s, k: int) -> float:
+    """f(k)/f(k*) − 1 for the scenario's Part 2 (comms_core.time_to_train): 0 at the optimum."""
+    from comms_core import cost_models as ref
+
+    T_hier, P = _sync_time(s), s.G * s.K
+    best = ref.optimal_accumulation_steps(T_hier, s.t_compute, s.micro_batch, P, s.B_noise)
+    f_best = ref.time_to_train(best, T_hier, s.t_compute, s.micro_batch, P, s.B_noise)
+    f_k = ref.time_to_train(int(k), T_hier, s.t_compute, s.micro_batch, P, s.B_noise)
+    return float(f_k / f_best - 1)
+
+
+def whole_k(value) -> bool:
+    """A k the tries rule can judge: a whole number ≥ 1 (bool is not a number)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and float(value).is_integer()
+        and value >= 1
+    )
+
+
+def student_k(s, ledger: dict | None) -> int:
+    """The k the student's numbers are graded at: LEDGER["accumulation_steps"] when it is a
+    whole number ≥ 1, else the optimum (the k field itself then fails on its own)."""
+    k = (ledger or {}).get("accumulation_steps")
+    if whole_k(k):
+        return int(k)
+    return int(mission_answers_for(s)["accumulation_steps"])
+
+
+def expected_at_k(s, key: str, k: int) -> float:
+    """A number that depends on the student's k, computed at that k."""
+    if key == "comm_to_compute_ratio":
+        return _sync_time(s) / (k * s.t_compute)
+    raise KeyError(f"no rule for {key!r} at the student's k")
+
+
+def choice_within_noise(s) -> bool:
+    """Edge Guardian: are the two miss probabilities within Monte-Carlo noise (4 standard
+    errors of their difference, JITTER_TRIALS syncs each)? Then either algorithm is accepted,
+    so no graded choice is decided by noise."""
+    from comms_core.scenarios import JITTER_TRIALS
+
+    answers = mission_answers_for(s)
+    p, q = answers["ring_miss_probability"], answers["tree_miss_probability"]
+    standard_error = math.sqrt((p * (1 - p) + q * (1 - q)) / JITTER_TRIALS)
+    return abs(p - q) <= 4 * standard_error
+
+
 def ledger_check(field, ledger: dict | None, expected) -> None:
-    """One LEDGER entry against the reference, with the field's tolerance (LedgerField)."""
+    """One LEDGER entry against the reference, with the fairness rule (shown_match).
+
+    expected is None for a choice that is not graded (or that noise cannot decide)."""
     key = field.key
     if ledger is None:
         raise CheckFailed("LEDGER is missing or could not be read")
@@ -189,14 +270,32 @@ def ledger_check(field, ledger: dict | None, expected) -> None:
         expect(got == expected, f"{label} is not right for your scenario")
         return
     expect(isinstance(got, float | int) and not isinstance(got, bool), f"{label} must be a number")
-    if field.kind == "int":
+    expect(math.isfinite(got), f"{label} must be a finite number")
+    if field.kind == "int" and field.rel_tol == 0:
         expect(float(got).is_integer(), f"{label} must be a whole number")
         expect(int(got) == int(expected), f"{label} is not right for your scenario")
         return
-    tolerance = field.rel_tol if field.rel_tol > 0 else 1e-9
-    if not math.isclose(float(got), float(expected), rel_tol=tolerance, abs_tol=1e-300):
+    if not shown_match(float(got), float(expected), field.rel_tol):
         how = _how_far(float(got), float(expected))
-        raise CheckFailed(f"{label} {how} for your scenario (tolerance {tolerance:.2g})")
+        raise CheckFailed(
+            f"{label} {how} for your scenario (accepted: the same 3 significant digits, "
+            f"or within {max(field.rel_tol, 0.005):.1%})"
+        )
+
+
+def k_check(s, ledger: dict | None, k_tries) -> None:
+    """The tries rule: the chosen k is one of the (at most 10) K_TRIES and its time to train
+    is within TRIES_WITHIN of the optimum of the student's scenario."""
+    k = (ledger or {}).get("accumulation_steps")
+    expect(whole_k(k), 'LEDGER["accumulation_steps"] must be your chosen k, a whole number ≥ 1')
+    tries = k_tries if isinstance(k_tries, list) else []
+    expect(k in tries[:MAX_TRIES], "your chosen k is not one of your K_TRIES")
+    excess = time_to_train_excess(s, int(k))
+    expect(
+        excess <= TRIES_WITHIN,
+        f"with k = {int(k)} the time to train is {100 * excess:.0f}% above the best k for "
+        f"your scenario (allowed: {TRIES_WITHIN:.0%})",
+    )
 
 
 LEDGER_POINTS = 6  # per track, shared by its graded fields, so every track has the same total
@@ -218,7 +317,15 @@ def ledger_test_cases(track: str) -> dict:
                 scenario is not None,
                 "TRACK is not one of the four tracks: the ledger cannot be checked",
             )
+            if field.kind == "k":
+                k_check(scenario, submission.ledger, submission.k_tries)
+                return
             expected = mission_answers_for(scenario)[field.key] if field.graded else None
+            if field.at_your_k:
+                k = student_k(scenario, submission.ledger)
+                expected = expected_at_k(scenario, field.key, k)
+            if field.key == "deadline_algorithm" and choice_within_noise(scenario):
+                expected = None
             ledger_check(field, submission.ledger, expected)
 
         points = None if field.graded else 0

@@ -1,0 +1,108 @@
+"""The fairness rule for the ledger, on every track and several students.
+
+A k whose time to train is within 5% of the optimum gets the k points, and the numbers that
+depend on k are graded at the student's k; a k further away, or a ratio computed at another
+k, does not. The oracle for T_hier is the hierarchical formula written out here (LAB_SPEC
+Part 2), not the grader's function.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from comms_core.scenarios import TRACKS, scenario_for
+from commslab.grading.checks import CheckFailed, ledger_test_cases, mission_answers_for
+
+STUDENTS = ("1001", "2718", "31415", "demo")
+
+
+def t_hier(s) -> float:
+    """2(G−1)(α_f + M/(G·β_f)) + 2(K−1)(α_s + M/(G·K·β_s)), seconds (LAB_SPEC Part 2)."""
+    G, K, M = s.G, s.K, s.M_model
+    intra = 2 * (G - 1) * (s.alpha_intra + M / (G * s.beta_intra))
+    return intra + 2 * (K - 1) * (s.alpha_inter + M / (G * K * s.beta_inter))
+
+
+def time_to_train(s, k: int) -> float:
+    """(1 + B_noise/(k·b·P))·(k·t_compute + T_hier) (McCandlish et al. 2018)."""
+    P = s.G * s.K
+    return (1 + s.B_noise / (k * s.micro_batch * P)) * (k * s.t_compute + t_hier(s))
+
+
+def best_k(s) -> int:
+    return min(range(1, 100_000), key=lambda k: time_to_train(s, k))  # brute force
+
+
+def grade(s, ledger: dict, k_tries: list) -> dict[str, str | None]:
+    """{field: None (passed) or the failure message}, by the hidden ledger test cases."""
+    submission = SimpleNamespace(ledger=ledger, k_tries=k_tries)
+    results = {}
+    for name, case in ledger_test_cases(s.track.key).items():
+        try:
+            case.test_func(submission, s)
+            results[name] = None
+        except CheckFailed as err:
+            results[name] = str(err)
+    return results
+
+
+def full_ledger(s, k: int) -> dict:
+    answers = dict(mission_answers_for(s))
+    answers["accumulation_steps"] = k
+    answers["comm_to_compute_ratio"] = t_hier(s) / (k * s.t_compute)
+    answers.update(compression="on", strategy="rigor (sync + compression)")
+    return answers
+
+
+@pytest.mark.parametrize("track", sorted(TRACKS))
+@pytest.mark.parametrize("student", STUDENTS)
+def test_a_k_within_five_percent_gets_full_marks(track, student):
+    s = scenario_for(track, "2026-fall", student)
+    k_star = best_k(s)
+    f_star = time_to_train(s, k_star)
+    near = [k for k in range(1, 4 * k_star + 10) if time_to_train(s, k) <= 1.05 * f_star]
+    k = max(near)  # the farthest k the rule allows
+    assert grade(s, full_ledger(s, k), [1, k]) == dict.fromkeys(grade(s, {}, []), None)
+    if k != k_star:  # the ratio at the optimum is not the ratio at the student's k
+        ledger = full_ledger(s, k) | {"comm_to_compute_ratio": t_hier(s) / (k_star * s.t_compute)}
+        if abs(k / k_star - 1) > 0.01:
+            assert grade(s, ledger, [k])["ledger_comm_to_compute_ratio"] is not None
+    far = max(near) + 1
+    while time_to_train(s, far) <= 1.05 * f_star:
+        far += 1
+    verdicts = grade(s, full_ledger(s, far), [far])
+    assert "5%" in verdicts["ledger_accumulation_steps"]
+    assert verdicts["ledger_comm_to_compute_ratio"] is None  # graded at the student's own k
+    assert (
+        "not one of your K_TRIES"
+        in grade(s, full_ledger(s, k), [k + 1])["ledger_accumulation_steps"]
+    )
+
+
+def test_edge_guardians_choice_is_not_decided_by_noise():
+    """Over many students: when the miss probabilities are within 4 standard errors either
+    algorithm passes; otherwise only the lower one does."""
+    seen = {"noise": 0, "clear": 0}
+    for i in range(40):
+        s = scenario_for("edge_guardian", "2026-fall", f"noise-{i}")
+        answers = mission_answers_for(s)
+        p, q = answers["ring_miss_probability"], answers["tree_miss_probability"]
+        se = ((p * (1 - p) + q * (1 - q)) / 20000) ** 0.5
+        verdicts = {
+            choice: grade(
+                s,
+                full_ledger(s, answers["accumulation_steps"]) | {"deadline_algorithm": choice},
+                [answers["accumulation_steps"]],
+            )["ledger_deadline_algorithm"]
+            for choice in ("ring", "tree")
+        }
+        if abs(p - q) <= 4 * se:
+            seen["noise"] += 1
+            assert verdicts == {"ring": None, "tree": None}
+        else:
+            seen["clear"] += 1
+            lower = "ring" if p < q else "tree"
+            assert verdicts[lower] is None and verdicts[({"ring", "tree"} - {lower}).pop()]
+    assert seen["clear"] > 0

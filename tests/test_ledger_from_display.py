@@ -1,0 +1,164 @@
+"""Every graded ledger number, read the way a student gets it: from what the executed
+notebook displays (every track, several students), gets full marks.
+
+The notebook runs with a real kernel (the solved notebook, as `commslab release` runs it). A
+reader per track then fills LEDGER only from the text the cells display (the scenario table,
+the workbenches, the crisis instrument), with the hand computations the notebook asks for,
+and the hidden ledger tests grade it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from types import SimpleNamespace
+
+import pytest
+
+from comms_core.scenarios import TRACKS, scenario_for
+from commslab import release as rel
+from commslab.grading.checks import CheckFailed, ledger_test_cases
+
+TERM = "2026-fall"
+STUDENTS = ("s101", "77342")
+
+_UNITS = {
+    "ns": 1e-9, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0,
+    "B": 1.0, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15,
+}  # fmt: skip
+
+
+def quantity(text: str) -> float:
+    """'9.11 ms' -> 0.00911, '73.6 KB/s' -> 73600.0, '1,160' -> 1160.0, '1.56e-07' -> ..."""
+    text = text.strip().removesuffix("/s").replace(",", "")
+    number, _, unit = text.partition(" ")
+    unit = unit.split(" ")[0]
+    return float(number) * _UNITS.get(unit, 1.0)
+
+
+def displayed(nb) -> dict[str, str]:
+    """{grade_id: all the text the cell displays}."""
+    shown = {}
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        parts = []
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            parts.append(
+                data.get("text/markdown") or data.get("text/html") or out.get("text") or ""
+            )
+        shown[gid] = "\n".join(parts)
+    return shown
+
+
+def find(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    assert match, f"the notebook does not show {pattern!r}"
+    return match.group(1)
+
+
+def table(shown: dict, name: str) -> float:
+    """A number of the scenario table: | `name` | value | unit | source |."""
+    return quantity(find(rf"\| `{name}` \| ([^|]+?) (?:\(|\|)", shown["scenario"]))
+
+
+def common(shown: dict) -> dict:
+    part1, part2 = shown["workbench_part1"], shown["workbench_part2"]
+    best = find(r"(try \d+: k = [^<]*← best so far)", part2)
+    return {
+        "crossover_bytes": quantity(find(r"Crossover M\* = ([\d.]+ \w+)", part1)),
+        "hier_speedup": float(find(r"\(([\d.]+)x faster than the flat ring\)", part2)),
+        "accumulation_steps": int(find(r"k = (\d+)", best)),
+        "comm_to_compute_ratio": float(find(r"T_sync / \(k·t_compute\) = ([\d.e+-]+)", best)),
+        "compression": "on",
+        "strategy": "rigor (sync + compression)",
+    }
+
+
+def cloud(shown: dict) -> dict:
+    crisis = shown["crisis"]
+    latency = quantity(find(r"latency term 2\(N−1\)α = ([\d.]+ \w+)", crisis))
+    bandwidth = quantity(find(r"bandwidth term 2\(N−1\)/N·M/β = ([\d.]+ \w+)", crisis))
+    return {
+        "alpha_share_full": latency / (latency + bandwidth),
+        "bucket_algorithm": find(r"→ the (ring|tree) is faster here", shown["workbench_part1"]),
+    }
+
+
+def edge(shown: dict) -> dict:
+    crisis = shown["crisis"]
+    ring = float(find(r"\| ring \| [^|]+ \| [^|]+ \| ([\d.e-]+) \|", crisis))
+    tree = float(find(r"\| tree \| [^|]+ \| [^|]+ \| ([\d.e-]+) \|", crisis))
+    return {
+        "ring_miss_probability": ring,
+        "tree_miss_probability": tree,
+        "deadline_algorithm": "ring" if ring <= tree else "tree",
+    }
+
+
+def mobile(shown: dict) -> dict:
+    d = int(table(shown, "d"))
+    alpha, beta, frame = table(shown, "alpha"), table(shown, "beta"), table(shown, "frame_time")
+    dense, one_bit = 4 * d, math.ceil(d / 8) + 4
+    crisis = shown["crisis"]
+    loss_none = float(find(r"\| none \| ([\d.e+-]+) \|", crisis))
+    loss_ef = float(find(r"\| compressed_ef \| ([\d.e+-]+) \|", crisis))
+    within = float(find(r"within (\d+)% of the uncompressed loss", shown["workbench_part3"]))
+    return {
+        "bytes_dense": dense,
+        "bytes_one_bit": one_bit,
+        "airtime_dense_s": alpha + dense / beta,
+        "airtime_one_bit_s": alpha + one_bit / beta,
+        "frames_disturbed_dense": math.ceil((alpha + dense / beta) / frame),
+        "frames_disturbed_one_bit": math.ceil((alpha + one_bit / beta) / frame),
+        "ef_keeps_accuracy": loss_ef <= loss_none * (1 + within / 100),
+    }
+
+
+def tiny(shown: dict) -> dict:
+    crisis = shown["crisis"]
+    slem = float(find(r"SLEM\(W\) = ([\d.]+)", crisis))
+    degree = float(find(r"mean ([\d.]+)", crisis))
+    N, M = table(shown, "N"), 4 * table(shown, "d")
+    energy = table(shown, "energy_tx") + table(shown, "energy_rx")
+    rounds = math.ceil(math.log(1 / table(shown, "eps")) / math.log(1 / slem))
+    budget = (
+        table(shown, "power_budget") * table(shown, "radio_share") * table(shown, "sync_period")
+    )
+    gossip = rounds * degree * M * energy
+    ring = 2 * (N - 1) / N * M * energy
+    return {
+        "slem": slem,
+        "gossip_rounds": rounds,
+        "gossip_energy_per_device_j": gossip,
+        "ring_energy_per_device_j": ring,
+        "gossip_within_budget": gossip <= budget,
+        "ring_within_budget": ring <= budget,
+    }
+
+
+READERS = {
+    "cloud_titan": cloud,
+    "edge_guardian": edge,
+    "mobile_nomad": mobile,
+    "tiny_pioneer": tiny,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", STUDENTS)
+@pytest.mark.parametrize("track", sorted(TRACKS))
+def test_every_graded_ledger_number_can_be_read_from_the_notebook(track, student):
+    nb = rel.execute(rel.solved_notebook(TERM, student, track))
+    shown = displayed(nb)
+    ledger = common(shown) | READERS[track](shown)
+    k_tries = [int(k) for k in re.findall(r"try \d+: k = (\d+)", shown["workbench_part2"])]
+    submission = SimpleNamespace(ledger=ledger, k_tries=k_tries)
+    scenario = scenario_for(track, TERM, student)
+    failed = {}
+    for name, case in ledger_test_cases(track).items():
+        try:
+            case.test_func(submission, scenario)
+        except CheckFailed as err:
+            failed[name] = str(err)
+    assert failed == {}, f"read from the notebook: {ledger}"
