@@ -2,6 +2,13 @@
 
     commslab calibrate [--ranks 2] [--transport tcp|shm] [--sizes 4B..32MiB]
                        [--repeats R] [--timeout 120] [--json FILE] [--plot FILE]
+                       [--hostfile FILE]
+
+Across hosts: `--hostfile FILE` hands MPI's own host file to mpiexec (MPICH: `-f`, lines
+`host` or `host:ranks`; Open MPI: `--hostfile`, lines `host slots=N`) and `--ranks` is the
+total over all hosts. Every host needs the same Python environment at the same path, and
+the command must run from a folder every host sees (its scratch files go there: rank 0
+may run on another host). The report names the host of every rank.
 
 What it does
 1. Runs MPI_Allreduce (mpi4py, float32, SUM) between N local ranks under mpiexec, for
@@ -138,13 +145,16 @@ def measure_allreduce(
     budget_s: float = 4.0,
     timeout: float = 120.0,
     worker: Path | None = None,
+    hostfile: Path | None = None,
 ) -> dict:
     """Run the timing worker under mpiexec; return its JSON plus the wall time.
 
-    Raises launch.MPIUnavailable (MPI cannot start) or CalibrationError (a rank failed,
-    hung or the run timed out), each with a one-line message naming the lost ranks.
+    With a hostfile, the scratch folder is made in the current folder (which every host
+    must see). Raises launch.MPIUnavailable (MPI cannot start) or CalibrationError (a rank
+    failed, hung or the run timed out), each with a one-line message naming the lost ranks.
     """
-    with tempfile.TemporaryDirectory(prefix="commslab-calibrate-") as tmp:
+    scratch_parent = Path.cwd() if hostfile is not None else None
+    with tempfile.TemporaryDirectory(prefix="commslab-calibrate-", dir=scratch_parent) as tmp:
         out = Path(tmp) / "timings.json"
         args = [
             str(worker or WORKER),
@@ -160,22 +170,35 @@ def measure_allreduce(
             str(out),
         ]
         run = launch.run_mpi(
-            args, ranks, timeout=timeout, transport=transport, status_dir=Path(tmp) / "status"
+            args,
+            ranks,
+            timeout=timeout,
+            transport=transport,
+            status_dir=Path(tmp) / "status",
+            hostfile=hostfile,
         )
         problem = launch.describe_failure(run, what=f"the {ranks}-rank AllReduce timing")
         if problem:
-            hint = (
-                "try a larger --timeout or fewer --ranks"
-                if run.timed_out
-                else "run it again; if it repeats, try --transport shm, and check MPI with "
-                "`mpiexec -n 2 python -c 'from mpi4py import MPI'`"
-            )
+            if run.timed_out:
+                hint = "try a larger --timeout or fewer --ranks"
+            elif hostfile is not None:
+                hint = (
+                    f"check that every host of {hostfile} is reachable by ssh without a "
+                    "password and has this Python environment at the same path, with "
+                    f"`mpiexec -f {hostfile} -n {ranks} hostname` (Open MPI: --hostfile)"
+                )
+            else:
+                hint = (
+                    "run it again; if it repeats, try --transport shm, and check MPI with "
+                    "`mpiexec -n 2 python -c 'from mpi4py import MPI'`"
+                )
             raise CalibrationError(f"{problem}. Fix: {hint}")
         if not out.exists():
             raise CalibrationError("the timing worker finished without writing its results")
         result = json.loads(out.read_text())
     result["wall_time_s"] = run.elapsed_s
     result["transport"] = transport
+    result["hostfile"] = str(hostfile) if hostfile is not None else None
     return result
 
 
@@ -276,6 +299,7 @@ def run_calibration(
     budget_s: float = 4.0,
     timeout: float = 120.0,
     worker: Path | None = None,
+    hostfile: Path | None = None,
 ) -> dict:
     """Measure, then analyse: the full report, raw samples included."""
     sizes = sizes or parse_sizes(DEFAULT_SIZES)
@@ -287,6 +311,7 @@ def run_calibration(
         budget_s=budget_s,
         timeout=timeout,
         worker=worker,
+        hostfile=hostfile,
     )
     samples = {t["size_bytes"]: t["samples_s"] for t in raw["timings"]}
     medians = [float(np.median(samples[s])) for s in sizes]
@@ -297,8 +322,10 @@ def run_calibration(
     report.update(
         transport=transport,
         mpi_library=raw.get("mpi_library", ""),
-        oversubscribed=ranks > launch.usable_cores(),
+        oversubscribed=hostfile is None and ranks > launch.usable_cores(),
         wall_time_s=raw["wall_time_s"],
+        hostfile=raw["hostfile"],
+        rank_hosts=raw.get("rank_hosts", []),
     )
     return report
 
@@ -428,6 +455,11 @@ def _summary_lines(report: dict) -> list[str]:
         f"ring/tree crossover M* for N={cross['ranks']}: "
         f"{format_bytes(cross['M_star_bytes'])}; with this machine's α, β: {scale}"
     )
+    hosts = report.get("rank_hosts") or []
+    if hosts:
+        per_host = ", ".join(f"{h} ({hosts.count(h)})" for h in dict.fromkeys(hosts))
+        where = f"host file {report['hostfile']}" if report.get("hostfile") else "this machine"
+        lines.append(f"ranks per host: {per_host}; placed by {where}")
     lines.append(f"wall time {report['wall_time_s']:.1f} s ({report['mpi_library']})")
     return lines
 
@@ -478,19 +510,37 @@ def _summary_lines(report: dict) -> list[str]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Draw measured vs model (PNG, SVG or PDF).",
 )
-def calibrate(ranks, transport, sizes, repeats, timeout, json_path, plot_path) -> None:
-    """Measure a real AllReduce on this machine and fit the α-β model to it."""
+@click.option(
+    "--hostfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="MPI's own host file (MPICH: 'host:ranks' lines; Open MPI: 'host slots=N'): run "
+    "the ranks across those hosts. --ranks is then the total; run from a folder every "
+    "host sees.",
+)
+def calibrate(ranks, transport, sizes, repeats, timeout, json_path, plot_path, hostfile) -> None:
+    """Measure a real AllReduce (here, or across hosts) and fit the α-β model to it."""
     try:
         size_list = parse_sizes(sizes)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--sizes") from None
-    warning = launch.cores_warning(ranks, launch.usable_cores())
+    if hostfile is not None:
+        try:
+            launch.hostfile_hosts(hostfile)
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            raise click.BadParameter(str(err), param_hint="--hostfile") from None
+    warning = None if hostfile else launch.cores_warning(ranks, launch.usable_cores())
     if warning:
         click.echo(warning + " Running anyway (oversubscribed).", err=True)
     started = time.perf_counter()
     try:
         report = run_calibration(
-            ranks, transport=transport, sizes=size_list, repeats=repeats, timeout=timeout
+            ranks,
+            transport=transport,
+            sizes=size_list,
+            repeats=repeats,
+            timeout=timeout,
+            hostfile=hostfile,
         )
     except (launch.MPIUnavailable, CalibrationError) as err:
         raise click.ClickException(str(err)) from None

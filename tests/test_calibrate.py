@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -192,6 +194,107 @@ def test_a_rank_that_hangs_is_stopped_at_the_timeout(monkeypatch):
     elapsed = time.perf_counter() - start
     _assert_clean_failure(result, "did not finish within", "1 (last seen: sleeping)")
     assert elapsed < 4 + 10, "the timeout, plus at most the kill grace periods"
+
+
+# --- across hosts: MPI's own host file -----------------------------------------------------
+
+
+def test_the_host_file_goes_to_mpiexec_with_its_own_option(tmp_path):
+    """MPICH's Hydra takes `-f FILE` (wiki.mpich.org, Using the Hydra Process Manager:
+    `mpiexec -f hosts -n 4 ./app`); Open MPI takes `--hostfile FILE` (mpirun(1) 4.1)."""
+    hosts = tmp_path / "hosts"
+    assert launch.hostfile_arguments("mpich", hosts) == ["-f", str(hosts)]
+    assert launch.hostfile_arguments("openmpi", hosts) == ["--hostfile", str(hosts)]
+    # Across hosts, Open MPI's TCP may not be held to loopback.
+    local, _ = launch.transport_settings("openmpi", "tcp", False)
+    across, _ = launch.transport_settings("openmpi", "tcp", False, across_hosts=True)
+    assert "lo" in local and "lo" not in across and "tcp,self" in across
+
+
+def test_host_file_hosts_in_both_formats(tmp_path):
+    """Lines as the two MPIs document them: Hydra `donner:2`, Open MPI `node1 slots=4`."""
+    hosts = tmp_path / "hosts"
+    hosts.write_text("# our cluster\ndonner:2\nfoo\n\nnode1 slots=4  # rack 3\n")
+    assert launch.hostfile_hosts(hosts) == ["donner", "foo", "node1"]
+
+
+@pytest.mark.parametrize(
+    ("content", "why"), [("# none\n\n", "names no host"), (None, "does not exist")]
+)
+def test_a_bad_host_file_is_refused_before_mpi_starts(tmp_path, content, why):
+    hosts = tmp_path / "hosts"
+    if content is not None:
+        hosts.write_text(content)
+    result = _run(["--hostfile", str(hosts)])
+    assert result.exit_code == 2 and why in result.output and "Traceback" not in result.output
+
+
+def _commslab(*args, cwd):
+    """The console script, as the README writes it, from another folder."""
+    script = Path(sys.executable).parent / "commslab"
+    return subprocess.run(
+        [str(script), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+@needs_mpi
+@pytest.mark.slow
+@pytest.mark.mpi
+def test_calibrate_across_the_hosts_of_a_host_file_on_loopback(tmp_path):
+    """Two host entries, both this machine over loopback (127.0.0.1 and localhost): mpiexec
+    places one rank per entry (Hydra's `host:ranks`), the report names each rank's host,
+    and the scratch folder made in the working folder is gone afterwards."""
+    (tmp_path / "hosts").write_text("127.0.0.1:1\nlocalhost:1\n")
+    done = _commslab(
+        "calibrate",
+        "--hostfile",
+        "hosts",
+        "--ranks",
+        "2",
+        "--sizes",
+        "4B..1MiB",
+        "--repeats",
+        "5",
+        "--json",
+        "cal.json",
+        "--timeout",
+        "60",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((tmp_path / "cal.json").read_text())
+    assert report["hostfile"] == "hosts"
+    assert len(report["rank_hosts"]) == 2
+    assert report["alpha_s"] >= 0 and report["beta_bytes_per_s"] > 0
+    assert "placed by host file hosts" in done.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cal.json", "hosts"]
+
+
+@needs_mpi
+@pytest.mark.slow
+@pytest.mark.mpi
+def test_an_unreachable_host_fails_in_one_line_naming_the_host_file(tmp_path):
+    """A host that does not resolve (.invalid, RFC 2606): the host file really reached
+    mpiexec, and the fix names it."""
+    (tmp_path / "hosts").write_text("no-such-host.invalid:2\n")
+    done = _commslab(
+        "calibrate",
+        "--hostfile",
+        "hosts",
+        "--sizes",
+        "4,8,16,32",
+        "--timeout",
+        "30",
+        cwd=tmp_path,
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "every host of hosts is reachable" in done.stderr
 
 
 # --- the real thing ------------------------------------------------------------------------

@@ -110,9 +110,11 @@ def main() -> None:
         if rank == 0:
             results.append({"size_bytes": size, "samples_s": slowest.tolist()})
 
+    rank_hosts = comm.gather(MPI.Get_processor_name(), root=0)
     if rank == 0:
         report_json = {
             "ranks": n_ranks,
+            "rank_hosts": rank_hosts,
             "rounds": rounds,
             "mpi_library": " ".join(MPI.Get_library_version().splitlines()[0].split()),
             "timings": results,

@@ -1,4 +1,5 @@
-"""Start N local MPI ranks, never hang, and say in one line what went wrong.
+"""Start N MPI ranks (local, or across the hosts of MPI's host file), never hang, and say
+in one line what went wrong.
 
 What can go wrong on a student's or a TA's machine, and what we say:
 - mpi4py missing                 -> install with pip install 'comms-lab[mpi]'
@@ -11,6 +12,10 @@ Workers report progress through small files, one per rank, in a status directory
 `rank<r>.status` holds the rank's last phase ("started", "size 4096", "done") and
 `error.txt` a message from a worker that found a problem it can name. This works the
 same under MPICH and Open MPI, and survives a rank killed without warning.
+
+Across hosts, the ranks are placed by MPI's own host file, passed through unchanged (the
+way a cluster is used; see hostfile_arguments). The status directory must then be on a
+file system every host sees (a shared home or scratch directory).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ __all__ = [
     "cores_warning",
     "describe_failure",
     "find_mpiexec",
+    "hostfile_arguments",
+    "hostfile_hosts",
     "lost_ranks",
     "mpi_flavor",
     "rank_status",
@@ -89,7 +96,9 @@ def mpi_flavor(mpiexec: str) -> str:
     return "unknown"
 
 
-def transport_settings(flavor: str, transport: str, oversubscribe: bool) -> tuple[list, dict]:
+def transport_settings(
+    flavor: str, transport: str, oversubscribe: bool, *, across_hosts: bool = False
+) -> tuple[list, dict]:
     """mpiexec arguments and environment for loopback TCP or shared memory.
 
     - MPICH: shared memory is the default inside one node. `MPIR_CVAR_NOLOCAL=1` turns it
@@ -97,6 +106,10 @@ def transport_settings(flavor: str, transport: str, oversubscribe: bool) -> tupl
       so we select the OFI netmod with its tcp provider, which also works in a container
       that has only a loopback interface (measured here; notes/containers.md).
     - Open MPI: `--mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include lo`.
+    Across hosts (a host file), "tcp" sends every message over TCP, also between ranks
+    that share a host, on whatever interface reaches the other hosts (Open MPI is not
+    held to loopback); "shm" leaves MPI its defaults: shared memory within a host, the
+    network between hosts.
     """
     if transport not in TRANSPORTS:
         raise ValueError(f"transport must be one of {TRANSPORTS}, got {transport!r}")
@@ -105,7 +118,8 @@ def transport_settings(flavor: str, transport: str, oversubscribe: bool) -> tupl
     if flavor == "openmpi":
         if transport == "tcp":
             args += ["--mca", "pml", "ob1", "--mca", "btl", "tcp,self"]
-            args += ["--mca", "btl_tcp_if_include", "lo"]
+            if not across_hosts:
+                args += ["--mca", "btl_tcp_if_include", "lo"]
         if oversubscribe:
             args.append("--oversubscribe")
         if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -113,6 +127,29 @@ def transport_settings(flavor: str, transport: str, oversubscribe: bool) -> tupl
     elif transport == "tcp":
         env = {"MPIR_CVAR_NOLOCAL": "1", "MPIR_CVAR_CH4_NETMOD": "ofi", "FI_PROVIDER": "tcp"}
     return args, env
+
+
+def hostfile_arguments(flavor: str, hostfile: Path) -> list[str]:
+    """mpiexec's own option for a host file: MPICH's Hydra `-f FILE` (lines `host` or
+    `host:ranks`; wiki.mpich.org, "Using the Hydra Process Manager"), Open MPI's
+    `--hostfile FILE` (lines `host slots=N`; mpirun(1), Open MPI 4.1). The file is
+    passed as it is: whatever the MPI accepts works, and its errors are its own."""
+    if flavor == "openmpi":
+        return ["--hostfile", str(hostfile)]
+    return ["-f", str(hostfile)]
+
+
+def hostfile_hosts(hostfile: Path) -> list[str]:
+    """The host names of a host file, in order, without counts, comments or blank lines
+    (`node1:4` and `node1 slots=4` both give `node1`). Raises ValueError if it names none."""
+    hosts = []
+    for line in Path(hostfile).read_text().splitlines():
+        text = line.split("#", 1)[0].strip()
+        if text:
+            hosts.append(text.split()[0].split(":")[0])
+    if not hosts:
+        raise ValueError(f"{hostfile}: the host file names no host (one host per line)")
+    return hosts
 
 
 def usable_cores() -> int:
@@ -186,16 +223,24 @@ def run_mpi(
     timeout: float,
     transport: str = "shm",
     status_dir: Path | None = None,
+    hostfile: Path | None = None,
 ) -> MPIRun:
     """Run `mpiexec -n ranks <python> worker_args... --status-dir DIR`, within timeout seconds.
 
-    The run gets its own process group (start_new_session), so on timeout the whole group
-    is killed: no rank is left spinning. Raises MPIUnavailable when MPI cannot start at all.
+    With a hostfile the ranks go where it says (hostfile_arguments), each host running the
+    same Python path and finding the worker at the same path. The run gets its own process
+    group (start_new_session), so on timeout the whole group is killed: no rank is left
+    spinning. Raises MPIUnavailable when MPI cannot start at all.
     """
     require_mpi4py()
     mpiexec = find_mpiexec()
     flavor = mpi_flavor(mpiexec)
-    args, env_extra = transport_settings(flavor, transport, ranks > usable_cores())
+    oversubscribe = hostfile is None and ranks > usable_cores()
+    args, env_extra = transport_settings(
+        flavor, transport, oversubscribe, across_hosts=hostfile is not None
+    )
+    if hostfile is not None:
+        args = hostfile_arguments(flavor, hostfile) + args
     status_dir = Path(status_dir or tempfile.mkdtemp(prefix="commslab-mpi-"))
     status_dir.mkdir(parents=True, exist_ok=True)
     command = [mpiexec, "-n", str(ranks), *args, sys.executable, *worker_args]
