@@ -42,6 +42,7 @@ import json
 import re
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -65,10 +66,13 @@ from commslab.mpi import launch
 
 __all__ = [
     "CalibrationError",
+    "RealityRow",
     "analyse_timings",
     "calibrate",
     "calibrate_this_machine",
     "measure_allreduce",
+    "nccl_reality",
+    "nccl_reality_markdown",
     "parse_sizes",
     "plot_calibration",
 ]
@@ -348,6 +352,112 @@ def calibrate_this_machine(
     if plot:
         plot_calibration(report, Path(plot))
     return report
+
+
+# --- the NCCL reality table ----------------------------------------------------------------
+
+REALITY_RANKS = 8  # every row's crossover is read at the same N, so rows compare
+
+# What the best α-β line cannot capture on each published system, from the data and the
+# NCCL-like model's comparison (comms_core.measurements, comms_core.held_out).
+_MISSES = {
+    "dgx_h100_1x8": "NVLS above a few MiB (busbw 480 GB/s, over NVLink's 370) and NCCL's "
+    "switch from LL to LL128 to Simple: no single line fits both ends",
+    "azure_nd_h100_v5": "a 25-40 µs launch floor (13-20 µs on DGX H100) and NVLS at large sizes",
+    "azure_nd_a100_v4": "a ~45 µs launch floor, then NCCL's protocol switches",
+    "gcp_a3mega_2x8_h100": "the TCPXO Ethernet fabric's ~123 µs floor, and 2 nodes where NCCL "
+    "picks tree or NVLSTree over the ring",
+    "h20_2x8_ndr": "NVLSTree (forced) reduces inside the NVSwitches: this α and β are no "
+    "wire's; the datasheet ring is off 2-3x",
+}
+
+
+@dataclass(frozen=True)
+class RealityRow:
+    """One line of the NCCL reality table: a system's ring-equivalent α (s per step) and β
+    (bytes/s), the crossover M* (bytes) at REALITY_RANKS ranks with them, the median
+    |error| of that best line on its own sizes, and what the line misses there."""
+
+    system: str
+    ranks: int
+    alpha_s: float
+    beta_bytes_per_s: float
+    crossover_bytes: float
+    line_error: float
+    misses: str
+
+
+def nccl_reality(report: dict | None = None) -> list[RealityRow]:
+    """The student's machine (a calibration report, if given) beside the published systems.
+
+    Each published system's α and β are the best ring α-β fit to ITS whole sweep
+    (comms_core.held_out.fit_pooled_ring, relative error), so the line error shown is the
+    least an α-β model can do there: an in-sweep error, a lower bound on its real error.
+    Systems whose sweep does not span both small and large messages are left out.
+    """
+    from comms_core.held_out import fit_pooled_ring
+    from comms_core.measurements import load_nccl_measurements
+
+    rows = []
+    if report is not None:
+        alpha, beta = report["alpha_s"], report["beta_bytes_per_s"]
+        misses = "MPI picks its own algorithms (not a ring); "
+        misses += (
+            f"a knee at {format_bytes(report['knee_bytes'])}"
+            if report.get("knee_bytes")
+            else "one line fits"
+        )
+        rows.append(
+            RealityRow(
+                system="your machine",
+                ranks=int(report["crossover"]["ranks"]),
+                alpha_s=alpha,
+                beta_bytes_per_s=beta,
+                crossover_bytes=float(crossover_message_size(REALITY_RANKS, alpha, beta)),
+                line_error=float(report["heldout_median_relative_error"]),
+                misses=misses,
+            )
+        )
+    measured = load_nccl_measurements()
+    for system, misses in _MISSES.items():
+        mine = [r for r in measured if r.system == system]
+        alpha, beta = fit_pooled_ring(mine)
+        predicted = np.array(
+            [float(ring_allreduce_time(r.size_bytes, r.gpus, alpha, beta)) for r in mine]
+        )
+        times = np.array([r.time_s for r in mine])
+        rows.append(
+            RealityRow(
+                system=system,
+                ranks=mine[0].gpus,
+                alpha_s=alpha,
+                beta_bytes_per_s=beta,
+                crossover_bytes=float(crossover_message_size(REALITY_RANKS, alpha, beta)),
+                line_error=float(np.median(np.abs(predicted - times) / times)),
+                misses=misses,
+            )
+        )
+    return rows
+
+
+def nccl_reality_markdown(rows: list[RealityRow]) -> str:
+    """The table as Markdown, for the notebook."""
+    lines = [
+        f"| system | ranks | α per step | β | M* at N={REALITY_RANKS} | α-β error "
+        "| what the α-β model misses there |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.system} | {r.ranks} | {format_seconds(r.alpha_s)} | "
+            f"{format_bytes(r.beta_bytes_per_s)}/s | {format_bytes(r.crossover_bytes)} | "
+            f"{r.line_error:.0%} | {r.misses} |"
+        )
+    lines.append(
+        "\nα-β error: yours on sizes your fit did not see; a published system's is the best "
+        "α-β line on its own sweep (median |error|), the least an α-β model can do there."
+    )
+    return "\n".join(lines)
 
 
 # --- the figure ----------------------------------------------------------------------------

@@ -242,8 +242,14 @@ def math_peek():
 
 
 def calibrate_my_machine(ranks: int = 2, quick: bool = True):
-    """Optional: measure a real AllReduce on your machine and fit your own α and β."""
-    from commslab.calibrate import calibrate_this_machine, plot_calibration
+    """Optional: measure a real AllReduce on your machine, fit your own α and β, and see
+    them beside published GPU systems (the NCCL reality table)."""
+    from commslab.calibrate import (
+        calibrate_this_machine,
+        nccl_reality,
+        nccl_reality_markdown,
+        plot_calibration,
+    )
 
     try:
         report = calibrate_this_machine(ranks=ranks, quick=quick)
@@ -255,7 +261,9 @@ def calibrate_my_machine(ranks: int = 2, quick: bool = True):
         f"held-out sizes by {report['heldout_median_relative_error']:.0%} (median)."
     )
     _markdown(text)
-    return _show(plot_calibration(report))
+    _show(plot_calibration(report))
+    table = nccl_reality_markdown(nccl_reality(report))
+    return _markdown("**NCCL reality**: your machine beside published GPU systems\n\n" + table)
 
 
 def check_bonus(my_ring_allreduce) -> object:

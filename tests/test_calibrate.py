@@ -355,3 +355,68 @@ def test_the_notebook_can_calibrate_this_machine(tmp_path):
         crossover_message_size(64, report["alpha_s"], report["beta_bytes_per_s"])
     )
     assert (tmp_path / "me.png").exists()
+
+
+# --- the NCCL reality table ----------------------------------------------------------------
+
+
+def _report(alpha=20e-6, beta=2e9):
+    return {
+        "alpha_s": alpha,
+        "beta_bytes_per_s": beta,
+        "knee_bytes": None,
+        "crossover": {"ranks": 2},
+        "heldout_median_relative_error": 0.12,
+    }
+
+
+def test_nccl_reality_puts_your_machine_beside_the_published_systems():
+    rows = cal.nccl_reality(_report())
+    mine, published = rows[0], rows[1:]
+    assert mine.system == "your machine" and mine.alpha_s == 20e-6 and mine.line_error == 0.12
+    # M* = α·β·(N-1-L)/(L-(N-1)/N) at N = 8, L = 3, by hand: 20e-6·2e9·4/(3-7/8)
+    assert mine.crossover_bytes == pytest.approx(20e-6 * 2e9 * 4 / (3 - 7 / 8))
+    assert len(published) >= 5 and all(r.misses for r in published)
+    for row in published:
+        measured = [r for r in cal_rows() if r.system == row.system]
+        n = np.array([r.gpus for r in measured])
+        size = np.array([r.size_bytes for r in measured], dtype=float)
+        t = np.array([r.time_s for r in measured])
+        # the ring formula written out, not the package's function
+        model = 2 * (n - 1) * row.alpha_s + 2 * (n - 1) / n * size / row.beta_bytes_per_s
+        assert row.line_error == pytest.approx(np.median(np.abs(model - t) / t))
+        assert row.line_error < 0.5 and row.alpha_s >= 0
+
+
+def cal_rows():
+    from comms_core.measurements import load_nccl_measurements
+
+    return load_nccl_measurements()
+
+
+def test_the_best_alpha_beta_line_on_dgx_h100_sits_between_ring_and_nvls():
+    """Independent of the fit: NCCL's ring reaches ~370 GB/s busbw on 8 H100 and NVLS ~480
+    (sjeaugey, nccl-tests#212); a ring α-β line through a sweep that switches from one to
+    the other must land between the two."""
+    (dgx,) = [r for r in cal.nccl_reality() if r.system == "dgx_h100_1x8"]
+    assert 370e9 < dgx.beta_bytes_per_s < 480e9
+
+
+def test_nccl_reality_markdown_has_one_line_per_system_and_says_what_the_error_is():
+    rows = cal.nccl_reality(_report())
+    text = cal.nccl_reality_markdown(rows)
+    assert text.count("\n| ") == len(rows)  # one line per system after the header
+    assert "your machine" in text and "held" not in text.split("\n")[0]
+    assert "the least an α-β model can do" in text
+
+
+@needs_mpi
+@pytest.mark.slow
+@pytest.mark.mpi
+def test_the_notebook_shows_the_nccl_reality_table():
+    from commslab import lab
+
+    shown = lab.calibrate_my_machine(ranks=2, quick=True)
+    text = getattr(shown, "data", shown)
+    assert "NCCL reality" in text and "| your machine | 2 |" in text
+    assert "dgx_h100_1x8" in text
