@@ -1,53 +1,87 @@
-"""The Gradescope-style autograder bundle: `autograder/dist/collective_comms-autograder.zip`.
+"""The Gradescope autograder bundle: `autograder/dist/collective_comms-autograder.zip`.
 
-Gradescope unpacks the zip to /autograder/source, runs `setup.sh` once to build the image and
-`run_autograder` per submission, which must write /autograder/results/results.json. Ours
-installs this package and grades with the same sandboxed grader as `commslab grade`, bound
-to the submitter's LMS identity from /autograder/submission_metadata.json. The zip is written
-with fixed timestamps and sorted entries so that a release is reproducible.
+Gradescope ("Autograder Specifications", gradescope-autograders.readthedocs.io/en/latest/specs)
+unpacks the zip to /autograder/source, runs `setup.sh` once as root to build the image and
+`run_autograder` per submission with the upload in /autograder/submission and
+/autograder/submission_metadata.json; it must write /autograder/results/results.json.
+
+* Python: the default base image is Ubuntu 22.04 (python3 3.10), 24.04 has 3.12 (docs
+  "Base Images"); this package supports both. setup.sh makes a venv from the image's python3
+  and installs `autograder/requirements-gradescope.txt` (pinned; no nbgrader, no JupyterLab),
+  then this package with --no-deps.
+* The instructor key is inside the bundle, so a submission gets the same hidden inputs and
+  the same score on Gradescope, locally and on a regrade. The bundle goes to Gradescope only.
+* Identity: the documented `users[]` fields (`email`, `id`, `name`) mapped through
+  `autograder/roster.csv` if the instructor put one there (roster.py); else a user whose email
+  or id the notebook's STUDENT_ID names; else the notebook's STUDENT_ID, flagged unverified.
+* Limits fit the service's defaults (docs "Troubleshooting": 768 MB per container, 10 min,
+  half a CPU): the probe gets 512 MiB of address space and 240 s.
+* Visibility: every graded test is `after_published`; the top-level output says only the
+  status; one visible "Submission check" (no points) says which file was graded and why.
+
+The zip is written with fixed timestamps and sorted entries, so a release is reproducible.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 import zipfile
 from pathlib import Path
 
 import click
 
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
+REQUIREMENTS = "autograder/requirements-gradescope.txt"
+PROBE_MEMORY_BYTES = 512 * 1024**2  # under Gradescope's 768 MB container, with the grader
+PROBE_SECONDS = 240.0  # of the default 10-minute limit, at half a CPU
 
 SETUP_SH = """#!/usr/bin/env bash
-# Gradescope runs this once, as root, to build the grading image.
+# Gradescope runs this once, as root, to build the image. Ubuntu 22.04's python3 is 3.10 and
+# 24.04's is 3.12: both work. COMMSLAB_PYTHON / COMMSLAB_VENV override (a local simulation).
 set -euo pipefail
-apt-get update -qq && apt-get install -y -qq python3 python3-venv python3-pip >/dev/null
-python3 -m venv /opt/venv
-/opt/venv/bin/pip install -q --upgrade pip
-/opt/venv/bin/pip install -q "/autograder/source[course]"
+cd /autograder/source
+PYTHON="${COMMSLAB_PYTHON:-python3}"
+VENV="${COMMSLAB_VENV:-/autograder/venv}"
+if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
+    apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
+fi
+"$PYTHON" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --no-cache-dir --upgrade pip
+"$VENV/bin/python" -m pip install -q --no-cache-dir -r autograder/requirements-gradescope.txt
+"$VENV/bin/python" -m pip install -q --no-cache-dir --no-deps .
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for each submission; it writes /autograder/results/results.json.
 set -uo pipefail
 cd /autograder/source
-/opt/venv/bin/commslab gradescope /autograder/submission --term "$(cat TERM)" \\
-    --metadata /autograder/submission_metadata.json --out /autograder/results/results.json
+mkdir -p /autograder/results
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MPLBACKEND=Agg
+exec "${COMMSLAB_VENV:-/autograder/venv}/bin/commslab" gradescope /autograder/submission \\
+    --term "$(cat TERM)" --metadata /autograder/submission_metadata.json \\
+    --autograder /autograder/source/autograder --out /autograder/results/results.json
 """
 
 
 def _files(root: Path) -> list[tuple[str, bytes]]:
+    from commslab.grading.harness import instructor_key
+
     entries = [("setup.sh", SETUP_SH.encode()), ("run_autograder", RUN_AUTOGRADER.encode())]
-    for rel in ("pyproject.toml", "README.md"):
+    for rel in ("pyproject.toml", "README.md", REQUIREMENTS):
         entries.append((rel, (root / rel).read_bytes()))
     for package in ("comms_core", "commslab"):
         for path in sorted((root / package).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 entries.append((str(path.relative_to(root)), path.read_bytes()))
-    for path in sorted((root / "autograder" / "tests").glob("*.py")):
+    autograder = root / "autograder"
+    for path in sorted((autograder / "tests").glob("*.py")):
         entries.append((str(path.relative_to(root)), path.read_bytes()))
-    key = root / "autograder" / "instructor.key"
-    if key.exists():
-        entries.append(("autograder/instructor.key", key.read_bytes()))
+    for optional in ("roster.csv", "written_templates.json"):
+        if (autograder / optional).exists():
+            entries.append((f"autograder/{optional}", (autograder / optional).read_bytes()))
+    # the same key as local grading ($COMMSLAB_GRADING_KEY or autograder/instructor.key)
+    entries.append(("autograder/instructor.key", instructor_key(autograder) + b"\n"))
     return entries
 
 
@@ -59,19 +93,85 @@ def build_bundle(term: str, root: Path) -> Path:
         for name, data in sorted(entries):
             info = zipfile.ZipInfo(name, ZIP_DATE)
             executable = name in ("setup.sh", "run_autograder")
-            info.external_attr = (0o755 if executable else 0o644) << 16
+            secret = name == "autograder/instructor.key"
+            info.external_attr = (0o755 if executable else 0o600 if secret else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data)
     return out
 
 
-def gradescope_identity(metadata: dict) -> str:
-    """The submitter's LMS identity from Gradescope's submission_metadata.json.
+# --- run_autograder ------------------------------------------------------------------------
 
-    The first user's student id (`sid`) if the course set one, else their Gradescope id.
+
+def gradescope_identity(metadata: dict, claimed: str, roster=None) -> tuple[str | None, list[str]]:
+    """(student id, notes) from submission_metadata.json's documented `users[]` fields.
+
+    None means: nothing verifies the notebook's STUDENT_ID (no roster entry, no user whose
+    email or id it names); the caller then grades for the notebook's own id and says so.
+    In a group submission the user the notebook names is preferred, else the first.
     """
-    users = metadata.get("users") or [{}]
-    return str(users[0].get("sid") or users[0].get("id") or "unknown")
+    from commslab.grading.lms import LmsKey
+
+    users = [u for u in metadata.get("users") or [] if isinstance(u, dict)]
+    notes = []
+    if len(users) > 1:
+        names = ", ".join(str(u.get("name") or u.get("email") or u.get("id")) for u in users)
+        notes.append(f"group submission of {names}: Gradescope gives every member this score")
+    claimed = claimed.strip().lower()
+    matched: list[str] = []
+    for user in users:
+        email, uid = str(user.get("email") or "").lower(), str(user.get("id") or "")
+        if roster is not None:
+            student = roster.match(LmsKey("email", email)) or roster.match(
+                LmsKey("gradescope_id", uid)
+            )
+            if student is not None:
+                matched.append(student.student_id)
+                continue
+        if claimed and claimed in (email, uid.lower()):
+            matched.append(claimed)
+    if not matched:
+        return None, [*notes, "identity not verified: no roster entry names this Gradescope user"]
+    return (claimed if claimed in matched else matched[0]), notes
+
+
+def _lines_per_question(feedback: list[str], questions) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {q: [] for q in questions}
+    current = None
+    for line in feedback:
+        head = line.split(": ", 1)[0]
+        if head in found:
+            current = head
+            found[head].append(line)
+        elif current and line.startswith("  - "):
+            found[current].append(line.strip())
+        else:
+            current = None
+    return found
+
+
+def gradescope_results(result, checks: list[str]) -> dict:
+    """results.json as Gradescope's specification writes it (docs "Autograder Specifications")."""
+    lines = _lines_per_question(result.feedback, result.max_points)
+    tests = [{"name": "Submission check", "output": "\n".join(checks), "visibility": "visible"}]
+    for number, (question, possible) in enumerate(result.max_points.items(), start=1):
+        tests.append(
+            {
+                "name": question,
+                "number": str(number),
+                "score": float(result.points.get(question, 0.0)),
+                "max_score": float(possible),
+                "output": "\n".join(lines.get(question, [])),
+                "visibility": "after_published",
+            }
+        )
+    return {
+        "score": float(result.score),
+        "output": f"Status: {result.status}. Your score appears when grades are published.",
+        "visibility": "after_published",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
 
 
 @click.command("gradescope", hidden=True)
@@ -79,28 +179,75 @@ def gradescope_identity(metadata: dict) -> str:
 @click.option("--term", required=True)
 @click.option("--metadata", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def gradescope_command(submission_dir: Path, term: str, metadata: Path, out: Path) -> None:
-    """Gradescope's run_autograder: grade the one notebook submitted, write results.json."""
+@click.option(
+    "--autograder",
+    "autograder_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("autograder"),
+)
+def gradescope_command(
+    submission_dir: Path, term: str, metadata: Path, out: Path, autograder_dir: Path
+) -> None:
+    """Gradescope's run_autograder: grade the notebook submitted, write results.json."""
+    result, checks = _grade_upload(submission_dir, term, metadata, autograder_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(gradescope_results(result, checks), indent=1))
+    click.echo(f"{result.student_id}: {result.score:g}/{result.max_score:g} ({result.status})")
+
+
+def _grade_upload(submission_dir: Path, term: str, metadata_path: Path, autograder_dir: Path):
+    from commslab.grading import harness, lms
     from commslab.grading.grade import GradeResult, grade_notebook
-    from commslab.grading.report import results_json
+    from commslab.grading.notebook import read_submission
+    from commslab.grading.roster import read_roster
+    from commslab.grading.sandbox import Limits
 
     try:
-        student_id = gradescope_identity(json.loads(metadata.read_text()))
+        metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
+        metadata = metadata if isinstance(metadata, dict) else {}
     except (OSError, ValueError):
-        student_id = "unknown"
-    notebooks = sorted(submission_dir.rglob("*.ipynb"))
-    if notebooks:
+        metadata = {}
+    roster_path = autograder_dir / "roster.csv"
+    roster = read_roster(roster_path) if roster_path.exists() else None
+    with tempfile.TemporaryDirectory(prefix="commslab-upload-") as workdir:
+        entries = lms.collect([submission_dir], workdir)
+        notebooks = [e for e in entries if e.status is None and lms._is_notebook_name(e)]
+        checks = [f"file: {e.original or e.file_name}: {e.status or 'graded'}" for e in entries]
+        if not notebooks:
+            failed = GradeResult.failed(
+                path=None,
+                term=term,
+                student_id="unknown",
+                status="no notebook submitted: upload collective_comms.ipynb",
+                autograder_dir=autograder_dir,
+            )
+            return failed, [*checks, "No notebook (.ipynb) found: upload collective_comms.ipynb."]
+        path = notebooks[0].path
+        claimed = read_submission(path).student_id
+        student_id, notes = gradescope_identity(metadata, claimed, roster)
+        try:
+            key = harness.instructor_key(autograder_dir, create=False)
+        except Exception as err:
+            failed = GradeResult.failed(
+                path=path,
+                term=term,
+                student_id=student_id or claimed,
+                status=f"grader error: {err}; the instructor must rebuild the autograder",
+                autograder_dir=autograder_dir,
+            )
+            return failed, checks
         result = grade_notebook(
-            notebooks[0], term=term, student_id=student_id, autograder_dir=Path("autograder")
-        )
-    else:
-        result = GradeResult.failed(
-            path=None,
+            path,
             term=term,
-            student_id=student_id,
-            status="no notebook submitted: upload collective_comms.ipynb",
-            autograder_dir=Path("autograder"),
+            student_id=student_id or claimed,
+            autograder_dir=autograder_dir,
+            timeout=PROBE_SECONDS,
+            limits=Limits(total_seconds=PROBE_SECONDS, memory_bytes=PROBE_MEMORY_BYTES),
+            key=key,
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(results_json(result))
-    click.echo(f"{result.student_id}: {result.score:g}/{result.max_score:g} ({result.status})")
+    result.notes = [*notes, *result.notes]
+    checks.append(f"STUDENT_ID in the notebook: {claimed or '(empty)'}")
+    checks.extend(notes)
+    if result.identity_note:
+        checks.append(f"Identity: {result.identity_note}")
+    return result, checks

@@ -34,6 +34,11 @@ PROBE = Path(__file__).with_name("probe.py")
 SANDBOXED_PACKAGES = ("comms_core", "commslab", "otter")
 
 
+# Python 3.11's -P keeps the script's folder off sys.path; on 3.10 -I (isolated mode) does that
+# too (it also ignores PYTHON* variables, which the probe does not read).
+NO_SCRIPT_DIR = ("-P",) if sys.version_info >= (3, 11) else ("-I",)
+
+
 @dataclass(frozen=True)
 class Limits:
     """Time, memory and output limits for one submission's probe."""
@@ -163,7 +168,7 @@ def _run_once(request: dict, limits: Limits, deadline: float) -> _Attempt:
         # file (with a FIFO that would block an open) by the time we read it
         with open(stderr_path, "wb") as stderr, open(stderr_path, "rb") as stderr_back:
             proc = subprocess.Popen(
-                [sys.executable, "-s", "-P", str(PROBE), request_path, str(write_fd)],
+                [sys.executable, "-s", *NO_SCRIPT_DIR, str(PROBE), request_path, str(write_fd)],
                 cwd=workdir,
                 env=_environment(workdir),
                 stdin=subprocess.DEVNULL,

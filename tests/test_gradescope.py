@@ -1,0 +1,226 @@
+"""The Gradescope bundle, run the way Gradescope runs it, on Python 3.10.
+
+Gradescope's "Autograder Specifications" (gradescope-autograders.readthedocs.io/en/latest/specs,
+source: github.com/gradescope/autograder_samples docs/specs.md): the zip is unpacked to
+/autograder/source, `setup.sh` runs once as root, `run_autograder` is copied to
+/autograder/run_autograder and runs per submission with the working directory /autograder, the
+upload in /autograder/submission and /autograder/submission_metadata.json (docs
+"Submission Metadata": `users[]` with `email`, `id`, `name`); it writes
+/autograder/results/results.json. The default base image is Ubuntu 22.04, whose python3 is
+3.10 (docs "Base Images"); here pyenv's 3.10.13 stands in for it.
+
+Bubblewrap puts a temporary folder at /autograder without touching the host: every top-level
+folder of the host is bound to itself, /autograder is created in bubblewrap's own root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+from adversarial import notebooks as nbs
+
+from commslab.bundle import build_bundle, gradescope_identity, gradescope_results
+from commslab.grading.grade import GradeResult, grade_notebook
+from commslab.grading.lms import LmsKey
+from commslab.grading.roster import Roster, Student
+
+ROOT = Path(__file__).resolve().parents[1]
+TERM = "2026-fall"
+KEY = "gradescope-simulation-key"
+VISIBILITY = {"enum": ["hidden", "after_due_date", "after_published", "visible"]}
+# results.json, written from the specification's "Output format" (every field is optional,
+# but the score must be at the top level or on each test).
+RESULTS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "score": {"type": "number"},
+        "execution_time": {"type": "number"},
+        "output": {"type": "string"},
+        "output_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
+        "visibility": VISIBILITY,
+        "stdout_visibility": VISIBILITY,
+        "extra_data": {"type": "object"},
+        "tests": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "score": {"type": "number"},
+                    "max_score": {"type": "number"},
+                    "status": {"enum": ["passed", "failed"]},
+                    "name": {"type": "string"},
+                    "number": {"type": "string"},
+                    "output": {"type": "string"},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "visibility": VISIBILITY,
+                    "extra_data": {"type": "object"},
+                },
+            },
+        },
+        "leaderboard": {"type": "array"},
+    },
+    "anyOf": [
+        {"required": ["score"]},
+        {"properties": {"tests": {"items": {"required": ["score"]}}}, "required": ["tests"]},
+    ],
+}
+METADATA = {  # docs "Submission Metadata", with the documented fields only
+    "id": 123456,
+    "created_at": "2026-12-01T09:00:00.000000-08:00",
+    "assignment": {
+        "due_date": "2026-12-05T23:00:00.000000-08:00",
+        "group_size": None,
+        "group_submission": False,
+        "id": 25828,
+        "course_id": 1234,
+        "late_due_date": None,
+        "release_date": "2026-11-20T00:00:00.000000-08:00",
+        "title": "Collective Communication Lab",
+        "total_points": "35.0",
+    },
+    "submission_method": "upload",
+    "users": [{"email": "jane@uni.edu", "id": 987654, "name": "Jane Doe"}],
+    "previous_submissions": [],
+}
+
+
+def _python310() -> Path:
+    root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
+    return Path(root or Path.home() / ".pyenv") / "versions" / "3.10.13" / "bin" / "python3.10"
+
+
+def _bwrap(autograder: Path, command: list[str], *, network: bool, env: dict) -> str:
+    """Run `command` with `autograder` at /autograder, the rest of the host as it is."""
+    args = ["bwrap", "--die-with-parent", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    for entry in sorted(os.listdir("/")):
+        path = Path("/") / entry
+        if entry in ("proc", "dev", "sys", "tmp", "autograder"):
+            continue
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--bind", str(path), str(path)]
+    args += ["--bind", str(autograder), "/autograder", "--chdir", "/autograder"]
+    if not network:
+        args.append("--unshare-net")
+    for name, value in env.items():
+        args += ["--setenv", name, value]
+    run = subprocess.run(
+        [*args, *command], capture_output=True, text=True, timeout=900, env=os.environ.copy()
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return run.stdout
+
+
+@pytest.mark.slow
+def test_the_bundle_grades_on_a_simulated_gradescope_with_python_310(tmp_path, monkeypatch):
+    if shutil.which("bwrap") is None:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "bubblewrap"], check=True)
+    python = _python310()
+    assert python.exists(), f"{python}: Python 3.10 (pyenv) is what Ubuntu 22.04 has"
+    monkeypatch.setenv("COMMSLAB_GRADING_KEY", KEY)
+    bundle = build_bundle(TERM, ROOT)
+
+    autograder = tmp_path / "autograder"
+    with zipfile.ZipFile(bundle) as z:
+        z.extractall(autograder / "source")
+    for name in ("setup.sh", "run_autograder"):
+        (autograder / "source" / name).chmod(0o755)
+    shutil.copy(autograder / "source" / "run_autograder", autograder / "run_autograder")
+    # the instructor's roster: the Gradescope email is student 1234567 of the course
+    (autograder / "source" / "autograder" / "roster.csv").write_text(
+        "student_id,email,name\n1234567,jane@uni.edu,Jane Doe\n"
+    )
+    env = {"COMMSLAB_PYTHON": str(python), "HOME": "/tmp", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    _bwrap(autograder, ["bash", "/autograder/source/setup.sh"], network=True, env=env)
+    venv_python = autograder / "venv" / "bin" / "python"
+    version = subprocess.run([venv_python, "--version"], capture_output=True, text=True)
+    assert version.stdout.startswith("Python 3.10"), version.stdout
+
+    submission = autograder / "submission"
+    nbs.write(nbs.solved_notebook("1234567"), submission / "collective_comms.ipynb")
+    # Jupyter's autosave copy of an older, empty state: never the graded file
+    nbs.write(
+        nbs.untouched_notebook(),
+        submission / ".ipynb_checkpoints" / "collective_comms-checkpoint.ipynb",
+    )
+    (autograder / "submission_metadata.json").write_text(json.dumps(METADATA))
+    (autograder / "results").mkdir()
+
+    results = []
+    for _ in range(2):  # a regrade gives the same results
+        env_run = {"HOME": "/tmp"}
+        _bwrap(autograder, ["/autograder/run_autograder"], network=False, env=env_run)
+        results.append(json.loads((autograder / "results" / "results.json").read_text()))
+    first = results[0]
+    jsonschema.validate(first, RESULTS_SCHEMA)
+    assert results[0] == results[1]
+    assert first["score"] == 35
+    check = first["tests"][0]
+    assert check["visibility"] == "visible" and "score" not in check
+    assert "collective_comms.ipynb: graded" in check["output"]
+    assert "checkpoint" not in check["output"]
+    assert {t["visibility"] for t in first["tests"][1:]} == {"after_published"}
+    assert sum(t["max_score"] for t in first["tests"][1:]) == 35
+
+    # the same key locally: the same hidden inputs, the same points
+    local = grade_notebook(
+        submission / "collective_comms.ipynb",
+        term=TERM,
+        student_id="1234567",
+        autograder_dir=ROOT / "autograder",
+        key=KEY.encode(),
+    )
+    assert {t["name"]: t["score"] for t in first["tests"][1:]} == local.points
+
+
+def test_identity_comes_from_the_documented_fields_through_the_roster() -> None:
+    roster = Roster(
+        [
+            Student("1234567", keys={LmsKey("email", "jane@uni.edu")}),
+            Student("7654321", keys={LmsKey("email", "bob@uni.edu")}),
+        ],
+        "plain",
+    )
+    jane = {"users": [{"email": "Jane@uni.edu", "id": 1, "name": "Jane Doe"}]}
+    assert gradescope_identity(jane, "whatever", roster) == ("1234567", [])
+    pair = {"users": [*jane["users"], {"email": "bob@uni.edu", "id": 2, "name": "Bob"}]}
+    student_id, notes = gradescope_identity(pair, "7654321", roster)
+    assert student_id == "7654321" and "group submission" in notes[0]
+    # no roster: a user the notebook names is verified; anything else is flagged
+    assert gradescope_identity(jane, "jane@uni.edu")[0] == "jane@uni.edu"
+    unverified, notes = gradescope_identity(jane, "1234567")
+    assert unverified is None and "not verified" in notes[-1]
+    assert gradescope_identity({}, "x")[0] is None
+
+
+def test_results_show_nothing_hidden_before_publication() -> None:
+    result = GradeResult(
+        student_id="1",
+        score=3.0,
+        max_score=6.0,
+        status="graded",
+        points={"ring_allreduce_time": 3.0, "tree_allreduce_time": 0.0},
+        max_points={"ring_allreduce_time": 3.0, "tree_allreduce_time": 3.0},
+        feedback=[
+            "Status: graded",
+            "Score: 3 / 6",
+            "ring_allreduce_time: 3 / 3",
+            "tree_allreduce_time: 0 / 3",
+            "  - tree_n_not_power_of_two: use ceil(log2 N)",
+        ],
+    )
+    results = gradescope_results(result, ["file: collective_comms.ipynb: graded"])
+    jsonschema.validate(results, RESULTS_SCHEMA)
+    assert "tree" not in results["output"] and results["stdout_visibility"] == "hidden"
+    tree = results["tests"][2]
+    assert tree["visibility"] == "after_published" and "ceil(log2 N)" in tree["output"]
