@@ -414,3 +414,53 @@ def test_a_plain_roster_never_merges_two_students(tmp_path) -> None:
     (tmp_path / "x.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="not a roster"):
         read_roster(tmp_path / "x.csv")
+
+
+def _moodle_import(worksheet_text: str, participants: dict[str, str], max_grade: float) -> dict:
+    """A port of Moodle's worksheet import (mod/assign/feedback/offline/importgradeslib.php
+    `init`/`next` and locallib.php `process_import_grades`): the Identifier, Grade and
+    Last modified (grade) columns must exist; "Participant " is stripped from the id, which
+    must be a participant; an empty or negative grade is skipped; one above the maximum is
+    out of range. Returns participant id -> grade imported; raises on what Moodle refuses."""
+    import csv as _csv
+
+    rows = list(_csv.reader(worksheet_text.splitlines()))
+    header = rows[0]
+    for column in ("Identifier", "Grade", "Last modified (grade)"):
+        if column not in header:
+            raise ValueError(f"invalidgradeimport: no {column} column")
+    at_id, at_grade = header.index("Identifier"), header.index("Grade")
+    imported = {}
+    for record in rows[1:]:
+        uniqueid = record[at_id][len("Participant ") :]
+        if uniqueid not in participants:
+            continue
+        grade = record[at_grade].strip()
+        if grade == "":
+            continue
+        value = float(grade.replace(",", "."))  # unformat_float
+        if value < 0 or value > max_grade:
+            raise ValueError(f"out of range: {value}")
+        imported[uniqueid] = value
+    return imported
+
+
+def test_the_moodle_worksheet_comes_back_ready_to_import(tmp_path) -> None:
+    from commslab.grading.grade import GradeResult
+    from commslab.grading.report import write_outputs
+
+    worksheet = tmp_path / "Grades-CS101-Lab-42.csv"
+    worksheet.write_text(
+        "Identifier,Full name,Email address,Status,Grade,Maximum grade,Grade can be changed,"
+        "Last modified (submission),Last modified (grade),Feedback comments\n"
+        "Participant 1234567,Jane Doe,jane@uni.edu,Submitted for grading,,35.00,Yes,-,-,\n"
+        "Participant 1234568,Bob Smith,bob@uni.edu,No submission,,35.00,Yes,-,-,\n",
+        encoding="utf-8",
+    )
+    roster = read_roster(worksheet)
+    result = GradeResult("jane@uni.edu", 31.5, 35.0, "graded", max_points={"q": 35.0})
+    write_outputs([result], tmp_path / "out", roster=roster)
+    text = (tmp_path / "out" / "gradebook_moodle.csv").read_text(encoding="utf-8")
+    assert text.splitlines()[0] == worksheet.read_text().splitlines()[0]
+    imported = _moodle_import(text, {"1234567": "Jane", "1234568": "Bob"}, 35.0)
+    assert imported == {"1234567": 31.5}  # Bob has no submission: his grade stays empty

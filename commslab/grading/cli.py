@@ -132,7 +132,11 @@ def grade(
                 on_done=lambda r: progress.advance(task),
             )
     report.write_outputs(
-        results, out_dir, assignment=assignment, canvas_assignment_id=canvas_assignment_id
+        results,
+        out_dir,
+        assignment=assignment,
+        canvas_assignment_id=canvas_assignment_id,
+        roster=roster,
     )
     click.echo(report.summary(results))
     click.echo(

@@ -31,6 +31,7 @@ from pathlib import Path
 from commslab.grading.grade import GradeResult, grade_notebook, normalise_id
 from commslab.grading.lms import Entry
 from commslab.grading.notebook import WRITTEN_IDS, read_submission
+from commslab.grading.roster import Roster
 from commslab.grading.sandbox import Limits
 from commslab.grading.written import IDENTICAL, class_flags
 
@@ -257,6 +258,7 @@ def write_outputs(
     *,
     assignment: str = "Collective Communication Lab",
     canvas_assignment_id: str | None = None,
+    roster: Roster | None = None,
 ) -> Path:
     out = Path(out_dir)
     for sub in ("feedback", "results"):
@@ -265,6 +267,8 @@ def write_outputs(
     names = _file_names(results)
     _grades_csv(results, questions, out / "grades.csv")
     _canvas_csv(results, out / "gradebook_canvas.csv", assignment, canvas_assignment_id)
+    if roster is not None and roster.source == "moodle":
+        _moodle_worksheet(results, roster, out / "gradebook_moodle.csv")
     for r, name in zip(results, names, strict=True):
         (out / "feedback" / f"{name}.md").write_text(_feedback_md(r, assignment), "utf-8")
         (out / "results" / f"{name}.json").write_text(results_json(r), "utf-8")
@@ -332,6 +336,23 @@ def _canvas_csv(
         for student_id in sorted(rows):
             r = rows[student_id]
             writer.writerow([r.lms_name, student_id, "", "", "", _number(r.score)])
+
+
+def _moodle_worksheet(results: list[GradeResult], roster: Roster, path: Path) -> None:
+    """The TA's Moodle grading worksheet with its Grade column filled, to upload back
+    (Assignment > Upload grading worksheet). Every other cell stays as Moodle wrote it, so
+    the importer (assignfeedback_offline) finds its Identifier, Grade and Last modified
+    (grade) columns; a student without a submission keeps an empty grade (Moodle skips it)."""
+    rows = _gradebook_rows(results)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=roster.header)
+        writer.writeheader()
+        for student in roster.students:
+            row = dict(student.row)
+            graded = rows.get(student.student_id)
+            if graded is not None:
+                row["Grade"] = f"{graded.score:.2f}"
+            writer.writerow({k: row.get(k, "") for k in roster.header})
 
 
 def _feedback_md(r: GradeResult, assignment: str) -> str:
