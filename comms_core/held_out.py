@@ -14,12 +14,11 @@ Three models are scored on each held-out condition, each calibrated on the other
    N. This is "calibrate on one GPU count, predict another" for the lab's model.
 2. NCCL-like: NCCL's own tuning model with NVLS/NVLSTree (comms_core.measurements),
    from published constants only; nothing is fitted, so every condition is held out.
-3. Calibrated NCCL-like: T = floor + s · T_nccl(M), with
-       s     = median of T_measured / T_nccl over the rows of >= 64 MiB   (bandwidth scale)
-       floor = median of T_measured - s · T_nccl over the rows of <= 64 KiB (launch floor)
-   fitted on the held-out system's other conditions when it has any (a per-system launch
-   floor and bandwidth), else s alone on the other systems of the same class (floor 0:
-   NCCL's own latencies; see calibrate_for for why a floor does not transfer).
+3. Calibrated NCCL-like: T = floor + s · T_nccl(M), the launch floor (s) and the scale
+   of NCCL's times fitted by least squares on relative error (fit_calibrated_nccl): on
+   the held-out system's other conditions when it has any (a per-system launch floor and
+   scale), else s alone on the other systems of the same class (floor 0: NCCL's own
+   latencies; see calibrate_for for why a floor does not transfer).
 
 Errors are (predicted - measured)/measured per row; a condition's score is the geometric
 mean and the median of |error|. The geometric mean floors |error| at 1e-4 (0.01%), so one
@@ -59,8 +58,7 @@ __all__ = [
 ]
 
 MODELS = ("alpha_beta", "nccl_like", "calibrated")
-SMALL_BYTES = 64 * 2**10  # the launch floor is read at or below this size
-LARGE_BYTES = 64 * 2**20  # the bandwidth scale at or above this size
+LARGE_BYTES = 64 * 2**20  # a scale borrowed from other systems is fitted at or above this
 _GEOMEAN_FLOOR = 1e-4
 
 # ASTRA-sim's NCCL validation on HGX-H100, AllReduce with NCCL_ALGO=Ring forced: geometric
@@ -143,8 +141,8 @@ def fit_pooled_ring(rows: list[NcclMeasurement]) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class CalibratedNccl:
-    """T = floor + scale · T_nccl: the launch floor in seconds, the bandwidth scale (1 = NCCL's
-    own bandwidths) and where they were fitted."""
+    """T = floor + scale · T_nccl: the launch floor in seconds, the scale of NCCL's times
+    (1 = NCCL's own model) and the systems they were fitted on."""
 
     floor_s: float
     scale: float
@@ -157,20 +155,27 @@ def fit_calibrated_nccl(
     *,
     with_floor: bool = True,
 ) -> CalibratedNccl:
-    """The scale (median ratio over rows >= 64 MiB, else 1) and then the floor (median
-    residual over rows <= 64 KiB, else 0) of T = floor + scale·T_nccl; with_floor=False
-    keeps NCCL's own latencies (floor 0)."""
+    """Fit T = floor + scale·T_nccl by least squares on relative residuals,
+
+        minimise Σ ((floor + scale·x_i - T_i) / T_i)²,    x_i = T_nccl(row i),
+
+    as comms_core.fitting does for α and β (every size counts alike; floor >= 0, refit
+    with floor 0 otherwise). with_floor=False fits the scale alone (NCCL's own latencies):
+    scale = Σ(x/T) / Σ(x²/T²).
+    """
     systems = SYSTEMS if systems is None else systems
-    measured = np.array([r.time_s for r in rows])
-    model = np.array([_nccl_time(r, systems[r.system]) for r in rows])
-    size = np.array([r.size_bytes for r in rows])
-    large, small = size >= LARGE_BYTES, size <= SMALL_BYTES
-    scale = float(np.median(measured[large] / model[large])) if large.any() else 1.0
+    if not rows:
+        raise ValueError("rows: need at least one measurement to calibrate on")
+    T = np.array([r.time_s for r in rows])
+    x = np.array([_nccl_time(r, systems[r.system]) for r in rows])
     floor = 0.0
-    if with_floor and small.any():
-        floor = float(np.median(measured[small] - scale * model[small]))
+    if with_floor and len({r.size_bytes for r in rows}) >= 2:
+        design = np.column_stack([np.ones_like(T), x]) / T[:, None]
+        (floor, scale), *_ = np.linalg.lstsq(design, np.ones_like(T), rcond=None)
+    if floor <= 0:
+        floor, scale = 0.0, np.sum(x / T) / np.sum((x / T) ** 2)
     names = ", ".join(sorted({r.system for r in rows}))
-    return CalibratedNccl(floor_s=floor, scale=scale, fitted_on=names)
+    return CalibratedNccl(floor_s=float(floor), scale=float(scale), fitted_on=names)
 
 
 def calibrate_for(
@@ -182,9 +187,10 @@ def calibrate_for(
 
     The held-out system's other conditions, if it has any: its own launch floor and
     bandwidth scale. Else the other systems of the same class (one node, or several):
-    their bandwidth scale only, because a launch floor belongs to a system and its fabric
-    (measured 13-20 µs on DGX H100, 25-45 µs on Azure, 93 µs on a DGX A100 pair, 123 µs
-    over TCPXO: fitting one on other systems made every prediction worse).
+    their scale only, fitted on their rows of >= 64 MiB (a bandwidth efficiency), because
+    a launch floor belongs to a system and its fabric (measured 13-20 µs on DGX H100, 25-45
+    µs on Azure, 93 µs on a DGX A100 pair, 123 µs over TCPXO: fitting one on other systems
+    made every prediction worse).
     """
     others = {c: rows for c, rows in grouped.items() if c != held_out}
     same_system = [r for c, rows in others.items() if c.system == held_out.system for r in rows]
@@ -193,7 +199,8 @@ def calibrate_for(
     same_class = [
         r for c, rows in others.items() if c.several_nodes == held_out.several_nodes for r in rows
     ]
-    return same_class, fit_calibrated_nccl(same_class, systems, with_floor=False)
+    large = [r for r in same_class if r.size_bytes >= LARGE_BYTES] or same_class
+    return same_class, fit_calibrated_nccl(large, systems, with_floor=False)
 
 
 # --- scoring --------------------------------------------------------------------------------

@@ -119,3 +119,35 @@ def test_forcing_an_algorithm_the_system_lacks_is_a_clear_error():
     a100 = nccl_system_arguments(SYSTEMS["azure_nd_a100_v4"])
     with pytest.raises(ValueError, match="nvls"):
         nccl_like_allreduce_time(2**20, 8, 1, algorithm="nvls", **a100)
+
+
+def test_a_system_measured_at_two_gpu_counts_brings_its_own_launch_floor_and_scale():
+    """Calibrate on one GPU count of a system, predict another: the per-system path.
+
+    Oracle by construction: the rows of dgx_h100_1x8 relabelled at 4 and at 8 GPUs, with
+    times made as 30 µs + 1.2 × the NCCL-like time. Held out at 8 GPUs, the calibration
+    comes from the 4-GPU rows alone and recovers floor 30 µs and scale 1.2 exactly, so the
+    8-GPU prediction is exact: the floor and the scale transfer across the GPU count."""
+    from dataclasses import replace
+
+    from comms_core.held_out import calibrate_for, predict
+
+    h100 = SYSTEMS["dgx_h100_1x8"]
+    base = [r for r in ROWS if r.system == "dgx_h100_1x8"]
+    rows = []
+    for n in (4, 8):
+        for r in base:
+            r = replace(r, gpus=n)
+            t = 30e-6 + 1.2 * nccl_like_allreduce_time(
+                r.size_bytes, n, 1, **nccl_system_arguments(h100)
+            )
+            rows.append(replace(r, time_us=float(t) * 1e6))
+    grouped = conditions(rows)
+    held_out = next(c for c in grouped if c.gpus == 8)
+    calibration_rows, calibrated = calibrate_for(held_out, grouped)
+    assert {r.gpus for r in calibration_rows} == {4}
+    assert calibrated.floor_s == pytest.approx(30e-6, rel=1e-9)
+    assert calibrated.scale == pytest.approx(1.2, rel=1e-9)
+    predicted = predict(grouped[held_out], calibration_rows, calibrated)["calibrated"]
+    measured = np.array([r.time_s for r in grouped[held_out]])
+    np.testing.assert_allclose(predicted, measured, rtol=1e-9)
