@@ -401,8 +401,9 @@ _TREE_CORRECTION = {
 _RING_PLATEAU = 1.4  # Ring/Simple multi-node latency ×1.4 (Ampere+), "plateau effect of ring"
 # NVLS and NVLSTree (Simple only): hwLat NVLINK 25 µs, NET 18 (NVLS) and 14 (NVLSTree) µs,
 # base 0 (tuning.cc, v2.20-v2.23). ASSUMPTION, our reading: NVLS pays the NVLink figure once;
-# NVLSTree pays it once plus the tree's 2·⌊log2 nodes⌋ network hops.
-_NVLS_LATENCY_US = {"nvlink": 25.0, "net_nvls": 18.0, "net_nvlstree": 14.0}
+# NVLSTree pays it once plus the tree's 2·⌊log2 nodes⌋ network hops. (NVLS across nodes,
+# NET 18 µs, needs CollNet/SHARP switches: not modelled.)
+_NVLS_LATENCY_US = {"nvlink": 25.0, "net_nvlstree": 14.0}
 
 
 def _ll_max_bw(arch: str, cpu_vendor: str, n_nodes: int) -> float:

@@ -239,3 +239,17 @@ def test_nvls_closes_the_large_message_gap_on_nvswitch_h100():
             assert 0.2 < c.error_alpha_beta < 0.35
             assert abs(c.error_nccl_like) < 0.10
             assert c.nccl_choice == "nvls/Simple"
+
+
+def test_nvls_and_nvlstree_times_by_hand():
+    """One node, 8 H100, 1 GiB: 25 µs + 2^30 B / (480 GB/s · 8/14) = 25 + 3914.7 µs.
+    Two nodes of 8 with 384 GB/s of NICs each, 64 MiB: 25 + 2·1·14 µs + 2^26 B / min(274.3,
+    384) GB/s = 53 + 244.7 µs (NVLSTree)."""
+    one = nccl_like_algorithm_times(2**30, 8, 1, nvls=True)[("nvls", "Simple")]
+    assert one * 1e6 == pytest.approx(25 + 2**30 / (480e9 * 8 / 14) * 1e6, rel=1e-12)
+    assert one * 1e6 == pytest.approx(3939.7, abs=0.1)
+    two = nccl_like_algorithm_times(2**26, 16, 2, bus_bw_inter=384e9, nvls=True)
+    assert two[("nvlstree", "Simple")] * 1e6 == pytest.approx(53 + 244.66, abs=0.01)
+    assert ("nvls", "Simple") not in two and ("nvlstree", "Simple") not in (
+        nccl_like_algorithm_times(2**26, 16, 2, bus_bw_inter=384e9)
+    )
