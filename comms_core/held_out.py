@@ -9,12 +9,13 @@ algorithm) of the published dataset (comms_core.measurements).
 Three models are scored on each held-out condition, each calibrated on the others only:
 
 1. α-β ring, pooled: T = 2(N-1)·α + 2(N-1)/N · M/β, one α and one β fitted by least
-   squares on relative error (weights 1/T, as comms_core.fitting) over every row of the
-   other conditions of the same class (one node, or several), then read at the held-out
-   N. This is "calibrate on one GPU count, predict another" for the lab's model.
+   squares on relative error (weights 1/T, as comms_core.fitting) over the calibration
+   rows (the system's other conditions, else the other systems of the same class: one
+   node, or several; calibrate_for), then read at the held-out N: "calibrate on one GPU
+   count, predict another" for the lab's model.
 2. NCCL-like: NCCL's own tuning model with NVLS/NVLSTree (comms_core.measurements),
    from published constants only; nothing is fitted, so every condition is held out.
-3. Calibrated NCCL-like: T = floor + s · T_nccl(M), the launch floor (s) and the scale
+3. Calibrated NCCL-like: T = floor + s · T_nccl(M), the launch floor (seconds) and the scale
    of NCCL's times fitted by least squares on relative error (fit_calibrated_nccl): on
    the held-out system's other conditions when it has any (a per-system launch floor and
    scale), else s alone on the other systems of the same class (floor 0: NCCL's own
@@ -88,6 +89,7 @@ class Condition:
 
 
 def condition_of(row: NcclMeasurement) -> Condition:
+    """The condition a row was measured under."""
     return Condition(row.system, row.gpus, row.nodes, forced_algorithm(row))
 
 
