@@ -464,3 +464,81 @@ def test_the_moodle_worksheet_comes_back_ready_to_import(tmp_path) -> None:
     assert text.splitlines()[0] == worksheet.read_text().splitlines()[0]
     imported = _moodle_import(text, {"1234567": "Jane", "1234568": "Bob"}, 35.0)
     assert imported == {"1234567": 31.5}  # Bob has no submission: his grade stays empty
+
+
+class InvalidHeaderRow(ValueError):
+    pass
+
+
+def _canvas_import(text: str, students: dict[int, dict]) -> tuple[dict, list[str]]:
+    """A port of Canvas's gradebook import (canvas-lms app/models/gradebook_importer.rb):
+    `row_has_student_headers?` (row[0] has "Student", row[1] has "ID"), `update_column_count`
+    (SIS User ID, SIS Login ID, Integration ID, Root Account after ID), the last student column
+    must be "Section", assignment titles "Name (id)" (`Assignment.title_and_id`), the
+    "Points Possible" row, and `process_student` (Canvas ID, then SIS User ID, then login,
+    then name; else a missing student). Returns ({user id: {assignment: grade}}, missing)."""
+    import csv as _csv
+    import re as _re
+
+    rows = list(_csv.reader(text.splitlines()))
+    header = rows[0]
+    if not (len(header) > 3 and "Student" in header[0] and "ID" in header[1]):
+        raise InvalidHeaderRow(header)
+    columns = 3
+    if _re.search(r"SIS\s+Login\s+ID", header[2]):
+        columns += 1
+    elif _re.search(r"SIS\s+User\s+ID", header[2]) and _re.search(r"SIS\s+Login\s+ID", header[3]):
+        extra = 1 if _re.search(r"Integration\s+ID", header[4]) else 0
+        columns += 2 + extra
+        if _re.search(r"Root\s+Account", header[4 + extra]):
+            columns += 1
+    if "Section" not in header[columns - 1]:
+        raise InvalidHeaderRow(header)
+    assignments = {}
+    for index, title in enumerate(header[columns:], start=columns):
+        match = _re.match(r"^(.*?) \((\d+)\)$", title)
+        assignments[index] = match[2] if match else title
+    imported, missing = {}, []
+    for row in rows[1:]:
+        if "Points Possible" in row[0]:
+            continue
+        found = None
+        if row[1].strip().isdigit() and int(row[1]) in students:
+            found = int(row[1])
+        for uid, s in students.items():
+            if found is None and row[2] and s.get("sis") == row[2]:
+                found = uid
+            if found is None and row[3] and s.get("login") == row[3]:
+                found = uid
+        if found is None:
+            missing.append(row[0] or row[1])
+            continue
+        imported[found] = {assignments[i]: row[i].strip() for i in assignments}
+    return imported, missing
+
+
+def test_the_canvas_gradebook_passes_canvas_importer(tmp_path) -> None:
+    from commslab.grading.grade import GradeResult
+    from commslab.grading.report import write_outputs
+
+    export = tmp_path / "2026-12-01T0900_Grades-CS101.csv"
+    export.write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section,Lab (98765)\n"
+        "    Points Possible,,,,,35.00\n"
+        '"Doe, Jane",111,S-001,jdoe,CS101-01,\n'
+        '"Smith, Bob",222,S-002,bsmith,CS101-02,\n',
+        encoding="utf-8",
+    )
+    roster = read_roster(export, id_column="SIS User ID")  # ids are SIS ids here
+    results = [
+        GradeResult("s-001", 35.0, 35.0, "graded", max_points={"q": 35.0}),
+        GradeResult("s-002", 12.5, 35.0, "graded", max_points={"q": 35.0}),
+    ]
+    write_outputs(results, tmp_path / "out", roster=roster, canvas_assignment_id="98765")
+    text = (tmp_path / "out" / "gradebook_canvas.csv").read_text(encoding="utf-8")
+    canvas = {111: {"sis": "S-001", "login": "jdoe"}, 222: {"sis": "S-002", "login": "bsmith"}}
+    imported, missing = _canvas_import(text, canvas)
+    assert missing == []
+    assert imported == {111: {"98765": "35"}, 222: {"98765": "12.5"}}
+    with pytest.raises(InvalidHeaderRow):  # the port refuses what Canvas refuses
+        _canvas_import("Name,ID,Section,Lab\n", canvas)

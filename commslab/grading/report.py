@@ -266,7 +266,7 @@ def write_outputs(
     questions = _questions(results)
     names = _file_names(results)
     _grades_csv(results, questions, out / "grades.csv")
-    _canvas_csv(results, out / "gradebook_canvas.csv", assignment, canvas_assignment_id)
+    _canvas_csv(results, out / "gradebook_canvas.csv", assignment, canvas_assignment_id, roster)
     if roster is not None and roster.source == "moodle":
         _moodle_worksheet(results, roster, out / "gradebook_moodle.csv")
     for r, name in zip(results, names, strict=True):
@@ -324,9 +324,17 @@ def _grades_csv(results: list[GradeResult], questions: list[str], path: Path) ->
 
 
 def _canvas_csv(
-    results: list[GradeResult], path: Path, assignment: str, canvas_assignment_id: str | None
+    results: list[GradeResult],
+    path: Path,
+    assignment: str,
+    canvas_assignment_id: str | None,
+    roster: Roster | None = None,
 ) -> None:
+    """With a Canvas roster (its gradebook export), each row carries the student's Canvas
+    ID, SIS ids and section from it, whatever column the student id was taken from."""
     rows = _gradebook_rows(results)
+    canvas = roster is not None and roster.source == "canvas"
+    known = {s.student_id: s.row for s in roster.students} if canvas else {}
     column = f"{assignment} ({canvas_assignment_id})" if canvas_assignment_id else assignment
     max_score = max((r.max_score for r in results), default=0.0)
     with open(path, "w", newline="", encoding="utf-8") as f:
@@ -334,8 +342,12 @@ def _canvas_csv(
         writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column])
         writer.writerow(["    Points Possible", "", "", "", "", _number(max_score)])
         for student_id in sorted(rows):
-            r = rows[student_id]
-            writer.writerow([r.lms_name, student_id, "", "", "", _number(r.score)])
+            r, row = rows[student_id], known.get(student_id)
+            if row is not None:
+                columns = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+                writer.writerow([*(row.get(c, "") for c in columns), _number(r.score)])
+            else:
+                writer.writerow([r.lms_name, student_id, "", "", "", _number(r.score)])
 
 
 def _moodle_worksheet(results: list[GradeResult], roster: Roster, path: Path) -> None:
