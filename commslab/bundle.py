@@ -135,7 +135,7 @@ def gradescope_identity(metadata: dict, claimed: str, roster=None) -> tuple[str 
     return (claimed if claimed in matched else matched[0]), notes
 
 
-def _lines_per_question(feedback: list[str], questions) -> dict[str, list[str]]:
+def feedback_per_question(feedback: list[str], questions) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {q: [] for q in questions}
     current = None
     for line in feedback:
@@ -152,7 +152,7 @@ def _lines_per_question(feedback: list[str], questions) -> dict[str, list[str]]:
 
 def gradescope_results(result, checks: list[str]) -> dict:
     """results.json as Gradescope's specification writes it (docs "Autograder Specifications")."""
-    lines = _lines_per_question(result.feedback, result.max_points)
+    lines = feedback_per_question(result.feedback, result.max_points)
     tests = [{"name": "Submission check", "output": "\n".join(checks), "visibility": "visible"}]
     for number, (question, possible) in enumerate(result.max_points.items(), start=1):
         tests.append(

@@ -15,6 +15,7 @@ from commslab.bundle import gradescope_command
 from commslab.calibrate import calibrate
 from commslab.demo import demo
 from commslab.grading.cli import grade, grade_one
+from commslab.grading.prairielearn import prairielearn_command
 from commslab.release import release_command, solutions_command
 
 
@@ -31,6 +32,7 @@ main.add_command(solutions_command)
 main.add_command(grade)
 main.add_command(grade_one)
 main.add_command(gradescope_command)
+main.add_command(prairielearn_command)
 
 if __name__ == "__main__":
     main()

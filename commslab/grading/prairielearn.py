@@ -1,0 +1,141 @@
+"""PrairieLearn's external grader: `commslab prairielearn --term TERM` as the entrypoint.
+
+PrairieLearn (docs/externalGrading.md, github.com/PrairieLearn/PrairieLearn) runs the
+question's `externalGradingOptions.image` with its `entrypoint`; the student's files are in
+/grade/student, the question's `data` dict in /grade/data/data.json, and the entrypoint must
+write /grade/results/results.json (the folder is not created for it, 1 MB at most):
+
+    {"gradable": true, "score": 0.8, "message": "...", "output": "...",
+     "tests": [{"name": "...", "points": 3, "max_points": 3, "message": "...", "output": "..."}]}
+
+`score` is in [0, 1]. A file that is not a gradable notebook gives `"gradable": false` with
+`format_errors`: no points are lost and no attempt is used.
+
+Identity: PrairieLearn does not tell an external grader who the student is; its variants are
+per student instead. The question's `server.py` puts an id in `data["params"]["student_id"]`
+(docs/platforms.md: derived from `data["variant_seed"]`, shown in the question for the student
+to type as STUDENT_ID), and that id binds the scenario. Without it the notebook's own
+STUDENT_ID binds the variant, and the result says it was not verified.
+
+Plug-in (a question's info.json)::
+
+    "externalGradingOptions": {
+        "enabled": true,
+        "image": "<registry>/comms-lab-grader",
+        "entrypoint": "/opt/venv/bin/commslab prairielearn --term 2026-fall",
+        "timeout": 300
+    }
+
+The image is the grading image (autograder/Dockerfile: this package, the hidden tests and
+the instructor key); the timeout must stay under PrairieLearn's maximum of 600 s.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import click
+
+MAX_RESULTS_BYTES = 1_000_000  # "this file should be limited to 1 MB"
+PROBE_SECONDS = 240.0  # PrairieLearn kills the job at `timeout` (at most 600 s)
+
+
+def prairielearn_results(result, *, verified: bool) -> dict:
+    """results.json in PrairieLearn's external-grading format, from a GradeResult."""
+    from commslab.bundle import feedback_per_question
+
+    if result.status in ("not a notebook", "empty") or result.status.startswith(
+        ("corrupt notebook", "empty notebook", "no notebook")
+    ):
+        return {
+            "gradable": False,
+            "format_errors": [f"{result.status}: upload collective_comms.ipynb saved by Jupyter"],
+            "message": result.status,
+        }
+    lines = feedback_per_question(result.feedback, result.max_points)
+    tests = [
+        {
+            "name": question,
+            "points": float(result.points.get(question, 0.0)),
+            "max_points": float(possible),
+            "message": "" if result.points.get(question, 0.0) >= possible else "see output",
+            "output": "\n".join(lines.get(question, [])),
+        }
+        for question, possible in result.max_points.items()
+    ]
+    message = f"Status: {result.status}"
+    if not verified:
+        message += " (the course did not pass a student id: the notebook's STUDENT_ID was used)"
+    score = result.score / result.max_score if result.max_score else 0.0
+    results = {
+        "gradable": True,
+        "score": min(1.0, max(0.0, score)),
+        "message": message,
+        "output": "\n".join(result.feedback),
+        "tests": tests,
+    }
+    if len(json.dumps(results)) > MAX_RESULTS_BYTES:
+        results["output"] = "(output too long: see the tests)"
+    return results
+
+
+@click.command("prairielearn", hidden=True)
+@click.option("--term", required=True)
+@click.option(
+    "--grade-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("/grade"),
+    show_default=True,
+    help="PrairieLearn's job folder: student/, data/data.json, results/",
+)
+@click.option(
+    "--autograder",
+    "autograder_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="tests/ and instructor.key (default: the image's)",
+)
+def prairielearn_command(term: str, grade_dir: Path, autograder_dir: Path | None) -> None:
+    """PrairieLearn's external-grader entrypoint: grade /grade/student, write results.json."""
+    from commslab.grading import lms
+    from commslab.grading.grade import GradeResult, default_autograder_dir, grade_notebook
+    from commslab.grading.notebook import read_submission
+    from commslab.grading.sandbox import Limits
+
+    autograder_dir = autograder_dir or default_autograder_dir()
+    try:
+        data = json.loads((grade_dir / "data" / "data.json").read_text(encoding="utf-8"))
+        params = data.get("params") if isinstance(data, dict) else None
+        given = str((params or {}).get("student_id") or "").strip()
+    except (OSError, ValueError, AttributeError):
+        given = ""
+    with tempfile.TemporaryDirectory(prefix="commslab-pl-") as workdir:
+        student = grade_dir / "student"
+        entries = lms.collect([student], workdir) if student.is_dir() else []
+        notebooks = [e for e in entries if e.status is None and lms._is_notebook_name(e)]
+        if notebooks:
+            path = notebooks[0].path
+            claimed = read_submission(path).student_id
+            result = grade_notebook(
+                path,
+                term=term,
+                student_id=given or claimed,
+                autograder_dir=autograder_dir,
+                timeout=PROBE_SECONDS,
+                limits=Limits(total_seconds=PROBE_SECONDS),
+            )
+        else:
+            result = GradeResult.failed(
+                path=None,
+                term=term,
+                student_id=given,
+                status="no notebook submitted",
+                autograder_dir=autograder_dir,
+            )
+    results = prairielearn_results(result, verified=bool(given))
+    out = grade_dir / "results" / "results.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    click.echo(f"{result.student_id}: {result.score:g}/{result.max_score:g} ({result.status})")
