@@ -466,3 +466,31 @@ def test_a_copy_in_the_same_attempt_never_replaces_the_graded_notebook(
     with open(out / "gradebook_canvas.csv", newline="") as f:
         canvas = {r[1]: r[5] for r in list(csv.reader(f))[2:]}
     assert canvas["111"] == "35"
+
+
+def test_a_job_array_plan_is_merged_into_one_grades_csv(tmp_path, monkeypatch) -> None:
+    """`grade --plan`, one `grade-one --plan --index I` per file (as a Slurm or Kubernetes
+    array would run them), then `grade --merge`: the same rows as one run; a job that never
+    wrote its result still gets its row."""
+    monkeypatch.setenv("COMMSLAB_GRADING_KEY", KEY.decode())
+    archive, out = _canvas_zip(tmp_path), tmp_path / "job"
+    common = ["--term", TERM, "--autograder", str(AUTOGRADER)]
+    run = CliRunner().invoke(grade, [str(archive), *common, "--plan", "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    plan = out / "plan.json"
+    entries = json.loads(plan.read_text())["entries"]
+    assert len(entries) == 5
+    for index in range(len(entries)):
+        if index == 3:
+            continue  # this job died
+        args = ["--plan", str(plan), "--index", str(index), "--out", f"{out}/results/{index}.json"]
+        run = CliRunner().invoke(grade_one, [*args, *common])
+        assert run.exit_code == 0, run.output
+    run = CliRunner().invoke(grade, [str(plan), "--merge", *common, "--out", str(out / "merged")])
+    assert run.exit_code == 0, run.output
+    with open(out / "merged" / "grades.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["file"] for r in rows] == [e["source"] for e in entries]
+    by_file = {r["file"].split(":", 1)[1]: r for r in rows}
+    assert by_file["doejane_111_500_collective_comms.ipynb"]["score"] == "35"
+    assert rows[3]["status"] == "missing result: the job for entry 3 did not finish"

@@ -2,7 +2,10 @@
 
 commslab grade PATH... --term TERM [--engine local|docker|podman] [--jobs N] [--out DIR]
                                    [--timeout S] [--roster FILE [--roster-id COLUMN]]
+commslab grade PATH... --term TERM --plan --out DIR      unpack and identify only: DIR/plan.json
 commslab grade-one NOTEBOOK --term TERM --student-id ID --out FILE.json
+commslab grade-one --plan DIR/plan.json --index I --term TERM --out DIR/results/I.json
+commslab grade DIR/plan.json --merge --term TERM --out DIR   one grades.csv from the jobs
 """
 
 from __future__ import annotations
@@ -84,6 +87,18 @@ _AUTOGRADER_HELP = "tests/ and instructor.key (default: ./autograder, else the p
     help="the roster column that holds the student id (default: Canvas 'ID', Moodle "
     "'ID number' else 'Email address', CSV 'student_id')",
 )
+@click.option(
+    "--plan",
+    is_flag=True,
+    help="only unpack and identify the files: write OUT/plan.json for a job array "
+    "(grade-one --plan ... --index I per file), then merge with --merge",
+)
+@click.option(
+    "--merge",
+    is_flag=True,
+    help="PATHS are plan.json files: merge the results the jobs wrote next to them "
+    "(results/I.json) into one grades.csv and gradebook",
+)
 def grade(
     paths,
     term,
@@ -96,10 +111,11 @@ def grade(
     canvas_assignment_id,
     roster_path,
     roster_id,
+    plan,
+    merge,
 ):
     """Grade notebooks, folders or an LMS export (Canvas, Moodle, Gradescope, nbgrader
     submitted/): one row per file in grades.csv."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     autograder_dir = autograder_dir or default_autograder_dir()
     if not (autograder_dir / "tests").is_dir():
@@ -114,22 +130,16 @@ def grade(
         except (OSError, ValueError) as err:
             raise click.ClickException(str(err)) from err
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="commslab-submissions-") as workdir:
-        entries = lms.collect(list(paths), workdir, roster=roster)
-        if not entries:
-            raise click.ClickException("no files to grade in " + ", ".join(map(str, paths)))
-        columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns) as progress:
-            task = progress.add_task("grading", total=len(entries))
-            results = report.grade_batch(
-                entries,
-                term=term,
-                autograder_dir=autograder_dir,
-                engine=engine,
-                jobs=jobs,
-                timeout=timeout,
-                out_dir=out_dir,
-                on_done=lambda r: progress.advance(task),
+    if plan:
+        _write_plan(paths, out_dir, roster, term)
+        return
+    if merge:
+        results = _merged_results(paths, term, autograder_dir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="commslab-submissions-") as workdir:
+            entries = lms.collect(list(paths), workdir, roster=roster)
+            results = _grade_here(
+                entries, paths, term, autograder_dir, engine, jobs, timeout, out_dir
             )
     report.write_outputs(
         results,
@@ -145,6 +155,70 @@ def grade(
     )
 
 
+def _grade_here(entries, paths, term, autograder_dir, engine, jobs, timeout, out_dir):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    if not entries:
+        raise click.ClickException("no files to grade in " + ", ".join(map(str, paths)))
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns) as progress:
+        task = progress.add_task("grading", total=len(entries))
+        return report.grade_batch(
+            entries,
+            term=term,
+            autograder_dir=autograder_dir,
+            engine=engine,
+            jobs=jobs,
+            timeout=timeout,
+            out_dir=out_dir,
+            on_done=lambda r: progress.advance(task),
+        )
+
+
+def _write_plan(paths, out_dir: Path, roster, term: str) -> None:
+    """The files unpacked into OUT/files and identified, one entry per file in OUT/plan.json,
+    for a job array (Slurm, Kubernetes, Gradescope-like runners) to grade one each."""
+    entries = lms.collect(list(paths), out_dir / "files", roster=roster)
+    plan = out_dir / "plan.json"
+    plan.write_text(lms.entries_to_json(entries, out_dir), encoding="utf-8")
+    click.echo(
+        f"{len(entries)} files in {plan}. Grade entry I (0..{len(entries) - 1}) with\n"
+        f"  commslab grade-one --plan {plan} --index I --term {term} "
+        f"--out {out_dir / 'results'}/I.json\n"
+        f"then merge: commslab grade {plan} --merge --term {term} --out {out_dir}"
+    )
+
+
+def _merged_results(plans, term: str, autograder_dir: Path) -> list:
+    """One row per entry of each plan: the result its job wrote, or why there is none."""
+    from commslab.grading.grade import GradeResult
+
+    results = []
+    for plan in plans:
+        base = Path(plan).parent
+        try:
+            entries = lms.entries_from_json(Path(plan).read_text(encoding="utf-8"), base)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise click.ClickException(f"{plan}: not a plan written by --plan ({err})") from err
+        for index, entry in enumerate(entries):
+            written = base / "results" / f"{index}.json"
+            try:
+                result = GradeResult.from_json(written.read_text(encoding="utf-8"))
+                if result.file != entry.source:
+                    raise ValueError(f"{written} is the result of {result.file}")
+            except (OSError, ValueError, TypeError):
+                result = GradeResult.failed(
+                    path=entry.path,
+                    term=term,
+                    student_id=entry.student_id,
+                    status=f"missing result: the job for entry {index} did not finish",
+                    autograder_dir=autograder_dir,
+                )
+                result.file, result.notes = entry.source, list(entry.notes)
+            results.append(result)
+    return results
+
+
 def _check_engine(engine: str) -> None:
     try:
         container = report._container_module()
@@ -154,9 +228,19 @@ def _check_engine(engine: str) -> None:
 
 
 @click.command("grade-one")
-@click.argument("notebook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "notebook", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--term", required=True)
-@click.option("--student-id", required=True, help="the LMS id the grade is for")
+@click.option("--student-id", default=None, help="the LMS id the grade is for")
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="a plan.json from `commslab grade --plan`: grade its entry --index",
+)
+@click.option("--index", type=click.IntRange(min=0), default=None, help="the plan's entry")
 @click.option(
     "--out",
     "out_file",
@@ -172,15 +256,36 @@ def _check_engine(engine: str) -> None:
     default=None,
     help=_AUTOGRADER_HELP,
 )
-def grade_one(notebook, term, student_id, out_file, timeout, autograder_dir):
-    """Grade one notebook here (the local engine) and write its GradeResult as JSON."""
-    result = grade_notebook(
-        notebook,
-        term=term,
-        student_id=student_id,
-        autograder_dir=autograder_dir or default_autograder_dir(),
-        timeout=timeout,
-    )
+def grade_one(notebook, term, student_id, plan_file, index, out_file, timeout, autograder_dir):
+    """Grade one notebook here (the local engine) and write its GradeResult as JSON:
+    NOTEBOOK --student-id ID, or one entry of a plan (--plan PLAN --index I)."""
+    autograder_dir = autograder_dir or default_autograder_dir()
+    if plan_file is not None:
+        if index is None:
+            raise click.UsageError("--plan needs --index")
+        entries = lms.entries_from_json(plan_file.read_text(encoding="utf-8"), plan_file.parent)
+        if index >= len(entries):
+            raise click.UsageError(f"--index {index}: the plan has {len(entries)} entries")
+        result = report.grade_entry(
+            entries[index],
+            term=term,
+            engine="local",
+            autograder_dir=autograder_dir,
+            timeout=timeout,
+            out_dir=plan_file.parent,
+            key=None,
+            limits=None,
+        )
+    elif notebook is None or student_id is None:
+        raise click.UsageError("give NOTEBOOK and --student-id, or --plan and --index")
+    else:
+        result = grade_notebook(
+            notebook,
+            term=term,
+            student_id=student_id,
+            autograder_dir=autograder_dir,
+            timeout=timeout,
+        )
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(result.to_json(), encoding="utf-8")
     click.echo(f"{result.student_id}: {result.score:g}/{result.max_score:g} ({result.status})")

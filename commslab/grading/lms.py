@@ -664,3 +664,33 @@ def _not_chosen(entry: Entry, chosen: Entry, release_stem: str) -> str:
 
 def cleanup(workdir: str | Path) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --- a plan for a job array ----------------------------------------------------------------
+
+
+def entries_to_json(entries: list[Entry], base: Path) -> str:
+    """The entries as JSON, paths relative to `base` (the plan's folder, shared by the jobs)."""
+    import dataclasses
+    import json
+
+    records = []
+    for e in entries:
+        record = dataclasses.asdict(e)
+        record["path"] = os.path.relpath(e.path, base) if e.path is not None else None
+        record["platform"] = e.platform.value
+        records.append(record)
+    return json.dumps({"entries": records}, indent=1)
+
+
+def entries_from_json(text: str, base: Path) -> list[Entry]:
+    """The entries of a plan written by entries_to_json, paths resolved against `base`."""
+    import json
+
+    entries = []
+    for record in json.loads(text)["entries"]:
+        record["path"] = base / record["path"] if record["path"] is not None else None
+        record["platform"] = Platform(record["platform"])
+        record["key"] = LmsKey(**record["key"]) if record["key"] else None
+        entries.append(Entry(**record))
+    return entries

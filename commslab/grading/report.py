@@ -38,7 +38,7 @@ from commslab.grading.written import IDENTICAL, class_flags
 ENGINES = ("local", "docker", "podman")
 
 
-def _grade_entry(
+def grade_entry(
     entry: Entry,
     *,
     term: str,
@@ -49,6 +49,7 @@ def _grade_entry(
     key: bytes | None,
     limits: Limits | None,
 ) -> GradeResult:
+    """One entry's row: graded, or the reason it was not; never raises."""
     try:
         if entry.status is not None or entry.path is None:
             result = GradeResult.failed(
@@ -155,7 +156,7 @@ def grade_batch(
     }
     results: list[GradeResult | None] = [None] * len(entries)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_grade_entry, e, **options): i for i, e in enumerate(entries)}
+        futures = {pool.submit(grade_entry, e, **options): i for i, e in enumerate(entries)}
         for future in as_completed(futures):
             results[futures[future]] = future.result()
             if on_done is not None:
