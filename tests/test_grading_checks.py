@@ -20,6 +20,8 @@ from commslab.grading.checks import (
     written_problem,
 )
 from commslab.grading.grade import question_points
+from commslab.grading.protocol import Kind, Outcome
+from commslab.grading.sandbox import CallResult
 
 AUTOGRADER = os.path.join(os.path.dirname(__file__), "..", "autograder")
 
@@ -148,8 +150,8 @@ def test_the_proxy_records_then_replays() -> None:
     assert calls[0]["args"] == [1.0, {"array": [2.0, 3.0]}]
     assert calls[1]["iterate"]["carry"] == [1, 1]
     results = {
-        calls[0]["id"]: {"status": "ok", "value": [4.0, 5.0]},
-        calls[1]["id"]: {"status": "ok", "value": [[[1.0], [2.0]]] * 3},
+        calls[0]["id"]: CallResult(Outcome(Kind.OK), [4.0, 5.0]),
+        calls[1]["id"]: CallResult(Outcome(Kind.OK), [[[1.0], [2.0]]] * 3),
     }
     replay = harness.StudentProxy(results)
     np.testing.assert_array_equal(replay.ring(1.0, np.array([2, 3])), [4.0, 5.0])
@@ -159,7 +161,7 @@ def test_the_proxy_records_then_replays() -> None:
     )
     with pytest.raises(harness.GraderError):
         replay.ring(9.0)  # not recorded: a bug in a test, never the student's fault
-    failing = harness.StudentProxy({calls[0]["id"]: {"status": "timed out"}})
+    failing = harness.StudentProxy({calls[0]["id"]: CallResult(Outcome(Kind.TIMED_OUT))})
     with pytest.raises(harness.StudentCallError, match="did not finish in time"):
         failing.ring(1.0, np.array([2, 3]))
 

@@ -24,7 +24,9 @@ from commslab.grading.answers import mission_answers
 from commslab.grading.cli import grade, grade_one
 from commslab.grading.grade import GradeResult, grade_notebook
 from commslab.grading.lms import Entry
+from commslab.grading.protocol import Kind, Outcome
 from commslab.grading.report import grade_batch, write_outputs
+from commslab.grading.sandbox import CallResult
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTOGRADER = ROOT / "autograder"
@@ -119,7 +121,7 @@ def test_the_hidden_inputs_differ_per_student_and_per_term(tmp_path) -> None:
             seen.extend(
                 json.dumps(c["args"]) for c in calls if c["function"] == "ring_allreduce_time"
             )
-            return {c["id"]: {"status": "not run"} for c in calls}, {}
+            return {c["id"]: CallResult(Outcome(Kind.NOT_RUN)) for c in calls}, {}
 
         harness.run_hidden_tests(
             view, tests_dir=AUTOGRADER / "tests", key=KEY, scenario=None, evaluate=evaluate

@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from commslab.grading import checks, harness, notebook, sandbox
-
-WORST_FIRST = ("memory limit", "timed out", "kernel exited", "kernel died")
+from commslab.grading.protocol import SEVERITY, Kind
 
 
 @dataclass
@@ -143,17 +142,14 @@ def _plain_values(scenario) -> dict:
 
 
 def _status_of(probe: sandbox.ProbeResult) -> str:
+    """The row's status: the worst outcome of any cell, call or export."""
     if not probe.started:
         return "grader error: the probe did not start"
-    statuses = list(probe.cells) + [c.get("status", "") for c in probe.calls.values()]
-    statuses += [
-        v["invalid"]
-        for v in probe.exports.values()
-        if isinstance(v, dict) and isinstance(v.get("invalid"), str)
-    ]
-    for worst in WORST_FIRST:
-        if any(s.startswith(worst) for s in statuses):
-            return "kernel exited" if worst == "kernel died" else worst
+    kinds = {o.kind for o in probe.cells} | {c.outcome.kind for c in probe.calls.values()}
+    kinds |= {o.kind for o in probe.deaths}
+    for worst in SEVERITY:
+        if worst in kinds:
+            return "kernel exited" if worst is Kind.DIED else worst.value
     return "graded"
 
 
@@ -301,6 +297,7 @@ def _fill(
         "timed out",
         "kernel exited",
         "memory limit",
+        "protocol violation",
     ):
         result.status += " (identity mismatch)"
     result.feedback = _feedback(result, files, outcome, probe, sub)
@@ -330,9 +327,9 @@ def _feedback(
     if not sub.ok:
         return [*lines, f"note: the file could not be graded ({sub.status})"]
     if probe is not None:
-        for cell, status in zip(sub.cells, probe.cells, strict=True):
-            if status != "ok":
-                lines.append(f"note: {cell.label}: {status}")
+        for cell, ended in zip(sub.cells, probe.cells, strict=True):
+            if not ended.ok:
+                lines.append(f"note: {cell.label}: {ended.text()}")
     for test_file in files:
         lines.append(f"{test_file.name}: {test_file.score:g} / {test_file.possible:g}")
         for tcr in test_file.test_case_results:

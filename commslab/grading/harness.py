@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from commslab.grading.checks import CheckFailed, Pending
+from commslab.grading.protocol import Kind, Outcome
 
 KEY_FILE = "instructor.key"
 KEY_ENV = "COMMSLAB_GRADING_KEY"
@@ -126,22 +127,25 @@ def _call_spec(function: str, args: list, iterate: dict | None = None) -> dict:
     return spec
 
 
-def _reason(function: str, status: str) -> str:
-    if status.startswith("error: NameError: ") and "not defined in your notebook" in status:
-        return status[len("error: NameError: ") :]
-    if status.startswith("error: "):
-        return f"{function} raised {status[7:]}"
-    if status.startswith("not a number: "):
-        return status[14:]
-    if status == "timed out":
+def _reason(function: str, outcome: Outcome) -> str:
+    """Why a call has no value, for the student's feedback."""
+    if outcome.kind is Kind.ERROR:
+        if outcome.detail.startswith("NameError: ") and "not defined in your notebook" in (
+            outcome.detail
+        ):
+            return outcome.detail.removeprefix("NameError: ")
+        return f"{function} raised {outcome.detail}"
+    if outcome.kind is Kind.NOT_A_NUMBER:
+        return outcome.detail
+    if outcome.kind is Kind.TIMED_OUT:
         return f"{function} did not finish in time (an endless loop?)"
-    return f"{function} could not be run: {status}"
+    return f"{function} could not be run: {outcome.text()}"
 
 
 class StudentProxy:
     """`student` in the tests: records calls (results=None) or returns the probe's results."""
 
-    def __init__(self, results: dict[str, dict] | None = None) -> None:
+    def __init__(self, results: dict | None = None) -> None:
         self._results = results
         self.calls: dict[str, dict] = {}
 
@@ -177,9 +181,9 @@ class StudentProxy:
         result = self._results.get(spec["id"])
         if result is None:
             raise GraderError(f"the call {spec['function']} was not recorded in the first pass")
-        if result.get("status") != "ok":
-            raise StudentCallError(_reason(spec["function"], str(result.get("status"))))
-        return decode_result(result["value"]) if decode else result["value"]
+        if not result.outcome.ok:
+            raise StudentCallError(_reason(spec["function"], result.outcome))
+        return decode_result(result.value) if decode else result.value
 
 
 # --- what the tests see of the submission -----------------------------------------------------

@@ -1,6 +1,6 @@
 """The probe: runs a student's cells in a sandboxed child process and reports plain JSON.
 
-    python -s -P probe.py REQUEST.json RESULT_FD        (started by commslab.grading.sandbox)
+    python -S -s -P probe.py < REQUEST.json     (events on stdout; see protocol.py)
 
 The grader never runs student code in its own process. This script, in a fresh temp dir with
 a minimal environment and stdin closed, does the following:
@@ -757,11 +757,11 @@ def _call(spec: dict, ns: dict, timeout: float, channel: _Channel) -> str:
     function = _dict_get(ns, name)
     if function is None:
         status = f"error: NameError: {name} is not defined in your notebook"
-        channel.send(event="call", id=spec["id"], status=status)
+        channel.send(event="call", id=spec["id"], **_outcome(status))
         return status
     if not _callable(function):
         status = f"error: {name} is not a function"
-        channel.send(event="call", id=spec["id"], status=status)
+        channel.send(event="call", id=spec["id"], **_outcome(status))
         return status
 
     def once():
@@ -787,9 +787,9 @@ def _call(spec: dict, ns: dict, timeout: float, channel: _Channel) -> str:
     if status.startswith("error: Unconvertible: "):
         status = f"not a number: {name} returned a value that " + status[22:]
     if status == "ok":
-        channel.send(event="call", id=spec["id"], status="ok", value=value)
+        channel.send(event="call", id=spec["id"], kind="ok", value=value)
     else:
-        channel.send(event="call", id=spec["id"], status=status)
+        channel.send(event="call", id=spec["id"], **_outcome(status))
     return status
 
 
@@ -827,12 +827,36 @@ def _namespace(request: dict) -> dict:
     return ns
 
 
+def _read_request() -> dict:
+    """The request, from stdin (closed by the grader after one JSON document)."""
+    chunks = []
+    while True:
+        chunk = os.read(0, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(0)
+    return _json_loads(b"".join(chunks).decode("utf-8"))
+
+
+def _outcome(status: str) -> dict:
+    """A status string as the protocol's typed fields (commslab/grading/protocol.py)."""
+    for kind in ("error", "not a number"):
+        if status.startswith(kind + ": "):
+            return {"kind": kind, "detail": status[_len(kind) + 2 :]}
+    if status.startswith("kernel exited"):
+        return {"kind": "kernel exited", "detail": status[14:].strip("()")}
+    return {"kind": status, "detail": ""}
+
+
 def main(argv: list[str]) -> None:
-    request_path, fd = argv[1], _int(argv[2])
-    channel = _Channel(fd)
-    with open(request_path, encoding="utf-8") as f:
-        request = _json_loads(f.read())
-    os.unlink(request_path)
+    # the channel is a private duplicate of stdout; fd 1 itself then points at /dev/null, so
+    # a C extension or os.write(1, ...) in student code prints nowhere
+    channel = _Channel(os.dup(1))
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    request = _read_request()
     limits = request["limits"]
     ns = _namespace(request)
     cells = request["cells"]
@@ -844,6 +868,7 @@ def main(argv: list[str]) -> None:
             os.path.realpath(p)
             for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)
         }
+        | {os.path.realpath(p) for p in sys.path if p}
         | {"/dev/null", "/dev/urandom", "/dev/zero"}
     )
     hook = _make_audit_hook(read_dirs, [cwd], request.get("blocked_dirs", []), cwd)
@@ -865,21 +890,23 @@ def main(argv: list[str]) -> None:
             _exec(_compile(code, filename, "exec"), ns)
 
         status, _ = _guarded(run, limits["cell_seconds"])
-        channel.send(event="cell_end", index=index, status=status)
+        channel.send(event="cell_end", index=index, **_outcome(status))
 
     if not request.get("skip_exports"):
         channel.send(event="exports_start")
-        exports = {}
+        exports, failed = {}, {}
         for name in request.get("exports", []):
             if name in ns:
                 status, value = _guarded(lambda n=name: _export(n, ns[n]), limits["call_seconds"])
                 exports[name] = value if status == "ok" else {"invalid": status}
-        channel.send(event="exports", values=exports)
+                if status != "ok":
+                    failed[name] = _outcome(status)
+        channel.send(event="exports", values=exports, failed=failed)
 
     timed_out = _set()
     for spec in request["calls"]:
         if spec["function"] in timed_out:
-            channel.send(event="call", id=spec["id"], status="timed out")
+            channel.send(event="call", id=spec["id"], kind="timed out")
             continue
         channel.send(event="call_start", id=spec["id"])
         if _call(spec, ns, limits["call_seconds"], channel) == "timed out":

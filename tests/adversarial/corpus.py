@@ -206,7 +206,7 @@ CASES = [
     Case(
         "forged_results",
         "buggy",
-        "graded",
+        "protocol violation",
         _extra(
             "buggy",
             "import os\nfor fd in range(3, 64):\n    try:\n"
