@@ -6,6 +6,10 @@ commslab grade PATH... --term TERM --plan --out DIR      unpack and identify onl
 commslab grade-one NOTEBOOK --term TERM --student-id ID --out FILE.json
 commslab grade-one --plan DIR/plan.json --index I --term TERM --out DIR/results/I.json
 commslab grade DIR/plan.json --merge --term TERM --out DIR   one grades.csv from the jobs
+
+Student code always runs in an operating-system sandbox: bubblewrap with the local engine,
+a container with docker/podman (commslab/grading/isolation.py). Where the sandbox cannot be
+created, grading stops and says how to fix it; `--unsafe-no-sandbox` is the only way past.
 """
 
 from __future__ import annotations
@@ -21,18 +25,36 @@ from commslab.grading.grade import default_autograder_dir, grade_notebook
 from commslab.grading.roster import read_roster
 
 _AUTOGRADER_HELP = "tests/ and instructor.key (default: ./autograder, else the project's)"
+_UNSAFE = click.option(
+    "--unsafe-no-sandbox",
+    is_flag=True,
+    default=False,
+    help="grade without the OS sandbox (local engine): only for notebooks you trust",
+)
+_ENGINE = click.option(
+    "--engine",
+    type=click.Choice(report.ENGINES),
+    default="local",
+    show_default=True,
+    help="local: each probe in a bubblewrap sandbox here; docker/podman: in a container",
+)
+
+
+def _launcher(engine: str, unsafe_no_sandbox: bool):
+    """Where the probes run, checked before any work starts (a clear message if not here)."""
+    from commslab.grading.container import ContainerEngineError
+    from commslab.grading.isolation import SandboxUnavailable
+
+    try:
+        return report.make_launcher(engine, unsafe_no_sandbox=unsafe_no_sandbox)
+    except (SandboxUnavailable, ContainerEngineError, ValueError) as err:
+        raise click.ClickException(str(err)) from err
 
 
 @click.command("grade")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--term", required=True, help="the term, e.g. 2026-fall (scenarios depend on it)")
-@click.option(
-    "--engine",
-    type=click.Choice(report.ENGINES),
-    default="local",
-    show_default=True,
-    help="local: sandboxed probe processes here; docker/podman: one container each",
-)
+@_ENGINE
 @click.option(
     "--jobs",
     "-j",
@@ -99,6 +121,7 @@ _AUTOGRADER_HELP = "tests/ and instructor.key (default: ./autograder, else the p
     help="PATHS are plan.json files: merge the results the jobs wrote next to them "
     "(results/I.json) into one grades.csv and gradebook",
 )
+@_UNSAFE
 def grade(
     paths,
     term,
@@ -113,6 +136,7 @@ def grade(
     roster_id,
     plan,
     merge,
+    unsafe_no_sandbox,
 ):
     """Grade notebooks, folders or an LMS export (Canvas, Moodle, Gradescope, nbgrader
     submitted/): one row per file in grades.csv."""
@@ -120,9 +144,7 @@ def grade(
     autograder_dir = autograder_dir or default_autograder_dir()
     if not (autograder_dir / "tests").is_dir():
         raise click.ClickException(f"no hidden tests in {autograder_dir / 'tests'}")
-    harness.instructor_key(autograder_dir)  # before any container image is built from it
-    if engine != "local":
-        _check_engine(engine)
+    harness.instructor_key(autograder_dir)
     roster = None
     if roster_path is not None:
         try:
@@ -136,11 +158,10 @@ def grade(
     if merge:
         results = _merged_results(paths, term, autograder_dir)
     else:
+        launcher = _launcher(engine, unsafe_no_sandbox)
         with tempfile.TemporaryDirectory(prefix="commslab-submissions-") as workdir:
             entries = lms.collect(list(paths), workdir, roster=roster)
-            results = _grade_here(
-                entries, paths, term, autograder_dir, engine, jobs, timeout, out_dir
-            )
+            results = _grade_here(entries, paths, term, autograder_dir, launcher, jobs, timeout)
     report.write_outputs(
         results,
         out_dir,
@@ -155,7 +176,7 @@ def grade(
     )
 
 
-def _grade_here(entries, paths, term, autograder_dir, engine, jobs, timeout, out_dir):
+def _grade_here(entries, paths, term, autograder_dir, launcher, jobs, timeout):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     if not entries:
@@ -167,10 +188,9 @@ def _grade_here(entries, paths, term, autograder_dir, engine, jobs, timeout, out
             entries,
             term=term,
             autograder_dir=autograder_dir,
-            engine=engine,
+            launcher=launcher,
             jobs=jobs,
             timeout=timeout,
-            out_dir=out_dir,
             on_done=lambda r: progress.advance(task),
         )
 
@@ -219,14 +239,6 @@ def _merged_results(plans, term: str, autograder_dir: Path) -> list:
     return results
 
 
-def _check_engine(engine: str) -> None:
-    try:
-        container = report._container_module()
-        container.check_engine(engine)
-    except Exception as err:
-        raise click.ClickException(str(err)) from err
-
-
 @click.command("grade-one")
 @click.argument(
     "notebook", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -256,10 +268,24 @@ def _check_engine(engine: str) -> None:
     default=None,
     help=_AUTOGRADER_HELP,
 )
-def grade_one(notebook, term, student_id, plan_file, index, out_file, timeout, autograder_dir):
-    """Grade one notebook here (the local engine) and write its GradeResult as JSON:
-    NOTEBOOK --student-id ID, or one entry of a plan (--plan PLAN --index I)."""
+@_ENGINE
+@_UNSAFE
+def grade_one(
+    notebook,
+    term,
+    student_id,
+    plan_file,
+    index,
+    out_file,
+    timeout,
+    autograder_dir,
+    engine,
+    unsafe_no_sandbox,
+):
+    """Grade one notebook and write its GradeResult as JSON: NOTEBOOK --student-id ID, or
+    one entry of a plan (--plan PLAN --index I)."""
     autograder_dir = autograder_dir or default_autograder_dir()
+    launcher = _launcher(engine, unsafe_no_sandbox)
     if plan_file is not None:
         if index is None:
             raise click.UsageError("--plan needs --index")
@@ -269,10 +295,9 @@ def grade_one(notebook, term, student_id, plan_file, index, out_file, timeout, a
         result = report.grade_entry(
             entries[index],
             term=term,
-            engine="local",
+            launcher=launcher,
             autograder_dir=autograder_dir,
             timeout=timeout,
-            out_dir=plan_file.parent,
             key=None,
             limits=None,
         )
@@ -285,6 +310,7 @@ def grade_one(notebook, term, student_id, plan_file, index, out_file, timeout, a
             student_id=student_id,
             autograder_dir=autograder_dir,
             timeout=timeout,
+            launcher=launcher,
         )
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(result.to_json(), encoding="utf-8")

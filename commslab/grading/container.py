@@ -1,70 +1,56 @@
-"""Grade submissions inside the grading image, with docker or podman.
+"""The probe in a container, with docker or podman: the same boundary as the bubblewrap
+sandbox, for TAs who grade in containers.
 
-The image (autograder/Dockerfile) holds the course's Python environment and runs
-`commslab grade-one` as the non-root user `grader`. Each submission gets its own container:
+The image (autograder/Dockerfile) holds Python, numpy, matplotlib and probe.py: no grader, no
+hidden tests, no instructor key, no reference. The grader stays on the host: it runs the hidden
+tests, starts one container per probe attempt, writes the request on the container's stdin,
+reads the protocol's events from its stdout (protocol.py) and computes the score itself. No
+file is shared with the container, so nothing it writes can become a result, and the host's
+paths (relative or not) never reach the engine's command line:
 
-    ENGINE run --rm --network none --memory M --memory-swap M --pids-limit P --cpus 1
-        --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges
-        -v STAGE/in:/submission:ro -v STAGE/out:/out IMAGE
-        commslab grade-one /submission/FILE --term=T --student-id=ID --timeout=S
-        --out=/out/result.json
+    ENGINE run -i --rm --name NAME --network none --memory M --memory-swap M --pids-limit P
+        --cpus 1 --read-only --tmpfs /tmp:size=D --user 65534:65534 --cap-drop ALL
+        --security-opt no-new-privileges IMAGE python -s -P /opt/probe/probe.py
 
-and a wall-clock timeout around it (the container is killed by name when it expires). These
-limits are a second wall around the grader's own sandboxed probe (commslab/grading/grade.py):
-they also hold if the grader itself is what breaks.
+A probe that runs past its deadline is killed by the grader, and its container by name.
 
 Facts this relies on, measured on the course machines (no Docker engine, no registry; podman
 with runc as root): crun fails on hybrid cgroups, so podman runs with autograder/containers.conf
 (runc, cgroupfs); `--memory` kills with exit 137 while `podman inspect` still reports
 OOMKilled=false on cgroup v1, so the exit code is what we read; the base image is built from
-Debian packages by scripts/build_base_image.sh. Source: /work/shared/notes/containers.md.
+Debian packages by scripts/build_base_image.sh (docs/containers.md).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import subprocess
-import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from commslab.grading.harness import KEY_ENV, instructor_key
+from commslab.grading.isolation import SANDBOX_UID, Launch
 from commslab.grading.sandbox import Limits
-
-if TYPE_CHECKING:
-    from commslab.grading.grade import GradeResult
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = PROJECT_ROOT / "autograder" / "Dockerfile"
 PODMAN_CONF = PROJECT_ROOT / "autograder" / "containers.conf"
 # What goes into the image; .dockerignore lets in exactly these (a test checks they agree).
-IMAGE_SOURCES = (
-    "pyproject.toml",
-    "README.md",
-    "comms_core",
-    "commslab",
-    "autograder/tests",
-    "autograder/instructor.key",
-)
-IMAGE_REPOSITORY = "localhost/comms-lab-grader"
+IMAGE_SOURCES = ("autograder/probe-requirements.txt", "commslab/grading/probe.py")
+IMAGE_REPOSITORY = "localhost/comms-lab-probe"
 LOCAL_BASE_IMAGE = "localhost/comms-lab-base:bookworm"  # scripts/build_base_image.sh
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 ENGINES = ("docker", "podman")
 EXIT_KILLED = 137  # 128 + SIGKILL: the memory cgroup's OOM killer (or our own kill)
 EXIT_ENGINE_FAILED = (125, 126, 127)  # the engine could not start the command: not the student
 STARTUP_GRACE = 60.0  # s on top of the grader's own timeout: engine start-up, imports, tests
-# The container's memory is the probe's own limit (RLIMIT_AS) plus room for the grader process
-# (Python, numpy, otter: ~0.2 GB) and /tmp. Below that, a memory bomb meets the cgroup's OOM
-# killer before its MemoryError and the row says "kernel exited" where the local engine says
-# "memory limit" (measured: 2g did that, 3g gives the same row as the local engine).
-GRADER_HEADROOM_BYTES = 1024**3
-DEFAULT_MEMORY = f"{(Limits().memory_bytes + GRADER_HEADROOM_BYTES) // 1024**2}m"
+# The container's memory: the probe's own limit (RLIMIT_AS) plus room for Python and numpy.
+PROBE_HEADROOM_BYTES = 512 * 1024**2
+DEFAULT_MEMORY = f"{(Limits().memory_bytes + PROBE_HEADROOM_BYTES) // 1024**2}m"
 
 
 _BUILD_LOCK = threading.Lock()  # grading threads share one build, never start several
@@ -144,8 +130,8 @@ def image_tag(root: Path = PROJECT_ROOT, base_image: str | None = None) -> str:
     """`localhost/comms-lab-grader:<hash>`, the hash of everything that goes into the image.
 
     Hashed: the Dockerfile, .dockerignore, the base image's name and every file of
-    IMAGE_SOURCES (relative path and bytes). A changed grader, hidden test or term key gives
-    a new tag, hence a rebuild; an unchanged checkout reuses the image.
+    IMAGE_SOURCES (relative path and bytes). A changed probe gives a new tag, hence a
+    rebuild; an unchanged checkout reuses the image.
     """
     digest = hashlib.sha256()
     digest.update(f"base={base_image or ''}\0".encode())
@@ -199,8 +185,6 @@ def ensure_image(
         if not rebuild and ready in _READY:
             return _READY[ready]
         check_engine(engine)
-        if not os.environ.get(KEY_ENV):  # the image grades with this checkout's key
-            instructor_key(root / "autograder", create=True)
         base = base_image or default_base_image(engine)
         tag = image_tag(root, base)
         if rebuild or not image_exists(engine, tag):
@@ -238,146 +222,38 @@ def _last_line(text: str) -> str:
     return lines[-1].strip() if lines else ""
 
 
-def _safe_name(path: Path) -> str:
-    """The submission's file name, reduced to characters that are safe in a -v mount spec."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", path.name) or "submission"
+@dataclass
+class ContainerLauncher:
+    """sandbox.Launcher for docker/podman: one fresh container per probe attempt."""
 
+    engine: str
+    image: str | None = None
+    pids: int = 64
+    memory: str = DEFAULT_MEMORY
+    name: str = "container"
 
-def run_command(
-    engine: str,
-    image: str,
-    name: str,
-    stage: Path,
-    argv: list[str],
-    *,
-    memory: str = DEFAULT_MEMORY,
-    pids: int = 256,
-) -> list[str]:
-    """`ENGINE run` with the sandbox flags; STAGE/in -> /submission (ro), STAGE/out -> /out."""
-    # The term key, if the host takes it from the environment, goes in by name (-e NAME): the
-    # value travels in the engine's environment, never on a command line.
-    key = ["-e", KEY_ENV] if os.environ.get(KEY_ENV) else []
-    return [
-        engine, "run", "--rm", "--name", name,
-        "--network", "none",
-        "--memory", memory, "--memory-swap", memory,  # swap = memory: no swap on top
-        "--pids-limit", str(pids),
-        "--cpus", "1",
-        "--read-only", "--tmpfs", "/tmp:rw,size=512m,mode=1777",
-        "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-        *key,
-        "-v", f"{stage / 'in'}:/submission:ro",
-        "-v", f"{stage / 'out'}:/out",
-        image, *argv,
-    ]  # fmt: skip
+    def check(self) -> None:
+        self.image = self.image or ensure_image(self.engine)
 
+    def launch(self, workdir: str, disk_bytes: int) -> Launch:
+        self.check()
+        container = f"comms-lab-probe-{uuid.uuid4().hex[:12]}"
+        memory = self.memory
+        uid = f"{SANDBOX_UID}:{SANDBOX_UID}"
+        argv = [
+            self.engine, "run", "-i", "--rm", "--name", container,
+            "--network", "none",
+            "--memory", memory, "--memory-swap", memory,  # swap = memory: no swap on top
+            "--pids-limit", str(self.pids),
+            "--cpus", "1",
+            "--read-only", "--tmpfs", f"/tmp:rw,size={int(disk_bytes)},mode=1777",
+            "--user", uid, "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--workdir", "/tmp",
+            self.image, "python", "-s", "-P", "/opt/probe/probe.py",
+        ]  # fmt: skip
+        engine = self.engine
 
-def _stage(path: Path, out_dir: Path) -> tuple[Path, str]:
-    """A private copy of the submission the container's `grader` user can read, and an output
-    folder it can write (it is another uid than ours). Copying also keeps odd LMS file names
-    (colons, commas, spaces) out of the engine's -v syntax."""
-    stage = Path(tempfile.mkdtemp(prefix=".container-", dir=out_dir))
-    (stage / "in").mkdir()
-    (stage / "out").mkdir()
-    stage.chmod(0o755)
-    (stage / "out").chmod(0o777)
-    name = _safe_name(path)
-    shutil.copyfile(path, stage / "in" / name)
-    (stage / "in" / name).chmod(0o644)
-    return stage, name
-
-
-def _in_question_order(result: GradeResult) -> GradeResult:
-    """Points in the tests' order (the JSON has sorted keys; grades.csv columns follow this)."""
-    from commslab.grading.grade import default_autograder_dir, question_points
-
-    order = {name: i for i, name in enumerate(question_points(default_autograder_dir()))}
-    for field in ("points", "max_points"):
-        items = getattr(result, field).items()
-        setattr(result, field, dict(sorted(items, key=lambda kv: order.get(kv[0], len(order)))))
-    return result
-
-
-def grade_in_container(
-    engine: str,
-    path: Path | str,
-    *,
-    term: str,
-    student_id: str,
-    out_dir: Path | str,
-    timeout: float,
-    image: str | None = None,
-    memory: str = DEFAULT_MEMORY,
-    pids: int = 256,
-    grace: float = STARTUP_GRACE,
-) -> GradeResult:
-    """Grade one submission with `commslab grade-one` in a fresh, locked-down container.
-
-    `timeout` is the grader's own budget for the submission (grade-one --timeout); the
-    container is killed `grace` seconds after it, so a result is lost only if the grader
-    itself hangs. A broken submission always gives a GradeResult with a clear status
-    ("timed out", "memory limit", "grader error: ..."), never an exception;
-    ContainerEngineError is raised only when the engine cannot run the image at all.
-    """
-    from commslab.grading.grade import GradeResult
-
-    if not timeout >= 1:
-        raise ValueError(f"timeout must be >= 1 second, got {timeout}")
-    if not grace >= 0:
-        raise ValueError(f"grace must be >= 0 seconds, got {grace}")
-    if pids < 1:
-        raise ValueError(f"pids must be >= 1, got {pids}")
-    path = Path(path)
-    out_dir = Path(out_dir)
-    if not path.is_file():
-        raise ValueError(f"path must be a file, got {path}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    image = image or ensure_image(engine)
-    stage, name = _stage(path, out_dir)
-    container = f"comms-lab-grade-{uuid.uuid4().hex[:12]}"
-    argv = [
-        "commslab", "grade-one", f"/submission/{name}",
-        f"--term={term}", f"--student-id={student_id}",  # = form: an id may start with "-"
-        f"--timeout={timeout:g}", "--out=/out/result.json",
-    ]  # fmt: skip
-    command = run_command(engine, image, container, stage, argv, memory=memory, pids=pids)
-
-    def failed(status: str) -> GradeResult:
-        return GradeResult.failed(path=path, term=term, student_id=student_id, status=status)
-
-    try:
-        try:
-            run = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                timeout=timeout + grace,
-                env=engine_env(engine),
-                cwd=stage,  # runc leaves an empty "oom" file in its cwd after an OOM kill
-                check=False,
-            )
-        except FileNotFoundError:
-            raise ContainerEngineError(_not_found_message(engine)) from None
-        except subprocess.TimeoutExpired:
-            _engine(engine, "kill", container, timeout=60)
+        def remove() -> None:  # the client may be gone while the container still runs
             _engine(engine, "rm", "-f", container, timeout=60)
-            return failed(f"timed out (container killed after {timeout + grace:g} s)")
-        result_file = stage / "out" / "result.json"
-        if result_file.is_file():
-            try:
-                result = GradeResult.from_json(result_file.read_text(encoding="utf-8"))
-            except (ValueError, TypeError) as error:
-                return failed(f"grader error: unreadable result from the container ({error})")
-            result.file = path.name  # the host's file, not its copy in the container
-            return _in_question_order(result)
-        if run.returncode in EXIT_ENGINE_FAILED:
-            raise ContainerEngineError(
-                f"{engine} could not run {image} (exit {run.returncode}): {_last_line(run.stderr)}"
-            )
-        if run.returncode == EXIT_KILLED:
-            return failed(f"memory limit (container killed: exit 137 with --memory {memory})")
-        why = _last_line(run.stderr) or _last_line(run.stdout) or "no output"
-        status = f"grader error: the container exited {run.returncode} without a result: {why}"
-        return failed(status[:300])
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+
+        return Launch(argv, {**engine_env(engine), "HOME": workdir}, cwd=workdir, cleanup=remove)

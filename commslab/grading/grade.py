@@ -173,6 +173,7 @@ def grade_notebook(
     limits: sandbox.Limits | None = None,
     key: bytes | None = None,
     blocked_dirs: list[str] | None = None,
+    launcher: sandbox.Launcher | None = None,
 ) -> GradeResult:
     """Grade one file for the LMS identity `student_id`; never raises for a bad submission."""
     started = time.monotonic()
@@ -228,6 +229,7 @@ def grade_notebook(
             if blocked_dirs is not None
             else sandbox.sandbox_blocked_dirs([autograder_dir, path.parent]),
             labels=[c.label for c in sub.cells],
+            launcher=launcher,
         )
         probes.append(probe)
         return probe.calls, probe.exports

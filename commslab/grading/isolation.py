@@ -39,7 +39,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,6 +92,7 @@ class Launch:
     argv: list[str]
     env: dict[str, str]
     cwd: str | None = None
+    cleanup: Callable[[], None] | None = None  # after the probe was killed and reaped
 
 
 class Unsandboxed:

@@ -28,28 +28,48 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from commslab.grading import isolation
 from commslab.grading.grade import GradeResult, grade_notebook, normalise_id
 from commslab.grading.lms import Entry
 from commslab.grading.notebook import WRITTEN_IDS, read_submission
 from commslab.grading.roster import Roster
-from commslab.grading.sandbox import Limits
+from commslab.grading.sandbox import Launcher, Limits
 from commslab.grading.written import IDENTICAL, class_flags
 
 ENGINES = ("local", "docker", "podman")
+
+
+def make_launcher(engine: str, *, unsafe_no_sandbox: bool = False) -> Launcher:
+    """Where each probe runs: the bubblewrap sandbox ("local"), a container, or (only when
+    asked for by name) a plain subprocess. Raises SandboxUnavailable / ContainerEngineError
+    with the fix when it cannot run here."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if unsafe_no_sandbox and engine != "local":
+        raise ValueError("--unsafe-no-sandbox only applies to the local engine")
+    if engine == "local":
+        launcher = isolation.Unsandboxed() if unsafe_no_sandbox else isolation.Bubblewrap()
+    else:
+        from commslab.grading import container
+
+        launcher = container.ContainerLauncher(engine)
+    launcher.check()
+    return launcher
 
 
 def grade_entry(
     entry: Entry,
     *,
     term: str,
-    engine: str,
     autograder_dir: Path,
     timeout: float,
-    out_dir: Path,
     key: bytes | None,
     limits: Limits | None,
+    engine: str = "local",
+    launcher: Launcher | None = None,
 ) -> GradeResult:
-    """One entry's row: graded, or the reason it was not; never raises."""
+    """One entry's row: graded, or the reason it was not; never raises.
+    `launcher` (default: make_launcher(engine)) says where the probe runs."""
     try:
         if entry.status is not None or entry.path is None:
             result = GradeResult.failed(
@@ -59,7 +79,7 @@ def grade_entry(
                 status=entry.status or "missing",
                 autograder_dir=autograder_dir,
             )
-        elif engine == "local":
+        else:
             result = grade_notebook(
                 entry.path,
                 term=term,
@@ -68,16 +88,7 @@ def grade_entry(
                 timeout=timeout,
                 limits=limits,
                 key=key,
-            )
-        else:
-            container = _container_module()
-            result = container.grade_in_container(
-                engine,
-                entry.path,
-                term=term,
-                student_id=_variant_id(entry),
-                out_dir=out_dir,
-                timeout=timeout,
+                launcher=launcher or make_launcher(engine),
             )
     except Exception as err:  # a grader fault: the row still gets written, the batch goes on
         result = GradeResult.failed(
@@ -107,22 +118,6 @@ def _variant_id(entry: Entry) -> str:
     return read_submission(entry.path).student_id or entry.student_id
 
 
-def _container_module():
-    """commslab.grading.container, imported only for --engine docker|podman."""
-    try:
-        from commslab.grading import container
-    except ImportError as err:
-        raise RuntimeError(
-            "the container engine (commslab.grading.container) is not "
-            f"installed: {err}; use --engine local"
-        ) from err
-    if not hasattr(container, "grade_in_container"):
-        raise RuntimeError(
-            "commslab.grading.container has no grade_in_container; use --engine local"
-        )
-    return container
-
-
 def grade_batch(
     entries: list[Entry],
     *,
@@ -131,26 +126,24 @@ def grade_batch(
     engine: str = "local",
     jobs: int = 2,
     timeout: float = 120.0,
-    out_dir: str | Path = "grading-out",
     key: bytes | None = None,
     limits: Limits | None = None,
+    launcher: Launcher | None = None,
     on_done: Callable[[GradeResult], None] | None = None,
 ) -> list[GradeResult]:
     """Grade every entry with `jobs` workers (each runs its own sandboxed probe process).
 
     Threads are enough: the grader's share of the work is small, the student code runs in
-    the probe (or container) processes. The results come back in the entries' order.
+    the probe processes (sandboxes or containers). The results come back in the entries'
+    order. `launcher` (default: make_launcher(engine)) says where the probes run.
     """
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     options = {
         "term": term,
-        "engine": engine,
+        "launcher": launcher or make_launcher(engine),
         "autograder_dir": Path(autograder_dir),
         "timeout": timeout,
-        "out_dir": Path(out_dir),
         "key": key,
         "limits": limits,
     }

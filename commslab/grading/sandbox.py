@@ -198,6 +198,8 @@ def _run_once(request: dict, limits: Limits, deadline: float, launcher: Launcher
                 _kill(proc)
                 proc.stdout.close()
                 writer.join(timeout=10)
+                if launch.cleanup is not None:
+                    launch.cleanup()
             stderr.seek(0)
             attempt.stderr = stderr.read(4000).decode("utf-8", "replace")
     finally:
