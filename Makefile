@@ -9,6 +9,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[all]"
+	scripts/install_sandbox_tools.sh
 	touch $@
 
 demo: $(VENV)/.installed          ## the main job on the embedded default

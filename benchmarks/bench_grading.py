@@ -3,9 +3,11 @@ simply executing the same notebook in a Jupyter kernel (what otter or nbgrader w
 
     .venv/bin/python benchmarks/bench_grading.py [--quick] [--class-size 100] [--jobs 2]
 
-1. One submission, graded serially (static read, record pass, sandboxed probe, replay),
-   median of a few runs; the same notebook executed with nbclient (a fresh kernel, every
-   cell, the real `lab` and `otter` in the setup cell), median of a few runs; their ratio.
+1. One submission, graded serially (static read, record pass, probe, replay), median of a
+   few runs, with the probe in the bubblewrap sandbox and, same run, as a plain subprocess
+   (the previous local engine, now `--unsafe-no-sandbox`): the sandbox's cost per
+   submission (aim: at most 1.5 s added). The same notebook executed with nbclient (a fresh
+   kernel, every cell, the real `lab` and `otter` in the setup cell); their ratio.
 2. A class of --class-size notebooks with different LMS ids (solved and buggy, mixed),
    graded with --jobs workers: wall time, per submission, and against the serial nbclient
    estimate for the same class.
@@ -26,6 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the notebook factory the tests use
 
 from adversarial import notebooks as nbs  # noqa: E402
 
+from commslab.grading import isolation  # noqa: E402
 from commslab.grading.grade import grade_notebook  # noqa: E402
 from commslab.grading.lms import Entry  # noqa: E402
 from commslab.grading.report import grade_batch  # noqa: E402
@@ -52,10 +55,15 @@ def _execute(path: Path) -> float:
     return time.perf_counter() - start
 
 
-def _grade(path: Path, student_id: str) -> float:
+def _grade(path: Path, student_id: str, launcher=None) -> float:
     start = time.perf_counter()
     result = grade_notebook(
-        path, term=TERM, student_id=student_id, autograder_dir=AUTOGRADER, key=KEY
+        path,
+        term=TERM,
+        student_id=student_id,
+        autograder_dir=AUTOGRADER,
+        key=KEY,
+        launcher=launcher,
     )
     assert result.status == "graded", result.status
     return time.perf_counter() - start
@@ -75,10 +83,14 @@ def main() -> None:
         one = nbs.write(nbs.solved_notebook("1000001"), folder / "one.ipynb")
         _grade(one, "1000001")  # warm up: imports (otter, comms_core) and the first probe
         graded = [_grade(one, "1000001") for _ in range(repeats)]
+        unsafe = [_grade(one, "1000001", isolation.Unsandboxed()) for _ in range(repeats)]
         executed = [_execute(one) for _ in range(repeats)]
         per_grade, per_run = statistics.median(graded), statistics.median(executed)
+        per_unsafe = statistics.median(unsafe)
         print("== one submission (median of", repeats, "runs)")
-        print(f"   grading (static read + probe + hidden tests): {per_grade:6.2f} s")
+        print(f"   grading, probe in the bubblewrap sandbox:      {per_grade:6.2f} s")
+        print(f"   grading, probe unsandboxed (previous engine):  {per_unsafe:6.2f} s")
+        print(f"   added by the sandbox:                          {per_grade - per_unsafe:6.2f} s")
         print(f"   nbclient, executing the same notebook:         {per_run:6.2f} s")
         print(f"   ratio grading / executing:                     {per_grade / per_run:6.2f}")
 
