@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from comms_core import plots, workbench
 from comms_core.scenarios import CONVERGENCE_DIM, TRACKS, Scenario, ledger_fields, scenario_for
+from commslab.notebook.locks import LOCKS
 
 __all__ = [
     "calibrate_my_machine",
@@ -104,9 +105,28 @@ def _need(scenario: Scenario | None) -> bool:
     return True
 
 
+PREDICTIONS: dict[int, str] = {}  # the Locks' recorded predictions in this kernel
+
+
+def _unlock(part: int, prediction: object) -> str | None:
+    """The Lock: refuse anything but its answers (a friendly message), else record the
+    prediction and reveal what happened and why. Returns the accepted prediction or None."""
+    lock = LOCKS[part]
+    made = lock.normalise(prediction)
+    if made is None:
+        _markdown(lock.refusal(prediction))
+        return None
+    PREDICTIONS[part] = made
+    _markdown(lock.reveal(made))
+    return made
+
+
 def part1(scenario: Scenario | None, prediction: object, namespace: Mapping | None = None):
     """The algorithm crossover: your N, α, β; your functions beside the reference."""
     if not _need(scenario):
+        return None
+    prediction = _unlock(1, prediction)
+    if prediction is None:
         return None
     wb = workbench.crossover_workbench(
         N=scenario.N,
@@ -130,6 +150,9 @@ def part1(scenario: Scenario | None, prediction: object, namespace: Mapping | No
 def part2(scenario: Scenario | None, prediction: object, namespace: Mapping | None = None):
     """The hierarchical multiplier and the aggregation factor k (your K_TRIES, at most 10)."""
     if not _need(scenario):
+        return None
+    prediction = _unlock(2, prediction)
+    if prediction is None:
         return None
     tries, message = _tries_allowed(scenario, (namespace or {}).get("K_TRIES"))
     if message:
@@ -198,6 +221,9 @@ def _tries_allowed(scenario: Scenario, k_tries: object) -> tuple[list[int], str]
 def part3(scenario: Scenario | None, prediction: object, namespace: Mapping | None = None):
     """Compression with error feedback: the ratio slider, the EF toggle, the convergence monitor."""
     if not _need(scenario):
+        return None
+    prediction = _unlock(3, prediction)
+    if prediction is None:
         return None
     wb = workbench.compression_workbench(
         d=int(scenario.d),
