@@ -14,11 +14,13 @@ from collections.abc import Mapping
 
 from comms_core import plots, workbench
 from comms_core.scenarios import CONVERGENCE_DIM, TRACKS, Scenario, ledger_fields, scenario_for
+from commslab.notebook.checker import checker
 from commslab.notebook.locks import LOCKS
 
 __all__ = [
     "calibrate_my_machine",
     "check_bonus",
+    "checker",
     "crisis",
     "ledger_table",
     "math_peek",

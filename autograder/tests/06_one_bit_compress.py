@@ -30,6 +30,7 @@ def random_vectors(student, cases):
         expect_close(
             student.one_bit_compress(v),
             ref.one_bit_compress(v),
+            known=("one_bit_compress", (v,)),
             rtol=1e-9,
             atol=1e-300,
             what=WHAT,
@@ -52,10 +53,12 @@ def zeros(student, cases):
         what=WHAT,
         where="on a vector with zeros in it",
         hint="a zero is sent as +1 (a bit has only two values), so it gets +scale",
+        known=("one_bit_compress", (v,)),
     )
     expect_close(
         student.one_bit_compress(np.zeros(5)),
         np.zeros(5),
+        known=("one_bit_compress", (np.zeros(5),)),
         atol=1e-300,
         what=WHAT,
         where="on a vector of zeros",

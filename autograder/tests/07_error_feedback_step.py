@@ -50,6 +50,7 @@ def random_steps(student, cases):
             what=f"the new residual of {WHAT}",
             where=where,
             hint="the new residual is g + e − sent",
+            known=("error_feedback_step", (g, e)),
         )
 
 

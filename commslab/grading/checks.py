@@ -103,11 +103,14 @@ def expect_close(
     hint: str = "",
     rtol: float = 1e-6,
     atol: float = 0.0,
+    known: tuple[str, tuple] | None = None,
 ) -> None:
     """got ≈ expected elementwise (|got − expected| ≤ atol + rtol·|expected|), same shape.
 
     what: the call in words, e.g. "ring_allreduce_time(M, N, α, β)"; where: the input in
-    words (no hidden values); hint: what to check when it is off.
+    words (no hidden values); hint: what to check when it is off. known = (function, args):
+    a miss that equals a known wrong formula on args is named from the misconception
+    catalogue (commslab.notebook.misconceptions) instead of the hint.
     """
     if is_pending(got):
         return
@@ -128,6 +131,12 @@ def expect_close(
         return
     i = tuple(int(j) for j in np.unravel_index(int(np.argmax(excess)), want.shape))
     place = f" (element {list(i) if len(i) > 1 else i[0]})" if want.ndim else ""
+    if known is not None:
+        from commslab.notebook.misconceptions import diagnose
+
+        mistake = diagnose(known[0], known[1], arr)
+        if mistake is not None:
+            tail = "; " + mistake.message()
     raise CheckFailed(f"{what} {_how_far(float(arr[i]), float(want[i]))}{at}{place}{tail}")
 
 

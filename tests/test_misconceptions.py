@@ -1,0 +1,143 @@
+"""A test per typical mistake: the public check fails with its hint, and the hidden tests'
+feedback names the misconception (one catalogue: commslab.notebook.misconceptions).
+
+The wrong functions are written the way a student writes them; the hidden tests run through
+the real record/replay harness, with the student's calls evaluated in-process as the probe
+would (non-finite results are refused as "not a number").
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from comms_core import cost_models as ref
+from comms_core.compression import one_bit_compress as C
+from commslab.grading.harness import SubmissionView, run_hidden_tests
+from commslab.notebook.checker import Checker
+from commslab.notebook.misconceptions import CATALOGUE, diagnose
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = b"misconception-test-key"
+
+RIGHT = {
+    "ring_allreduce_time": ref.ring_allreduce_time,
+    "tree_allreduce_time": ref.tree_allreduce_time,
+    "crossover_message_size": ref.crossover_message_size,
+    "hierarchical_allreduce_time": ref.hierarchical_allreduce_time,
+    "hierarchical_breakdown": ref.hierarchical_breakdown,
+    "one_bit_compress": C,
+    "error_feedback_step": lambda g, e: (C(np.add(g, e)), np.add(g, e) - C(np.add(g, e))),
+}
+PART = {
+    "ring_allreduce_time": ("part1", "01_ring_allreduce_time"),
+    "tree_allreduce_time": ("part1", "02_tree_allreduce_time"),
+    "crossover_message_size": ("part1", "03_crossover_message_size"),
+    "hierarchical_allreduce_time": ("part2", "04_hierarchical_allreduce_time"),
+    "one_bit_compress": ("part3", "06_one_bit_compress"),
+    "error_feedback_step": ("part3", "07_error_feedback_step"),
+}
+
+
+def student_function(m):
+    """The student's function with the mistake (a pair for error_feedback_step)."""
+    if m.function == "error_feedback_step":
+        compressed_g_only = "left out" in m.mistake
+
+        def step(g, e):
+            g, e = np.asarray(g, dtype=float), np.asarray(e, dtype=float)
+            sent = C(g) if compressed_g_only else C(g + e)
+            return sent, m.formula(g, e)
+
+        return step
+    return m.formula
+
+
+def public_messages(functions: dict, part: str) -> str:
+    namespace = {"np": np, "math": math, **functions}
+    return repr(Checker(namespace).check(part))
+
+
+def hidden_messages(functions: dict, test_file: str) -> str:
+    """The hidden test file's failure messages for these student functions."""
+
+    def evaluate(calls):
+        results = {}
+        for spec in calls:
+            if "iterate" in spec:
+                results[spec["id"]] = {"status": "error: not evaluated in this test"}
+                continue
+            args = [np.array(a["array"]) if isinstance(a, dict) else a for a in spec["args"]]
+            try:
+                value = functions[spec["function"]](*args)
+            except Exception as err:
+                results[spec["id"]] = {"status": f"error: {type(err).__name__}: {err}"}
+                continue
+            if isinstance(value, dict):  # hierarchical_breakdown
+                value = {k: float(v) for k, v in value.items()}
+                results[spec["id"]] = {"status": "ok", "value": value}
+                continue
+            value = value if isinstance(value, tuple) else (value,)
+            arrays = [np.asarray(v, dtype=float) for v in value]
+            if not all(np.isfinite(a).all() for a in arrays):
+                status = f"not a number: {spec['function']} returned nan or inf"
+                results[spec["id"]] = {"status": status}
+                continue
+            plain = [a.tolist() for a in arrays]
+            results[spec["id"]] = {"status": "ok", "value": plain if len(plain) > 1 else plain[0]}
+        return results, {}
+
+    folder = ROOT / "autograder" / "tests"
+    view = SubmissionView(lms_id="4242", notebook_id="4242", track="cloud_titan", term="2026-fall")
+    with_one_file = folder / f"{test_file}.py"
+    result = run_hidden_tests(view, tests_dir=folder, key=KEY, scenario=None, evaluate=evaluate)
+    files = [f for f in result.test_files if Path(f.path).resolve() == with_one_file.resolve()]
+    return "\n".join(str(r.message) for f in files for r in f.test_case_results if not r.passed)
+
+
+@pytest.mark.parametrize("m", CATALOGUE, ids=lambda m: f"{m.function}:{m.mistake}")
+def test_the_public_check_names_the_mistake(m):
+    functions = dict(RIGHT) | {m.function: student_function(m)}
+    part, _ = PART[m.function]
+    shown = public_messages(functions, part)
+    assert "failed" in shown.lower()
+    if "guard" in m.mistake:  # nan at N = 1: said as the edge case to fix
+        assert "N = 1" in shown
+    else:
+        assert m.mistake in shown, shown
+
+
+@pytest.mark.parametrize("m", CATALOGUE, ids=lambda m: f"{m.function}:{m.mistake}")
+def test_the_hidden_feedback_names_the_mistake(m):
+    functions = dict(RIGHT) | {m.function: student_function(m)}
+    _, test_file = PART[m.function]
+    said = hidden_messages(functions, test_file)
+    assert said, "the hidden test did not fail"
+    if "guard" in m.mistake:
+        assert "nan" in said or "not a number" in said
+    elif "coarse" in m.mistake or m.mistake.startswith("the residual left"):
+        assert said  # fails; the sent check speaks first with its own hint
+    else:
+        assert m.mistake in said, said
+
+
+def test_math_ceil_on_arrays_is_named():
+    def tree(M, N, alpha, beta):
+        return 2 * math.ceil(math.log2(N)) * (alpha + M / beta)
+
+    shown = public_messages(dict(RIGHT) | {"tree_allreduce_time": tree}, "part1")
+    assert "np.ceil" in shown and "math.ceil" in shown
+
+
+def test_right_answers_match_no_misconception_and_pass():
+    assert diagnose("ring_allreduce_time", (1e6, 64, 1e-5, 1e10), 1456.875e-6) is None
+    for part in ("part1", "part2", "part3"):
+        assert "failed" not in public_messages(RIGHT, part).lower()
+
+
+def test_no_public_message_cites_a_worked_example_that_does_not_exist():
+    text = "".join(p.read_text() for p in (ROOT / "commslab/notebook/public_tests").glob("*.py"))
+    assert "worked example in Part 1" not in text
