@@ -28,6 +28,7 @@ __all__ = [
     "gossip_topology",
     "ledger_fields",
     "scenario_for",
+    "track_key",
     "variant_seed",
 ]
 
@@ -530,10 +531,19 @@ def _normalise_id(student_id: object) -> str:
 
 
 def _track(track: object) -> Track:
-    key = str(track).strip().lower().replace(" ", "_").replace("-", "_")
+    if not isinstance(track, str):
+        raise ValueError(f"track must be one of {', '.join(TRACKS)}; got {track!r}")
+    key = "_".join(track.strip().lower().replace("-", " ").replace("_", " ").split())
     if key not in TRACKS:
         raise ValueError(f"track must be one of {', '.join(TRACKS)}; got {track!r}")
     return TRACKS[key]
+
+
+def track_key(track: object) -> str:
+    """The track's key from what a student typed: "Edge Guardian", "edge-guardian" and
+    " EDGE_GUARDIAN " all give "edge_guardian". The notebook (lab.start) and the grader use
+    this one rule; anything else is a ValueError naming the valid keys."""
+    return _track(track).key
 
 
 def variant_seed(track: str, term: str, student_id: str) -> int:

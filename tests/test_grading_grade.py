@@ -491,3 +491,32 @@ def test_a_job_array_plan_is_merged_into_one_grades_csv(tmp_path, monkeypatch) -
     by_file = {r["file"].split(":", 1)[1]: r for r in rows}
     assert by_file["doejane_111_500_collective_comms.ipynb"]["score"] == "35"
     assert rows[3]["status"] == "missing result: the job for entry 3 did not finish"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["edge_guardian", "Edge Guardian", " edge-guardian ", "EDGE_GUARDIAN", "Edge  guardian"],
+)
+def test_track_spellings_are_normalised_like_the_notebook_does(tmp_path, typed) -> None:
+    """lab.start accepts these spellings (comms_core.scenarios.track_key); the grader must
+    grade them as that track, hidden tests and ledger included."""
+    nb = nbs.solved_notebook("31", track="edge_guardian")
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "identity":
+            cell.source = cell.source.replace('"edge_guardian"', repr(typed))
+    path = nbs.write(nb, tmp_path / "nb.ipynb")
+    result = grade_notebook(path, term=TERM, student_id="31", autograder_dir=AUTOGRADER, key=KEY)
+    assert (result.track, result.status) == ("edge_guardian", "graded"), result.feedback
+    assert result.score == result.max_score
+
+
+def test_an_unknown_track_is_named_in_the_row(tmp_path) -> None:
+    nb = nbs.solved_notebook("32", track="edge_guardian")
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "identity":
+            cell.source = cell.source.replace('"edge_guardian"', '"edge guardian 2"')
+    path = nbs.write(nb, tmp_path / "nb.ipynb")
+    result = grade_notebook(path, term=TERM, student_id="32", autograder_dir=AUTOGRADER, key=KEY)
+    assert result.status.endswith("(unknown TRACK)")
+    assert any("names no track" in line for line in result.feedback)
+    assert result.score < result.max_score  # the track-bound ledger cannot be right

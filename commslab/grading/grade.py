@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from comms_core.scenarios import TRACKS
 from commslab.grading import checks, harness, notebook, sandbox
 from commslab.grading.protocol import SEVERITY, Kind
 
@@ -302,7 +303,14 @@ def _fill(
         "protocol violation",
     ):
         result.status += " (identity mismatch)"
+    unknown_track = sub.ok and sub.track not in TRACKS
+    if unknown_track:
+        result.status += " (unknown TRACK)"
     result.feedback = _feedback(result, files, outcome, probe, sub)
+    if unknown_track:
+        result.feedback.append(
+            f"note: TRACK = {sub.track!r} names no track: use one of {', '.join(TRACKS)}"
+        )
     grading = GradingResults(files)
     grading.set_output("\n".join(result.feedback))
     config = AutograderConfig({"show_hidden": True, "force_public_test_summary": False})

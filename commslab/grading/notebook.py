@@ -21,6 +21,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from comms_core.scenarios import track_key
+
 MAX_NOTEBOOK_BYTES = 256 * 1024**2
 
 IDENTITY_NAMES = ("STUDENT_ID", "TRACK")
@@ -67,8 +69,15 @@ class Submission:
 
     @property
     def track(self) -> str:
+        """TRACK as a track key (comms_core.scenarios.track_key, the rule lab.start uses);
+        what was typed, stripped, if it names no track (the row then says so)."""
         value = self.literals.get("TRACK")
-        return str(value).strip() if isinstance(value, str) else ""
+        if not isinstance(value, str):
+            return ""
+        try:
+            return track_key(value)
+        except ValueError:
+            return value.strip()
 
 
 def _source(cell: dict) -> str:
