@@ -542,3 +542,31 @@ def test_the_canvas_gradebook_passes_canvas_importer(tmp_path) -> None:
     assert imported == {111: {"98765": "35"}, 222: {"98765": "12.5"}}
     with pytest.raises(InvalidHeaderRow):  # the port refuses what Canvas refuses
         _canvas_import("Name,ID,Section,Lab\n", canvas)
+
+
+def test_nbgrader_courses_get_the_csv_nbgrader_export_writes(tmp_path, monkeypatch) -> None:
+    """The columns are checked against nbgrader itself: its CsvExportPlugin on a gradebook."""
+    import csv as _csv
+    import os
+    import sys
+
+    # nbgrader's Gradebook runs its `alembic` migrations from the environment's bin folder
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins.export import CsvExportPlugin
+
+    from commslab.grading.grade import GradeResult
+    from commslab.grading.report import write_outputs
+
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
+        gradebook.add_assignment("collective_comms")
+        gradebook.add_student("alice")
+        CsvExportPlugin(to=str(tmp_path / "nbgrader.csv")).export(gradebook)
+    header = (tmp_path / "nbgrader.csv").read_text().splitlines()[0].split(",")
+    results = [GradeResult("alice", 30.0, 35.0, "graded", max_points={"q": 35.0})]
+    write_outputs(results, tmp_path / "out", nbgrader_assignment="collective_comms")
+    with open(tmp_path / "out" / "grades_nbgrader.csv", newline="") as f:
+        rows = list(_csv.DictReader(f))
+    assert list(rows[0]) == header
+    assert (rows[0]["student_id"], rows[0]["score"], rows[0]["max_score"]) == ("alice", "30", "35")

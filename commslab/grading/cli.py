@@ -156,7 +156,7 @@ def grade(
         _write_plan(paths, out_dir, roster, term)
         return
     if merge:
-        results = _merged_results(paths, term, autograder_dir)
+        entries, results = _merged_results(paths, term, autograder_dir)
     else:
         launcher = _launcher(engine, unsafe_no_sandbox)
         with tempfile.TemporaryDirectory(prefix="commslab-submissions-") as workdir:
@@ -168,6 +168,9 @@ def grade(
         assignment=assignment,
         canvas_assignment_id=canvas_assignment_id,
         roster=roster,
+        nbgrader_assignment=next(
+            (e.assignment for e in entries if e.platform is lms.Platform.NBGRADER), None
+        ),
     )
     click.echo(report.summary(results))
     click.echo(
@@ -209,17 +212,18 @@ def _write_plan(paths, out_dir: Path, roster, term: str) -> None:
     )
 
 
-def _merged_results(plans, term: str, autograder_dir: Path) -> list:
+def _merged_results(plans, term: str, autograder_dir: Path) -> tuple[list, list]:
     """One row per entry of each plan: the result its job wrote, or why there is none."""
     from commslab.grading.grade import GradeResult
 
-    results = []
+    results, every_entry = [], []
     for plan in plans:
         base = Path(plan).parent
         try:
             entries = lms.entries_from_json(Path(plan).read_text(encoding="utf-8"), base)
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise click.ClickException(f"{plan}: not a plan written by --plan ({err})") from err
+        every_entry.extend(entries)
         for index, entry in enumerate(entries):
             written = base / "results" / f"{index}.json"
             try:
@@ -236,7 +240,7 @@ def _merged_results(plans, term: str, autograder_dir: Path) -> list:
                 )
                 result.file, result.notes = entry.source, list(entry.notes)
             results.append(result)
-    return results
+    return every_entry, results
 
 
 @click.command("grade-one")

@@ -131,6 +131,7 @@ class Entry:
     verified: bool = True  # False: the LMS hides who it is (anonymous grading)
     group: str = ""  # a group submission's group name
     in_roster: bool = True  # False: a roster was given and does not know this identity
+    assignment: str = ""  # the LMS's assignment name, where the layout has one (nbgrader)
 
     @property
     def file_name(self) -> str:
@@ -150,6 +151,7 @@ class _Identity:
     depth: int = 1
     verified: bool = True
     group: str = ""
+    assignment: str = ""
     notes: list[str] = field(default_factory=list)
 
 
@@ -266,6 +268,7 @@ def _identify_nbgrader(parts: tuple[str, ...]) -> _Identity | None:
         name=student,
         original=parts[-1],
         depth=at + 3,
+        assignment=assignment,
         notes=[f"nbgrader submitted/{student}/{assignment}"],
     )
 
@@ -539,6 +542,7 @@ def _entry(file: _File, gradescope: dict) -> Entry:
         key=identity.key,
         verified=identity.verified,
         group=identity.group,
+        assignment=identity.assignment,
     )
     if entry.late:
         entry.notes.append("late")

@@ -253,6 +253,7 @@ def write_outputs(
     assignment: str = "Collective Communication Lab",
     canvas_assignment_id: str | None = None,
     roster: Roster | None = None,
+    nbgrader_assignment: str | None = None,
 ) -> Path:
     out = Path(out_dir)
     for sub in ("feedback", "results"):
@@ -263,6 +264,8 @@ def write_outputs(
     _canvas_csv(results, out / "gradebook_canvas.csv", assignment, canvas_assignment_id, roster)
     if roster is not None and roster.source == "moodle":
         _moodle_worksheet(results, roster, out / "gradebook_moodle.csv")
+    if nbgrader_assignment:
+        _nbgrader_csv(results, nbgrader_assignment, out / "grades_nbgrader.csv")
     for r, name in zip(results, names, strict=True):
         (out / "feedback" / f"{name}.md").write_text(_feedback_md(r, assignment), "utf-8")
         (out / "results" / f"{name}.json").write_text(results_json(r), "utf-8")
@@ -359,6 +362,48 @@ def _moodle_worksheet(results: list[GradeResult], roster: Roster, path: Path) ->
             if graded is not None:
                 row["Grade"] = f"{graded.score:.2f}"
             writer.writerow({k: row.get(k, "") for k in roster.header})
+
+
+NBGRADER_EXPORT_COLUMNS = (  # nbgrader/plugins/export.py, CsvExportPlugin.export
+    "assignment",
+    "duedate",
+    "timestamp",
+    "student_id",
+    "last_name",
+    "first_name",
+    "email",
+    "raw_score",
+    "late_submission_penalty",
+    "score",
+    "max_score",
+)
+
+
+def _nbgrader_csv(results: list[GradeResult], assignment: str, path: Path) -> None:
+    """The grades in the columns `nbgrader export` writes, for a course whose later steps
+    read nbgrader's grades.csv (one row per student; no late penalty applied here)."""
+    rows = _gradebook_rows(results)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = SafeWriter(f)
+        writer.writerow(NBGRADER_EXPORT_COLUMNS)
+        for student_id in sorted(rows):
+            r = rows[student_id]
+            score = _number(r.score)
+            writer.writerow(
+                [
+                    assignment,
+                    "",
+                    "",
+                    student_id,
+                    "",
+                    "",
+                    "",
+                    score,
+                    "0.0",
+                    score,
+                    _number(r.max_score),
+                ]
+            )
 
 
 def _feedback_md(r: GradeResult, assignment: str) -> str:
