@@ -570,3 +570,26 @@ def test_nbgrader_courses_get_the_csv_nbgrader_export_writes(tmp_path, monkeypat
         rows = list(_csv.DictReader(f))
     assert list(rows[0]) == header
     assert (rows[0]["student_id"], rows[0]["score"], rows[0]["max_score"]) == ("alice", "30", "35")
+
+
+def test_a_blackboard_download_gives_each_username_a_row(tmp_path) -> None:
+    """Blackboard Learn's "Assignment File Download" has no public specification; the names
+    follow what vangef/BBGradebookOrganiser (utils/organiser.py) parses:
+    <assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>, plus a .txt receipt."""
+    archive = _zip(
+        tmp_path / "gradebook_CS101_Lab.zip",
+        {
+            "Lab_1_jdoe_attempt_2026-12-01-09-00-00_collective_comms.ipynb": NB,
+            "Lab_1_jdoe_attempt_2026-12-01-09-00-00.txt": "Name: Jane Doe (jdoe)\n",
+            "Lab_1_jdoe_attempt_2026-12-02-10-00-00_collective_comms.ipynb": NB,
+            "Lab_1_bsmith_attempt_2026-12-01-08-00-00_my lab.ipynb": NB,
+        },
+    )
+    export = tmp_path / "roster.csv"
+    export.write_text("student_id,login\n111,jdoe\n222,bsmith\n")
+    entries = collect([archive], tmp_path / "work", roster=read_roster(export))
+    assert len(entries) == 4
+    assert [e.student_id for e in entries] == ["111", "111", "111", "222"]
+    assert {e.platform for e in entries} == {Platform.BLACKBOARD}
+    assert entries[0].status.startswith("superseded")  # the later attempt is graded
+    assert entries[2].status is None and entries[3].status is None

@@ -31,6 +31,11 @@ nbgrader course folder (nbgrader's `CourseDirectory.directory_structure`)::
 
     submitted/<student id>/<assignment id>/<notebook>.ipynb   (timestamp.txt is nbgrader's)
 
+Blackboard Learn, "Assignment File Download" (no public specification; as
+vangef/BBGradebookOrganiser parses it)::
+
+    <assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>   (and a .txt receipt)
+
 Gradescope, "Export Submissions": one `submission_<id>/` folder per submission and a
 `submission_metadata.yml` that names each folder's submitters (`:submitters:` with `:name:`,
 `:sid:`, `:email:`).
@@ -85,6 +90,13 @@ CANVAS_NAME = re.compile(r"^(?P<name>\w*?)_(?:(?P<late>LATE)_)?(?P<user>\d+)" + 
 MOODLE_NAME = re.compile(
     r"^(?P<name>[^_/]*?)(?:_(?P<id>\d+))?_assignsubmission_(?P<plugin>[a-z]+)_(?P<rest>.*)$"
 )
+# Blackboard Learn (Original) "Assignment File Download": no public specification; the names
+# as vangef/BBGradebookOrganiser (utils/organiser.py) parses them: the username is the last
+# "_" token before "_attempt_", then the attempt's date; a .txt receipt per attempt.
+BLACKBOARD_NAME = re.compile(
+    r"^(?P<assignment>.+)_(?P<user>[^_]+)_attempt_"
+    r"(?P<date>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?:_(?P<file>.+)|\.txt)$"
+)
 COPY_NUMBER = re.compile(r"^(?P<stem>.*?)(?:\s?\((?P<paren>\d+)\)|-(?P<dash>\d+))?$")
 GRADESCOPE_METADATA = "submission_metadata.yml"
 NOT_SUBMISSIONS = {"timestamp.txt"}  # nbgrader writes it next to each submission
@@ -95,6 +107,7 @@ class Platform(str, Enum):
 
     CANVAS = "canvas"
     MOODLE = "moodle"
+    BLACKBOARD = "blackboard"
     NBGRADER = "nbgrader"
     GRADESCOPE = "gradescope"
     FILE = "file"  # no LMS layout: the file name is all there is
@@ -257,6 +270,22 @@ def _identify_moodle(parts: tuple[str, ...]) -> _Identity | None:
     return None
 
 
+def _identify_blackboard(parts: tuple[str, ...]) -> _Identity | None:
+    match = BLACKBOARD_NAME.match(parts[-1])
+    if match is None:
+        return None
+    return _Identity(
+        Platform.BLACKBOARD,
+        LmsKey("login", match["user"].lower()),
+        name=match["user"],
+        attachment=int(match["date"].replace("-", "")),  # a later attempt sorts after
+        original=match["file"] or "receipt.txt",
+        depth=len(parts),
+        assignment=match["assignment"],
+        notes=[f"Blackboard attempt {match['date']}"],
+    )
+
+
 def _identify_nbgrader(parts: tuple[str, ...]) -> _Identity | None:
     if "submitted" not in parts[:-3]:
         return None
@@ -297,7 +326,8 @@ def identify(parts: tuple[str, ...], gradescope: dict[str, list[dict]] | None = 
     """Who the file at these path parts (relative to the export's root) belongs to."""
     if gradescope and any(p in gradescope for p in parts[:-1]):
         return _identify_gradescope(parts, gradescope)
-    for identify_layout in (_identify_nbgrader, _identify_moodle, _identify_canvas):
+    layouts = (_identify_nbgrader, _identify_moodle, _identify_blackboard, _identify_canvas)
+    for identify_layout in layouts:
         found = identify_layout(parts)
         if found is not None:
             return found

@@ -37,6 +37,7 @@ MOODLE_PARTICIPANT = re.compile(r"^\s*Participant\s*(\d+)\s*$")  # lang 'hiddenu
 FLEXIBLE = {
     "gradescope_sid": ("gradescope_sid", "student_id", "sis", "login", "canvas"),
     "nbgrader": ("nbgrader", "student_id", "sis", "login", "canvas", "email"),
+    "login": ("login", "student_id", "sis", "email"),
     "file": ("student_id", "canvas", "sis", "login", "email"),
 }
 
