@@ -287,6 +287,7 @@ def _call(name, **bad):
         "micro_batch": 4,
         "P": 8,
         "B_noise": 1e4,
+        "rails": 2,
     }
     f = getattr(cm, name)
     params = f.__code__.co_varnames[: f.__code__.co_argcount]
@@ -303,6 +304,7 @@ KINDS = {
     "k": COUNT_BAD,
     "micro_batch": COUNT_BAD,
     "P": COUNT_BAD,
+    "rails": COUNT_BAD,
     "M": NONNEG_BAD,
     "alpha": NONNEG_BAD,
     "alpha_intra": NONNEG_BAD,
@@ -330,3 +332,91 @@ def test_every_parameter_is_covered():
 def test_bad_input_raises_value_error_naming_the_parameter(name, param, bad):
     with pytest.raises(ValueError, match=rf"^{param} "):
         _call(name, **{param: bad})
+
+
+# ---------------------------------------------------------------- multi-rail flat ring
+
+
+def _rails_by_schedule(M, G, K, alpha, beta, rails):
+    """Oracle: `rails` rings, each its own NIC, each a ring schedule over P = G·K ranks with
+    chunks of M/(rails·P) bytes; the rings run side by side, so the time is the slowest ring."""
+    P = G * K
+    ring_times = []
+    for _ in range(rails):
+        t = 0.0
+        for _step in range(2 * (P - 1)):  # reduce-scatter, then all-gather
+            t += alpha + (M / rails) / P / beta
+        ring_times.append(t)
+    return max(ring_times) if P > 1 else 0.0
+
+
+@pytest.mark.parametrize("G,K,rails", [(8, 128, 1), (8, 128, 8), (4, 3, 2), (1, 5, 1), (2, 1, 2)])
+def test_multi_rail_flat_ring_matches_parallel_ring_schedules(G, K, rails):
+    M, alpha, beta = 3.7e8, 4e-6, 4.6e10
+    got = cm.flat_ring_allreduce_time(M, G, K, alpha, beta, rails=rails)
+    assert got == pytest.approx(_rails_by_schedule(M, G, K, alpha, beta, rails), rel=1e-12)
+
+
+def test_multi_rail_flat_ring_hand_values_for_llama_70b():
+    """Issue 10 by hand: 141.2 GB of bf16 over 1024 GPUs on 50 GB/s, bandwidth terms only.
+    One rail: 2·1023/1024·141.2e9/50e9 = 5.64249 s; eight rails: 0.705311 s; hierarchical (NVLink
+    450 GB/s): 2·7/8·141.2e9/450e9 + 2·127/128·141.2e9/(8·50e9) = 0.549111 + 0.700484 s."""
+    M = 141.2e9
+    assert cm.flat_ring_allreduce_time(M, 8, 128, 0.0, 50e9) == pytest.approx(5.64249, rel=1e-5)
+    assert cm.flat_ring_allreduce_time(M, 8, 128, 0.0, 50e9, rails=8) == pytest.approx(
+        0.705311, rel=1e-5
+    )
+    assert cm.hierarchical_allreduce_time(M, 8, 128, 0.0, 450e9, 0.0, 50e9) == pytest.approx(
+        1.249595, rel=1e-6
+    )
+
+
+@settings(deadline=None)
+@given(st.integers(min_value=2, max_value=16), st.integers(min_value=2, max_value=512))
+def test_with_one_rail_per_gpu_the_inter_node_bytes_are_the_same(G, K):
+    """Bytes each node puts on its NICs, counted from the schedules: the flat ring's one boundary
+    rank per ring sends 2(P-1) chunks of M/(G·P); the hierarchy's G shards send 2(K-1) chunks of
+    M/(G·K) each. Per NIC and α = 0 the times follow: within a factor (P-1)/P·K/(K-1) < 2."""
+    M, beta, P = 1e9, 1e10, G * K
+    flat_node_bytes = G * 2 * (P - 1) * M / (G * P)
+    hier_node_bytes = G * 2 * (K - 1) * M / (G * K)
+    flat = cm.flat_ring_allreduce_time(M, G, K, 0.0, beta, rails=G)
+    inter = cm.hierarchical_breakdown(M, G, K, 0.0, 1e12, 0.0, beta)["inter_allreduce"]
+    assert flat == pytest.approx(flat_node_bytes / (G * beta), rel=1e-12)
+    assert inter == pytest.approx(hier_node_bytes / (G * beta), rel=1e-12)
+    assert 1.0 <= flat / inter < 2.0
+
+
+def test_multi_rail_flat_ring_broadcasts_and_refuses_bad_rails():
+    rails = np.array([1, 2, 4, 8])
+    T = cm.flat_ring_allreduce_time(1e9, 8, 4, 5e-6, 5e10, rails=rails)
+    assert T.shape == (4,)
+    for r, t in zip(rails, T, strict=True):
+        assert t == cm.flat_ring_allreduce_time(1e9, 8, 4, 5e-6, 5e10, rails=int(r))
+    for bad in (0, 1.5, -2):
+        with pytest.raises(ValueError, match="rails"):
+            cm.flat_ring_allreduce_time(1e9, 8, 4, 5e-6, 5e10, rails=bad)
+
+
+# ---------------------------------------------------------------- recursive halving-doubling
+
+
+@pytest.mark.parametrize(
+    "N,steps,volume",
+    [
+        (1, 0, 0.0),
+        (2, 2, 1.0),
+        (8, 6, 14 / 8),
+        (6, 6, 10 / 6 + 2),  # MPICH: (2⌊lg 6⌋ + 2)α + (2·5/6 + 2)Mβ
+        (12, 8, 22 / 12 + 2),
+        (1024, 20, 2046 / 1024),
+        (1000, 20, 1998 / 1000 + 2),
+    ],
+)
+def test_recursive_halving_doubling_hand_values(N, steps, volume):
+    """Steps and volume written out by hand from MPICH's cost comments (power of two or not)."""
+    alpha, beta, M = 3e-6, 2e10, 5e7
+    expected = steps * alpha + volume * M / beta
+    assert cm.recursive_halving_doubling_time(M, N, alpha, beta) == pytest.approx(
+        expected, rel=1e-12, abs=1e-300
+    )
