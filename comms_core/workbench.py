@@ -550,9 +550,9 @@ class CompressionWorkbench(Workbench):
     title = "Part 3 workbench: compression and error feedback"
 
     def __init__(
-        self, values: dict, d: int, training: dict, student: dict, static: bool | None
+        self, values: dict, d: int, N: int, training: dict, student: dict, static: bool | None
     ) -> None:
-        self.d, self.training, self.student = d, training, student
+        self.d, self.N, self.training, self.student = d, N, training, student
         self._runs: dict = {}  # (method, compressor name) -> TrainingRun, computed once
         super().__init__(values, static)
 
@@ -595,15 +595,18 @@ class CompressionWorkbench(Workbench):
             else:
                 lines.append(_fix_it(_PART3[role], 3, problem))
         fig = plots.convergence_monitor(runs)
-        dense = compression.dense_wire_bytes(self.d)
-        sent = compression.COMPRESSORS[name].wire_bytes(self.d)
+        dense = compression.allreduce_bytes(self.d, self.N, "none")
+        sent = compression.allreduce_bytes(self.d, self.N, name)
         base, compressed = runs[0].final_loss, runs[1].final_loss
         gap = (compressed - base) / base
         ok = abs(gap) <= convergence.EF_RELATIVE_TOLERANCE
         lines[:0] = [
-            f"Your gradient, d = {self.d:,} float32 values: dense {plots.format_bytes(dense)}, "
-            f"{name} {plots.format_bytes(sent)} ({dense / sent:.3g}x fewer bytes, "
-            "scales and indices counted).",
+            f"Your gradient, d = {self.d:,} float32 values, AllReduced by N = {self.N} devices. "
+            f"Each device sends {plots.format_bytes(dense)} in a ring AllReduce, "
+            f"{plots.format_bytes(sent)} in the compressed AllReduce with {name} "
+            f"({dense / sent:.3g}x fewer bytes; scales and indices counted). Compressed "
+            "vectors cannot be summed inside a ring, so it compresses, all-to-alls, averages, "
+            "compresses again and all-gathers, with error feedback on both sides.",
             f"Final training loss: no compression {base:.4g}; {name} "
             f"{'with' if ef else 'without'} error feedback {compressed:.4g} "
             f"({gap:+.1%}).",
@@ -633,6 +636,7 @@ class CompressionWorkbench(Workbench):
 def compression_workbench(
     *,
     d: int,
+    N: int | None = None,
     compressor: str = _ONE_BIT,
     error_feedback: bool = False,
     student: Mapping[str, Callable] | None = None,
@@ -647,6 +651,8 @@ def compression_workbench(
 
     The compression slider runs over comms_core.COMPRESSORS, ordered by their honest
     compression ratio at your gradient size d (float32 values; scales and indices count).
+    The text compares the bytes each of your N devices sends in a ring AllReduce with the
+    compressed AllReduce (compression.allreduce_bytes; N defaults to n_workers).
     The convergence monitor trains the seeded least-squares model of
     comms_core.run_data_parallel_training (n_workers, dim, steps, seed) without
     compression and with the chosen compressor, with or without error feedback, and says
@@ -662,6 +668,12 @@ def compression_workbench(
         )
     values = {"compressor": compressor, "error_feedback": bool(error_feedback)}
     training = {"n_workers": n_workers, "dim": dim, "steps": steps, "seed": seed}
+    N = n_workers if N is None else N
     return CompressionWorkbench(
-        values, v.scalar_count("d", d), training, _student_functions(student, _PART3), static
+        values,
+        v.scalar_count("d", d),
+        v.scalar_count("N", N),
+        training,
+        _student_functions(student, _PART3),
+        static,
     )

@@ -229,6 +229,7 @@ def part3(scenario: Scenario | None, prediction: object, namespace: Mapping | No
         return None
     wb = workbench.compression_workbench(
         d=int(scenario.d),
+        N=int(scenario.N),
         student=_mine(namespace, {"compress": "one_bit_compress"}),
         dim=CONVERGENCE_DIM,
         prediction=prediction,

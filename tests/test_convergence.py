@@ -5,7 +5,7 @@ Karimireddy et al.'s counterexample (research notes §4.2)."""
 import numpy as np
 import pytest
 
-from comms_core.compression import COMPRESSORS, compression_ratio, one_bit_wire_bytes
+from comms_core.compression import COMPRESSORS
 from comms_core.convergence import (
     EF_RELATIVE_TOLERANCE,
     METHOD_LABELS,
@@ -53,13 +53,18 @@ def test_error_feedback_reaches_the_uncompressed_loss(default_runs):
     assert abs(ef.final_loss - none.final_loss) <= EF_RELATIVE_TOLERANCE * none.final_loss
 
 
-def test_error_feedback_sends_one_bit_per_value(default_runs):
-    dim = 50
-    assert default_runs["none"].bytes_per_worker_per_step == 4 * dim
+def test_the_compressed_allreduce_keeps_its_saving(default_runs):
+    """Bytes per worker, by hand: d = 50 over N = 8 is 8 chunks of c = 7 values. Dense ring:
+    2·7 steps × 7 values × 4 B = 392 B. Compressed: 2·7 chunks × (1 B signs + 4 B scale) = 70 B."""
+    assert default_runs["none"].bytes_per_worker_per_step == 392
     for method in ("compressed", "compressed_ef"):
-        assert default_runs[method].bytes_per_worker_per_step == one_bit_wire_bytes(dim) == 11
-    ratio = default_runs["none"].bytes_per_worker_per_step / 11
-    assert ratio == pytest.approx(compression_ratio("1-bit (scaled sign)", dim))
+        assert default_runs[method].bytes_per_worker_per_step == 70
+
+
+def test_the_baseline_is_converged(default_runs):
+    """'EF within 5 %' compares converged runs: the baseline ends within 1 % of the optimum."""
+    run = default_runs["none"]
+    assert run.final_loss <= 1.01 * run.optimal_loss
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -76,7 +81,7 @@ def test_error_feedback_rescues_every_compressor(name):
     none = run_data_parallel_training("none").final_loss
     ef = run_data_parallel_training("compressed_ef", compressor=name)
     assert abs(ef.final_loss - none) <= EF_RELATIVE_TOLERANCE * none
-    assert ef.bytes_per_worker_per_step == COMPRESSORS[name].wire_bytes(50)
+    assert ef.bytes_per_worker_per_step == 2 * 7 * COMPRESSORS[name].wire_bytes(7)
 
 
 def test_identity_compressor_with_error_feedback_is_plain_training():

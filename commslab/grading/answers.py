@@ -77,11 +77,12 @@ def _edge(s: Scenario) -> dict:
 
 
 def _mobile(s: Scenario) -> dict:
-    from comms_core.compression import dense_wire_bytes, one_bit_wire_bytes
+    from comms_core.compression import compressed_allreduce_bytes, dense_allreduce_bytes
     from comms_core.convergence import EF_RELATIVE_TOLERANCE, run_data_parallel_training
 
-    dense, one_bit = int(dense_wire_bytes(s.d)), int(one_bit_wire_bytes(s.d))
-    air_dense, air_one_bit = s.alpha + dense / s.beta, s.alpha + one_bit / s.beta
+    dense, one_bit = int(dense_allreduce_bytes(s.d, s.N)), int(compressed_allreduce_bytes(s.d, s.N))
+    latency = 2 * (s.N - 1) * s.alpha  # both send 2(N−1) messages in a row
+    air_dense, air_one_bit = latency + dense / s.beta, latency + one_bit / s.beta
     plain = run_data_parallel_training("none", dim=CONVERGENCE_DIM, seed=0)
     ef = run_data_parallel_training("compressed_ef", dim=CONVERGENCE_DIM, seed=0)
     return {
