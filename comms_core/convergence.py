@@ -191,6 +191,9 @@ def run_data_parallel_training(
                 sync.worker_errors,
                 sync.server_errors,
             )
+        if not np.isfinite(update).all():  # a compressor that returned NaN or inf
+            losses[t + 1 :] = np.nan
+            break
         w = w - update
         losses[t + 1] = _loss(X, y, w)
     losses.setflags(write=False)

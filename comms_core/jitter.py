@@ -1,21 +1,31 @@
 """Ring vs tree AllReduce when the per-message latency α is random (Edge Guardian).
 
-On a noisy wireless link every message pays its own α. A synchronous step ends when
-its slowest message arrives, so a step with many concurrent messages waits for the
-worst of many draws, and an algorithm with many steps adds many such maxima:
+On a noisy wireless link every message pays its own α, drawn from a lognormal with the
+given mean and coefficient of variation (CV = std/mean), independently per message (an
+ASSUMPTION: no public jitter data for vehicle wireless; ../LAB_SPEC.md track Edge Guardian).
+β (bytes/s) is deterministic. Two media:
 
-    T = Σ_steps ( max_{messages in the step} α_m  +  bytes_per_message / β )
+- "shared" (the default; how the air works): all devices share one channel, and in one
+  collision domain only one transmission succeeds at a time (IEEE 802.11 DCF / 802.11p
+  CSMA/CA, Bianchi 2000, IEEE JSAC 18(3)). Messages take turns, so the time is the sum
+  over every message of the AllReduce:
 
-α_m ~ lognormal with the given mean and coefficient of variation (CV = std/mean), drawn
-independently per message (an ASSUMPTION: no public jitter data for vehicle wireless;
-../LAB_SPEC.md track Edge Guardian). β (bytes/s) is deterministic. With CV = 0 the
-times equal comms_core.cost_models.ring_allreduce_time and tree_allreduce_time.
+      T = Σ_messages ( α_m + bytes_m / β )
+
+  At zero variance: ring 2(N−1)·(N·α + M/β), tree 2(N−1)·(α + M/β). Both put the same
+  2(N−1)·M bytes on the air; the ring pays N times as many channel accesses.
+- "full_duplex": N independent point-to-point links (a switched wired network). A
+  synchronous step ends when its slowest message arrives:
+
+      T = Σ_steps ( max_{messages in the step} α_m  +  bytes_per_message / β )
+
+  With CV = 0 this is comms_core.cost_models.ring_allreduce_time and tree_allreduce_time.
 
 Schedules (the lab's graded models, ../LAB_SPEC.md Part 1):
-- ring: 2(N−1) steps; in each, all N ranks send one chunk of M/N bytes at once.
+- ring: 2(N−1) steps; in each, all N ranks send one chunk of M/N bytes.
 - tree: binomial reduce (⌈log2 N⌉ steps), then the mirror-image broadcast; each
   message carries the whole M bytes; step j has binomial_tree_messages_per_step(N)[j]
-  concurrent messages.
+  messages (N − 1 per phase).
 """
 
 from __future__ import annotations
@@ -29,16 +39,19 @@ from comms_core import _validate as v
 
 __all__ = [
     "ALGORITHMS",
+    "MEDIA",
     "JitterStats",
     "JitterSummary",
     "binomial_tree_messages_per_step",
     "deadline_miss_probability",
     "jitter_summary",
     "lognormal_parameters",
+    "shared_medium_allreduce_time",
     "simulate_allreduce_times",
 ]
 
 ALGORITHMS = ("ring", "tree")
+MEDIA = ("shared", "full_duplex")
 
 
 def lognormal_parameters(mean: ArrayLike, cv: ArrayLike):
@@ -73,6 +86,35 @@ def binomial_tree_messages_per_step(N: int) -> NDArray[np.int64]:
     return (N - 1 - half) // (2 * half) + 1
 
 
+def _messages_per_step(algorithm: str, N: int) -> tuple[NDArray[np.int64], float]:
+    """(messages in each step, bytes per message as a share of M) of the lab's schedules."""
+    if algorithm == "ring":
+        return np.full(2 * (N - 1), N), 1.0 / N
+    reduce_steps = binomial_tree_messages_per_step(N)
+    return np.concatenate([reduce_steps, reduce_steps[::-1]]), 1.0
+
+
+def shared_medium_allreduce_time(algorithm: str, M: ArrayLike, N: int, alpha, beta):
+    """AllReduce time on one shared channel without jitter, seconds: every message in turn.
+
+        ring: 2(N−1)·N messages of M/N bytes   →  T = 2(N−1)·(N·α + M/β)
+        tree: 2(N−1) messages of M bytes        →  T = 2(N−1)·(α + M/β)
+
+    The same bytes go on the air; the ring pays N times the per-message α (channel access:
+    802.11 DCF/CSMA-CA lets one transmitter in a collision domain send at a time; Bianchi
+    2000). Vectorised in M, α, β; N one whole number. Counted from the schedules, so it is
+    also the mean of simulate_allreduce_times(..., medium="shared") for any CV.
+    """
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    N = v.scalar_count("N", N)
+    M = v.nonnegative("M", M)
+    alpha, beta = v.nonnegative("alpha", alpha), v.positive("beta", beta)
+    per_step, share = _messages_per_step(algorithm, N)
+    messages = int(per_step.sum())
+    return v.scalar_or_array(messages * (alpha + share * M / beta))
+
+
 def _one_number(name: str, value: ArrayLike, check=v.nonnegative) -> float:
     """One number that passes `check` (an array is refused: this function is not vectorised)."""
     checked = check(name, value)
@@ -91,18 +133,22 @@ def simulate_allreduce_times(
     *,
     trials: int = 20000,
     seed: int = 0,
+    medium: str = "shared",
 ) -> NDArray[np.float64]:
     """Monte Carlo AllReduce times under random per-message α, seconds, one per trial.
 
-        T = Σ_steps ( max_{m in step} α_m + bytes/β ),   α_m ~ LogNormal(μ, σ) i.i.d.
+        shared:       T = Σ_messages ( α_m + bytes/β )               (messages take turns)
+        full_duplex:  T = Σ_steps ( max_{m in step} α_m + bytes/β )  (links in parallel)
 
-    ring: 2(N−1) steps of N messages of M/N bytes; tree: the binomial reduce steps, then
-    the same steps in reverse for the broadcast, messages of M bytes. All trials of a
-    step are drawn at once (numpy, no loop over trials). Seeded: same seed, same array.
-    M bytes, α seconds, β bytes/s, N ranks (N = 1 costs 0).
+    α_m ~ LogNormal(μ, σ) i.i.d. ring: 2(N−1) steps of N messages of M/N bytes; tree: the
+    binomial reduce steps, then the same steps in reverse for the broadcast, messages of M
+    bytes. All trials of a step are drawn at once (numpy, no loop over trials). Seeded: same
+    seed, same array. M bytes, α seconds, β bytes/s, N ranks (N = 1 costs 0).
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    if medium not in MEDIA:
+        raise ValueError(f"medium must be one of {MEDIA}, got {medium!r}")
     M = _one_number("M", M)
     N = v.scalar_count("N", N)
     alpha_mean = _one_number("alpha_mean", alpha_mean, v.positive)
@@ -112,18 +158,15 @@ def simulate_allreduce_times(
     trials = v.scalar_count("trials", trials)
     rng = np.random.default_rng(v.scalar_count("seed", seed, minimum=0))
 
-    if algorithm == "ring":
-        messages_per_step = np.full(2 * (N - 1), N)
-        bytes_per_message = M / N
-    else:
-        reduce_steps = binomial_tree_messages_per_step(N)
-        messages_per_step = np.concatenate([reduce_steps, reduce_steps[::-1]])
-        bytes_per_message = M
-
+    messages_per_step, share = _messages_per_step(algorithm, N)
+    bytes_per_message = share * M
     total = np.zeros(trials)
     for n_messages in messages_per_step:
-        slowest_alpha = rng.lognormal(mu, sigma, size=(trials, n_messages)).max(axis=1)
-        total += slowest_alpha + bytes_per_message / beta
+        alphas = rng.lognormal(mu, sigma, size=(trials, n_messages))
+        if medium == "shared":
+            total += alphas.sum(axis=1) + n_messages * bytes_per_message / beta
+        else:
+            total += alphas.max(axis=1) + bytes_per_message / beta
     return total
 
 
@@ -169,18 +212,20 @@ def jitter_summary(
     *,
     trials: int = 20000,
     seed: int = 0,
+    medium: str = "shared",
 ) -> JitterSummary:
     """Mean, median, p99 and deadline-miss probability of ring and tree AllReduce.
 
     The better algorithm for the deadline has the lower miss probability; on a tie, the
     lower p99; on a tie of both, the ring (it sends fewer bytes per rank). Both use the
-    same seed. Percentiles by numpy's linear interpolation.
+    same seed and the same medium (simulate_allreduce_times). Percentiles by numpy's
+    linear interpolation.
     """
     deadline = _one_number("deadline", deadline)
     stats = {}
     for algorithm in ALGORITHMS:
         T = simulate_allreduce_times(
-            algorithm, M, N, alpha_mean, alpha_cv, beta, trials=trials, seed=seed
+            algorithm, M, N, alpha_mean, alpha_cv, beta, trials=trials, seed=seed, medium=medium
         )
         p50, p99 = np.percentile(T, [50, 99])
         stats[algorithm] = JitterStats(

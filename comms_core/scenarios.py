@@ -156,6 +156,10 @@ _MCC = "McCandlish et al. 2018, An Empirical Model of Large-Batch Training (arXi
 _BLE = "Bluetooth Core 5.0 LE 2M PHY = 2 Mb/s; connection interval >= 7.5 ms"
 _NRF = "Nordic nRF52832 product spec: TX 0 dBm 5.3 mA, RX 5.4 mA at 3 V, 1 Mb/s (~0.13 µJ/byte)"
 _ETH = "IEEE 802.3bp 1000BASE-T1 automotive Ethernet: 1 Gb/s = 125 MB/s"
+_V2V = (
+    "IEEE 802.11p (DSRC) on one shared 10 MHz channel: PHY 3-27 Mb/s (≤ 3.4 MB/s); "
+    "0.5-2.5 MB/s after MAC overhead"
+)
 
 
 def _common_ledger(extra: tuple[LedgerField, ...]) -> tuple[LedgerField, ...]:
@@ -251,7 +255,7 @@ CLOUD_TITAN = Track(
     stakeholder="CFO: 'Every idle GPU-second costs us. Which algorithm, and why?'",
     params=(
         Param("N", "GPUs", 1024, scale="int", source=_SPEC),
-        Param("alpha", "s", 2e-6, 6e-6, source=_IB_ALPHA),
+        Param("alpha", "s", 1.5e-6, 5e-6, source=_IB_ALPHA),
         Param("beta", "B/s", 40e9, 50e9, source=_IB_NDR),
         Param("M_model", "B", 141.2e9, source=_LLAMA3),
         Param("M_message", "B", 26214400, source=_DDP),
@@ -260,7 +264,7 @@ CLOUD_TITAN = Track(
             128,
             (0.5e-6, 2e-6),
             (370e9, 450e9),
-            (2e-6, 6e-6),
+            (1.5e-6, 5e-6),
             (40e9, 50e9),
             _NVLINK + "; " + _NVLINK_ALPHA,
             _IB_NDR + "; " + _IB_ALPHA,
@@ -296,8 +300,9 @@ EDGE_GUARDIAN = Track(
     persona="AV Systems Lead",
     mission="A deterministic 10 ms safety loop across 10 vehicle SoCs.",
     crisis=(
-        "The Jittery Mesh: perception gradients sync over a noisy wireless link whose α "
-        "varies a lot. Which algorithm misses the 10 ms deadline less often?"
+        "The Jittery Mesh: perception gradients sync over one shared wireless channel whose "
+        "α varies a lot, and only one vehicle can transmit at a time. Which algorithm misses "
+        "the 10 ms deadline less often?"
     ),
     stakeholder="Safety Lead: 'Give me the miss probability, not the average.'",
     params=(
@@ -307,7 +312,7 @@ EDGE_GUARDIAN = Track(
             "s",
             0.1e-3,
             0.3e-3,
-            source="mean wireless per-message latency",
+            source="mean channel access per message (802.11p AIFS + backoff + preamble)",
             assumption=True,
         ),
         Param(
@@ -319,19 +324,26 @@ EDGE_GUARDIAN = Track(
             source="coefficient of variation of α (lognormal)",
             assumption=True,
         ),
-        Param("beta", "B/s", 6e6, 25e6, source="50-200 Mb/s effective V2V/Wi-Fi", assumption=True),
+        Param("beta", "B/s", 0.5e6, 2.5e6, source=_V2V, assumption=True),
         Param("deadline", "s", 10e-3, source="the seed: 10 ms safety loop"),
         Param("M_model", "B", 2e6, 8e6, source="perception-head gradient", assumption=True),
-        Param("M_message", "B", 4e3, 16e3, source="per-loop gradient delta", assumption=True),
+        Param(
+            "M_message",
+            "B",
+            128,
+            512,
+            source="per-loop gradient delta: 32-128 float32 values",
+            assumption=True,
+        ),
         *_hier(
             2,
             5,
             (20e-6, 50e-6),
             (125e6, 125e6),
             (0.1e-3, 0.3e-3),
-            (6e6, 25e6),
+            (0.5e6, 2.5e6),
             _ETH,
-            "wireless between vehicles",
+            _V2V,
             assume_f=True,
             assume_s=True,
         ),

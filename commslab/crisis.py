@@ -94,9 +94,11 @@ def _edge(s: Scenario) -> Instrument:
         f"({4 * noise:.2g}) of Monte-Carlo noise: the choice is clear."
     )
     text = (
-        f"**Monte Carlo, {JITTER_TRIALS:,} syncs per algorithm (seeded with your id)**. "
-        "Each sync is 2(N−1) (ring) or 2⌈log₂N⌉ (tree) steps over the shared medium with "
-        "a random α per message, so its median is above the α-β time of Part 1.\n\n"
+        f"**Monte Carlo, {JITTER_TRIALS:,} syncs per algorithm (seeded with your id)** on "
+        "one shared channel: only one SoC transmits at a time, so every message of the "
+        "AllReduce waits its turn and pays its own random α. The ring sends 2(N−1)·N messages "
+        "of M/N bytes, the tree 2(N−1) messages of M bytes: the same bytes on the air, N times "
+        "fewer channel accesses for the tree.\n\n"
         "| algorithm | p50 | p99 | P(miss deadline) |\n|---|---|---|---|\n"
         + rows
         + "\n\n"

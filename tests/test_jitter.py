@@ -14,6 +14,7 @@ from comms_core.jitter import (
     deadline_miss_probability,
     jitter_summary,
     lognormal_parameters,
+    shared_medium_allreduce_time,
     simulate_allreduce_times,
 )
 
@@ -65,17 +66,21 @@ def test_binomial_tree_matches_a_direct_count(N):
 @pytest.mark.parametrize("M", [0.0, 1e3, 4e6])
 def test_without_jitter_the_monte_carlo_is_the_alpha_beta_model(N, M):
     alpha, beta = 2e-4, 1e8
-    ring = simulate_allreduce_times("ring", M, N, alpha, 0.0, beta, trials=50)
-    tree = simulate_allreduce_times("tree", M, N, alpha, 0.0, beta, trials=50)
+    ring = simulate_allreduce_times("ring", M, N, alpha, 0.0, beta, trials=50, medium="full_duplex")
+    tree = simulate_allreduce_times("tree", M, N, alpha, 0.0, beta, trials=50, medium="full_duplex")
     np.testing.assert_allclose(ring, ring_allreduce_time(M, N, alpha, beta), rtol=1e-12)
     np.testing.assert_allclose(tree, tree_allreduce_time(M, N, alpha, beta), rtol=1e-12)
-    near = simulate_allreduce_times("ring", M, N, alpha, 1e-7, beta, trials=200)
+    near = simulate_allreduce_times(
+        "ring", M, N, alpha, 1e-7, beta, trials=200, medium="full_duplex"
+    )
     assert near.mean() == pytest.approx(ring_allreduce_time(M, N, alpha, beta), rel=1e-5)
 
 
 def test_two_ranks_tree_mean_is_exact_in_expectation():
     # N = 2: one message per step, no maximum, so E[T] = 2(α_mean + M/β)
-    times = simulate_allreduce_times("tree", 1e4, 2, 1e-3, 1.5, 1e7, trials=200_000, seed=3)
+    times = simulate_allreduce_times(
+        "tree", 1e4, 2, 1e-3, 1.5, 1e7, trials=200_000, medium="full_duplex", seed=3
+    )
     expected = 2 * (1e-3 + 1e4 / 1e7)
     standard_error = times.std() / np.sqrt(times.size)
     assert abs(times.mean() - expected) < 4 * standard_error
@@ -84,18 +89,30 @@ def test_two_ranks_tree_mean_is_exact_in_expectation():
 def test_waiting_for_the_slowest_message_costs_time():
     # E[max of n draws] ≥ mean: jitter can only slow a synchronous step down
     for algorithm, formula in (("ring", ring_allreduce_time), ("tree", tree_allreduce_time)):
-        times = simulate_allreduce_times(algorithm, **EDGE, alpha_cv=1.0, trials=5000)
+        times = simulate_allreduce_times(
+            algorithm, **EDGE, alpha_cv=1.0, trials=5000, medium="full_duplex"
+        )
         assert times.mean() > formula(EDGE["M"], EDGE["N"], EDGE["alpha_mean"], EDGE["beta"])
 
 
 def test_same_seed_same_numbers():
-    a = simulate_allreduce_times("ring", **EDGE, alpha_cv=0.8, trials=1000, seed=11)
-    b = simulate_allreduce_times("ring", **EDGE, alpha_cv=0.8, trials=1000, seed=11)
-    c = simulate_allreduce_times("ring", **EDGE, alpha_cv=0.8, trials=1000, seed=12)
+    a = simulate_allreduce_times(
+        "ring", **EDGE, alpha_cv=0.8, trials=1000, medium="full_duplex", seed=11
+    )
+    b = simulate_allreduce_times(
+        "ring", **EDGE, alpha_cv=0.8, trials=1000, medium="full_duplex", seed=11
+    )
+    c = simulate_allreduce_times(
+        "ring", **EDGE, alpha_cv=0.8, trials=1000, medium="full_duplex", seed=12
+    )
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
-    s1 = jitter_summary(**EDGE, alpha_cv=0.8, deadline=8e-3, trials=2000, seed=5)
-    s2 = jitter_summary(**EDGE, alpha_cv=0.8, deadline=8e-3, trials=2000, seed=5)
+    s1 = jitter_summary(
+        **EDGE, alpha_cv=0.8, deadline=8e-3, trials=2000, medium="full_duplex", seed=5
+    )
+    s2 = jitter_summary(
+        **EDGE, alpha_cv=0.8, deadline=8e-3, trials=2000, medium="full_duplex", seed=5
+    )
     assert s1 == s2
 
 
@@ -103,7 +120,10 @@ def test_same_seed_same_numbers():
 def test_p99_grows_with_the_coefficient_of_variation(algorithm):
     p99 = [
         np.percentile(
-            simulate_allreduce_times(algorithm, **EDGE, alpha_cv=cv, trials=20000, seed=0), 99
+            simulate_allreduce_times(
+                algorithm, **EDGE, alpha_cv=cv, trials=20000, medium="full_duplex", seed=0
+            ),
+            99,
         )
         for cv in (0.0, 0.25, 0.5, 1.0, 2.0)
     ]
@@ -113,7 +133,9 @@ def test_p99_grows_with_the_coefficient_of_variation(algorithm):
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.floats(0, 0.05, allow_nan=False), min_size=2, max_size=8))
 def test_miss_probability_is_a_probability_and_falls_with_the_deadline(deadlines):
-    times = simulate_allreduce_times("tree", **EDGE, alpha_cv=1.0, trials=2000, seed=1)
+    times = simulate_allreduce_times(
+        "tree", **EDGE, alpha_cv=1.0, trials=2000, medium="full_duplex", seed=1
+    )
     deadlines = np.sort(deadlines)
     p = deadline_miss_probability(times, deadlines)
     assert np.all((0 <= p) & (p <= 1))
@@ -129,9 +151,13 @@ def test_miss_probability_by_hand():
 
 
 def test_summary_statistics_match_the_samples():
-    summary = jitter_summary(**EDGE, alpha_cv=1.0, deadline=9e-3, trials=5000, seed=2)
+    summary = jitter_summary(
+        **EDGE, alpha_cv=1.0, deadline=9e-3, trials=5000, medium="full_duplex", seed=2
+    )
     for stats in (summary.ring, summary.tree):
-        times = simulate_allreduce_times(stats.algorithm, **EDGE, alpha_cv=1.0, trials=5000, seed=2)
+        times = simulate_allreduce_times(
+            stats.algorithm, **EDGE, alpha_cv=1.0, trials=5000, medium="full_duplex", seed=2
+        )
         assert stats.mean == pytest.approx(times.mean())
         assert stats.p50 == pytest.approx(np.median(times))
         assert stats.p50 <= stats.p99
@@ -144,7 +170,9 @@ def test_the_better_algorithm_follows_the_miss_probability():
     args = {"M": 4e6, "N": 10, "alpha_mean": 1e-4, "alpha_cv": 0.0, "beta": 1e8}
     t_ring = ring_allreduce_time(4e6, 10, 1e-4, 1e8)  # 73.8 ms
     t_tree = tree_allreduce_time(4e6, 10, 1e-4, 1e8)  # 320.8 ms
-    summary = jitter_summary(**args, deadline=(t_ring + t_tree) / 2, trials=100)
+    summary = jitter_summary(
+        **args, deadline=(t_ring + t_tree) / 2, trials=100, medium="full_duplex"
+    )
     assert (summary.ring.miss_probability, summary.tree.miss_probability) == (0.0, 1.0)
     assert summary.better_for_deadline == "ring"
     # small message, many ranks, heavy jitter: the tree's few steps win
@@ -157,7 +185,7 @@ def test_the_better_algorithm_follows_the_miss_probability():
 
 def test_tie_on_miss_probability_goes_to_the_lower_p99():
     # a deadline nobody misses: the choice falls to p99
-    summary = jitter_summary(**EDGE, alpha_cv=0.5, deadline=10.0, trials=2000)
+    summary = jitter_summary(**EDGE, alpha_cv=0.5, deadline=10.0, trials=2000, medium="full_duplex")
     assert summary.ring.miss_probability == summary.tree.miss_probability == 0.0
     lower = "ring" if summary.ring.p99 <= summary.tree.p99 else "tree"
     assert summary.better_for_deadline == lower
@@ -175,7 +203,12 @@ def test_tie_on_miss_probability_goes_to_the_lower_p99():
         (lambda: simulate_allreduce_times("ring", 1, 2, 1e-3, -0.5, 1e6), "alpha_cv"),
         (lambda: simulate_allreduce_times("ring", 1, 2, 1e-3, np.nan, 1e6), "alpha_cv"),
         (lambda: simulate_allreduce_times("ring", 1, 2, 1e-3, 0.5, 0), "beta"),
-        (lambda: simulate_allreduce_times("ring", 1, 2, 1e-3, 0.5, 1e6, trials=0), "trials"),
+        (
+            lambda: simulate_allreduce_times(
+                "ring", 1, 2, 1e-3, 0.5, 1e6, trials=0, medium="full_duplex"
+            ),
+            "trials",
+        ),
         (lambda: simulate_allreduce_times("ring", 1, 2, 1e-3, 0.5, 1e6, seed=-3), "seed"),
         (lambda: jitter_summary(1, 2, 1e-3, 0.5, 1e6, deadline=-1.0), "deadline"),
         (lambda: deadline_miss_probability([], 1.0), "times"),
@@ -187,3 +220,69 @@ def test_tie_on_miss_probability_goes_to_the_lower_p99():
 def test_bad_input_names_the_parameter(call, name):
     with pytest.raises(ValueError, match=rf"^{name} "):
         call()
+
+
+# ---------------------------------------------------------------- the shared medium
+
+
+def _turns_by_hand(algorithm, M, N, alpha, beta):
+    """Oracle: list every transmission of the schedule and let them take turns on one channel."""
+    transmissions = []
+    if algorithm == "ring":
+        for _step in range(2 * (N - 1)):
+            transmissions += [M / N] * N  # every rank sends its chunk
+    else:
+        for _phase in ("reduce", "broadcast"):
+            transmissions += [M] * (N - 1)  # every rank but the root sends once per phase
+    return sum(alpha + size / beta for size in transmissions)
+
+
+@pytest.mark.parametrize("N", [1, 2, 3, 8, 10, 17])
+@pytest.mark.parametrize("algorithm", ["ring", "tree"])
+def test_shared_medium_at_zero_variance_is_the_closed_form(algorithm, N):
+    """CV = 0: the Monte Carlo equals the schedule listed by hand and the closed forms
+    ring 2(N−1)(Nα + M/β), tree 2(N−1)(α + M/β)."""
+    M, alpha, beta = 800.0, 2e-4, 1.5e6
+    by_hand = _turns_by_hand(algorithm, M, N, alpha, beta)
+    closed = 2 * (N - 1) * ((N if algorithm == "ring" else 1) * alpha + M / beta)
+    assert by_hand == pytest.approx(closed, rel=1e-12, abs=1e-15)
+    times = simulate_allreduce_times(algorithm, M, N, alpha, 0.0, beta, trials=5)
+    np.testing.assert_allclose(times, closed, rtol=1e-12, atol=1e-15)
+    assert shared_medium_allreduce_time(algorithm, M, N, alpha, beta) == pytest.approx(
+        closed, rel=1e-12, abs=1e-15
+    )
+
+
+def test_shared_medium_same_bytes_on_air_and_the_ring_pays_n_times_the_alpha():
+    N, M, beta = 10, 1000.0, 2e6
+    ring0 = shared_medium_allreduce_time("ring", M, N, 0.0, beta)
+    tree0 = shared_medium_allreduce_time("tree", M, N, 0.0, beta)
+    assert ring0 == pytest.approx(tree0, rel=1e-12)  # α = 0: the same bytes on the air
+    ring_a = shared_medium_allreduce_time("ring", 0.0, N, 1e-4, beta)
+    tree_a = shared_medium_allreduce_time("tree", 0.0, N, 1e-4, beta)
+    assert ring_a == pytest.approx(N * tree_a, rel=1e-12)
+
+
+def test_shared_medium_mean_and_spread_match_the_sum_of_lognormals():
+    """Sum of n i.i.d. lognormal α's: mean n·mean(α), std √n·CV·mean(α) (n = 18 tree messages
+    for N = 10); 200 000 trials put the sample mean within 4 standard errors."""
+    N, M, alpha, cv, beta, trials = 10, 500.0, 2e-4, 1.5, 1e6, 200_000
+    times = simulate_allreduce_times("tree", M, N, alpha, cv, beta, trials=trials, seed=4)
+    n = 2 * (N - 1)
+    mean, std = n * (alpha + M / beta), np.sqrt(n) * cv * alpha
+    assert abs(times.mean() - mean) < 4 * std / np.sqrt(trials)
+    assert times.std() == pytest.approx(std, rel=0.05)
+
+
+def test_shared_medium_ring_misses_a_deadline_the_tree_meets():
+    """Edge Guardian's physics: 10 SoCs, 0.2 ms channel access, 512 B, 1.5 MB/s, 10 ms. The tree
+    needs 18·(0.2 + 0.341) ms = 9.7 ms on average, the ring 18·(2 + 0.341) ms = 42 ms."""
+    summary = jitter_summary(512, 10, 2e-4, 0.5, 1.5e6, 10e-3, trials=4000, seed=1)
+    assert summary.ring.miss_probability == 1.0
+    assert summary.tree.miss_probability < 0.5
+    assert summary.better_for_deadline == "tree"
+
+
+def test_unknown_medium_is_refused():
+    with pytest.raises(ValueError, match="medium"):
+        simulate_allreduce_times("ring", 1, 2, 1e-3, 0.5, 1e6, medium="ether")

@@ -248,9 +248,11 @@ def test_hierarchical_student_function():
 def test_compression_static_counts_honest_bytes_and_compares_losses():
     bench = wb.compression_workbench(**P3, prediction="worse", static=True)
     shown = text(bench)
-    # 1-bit: d/8 + 4 bytes against 4·d (LAB_SPEC Part 3)
-    assert "dense 400 KB" in shown and "1-bit (scaled sign) 12.5 KB" in shown
-    assert f"{4 * 100_000 / (100_000 / 8 + 4):.3g}x fewer" in shown
+    # per device, N = 8 chunks of c = 12,500 values: the ring sends 2·7·4c = 700,000 B; the
+    # compressed AllReduce 2·7·(⌈c/8⌉ + 4) = 2·7·1567 = 21,938 B (issue 10, by hand)
+    assert "sends 700 KB in a ring AllReduce" in shown
+    assert "21.9 KB in the compressed AllReduce with 1-bit (scaled sign)" in shown
+    assert f"{700_000 / 21_938:.3g}x fewer" in shown
     assert "without error feedback" in shown
     assert (
         len([ln for ln in bench.figure.axes[0].get_lines() if not ln.get_label().startswith("_")])
