@@ -303,7 +303,7 @@ def _fill(
         "protocol violation",
     ):
         result.status += " (identity mismatch)"
-    unknown_track = sub.ok and sub.track not in TRACKS
+    unknown_track = sub.ok and bool(sub.track) and sub.track not in TRACKS
     if unknown_track:
         result.status += " (unknown TRACK)"
     result.feedback = _feedback(result, files, outcome, probe, sub)
