@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import nbformat
 
 from commslab import release as rel
+from commslab.course import Course
 
 PEAK = "import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
 
@@ -29,11 +31,12 @@ def run(nb) -> tuple[float, float]:
 
 def main() -> None:
     term = "2026-fall"
+    course = Course.at(Path(__file__).resolve().parents[1])  # the repository's course folder
     rows = [("empty notebook (baseline)", run(nbformat.v4.new_notebook()))]
-    released = rel.student_version(rel.render_source(term))
+    released = rel.student_version(rel.render_source(term, course))
     rows.append(("released, untouched", run(released)))
     for track in ("cloud_titan", "edge_guardian", "mobile_nomad", "tiny_pioneer"):
-        rows.append((f"solved, {track}", run(rel.solved_notebook(term, "bench", track))))
+        rows.append((f"solved, {track}", run(rel.solved_notebook(term, "bench", track, course))))
     base_s = rows[0][1][0]
     print(f"{'notebook':32s} {'seconds':>8s} {'x baseline':>10s} {'peak MiB':>9s}")
     for name, (s, mib) in rows:

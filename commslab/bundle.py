@@ -8,7 +8,8 @@ unpacks the zip to /autograder/source, runs `setup.sh` once as root to build the
 * Python: the default base image is Ubuntu 22.04 (python3 3.10), 24.04 has 3.12 (docs
   "Base Images"); this package supports both. setup.sh makes a venv from the image's python3
   and installs `autograder/requirements-gradescope.txt` (pinned; no nbgrader, no JupyterLab),
-  then this package with --no-deps.
+  then a wheel of this package (commslab/wheels.py: the files this interpreter imports, so a
+  course folder needs no checkout) with --no-deps.
 * The instructor key is inside the bundle, so a submission gets the same hidden inputs and
   the same score on Gradescope, locally and on a regrade. The bundle goes to Gradescope only.
 * Identity: the documented `users[]` fields (`email`, `id`, `name`) mapped through
@@ -49,7 +50,7 @@ fi
 "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --no-cache-dir --upgrade pip
 "$VENV/bin/python" -m pip install -q --no-cache-dir -r autograder/requirements-gradescope.txt
-"$VENV/bin/python" -m pip install -q --no-cache-dir --no-deps .
+"$VENV/bin/python" -m pip install -q --no-cache-dir --no-deps ./@WHEEL@
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -65,15 +66,18 @@ exec "${COMMSLAB_VENV:-/autograder/venv}/bin/commslab" gradescope /autograder/su
 
 
 def _files(root: Path) -> list[tuple[str, bytes]]:
+    from commslab import wheels
     from commslab.grading.harness import instructor_key
 
-    entries = [("setup.sh", SETUP_SH.encode()), ("run_autograder", RUN_AUTOGRADER.encode())]
-    for rel in ("pyproject.toml", "README.md", REQUIREMENTS):
-        entries.append((rel, (root / rel).read_bytes()))
-    for package in ("comms_core", "commslab"):
-        for path in sorted((root / package).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                entries.append((str(path.relative_to(root)), path.read_bytes()))
+    wheel = wheels.full_wheel()
+    with tempfile.TemporaryDirectory(prefix="commslab-bundle-") as tmp:
+        wheel_bytes = wheels.write_wheel(wheel, Path(tmp)).read_bytes()
+    entries = [
+        ("setup.sh", SETUP_SH.replace("@WHEEL@", wheel.filename).encode()),
+        ("run_autograder", RUN_AUTOGRADER.encode()),
+        (wheel.filename, wheel_bytes),
+        (REQUIREMENTS, (root / REQUIREMENTS).read_bytes()),
+    ]
     autograder = root / "autograder"
     for path in sorted((autograder / "tests").glob("*.py")):
         entries.append((str(path.relative_to(root)), path.read_bytes()))

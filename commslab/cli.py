@@ -1,10 +1,14 @@
 """`commslab`: one command for every job of the course.
 
+commslab init DIR                   create a course folder (source notebook, tests, config)
+commslab release [--term TERM]      release/, solutions/ and autograder/ for a term
+commslab solutions --student ID --out FILE
+commslab grade PATH...              grade notebooks, folders or an LMS zip
 commslab demo                       the lab's figures on the embedded default scenario
-commslab release --term TERM        release/, solutions/ and autograder/ for a term
-commslab solutions --term TERM --student ID --out FILE
-commslab grade PATH... --term TERM  grade notebooks, folders or an LMS zip
 commslab calibrate                  measure a real AllReduce and fit α, β
+
+release, solutions and grade work on the course folder given by --course-dir, else the
+working directory, and write nowhere else (commslab/course.py).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import click
 
 from commslab.bundle import gradescope_command
 from commslab.calibrate import calibrate
+from commslab.course import init_command
 from commslab.demo import demo
 from commslab.grading.cli import grade, grade_one
 from commslab.grading.prairielearn import prairielearn_command
@@ -25,6 +30,7 @@ def main() -> None:
     """comms-lab: the collective-communication lab, its release and its grading."""
 
 
+main.add_command(init_command)
 main.add_command(demo)
 main.add_command(calibrate)
 main.add_command(release_command)

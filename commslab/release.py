@@ -1,7 +1,11 @@
 """`commslab release` and `commslab solutions`: one source notebook, every generated file.
 
-- release/   the student version: nbgrader `generate_assignment` strips the solutions and
-             locks the cells; the public otter checks go into the notebook's metadata.
+Run in a course folder (commslab/course.py), they write inside it and nowhere else:
+
+- release/collective_comms/  what a student needs: the student version of the notebook
+             (nbgrader `generate_assignment` strips the solutions and locks the cells; the
+             public otter checks go into the notebook's metadata), the student wheel
+             (commslab/wheels.py) and requirements.txt, its one-line install.
 - solutions/ the solved notebook of the term's demo student per track, executed headless.
 - autograder/dist/ the grading bundle (hidden tests + the grader) for Gradescope-style use.
 
@@ -23,21 +27,17 @@ import click
 import nbformat
 
 from comms_core.scenarios import TRACKS, ledger_fields, scenario_for
+from commslab import wheels
+from commslab.course import ASSIGNMENT, NOTEBOOK, Course, course_dir_option
 from commslab.grading.answers import mission_answers
 
-ASSIGNMENT = "collective_comms"
-NOTEBOOK = f"{ASSIGNMENT}.ipynb"
-ROOT = Path(__file__).resolve().parent.parent
 DEMO_STUDENT = "demo"
 TEXT_STUB = "_Write your answer here (3–6 sentences)._"
+REQUIREMENTS = "requirements.txt"
 _BEGIN, _END = "### BEGIN SOLUTION", "### END SOLUTION"
 
 
-def source_path(root: Path = ROOT) -> Path:
-    return root / "source" / ASSIGNMENT / NOTEBOOK
-
-
-def _check_term(term: str) -> str:
+def check_term(term: str) -> str:
     term = term.strip().lower()
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,39}", term):
         raise click.BadParameter(
@@ -46,10 +46,10 @@ def _check_term(term: str) -> str:
     return term
 
 
-def render_source(term: str, root: Path = ROOT) -> nbformat.NotebookNode:
+def render_source(term: str, course: Course) -> nbformat.NotebookNode:
     """The source notebook with this term's TERM (the public checks ship in the package:
     commslab/notebook/public_tests)."""
-    nb = nbformat.read(source_path(root), as_version=4)
+    nb = nbformat.read(course.source_notebook, as_version=4)
     setup = _cell(nb, "setup")
     setup.source, n = re.subn(r'^TERM = ".*"$', f'TERM = "{term}"', setup.source, flags=re.M)
     if n != 1:
@@ -75,10 +75,10 @@ def _strip_markers(nb: nbformat.NotebookNode) -> None:
         cell.source = "\n".join(lines)
 
 
-def solved_notebook(term: str, student_id: str, track: str, root: Path = ROOT):
+def solved_notebook(term: str, student_id: str, track: str, course: Course):
     """The source's solutions, with this student's identity and ledger numbers filled in."""
     s = scenario_for(track, term, student_id)
-    nb = render_source(term, root)
+    nb = render_source(term, course)
     _replace_solution(
         _cell(nb, "identity"), f"STUDENT_ID = {s.student_id!r}\nTRACK = {s.track.key!r}"
     )
@@ -164,39 +164,56 @@ def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return out
 
 
-def release(term: str, root: Path = ROOT, *, tracks=tuple(TRACKS)) -> list[Path]:
-    term = _check_term(term)
-    written = []
-    nb = render_source(term, root)
-    target = root / "release" / ASSIGNMENT / NOTEBOOK
-    write_notebook(student_version(nb), target)
-    written.append(target)
-    for track in tracks:
-        solved = solved_notebook(term, DEMO_STUDENT, track, root)
-        path = root / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}_{track}.ipynb"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_notebook(execute(solved), path)
-        written.append(path)
-    (root / "release" / "TERM").write_text(term + "\n")
-    written.append(root / "release" / "TERM")
+def student_install(notebook: nbformat.NotebookNode, out_dir: Path) -> list[Path]:
+    """The student wheel and requirements.txt (its one-line install) in OUT_DIR."""
+    sources = [c.source for c in notebook.cells if c.cell_type == "code"]
+    try:
+        wheel = wheels.write_wheel(wheels.student_wheel(sources), out_dir)
+    except wheels.StudentSideError as err:
+        raise click.ClickException(str(err)) from None
+    requirements = out_dir / REQUIREMENTS
+    requirements.write_text(
+        "# The lab's Python packages, Jupyter included. In this folder, run:\n"
+        f"#   python -m pip install -r {REQUIREMENTS}\n"
+        f"./{wheel.name}\n"
+    )
+    return [wheel, requirements]
+
+
+def release(term: str, course: Course, *, tracks=tuple(TRACKS)) -> list[Path]:
+    """Write release/, solutions/ and the autograder bundle of TERM into the course folder."""
     from commslab.bundle import build_bundle
 
-    written.append(build_bundle(term, root))
+    term = check_term(term)
+    nb = student_version(render_source(term, course))
+    target = course.release_dir / NOTEBOOK
+    for old in course.release_dir.glob("*.whl"):  # a previous version's wheel
+        old.unlink()
+    write_notebook(nb, target)
+    written = [target, *student_install(nb, course.release_dir)]
+    for track in tracks:
+        solved = solved_notebook(term, DEMO_STUDENT, track, course)
+        path = course.solutions_dir / f"{ASSIGNMENT}_{track}.ipynb"
+        write_notebook(execute(solved), path)
+        written.append(path)
+    term_file = course.root / "release" / "TERM"
+    term_file.write_text(term + "\n")
+    written.append(term_file)
+    written.append(build_bundle(term, course.root))
     return written
 
 
 @click.command("release")
-@click.option(
-    "--term", required=True, help="The term, e.g. 2026-fall: every number derives from it."
-)
-def release_command(term: str) -> None:
+@click.option("--term", default=None, help="The term, e.g. 2026-fall (default: commslab.toml's).")
+@course_dir_option
+def release_command(term: str | None, course: Course) -> None:
     """Regenerate release/, solutions/ and the autograder bundle for TERM."""
-    for path in release(term):
-        click.echo(f"wrote {path.relative_to(ROOT)}")
+    for path in release(course.term_or(term), course):
+        click.echo(f"wrote {path.relative_to(course.root)}")
 
 
 @click.command("solutions")
-@click.option("--term", required=True)
+@click.option("--term", default=None, help="The term (default: commslab.toml's).")
 @click.option("--student", "student_id", required=True, help="The student's LMS id.")
 @click.option(
     "--track",
@@ -213,12 +230,14 @@ def release_command(term: str) -> None:
 @click.option(
     "--execute/--no-execute", "execute_it", default=True, help="Run it so figures and outputs show."
 )
-def solutions_command(term, student_id, track, from_submission, out, execute_it):
+@course_dir_option
+def solutions_command(term, student_id, track, from_submission, out, execute_it, course):
     """The solved notebook of one student: the answer key a TA can open."""
     if track is None and from_submission is not None:
         track = _track_of(from_submission)
     track = track or "cloud_titan"
-    nb = solved_notebook(_check_term(term), student_id, track)
+    term = check_term(course.term_or(term))
+    nb = solved_notebook(term, student_id, track, course)
     if execute_it:
         nb = execute(nb)
     write_notebook(nb, out)

@@ -13,8 +13,10 @@ import pytest
 from comms_core.scenarios import TRACKS, scenario_for
 from commslab import release as rel
 from commslab.grading.answers import mission_answers
+from commslab.course import CONFIG, Course
 
 ROOT = Path(__file__).resolve().parent.parent
+COURSE = Course.at(ROOT)  # the repository is a course folder
 RELEASED = ROOT / "release" / rel.ASSIGNMENT / rel.NOTEBOOK
 
 
@@ -44,13 +46,14 @@ def _solution_markdown(nb) -> list[str]:
 def student_versions():
     """The student version for two terms, built through nbgrader for real."""
     return {
-        term: rel.student_version(rel.render_source(term)) for term in ("2026-fall", "2027-spring")
+        term: rel.student_version(rel.render_source(term, COURSE))
+        for term in ("2026-fall", "2027-spring")
     }
 
 
 @pytest.mark.slow
 def test_release_has_no_solutions_hidden_tests_or_answers(student_versions):
-    source = nbformat.read(rel.source_path(), as_version=4)
+    source = nbformat.read(COURSE.source_notebook, as_version=4)
     hidden = [p.read_text() for p in (ROOT / "autograder" / "tests").glob("*.py")]
     for term, nb in student_versions.items():
         text = json.dumps(nb)
@@ -121,7 +124,7 @@ def test_released_notebook_runs_without_crashing(filled, student_versions):
 
 @pytest.mark.slow
 def test_solutions_run_with_figures_and_pass_the_public_checks(tmp_path):
-    nb = rel.solved_notebook("2026-fall", "s42", "tiny_pioneer")
+    nb = rel.solved_notebook("2026-fall", "s42", "tiny_pioneer", COURSE)
     out = rel.execute(nb, timeout=120)
     images = [
         o
@@ -138,17 +141,16 @@ def test_solutions_run_with_figures_and_pass_the_public_checks(tmp_path):
 
 @pytest.mark.slow
 def test_release_command_is_reproducible(tmp_path):
-    """A fresh release into a copy of the project equals the committed files, byte for byte."""
-    copy = tmp_path / "project"
-    for part in ("source", "autograder", "comms_core", "commslab"):
-        if (ROOT / part).exists():
-            shutil.copytree(
-                ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__", "dist")
-            )
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, copy / name)
+    """A fresh release into a copy of the course folder equals the committed files, byte for
+    byte (the student wheel included)."""
+    copy = tmp_path / "course"
+    for part in ("source", "autograder"):
+        shutil.copytree(
+            ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__", "dist")
+        )
+    shutil.copy(ROOT / CONFIG, copy / CONFIG)
     term = (ROOT / "release" / "TERM").read_text().strip()
-    written = rel.release(term, copy, tracks=("mobile_nomad",))
+    written = rel.release(term, Course.at(copy), tracks=("mobile_nomad",))
     for path in written:
         if "dist" in path.parts:  # the bundle is a build artefact, not committed
             continue

@@ -1,7 +1,7 @@
 """`commslab grade` and `commslab grade-one` (registered in commslab/cli.py).
 
-commslab grade PATH... --term TERM [--engine local|docker|podman] [--jobs N] [--out DIR]
-                                   [--timeout S] [--roster FILE [--roster-id COLUMN]]
+commslab grade PATH... [--term TERM] [--engine local|docker|podman] [--jobs N] [--out DIR]
+                        [--timeout S] [--roster FILE [--roster-id COLUMN]] [--course-dir DIR]
 commslab grade PATH... --term TERM --plan --out DIR      unpack and identify only: DIR/plan.json
 commslab grade-one NOTEBOOK --term TERM --student-id ID --out FILE.json
 commslab grade-one --plan DIR/plan.json --index I --term TERM --out DIR/results/I.json
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from commslab.course import Course, course_dir_option
 from commslab.grading import harness, lms, report
 from commslab.grading.grade import default_autograder_dir, grade_notebook
 from commslab.grading.roster import read_roster
@@ -53,7 +54,9 @@ def _launcher(engine: str, unsafe_no_sandbox: bool):
 
 @click.command("grade")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--term", required=True, help="the term, e.g. 2026-fall (scenarios depend on it)")
+@click.option(
+    "--term", default=None, help="the term, e.g. 2026-fall (default: the course's commslab.toml)"
+)
 @_ENGINE
 @click.option(
     "--jobs",
@@ -67,8 +70,8 @@ def _launcher(engine: str, unsafe_no_sandbox: bool):
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("grading-out"),
-    show_default=True,
+    default=None,
+    help="where the grades go (default: grading-out/ in the course folder)",
 )
 @click.option(
     "--timeout",
@@ -82,7 +85,7 @@ def _launcher(engine: str, unsafe_no_sandbox: bool):
     "autograder_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help=_AUTOGRADER_HELP,
+    help="tests/ and instructor.key (default: the course folder's autograder/)",
 )
 @click.option(
     "--assignment",
@@ -122,6 +125,7 @@ def _launcher(engine: str, unsafe_no_sandbox: bool):
     "(results/I.json) into one grades.csv and gradebook",
 )
 @_UNSAFE
+@course_dir_option
 def grade(
     paths,
     term,
@@ -137,11 +141,14 @@ def grade(
     plan,
     merge,
     unsafe_no_sandbox,
+    course: Course,
 ):
     """Grade notebooks, folders or an LMS export (Canvas, Moodle, Gradescope, nbgrader
     submitted/): one row per file in grades.csv."""
 
-    autograder_dir = autograder_dir or default_autograder_dir()
+    term = course.term_or(term)
+    out_dir = out_dir or course.root / "grading-out"
+    autograder_dir = autograder_dir or course.autograder
     if not (autograder_dir / "tests").is_dir():
         raise click.ClickException(f"no hidden tests in {autograder_dir / 'tests'}")
     harness.instructor_key(autograder_dir)

@@ -1,0 +1,224 @@
+"""Wheels written from the installed package: the student's, and the grader's.
+
+- `student_wheel`: `comms-lab-student`, what the released notebook imports and nothing more:
+  the science (all of comms_core) and the commslab modules the notebook's imports reach. The
+  grader (commslab.grading) and everything else of commslab stay out; the release refuses to
+  build a student wheel that would reach the grader.
+- `full_wheel`: `comms-lab` itself, for the Gradescope bundle and the grading image.
+
+Both are written from the files this interpreter imports (an editable checkout or a plain
+install alike), with fixed timestamps and sorted entries, so a release is reproducible byte for
+byte. The format is the binary distribution format of the Python Packaging Authority
+(https://packaging.python.org/en/latest/specifications/binary-distribution-format/) with core
+metadata 2.1 (https://packaging.python.org/en/latest/specifications/core-metadata/).
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import hashlib
+import importlib.util
+import zipfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from packaging.requirements import Requirement
+
+DISTRIBUTION = "comms-lab"
+STUDENT_DISTRIBUTION = "comms-lab-student"
+ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # fixed: the same files give the same bytes
+SCIENCE = "comms_core"
+FORBIDDEN = ("commslab.grading",)  # never on the student side
+STUDENT_EXTRAS = ("lab",)  # the pyproject extras a student's Jupyter needs
+_JUNK = {"__pycache__", ".ipynb_checkpoints"}
+
+
+class StudentSideError(RuntimeError):
+    """The student wheel would contain the grader."""
+
+
+@dataclass(frozen=True)
+class WheelSpec:
+    """What goes into one wheel: its name, version, metadata and {archive path: bytes}."""
+
+    name: str
+    version: str
+    metadata: str
+    files: dict[str, bytes]
+    entry_points: str = ""
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name.replace('-', '_')}-{self.version}-py3-none-any.whl"
+
+
+def _package_dir(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(package)
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _package_files(package: str) -> dict[str, bytes]:
+    """Every file of an importable package, keyed by its path in a wheel."""
+    root = _package_dir(package)
+    files = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not _JUNK & set(path.parts) and path.suffix != ".pyc":
+            files[f"{package}/{path.relative_to(root).as_posix()}"] = path.read_bytes()
+    return files
+
+
+def _module_file(module: str) -> Path | None:
+    """The source file of `a.b.c` (a module or a package's __init__), if it exists."""
+    top, *rest = module.split(".")
+    try:
+        base = _package_dir(top).joinpath(*rest)
+    except ModuleNotFoundError:
+        return None
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def imports_of(source: str, module: str = "", *, is_package: bool = False) -> set[str]:
+    """The modules a piece of code imports anywhere (top level or inside functions).
+
+    `from a import b` counts as a and, when b is a submodule, a.b (resolved by the caller).
+    """
+    names: set[str] = set()
+    package = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parent = ".".join(parts[: len(parts) - node.level + 1])
+                base = f"{parent}.{base}" if base else parent
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def student_modules(entry_sources: list[str]) -> list[str]:
+    """The modules of ours that code importing as ENTRY_SOURCES reaches, all of comms_core
+    included; raise StudentSideError if the grader is among them."""
+    ours = ("commslab", SCIENCE)
+    todo = {name for src in entry_sources for name in imports_of(src)}
+    todo |= {
+        f"{SCIENCE}.{p.stem}" for p in _package_dir(SCIENCE).glob("*.py") if p.stem != "__init__"
+    }
+    reached: set[str] = set()
+    parents = dict.fromkeys(todo, "the notebook")  # module -> who imports it (for errors)
+    while todo:
+        name = todo.pop()
+        if name in reached or name.split(".")[0] not in ours:
+            continue
+        path = _module_file(name)
+        if path is None:  # `from pkg import function`: not a module
+            continue
+        if name.startswith(FORBIDDEN):
+            raise StudentSideError(
+                f"the student wheel would contain the grader: {parents[name]} imports {name}"
+            )
+        reached.add(name)
+        parts = name.split(".")
+        todo |= {".".join(parts[:i]) for i in range(1, len(parts))}  # the packages above
+        found = imports_of(
+            path.read_text(encoding="utf-8"), name, is_package=path.stem == "__init__"
+        )
+        for child in found:
+            parents.setdefault(child, name)
+        todo |= found - reached
+    return sorted(reached)
+
+
+def _requirements(extras: tuple[str, ...]) -> tuple[list[str], dict[str, list[str]]]:
+    """comms-lab's own requirements: the base ones plus EXTRAS; the `mpi` extra kept as one."""
+    required, optional = [], {}
+    for line in metadata.requires(DISTRIBUTION) or []:
+        req = Requirement(line)
+        if req.name == DISTRIBUTION:  # `comms-lab[lab]` inside another extra
+            continue
+        marker = req.marker
+        req.marker = None
+        if marker is None or any(marker.evaluate({"extra": e}) for e in extras):
+            required.append(str(req))
+        elif marker.evaluate({"extra": "mpi"}):
+            optional.setdefault("mpi", []).append(str(req))
+    return sorted(set(required)), optional
+
+
+def student_wheel(entry_sources: list[str]) -> WheelSpec:
+    """The student-side package: the modules the notebook reaches and the lab's requirements."""
+    version = metadata.version(DISTRIBUTION)
+    files: dict[str, bytes] = {}
+    for module in student_modules(entry_sources):
+        path = _module_file(module)
+        assert path is not None
+        arcname = module.replace(".", "/") + ("/__init__.py" if path.stem == "__init__" else ".py")
+        files[arcname] = path.read_bytes()
+    for name, data in _package_files(SCIENCE).items():  # data files (measurements) too
+        files.setdefault(name, data)
+    required, optional = _requirements(STUDENT_EXTRAS)
+    lines = [
+        "Metadata-Version: 2.1",
+        f"Name: {STUDENT_DISTRIBUTION}",
+        f"Version: {version}",
+        "Summary: The student side of comms-lab: the science, the notebook's helpers.",
+        "Requires-Python: >=3.11",
+        *(f"Requires-Dist: {r}" for r in required),
+    ]
+    for extra, reqs in optional.items():
+        lines += [
+            f"Provides-Extra: {extra}",
+            *(f'Requires-Dist: {r}; extra == "{extra}"' for r in reqs),
+        ]
+    return WheelSpec(STUDENT_DISTRIBUTION, version, "\n".join(lines) + "\n", files)
+
+
+def full_wheel() -> WheelSpec:
+    """comms-lab as installed here (metadata and entry points from its own dist-info)."""
+    dist = metadata.distribution(DISTRIBUTION)
+    files = {**_package_files(SCIENCE), **_package_files("commslab")}
+    return WheelSpec(
+        DISTRIBUTION,
+        dist.version,
+        dist.read_text("METADATA") or "",
+        files,
+        entry_points=dist.read_text("entry_points.txt") or "",
+    )
+
+
+def _record_line(name: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}"
+
+
+def write_wheel(spec: WheelSpec, out_dir: Path) -> Path:
+    """Write SPEC as a wheel in OUT_DIR (same inputs, same bytes); return its path."""
+    info = f"{spec.name.replace('-', '_')}-{spec.version}.dist-info"
+    wheel_meta = (
+        "Wheel-Version: 1.0\nGenerator: commslab\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    entries = dict(sorted(spec.files.items()))
+    entries[f"{info}/METADATA"] = spec.metadata.encode()
+    entries[f"{info}/WHEEL"] = wheel_meta.encode()
+    if spec.entry_points:
+        entries[f"{info}/entry_points.txt"] = spec.entry_points.encode()
+    record = [_record_line(name, data) for name, data in entries.items()]
+    entries[f"{info}/RECORD"] = ("\n".join([*record, f"{info}/RECORD,,"]) + "\n").encode()
+    out = Path(out_dir) / spec.filename
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries.items():
+            zinfo = zipfile.ZipInfo(name, ZIP_DATE)
+            zinfo.external_attr = 0o644 << 16
+            zinfo.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(zinfo, data)
+    return out

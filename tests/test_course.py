@@ -1,0 +1,264 @@
+"""The course folder works anywhere; the student install holds the science and no answers.
+
+The two slow tests do what the README says in fresh virtual environments: a plain
+(non-editable) install of the package, then `commslab init`, `release`, `solutions` and `grade`
+in a temporary course folder; and the README's student install line run in a copy of the
+release folder alone, then the released notebook executed headless with that environment's
+own Jupyter.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import subprocess
+import venv
+import zipfile
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from commslab import wheels
+from commslab.cli import main
+from commslab.course import CONFIG, Course, init_course
+
+ROOT = Path(__file__).resolve().parents[1]
+RELEASE = ROOT / "release" / "collective_comms"
+HIDDEN_TESTS = sorted((ROOT / "autograder" / "tests").glob("*.py"))
+COURSE_FILES = [
+    CONFIG,
+    "source/collective_comms/collective_comms.ipynb",
+    *(str(p.relative_to(ROOT)) for p in HIDDEN_TESTS),
+    "autograder/Dockerfile",
+    "autograder/containers.conf",
+    "autograder/requirements-gradescope.txt",
+]
+
+
+def test_init_copies_the_repository_s_own_course_files(tmp_path):
+    """The repository is a course folder: `init` makes a copy of its course files."""
+    written = init_course(tmp_path / "course", term="2031-spring")
+    made = {str(p.relative_to(tmp_path / "course")) for p in written}
+    assert made == {*COURSE_FILES, ".gitignore"}
+    for name in COURSE_FILES:
+        if name != CONFIG:
+            assert (tmp_path / "course" / name).read_bytes() == (ROOT / name).read_bytes(), name
+    assert Course.at(tmp_path / "course").term == "2031-spring"
+    assert "autograder/instructor.key" in (tmp_path / "course" / ".gitignore").read_text()
+
+
+def test_init_refuses_a_folder_with_files(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(main, ["init", str(tmp_path)])
+    assert result.exit_code != 0 and "not empty" in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["release"], ["solutions", "--student", "1", "--out", "k.ipynb"], ["grade", "."]],
+    ids=["release", "solutions", "grade"],
+)
+def test_commands_outside_a_course_folder_say_what_to_do(tmp_path, args):
+    result = CliRunner().invoke(main, [*args, "--course-dir", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "is not a course folder" in result.output and "commslab init" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_term_comes_from_the_command_line_or_the_config(tmp_path):
+    (tmp_path / CONFIG).write_text("[course]\n")
+    course = Course.at(tmp_path)
+    assert course.term_or("2027-fall") == "2027-fall"
+    with pytest.raises(click.UsageError, match="give --term"):
+        course.term_or(None)
+
+
+def test_the_student_side_reaches_the_notebook_helpers_but_never_the_grader():
+    modules = wheels.student_modules(["from commslab import lab"])
+    assert "commslab.lab" in modules or "commslab.notebook" in modules
+    assert {"comms_core.cost_models", "comms_core.scenarios"} <= set(modules)
+    assert not [m for m in modules if m.startswith("commslab.grading")]
+    with pytest.raises(wheels.StudentSideError, match=r"commslab\.grading"):
+        wheels.student_modules(["from commslab.grading import grade"])
+
+
+def test_relative_imports_resolve_inside_their_package():
+    assert "commslab.grading.x" in wheels.imports_of("from .grading import x", "commslab.lab")
+    found = wheels.imports_of("from . import y", "comms_core", is_package=True)
+    assert "comms_core.y" in found
+
+
+def test_a_wheel_is_the_same_bytes_twice_and_its_record_matches(tmp_path):
+    spec = wheels.student_wheel(["from commslab import lab"])
+    one = wheels.write_wheel(spec, tmp_path / "a").read_bytes()
+    two = wheels.write_wheel(spec, tmp_path / "b")
+    assert one == two.read_bytes()
+    with zipfile.ZipFile(two) as zf:
+        record = zf.read(next(n for n in zf.namelist() if n.endswith("RECORD"))).decode()
+        for line in record.splitlines():
+            name, digest, _ = line.rsplit(",", 2)
+            if digest:
+                data = zf.read(name)
+                assert wheels._record_line(name, data) == line
+        meta = zf.read(next(n for n in zf.namelist() if n.endswith("METADATA"))).decode()
+    assert "Requires-Dist: jupyterlab" in meta  # the student gets Jupyter with the lab
+
+
+def test_the_committed_release_holds_a_student_install():
+    requirements = (RELEASE / "requirements.txt").read_text()
+    (wheel,) = RELEASE.glob("*.whl")
+    assert f"./{wheel.name}" in requirements.splitlines()
+    assert _readme_student_line() == "python -m pip install -r requirements.txt"
+
+
+# --- fresh virtual environments (slow) -------------------------------------------------------
+
+
+def _readme_student_line() -> str:
+    """The student's install command, as the README writes it."""
+    text = (ROOT / "README.md").read_text()
+    match = re.search(r"^\s*(python -m pip install -r requirements\.txt)\s*$", text, re.M)
+    assert match, "the README has no student install line"
+    return match.group(1)
+
+
+def _fresh_venv(path: Path) -> dict[str, str]:
+    """A fresh virtual environment (pip only) and the environment to run commands in it."""
+    venv.EnvBuilder(with_pip=True, clear=True).create(path)
+    home = path.parent / "home"
+    home.mkdir(exist_ok=True)
+    keep = {k: v for k, v in os.environ.items() if k.startswith(("PIP_", "LANG", "LC_"))}
+    return {
+        **keep,
+        "PATH": f"{path / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),  # caches (matplotlib, Jupyter) go here, not in the user's home
+        "VIRTUAL_ENV": str(path),
+        "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip")),
+    }
+
+
+def _run(command: str, cwd: Path, env: dict[str, str], timeout: float = 900) -> str:
+    proc = subprocess.run(
+        command,
+        shell=True,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert proc.returncode == 0, (
+        f"`{command}` failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
+    return proc.stdout
+
+
+def _files(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+def _git_status() -> str:
+    return subprocess.run(
+        ["git", "status", "--porcelain", "--ignored"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+@pytest.mark.slow
+def test_a_plain_install_runs_every_command_in_a_course_folder_and_writes_nowhere_else(tmp_path):
+    env = _fresh_venv(tmp_path / "venv")
+    _run(f'python -m pip install -q "{ROOT}[course]"', tmp_path, env)
+    installed = _files(tmp_path / "venv")
+    repo_before = _git_status()
+    work = tmp_path / "work"
+    work.mkdir()
+
+    _run("commslab init my-course", work, env)
+    course = work / "my-course"
+    _run("commslab release", course, env)
+    _run(
+        "commslab solutions --student 1234567 --track edge_guardian "
+        "--out submissions/doejane_1234567_1_collective_comms.ipynb",
+        course,
+        env,
+    )
+    _run("commslab grade submissions --jobs 1", course, env)
+
+    outputs = {
+        "release/TERM",
+        "release/collective_comms/collective_comms.ipynb",
+        "release/collective_comms/requirements.txt",
+        "release/collective_comms/comms_lab_student-0.1.0-py3-none-any.whl",
+        "autograder/dist/collective_comms-autograder.zip",
+        "autograder/instructor.key",
+        "submissions/doejane_1234567_1_collective_comms.ipynb",
+        "grading-out/grades.csv",
+        "grading-out/gradebook_canvas.csv",
+        "grading-out/written_answers.md",
+        *(f"solutions/collective_comms/collective_comms_{t}.ipynb" for t in _tracks()),
+    }
+    made = set(_files(course))
+    assert outputs <= made, outputs - made
+    assert {p.split("/")[0] for p in made} <= {
+        *(p.split("/")[0] for p in COURSE_FILES),
+        ".gitignore",
+        "release",
+        "solutions",
+        "submissions",
+        "grading-out",
+    }
+    with (course / "grading-out" / "grades.csv").open() as f:
+        (row,) = csv.DictReader(f)
+    assert row["student_id"] == "1234567" and float(row["score"]) == float(row["max_score"]) > 0
+    assert [p.name for p in work.iterdir()] == ["my-course"]
+    assert _files(tmp_path / "venv") == installed, "the commands changed the environment"
+    assert _git_status() == repo_before, "the commands changed the repository"
+
+
+def _tracks() -> list[str]:
+    from comms_core.scenarios import TRACKS
+
+    return list(TRACKS)
+
+
+@pytest.mark.slow
+def test_the_readme_student_line_installs_the_lab_from_the_release_folder_alone(tmp_path):
+    folder = tmp_path / "collective_comms"
+    shutil.copytree(RELEASE, folder)
+    env = _fresh_venv(tmp_path / "venv")
+    _run(_readme_student_line(), folder, env)
+
+    _run(
+        "jupyter nbconvert --to notebook --execute collective_comms.ipynb "
+        "--output executed.ipynb --ExecutePreprocessor.timeout=300",
+        folder,
+        env,
+    )
+    assert "Type your LMS id" in (folder / "executed.ipynb").read_text()
+
+    site = next((tmp_path / "venv" / "lib").glob("python3*/site-packages"))
+    check = (
+        "import importlib.util as u; "
+        "print(u.find_spec('comms_core') is not None, u.find_spec('commslab.grading'))"
+    )
+    assert _run(f'python -c "{check}"', folder, env).split() == ["True", "None"]
+    hidden = [p.read_text() for p in HIDDEN_TESTS]
+    for path in site.rglob("*.py"):
+        text = path.read_text(errors="replace")
+        assert "mission_answers" not in text, f"{path} holds the mission answers"
+        assert text not in hidden, f"{path} is a hidden test"
+    ours = [p for p in site.rglob("*") if p.parts[len(site.parts)] in ("comms_core", "commslab")]
+    assert not [p for p in ours if "grading" in p.parts or p.name == "answers.py"]
