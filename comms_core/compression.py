@@ -2,7 +2,7 @@
 
 A compressor C maps a gradient v (a 1-D float array of d values) to the vector the
 receiver reconstructs, v_hat = C(v). Error feedback keeps what C dropped and adds it
-to the next gradient, so nothing is lost for good (../LAB_SPEC.md Part 3):
+to the next gradient, so nothing is lost for good (docs/LAB_SPEC.md Part 3):
 
     sent_t = C(g_t + e_t),    e_{t+1} = g_t + e_t - sent_t
 
@@ -10,7 +10,7 @@ Sources: Seide et al. 2014 "1-Bit Stochastic Gradient Descent" (Interspeech);
 Karimireddy et al. 2019 "Error Feedback Fixes SignSGD" (ICML, arXiv 1901.09847, Alg. 2,
 code epfml/error-feedback-SGD utils); Stich et al. 2018 "Sparsified SGD with Memory"
 (NeurIPS, arXiv 1809.07599); Alistarh et al. 2017 "QSGD" (NeurIPS, arXiv 1610.02132);
-research notes §4 (/work/shared/notes/research_cost_models.md).
+research notes §4 (docs/notes/research_cost_models.md).
 
 Bytes: a dense gradient is d float32 values, 4·d bytes. Every compressor here counts
 what it really sends, scales and indices included.
@@ -80,7 +80,7 @@ def round_to_nearest(v_in: ArrayLike) -> NDArray[np.float64]:
         C(v) = round(v)      (numpy rounds halves to even: round(0.5) = 0, round(1.5) = 2)
 
     With error feedback on gradients 0.4, 0.3, 0.2, 0.4, 0.3 (e_1 = 0) it transmits
-    0, 1, 0, 0, 1 and ends with residual -0.4 (../LAB_SPEC.md Part 3, known answer).
+    0, 1, 0, 0, 1 and ends with residual -0.4 (docs/LAB_SPEC.md Part 3, known answer).
     """
     return np.round(v.vector("v", v_in))
 

@@ -1,4 +1,4 @@
-"""Does 1-bit compression break training, and does error feedback fix it? (LAB_SPEC Part 3)
+"""Does 1-bit compression break training, and does error feedback fix it? (docs/LAB_SPEC.md Part 3)
 
 Two seeded experiments, each well under a second:
 
@@ -16,7 +16,7 @@ Two seeded experiments, each well under a second:
 Sources: Karimireddy, Rebjock, Stich & Jaggi 2019, "Error Feedback Fixes SignSGD and
 other Gradient Compression Schemes" (ICML, arXiv 1901.09847; code epfml/error-feedback-SGD
 utils/convex_opt.py); Seide et al. 2014; research notes §4
-(/work/shared/notes/research_cost_models.md).
+(docs/notes/research_cost_models.md).
 """
 
 from __future__ import annotations

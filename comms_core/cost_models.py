@@ -2,7 +2,7 @@
 
 Units everywhere: M in bytes, α in seconds per message, β = link bandwidth in bytes/s,
 so one message of n bytes costs α + n/β seconds (Hockney 1994; the convention of the
-MLSysBook chapter "Collective Communication", Vol. 2, and of ../LAB_SPEC.md).
+MLSysBook chapter "Collective Communication", Vol. 2, and of docs/LAB_SPEC.md).
 
 Every function takes scalars or numpy arrays (they broadcast) and returns float64.
 """
@@ -192,7 +192,7 @@ def flat_ring_allreduce_time(M, G, K, alpha_inter, beta_inter, rails=1):
 
         T_flat = 2(P-1)·α_inter + 2(P-1)/P · M/(rails·β_inter)
 
-    Every ring step waits for its slowest hop, an inter-node one (../LAB_SPEC.md Part 2).
+    Every ring step waits for its slowest hop, an inter-node one (docs/LAB_SPEC.md Part 2).
     rails = 1 is one ring through one NIC per node (the graded Part 2 baseline). NCCL runs one
     ring (channel) per NIC: with `rails` NICs per node, `rails` rings each carry M/rails bytes
     side by side, so the bandwidth term divides by rails and the latency term stays (NCCL
@@ -235,7 +235,7 @@ def optimal_accumulation_steps(T_sync, t_compute, micro_batch, P, B_noise):
 
     d f/dk = 0 gives k* = sqrt(B_noise·T_sync / (b·P·t_compute)); f is convex in k, so the
     best integer is ⌊k*⌋ or ⌈k*⌉, whichever is faster (ties go to the smaller k).
-    Source: ../LAB_SPEC.md Part 2, after McCandlish et al. 2018.
+    Source: docs/LAB_SPEC.md Part 2, after McCandlish et al. 2018.
     """
     T_sync, t_compute = v.nonnegative("T_sync", T_sync), v.positive("t_compute", t_compute)
     b, P = v.count("micro_batch", micro_batch), v.count("P", P)

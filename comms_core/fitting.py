@@ -2,7 +2,7 @@
 
 The α-β model says a transfer of M bytes takes T = a + b·M: a fixed cost a (seconds)
 and a cost per byte b (seconds per byte). Three lessons from real measurements
-(../LAB_SPEC.md; notes/containers.md, measured on this project's machines):
+(docs/LAB_SPEC.md; docs/notes/containers.md, measured on this project's machines):
 
 1. Weight by relative error. Timings span 7 decades (µs to tens of ms). Ordinary least
    squares on absolute times is dominated by the largest messages, where a 1% wobble

@@ -10,7 +10,7 @@ so reaching a relative error ε takes ⌈ln(1/ε) / ln(1/SLEM)⌉ rounds.
 Sources: Xiao & Boyd 2004, "Fast linear iterations for distributed averaging", Systems &
 Control Letters 53:65-78; Boyd, Ghosh, Prabhakar & Shah 2006, "Randomized Gossip
 Algorithms", IEEE Trans. Inf. Theory 52(6):2508-2530; research notes §5
-(/work/shared/notes/research_cost_models.md). ../LAB_SPEC.md, track Tiny Pioneer.
+(docs/notes/research_cost_models.md). docs/LAB_SPEC.md, track Tiny Pioneer.
 
 Topologies are symmetric 0/1 adjacency matrices without self loops (n × n numpy arrays).
 """

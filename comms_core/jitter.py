@@ -21,7 +21,7 @@ ASSUMPTION: no public jitter data for vehicle wireless; ../LAB_SPEC.md track Edg
 
   With CV = 0 this is comms_core.cost_models.ring_allreduce_time and tree_allreduce_time.
 
-Schedules (the lab's graded models, ../LAB_SPEC.md Part 1):
+Schedules (the lab's graded models, docs/LAB_SPEC.md Part 1):
 - ring: 2(N−1) steps; in each, all N ranks send one chunk of M/N bytes.
 - tree: binomial reduce (⌈log2 N⌉ steps), then the mirror-image broadcast; each
   message carries the whole M bytes; step j has binomial_tree_messages_per_step(N)[j]

@@ -11,7 +11,7 @@ Every function draws on a `matplotlib.figure.Figure` made directly (no pyplot, s
 is kept in pyplot's registry and nothing needs a display) or on the `ax` you pass, and
 returns the Figure. Colours are the MLSysBook labs' (labs/PROTOCOL.md: BlueLine #006395,
 RedLine #CB202D, GreenLine #008F45) plus Okabe & Ito's colour-blind-safe orange and purple.
-Units: bytes, seconds, bytes/s (../LAB_SPEC.md); the axes print them as KB/MB and µs/ms.
+Units: bytes, seconds, bytes/s (docs/LAB_SPEC.md); the axes print them as KB/MB and µs/ms.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def _human(value: float, units: Sequence[tuple[float, str]], digits: int, zero_u
 def format_bytes(n: float, digits: int = 3) -> str:
     """Bytes in decimal (SI) units, as the lab quotes them: 1.136e6 -> '1.14 MB'.
 
-    KB = 1e3, MB = 1e6, GB = 1e9, TB = 1e12 bytes (the units of LAB_SPEC's known answers
+    KB = 1e3, MB = 1e6, GB = 1e9, TB = 1e12 bytes (the units of docs/LAB_SPEC.md's known answers
     and of link datasheets; not KiB/MiB).
     """
     units = [(1, "B"), (1e3, "KB"), (1e6, "MB"), (1e9, "GB"), (1e12, "TB"), (1e15, "PB")]

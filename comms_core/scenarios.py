@@ -4,7 +4,7 @@ Every student picks a track. Their numbers derive, deterministically, from the t
 term and their LMS id (`scenario_for`), inside plausible ranges. This module holds only the
 data: the graded mission answers that follow from these numbers and the reference models live
 on the grader's side (`commslab.grading.answers`), never in the student install. Constants cite a
-source; where no public number exists they are marked as assumptions (LAB_SPEC "The four
+source; where no public number exists they are marked as assumptions (docs/LAB_SPEC.md "The four
 tracks"). Units are SI: bytes, seconds, bytes/s, joules.
 """
 
@@ -139,7 +139,7 @@ class Scenario:
 
 
 # --- Sources used below (short keys, cited in each Param) -----------------------------------
-_SPEC = "LAB_SPEC.md (the four tracks)"
+_SPEC = "docs/LAB_SPEC.md (the four tracks)"
 _LLAMA3 = "Llama 3 herd paper (arXiv 2407.21783): Llama-3-70B = 70.6e9 parameters; bf16 = 2 B"
 _IB_NDR = (
     "InfiniBand NDR 400 Gb/s = 50 GB/s per port; NCCL measures 46-49 GB/s per NIC (nccl-tests#290)"

@@ -99,7 +99,7 @@ class AllReduceTrace:
 
             T = Σ_steps (α + largest message of the step / β) = steps·α + Σ step_bytes / β
 
-        α in s per message, β in bytes/s (Hockney 1994; ../LAB_SPEC.md units).
+        α in s per message, β in bytes/s (Hockney 1994; docs/LAB_SPEC.md units).
         """
         alpha, beta = v.nonnegative("alpha", alpha), v.positive("beta", beta)
         return v.scalar_or_array(self.steps * alpha + int(self.step_bytes.sum()) / beta)

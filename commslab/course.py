@@ -16,12 +16,16 @@ folder: the package's templates are links to its files (commslab/templates/cours
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import click
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 CONFIG = "commslab.toml"
 ASSIGNMENT = "collective_comms"

@@ -21,7 +21,7 @@ from comms_core import plots
 from comms_core.convergence import METHOD_LABELS, METHODS, run_data_parallel_training
 from comms_core.simulator import simulate_ring_allreduce, simulate_tree_allreduce
 
-# Part 1: the MLSysBook chapter's ring-vs-tree example (LAB_SPEC known answers).
+# Part 1: the MLSysBook chapter's ring-vs-tree example (docs/LAB_SPEC.md known answers).
 CROSSOVER = {"N": 64, "alpha": 10e-6, "beta": 10e9}
 M_SMALL = 1e6  # 1 MB, where the chapter compares the two
 # Part 2: Llama-3-70B bf16 gradients (70.6e9 parameters x 2 bytes; arXiv 2407.21783) on

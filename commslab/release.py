@@ -164,8 +164,23 @@ def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return out
 
 
-def student_install(notebook: nbformat.NotebookNode, out_dir: Path) -> list[Path]:
-    """The student wheel and requirements.txt (its one-line install) in OUT_DIR."""
+STUDENT_README = """# Collective Communication Lab ({term})
+
+Everything you need is in this folder.
+
+1. Install the lab once (Python 3.11 or newer; a virtual environment is best). In this folder:
+
+       python -m pip install -r requirements.txt
+
+   This installs Jupyter and the lab's own package from the wheel beside this file.
+2. Open the notebook: `jupyter lab {notebook}` (you may rename it).
+3. Type your LMS id and pick a track in the first cells, then work top to bottom.
+4. Upload the notebook to the LMS.
+"""
+
+
+def student_install(notebook: nbformat.NotebookNode, out_dir: Path, term: str) -> list[Path]:
+    """The student wheel, requirements.txt (its one-line install) and a README in OUT_DIR."""
     sources = [c.source for c in notebook.cells if c.cell_type == "code"]
     try:
         wheel = wheels.write_wheel(wheels.student_wheel(sources), out_dir)
@@ -177,7 +192,9 @@ def student_install(notebook: nbformat.NotebookNode, out_dir: Path) -> list[Path
         f"#   python -m pip install -r {REQUIREMENTS}\n"
         f"./{wheel.name}\n"
     )
-    return [wheel, requirements]
+    readme = out_dir / "README.md"
+    readme.write_text(STUDENT_README.format(term=term, notebook=NOTEBOOK))
+    return [wheel, requirements, readme]
 
 
 def release(term: str, course: Course, *, tracks=tuple(TRACKS)) -> list[Path]:
@@ -190,7 +207,7 @@ def release(term: str, course: Course, *, tracks=tuple(TRACKS)) -> list[Path]:
     for old in course.release_dir.glob("*.whl"):  # a previous version's wheel
         old.unlink()
     write_notebook(nb, target)
-    written = [target, *student_install(nb, course.release_dir)]
+    written = [target, *student_install(nb, course.release_dir, term)]
     for track in tracks:
         solved = solved_notebook(term, DEMO_STUDENT, track, course)
         path = course.solutions_dir / f"{ASSIGNMENT}_{track}.ipynb"

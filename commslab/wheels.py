@@ -145,9 +145,11 @@ def _requirements(extras: tuple[str, ...]) -> tuple[list[str], dict[str, list[st
         req = Requirement(line)
         if req.name == DISTRIBUTION:  # `comms-lab[lab]` inside another extra
             continue
-        marker = req.marker
-        req.marker = None
-        if marker is None or any(marker.evaluate({"extra": e}) for e in extras):
+        if req.marker is None or "extra" not in str(req.marker):  # base (maybe per Python)
+            required.append(str(req))
+            continue
+        marker, req.marker = req.marker, None
+        if any(marker.evaluate({"extra": e}) for e in extras):
             required.append(str(req))
         elif marker.evaluate({"extra": "mpi"}):
             optional.setdefault("mpi", []).append(str(req))
@@ -171,7 +173,7 @@ def student_wheel(entry_sources: list[str]) -> WheelSpec:
         f"Name: {STUDENT_DISTRIBUTION}",
         f"Version: {version}",
         "Summary: The student side of comms-lab: the science, the notebook's helpers.",
-        "Requires-Python: >=3.11",
+        f"Requires-Python: {metadata.metadata(DISTRIBUTION)['Requires-Python']}",
         *(f"Requires-Dist: {r}" for r in required),
     ]
     for extra, reqs in optional.items():

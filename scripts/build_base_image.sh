@@ -6,7 +6,7 @@
 #   scripts/build_base_image.sh --rebuild  rebuild even if present
 #
 # TA machines with a real Docker do not need this: the Dockerfile's default base is
-# python:3.11-slim. Here no registry is reachable (see docs in /work/shared/notes/containers.md),
+# python:3.11-slim. Here no registry is reachable (see docs/notes/containers.md),
 # so CI passes this image as --build-arg BASE_IMAGE. The Debian mirror is read from this
 # machine's apt sources at run time; no mirror host is written into the project.
 # Env: BASE_IMAGE (tag), DEBIAN_SUITE (default bookworm), MIRROR (override the apt source).

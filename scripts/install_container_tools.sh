@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what the grading container needs on a Debian/Ubuntu machine: podman, runc, debootstrap.
 # Idempotent: installs only what is missing. Needs root (CI runs as root on a fresh machine).
-# Why runc and not crun: crun fails on hybrid cgroups (docs: /work/shared/notes/containers.md);
+# Why runc and not crun: crun fails on hybrid cgroups (docs/notes/containers.md);
 # autograder/containers.conf selects runc + cgroupfs.
 set -euo pipefail
 

@@ -1,4 +1,4 @@
-"""Compressors, error feedback and byte counts (../LAB_SPEC.md Part 3).
+"""Compressors, error feedback and byte counts (docs/LAB_SPEC.md Part 3).
 
 Known answers from the spec, properties from the papers (Karimireddy et al. 2019,
 Stich et al. 2018), and byte counts recomputed by hand.
@@ -34,7 +34,7 @@ vectors = arrays(np.float64, st.integers(1, 40), elements=finite)
 
 
 def test_round_to_nearest_error_feedback_known_answer():
-    # ../LAB_SPEC.md: gradients 0.4, 0.3, 0.2, 0.4, 0.3 with e_1 = 0 transmit 0,1,0,0,1.
+    # docs/LAB_SPEC.md: gradients 0.4, 0.3, 0.2, 0.4, 0.3 with e_1 = 0 transmit 0,1,0,0,1.
     sent, residuals = error_feedback_run([0.4, 0.3, 0.2, 0.4, 0.3], compress=round_to_nearest)
     assert sent.tolist() == [0, 1, 0, 0, 1]
     assert sent.sum() == 2

@@ -1,4 +1,4 @@
-"""The Part 3 convergence claims (../LAB_SPEC.md): 1-bit without error feedback stalls,
+"""The Part 3 convergence claims (docs/LAB_SPEC.md): 1-bit without error feedback stalls,
 with error feedback it matches the uncompressed loss while sending far fewer bytes; and
 Karimireddy et al.'s counterexample (research notes §4.2)."""
 

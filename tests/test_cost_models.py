@@ -1,6 +1,6 @@
 """comms_core.cost_models: the spec's known answers, properties, and cross-checks.
 
-Known answers come from ../LAB_SPEC.md (Part 1, Part 2); properties follow from the
+Known answers come from docs/LAB_SPEC.md (Part 1, Part 2); properties follow from the
 formulas' meaning (the crossover is where the two times meet, costs grow with M and N);
 the integer optimum and the crossover are cross-checked by brute force.
 """

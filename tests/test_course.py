@@ -167,6 +167,22 @@ def _files(root: Path) -> dict[str, tuple[int, int]]:
     }
 
 
+def _copy_of_checkout(dest: Path) -> Path:
+    """The checkout's files (tracked, or new and not ignored), as `git clone` plus edits."""
+    names = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, (n.decode() for n in names)):
+        src = ROOT / name
+        if src.is_file() or src.is_symlink():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name, follow_symlinks=False)
+    return dest
+
+
 def _git_status() -> str:
     return subprocess.run(
         ["git", "status", "--porcelain", "--ignored"],
@@ -180,7 +196,8 @@ def _git_status() -> str:
 @pytest.mark.slow
 def test_a_plain_install_runs_every_command_in_a_course_folder_and_writes_nowhere_else(tmp_path):
     env = _fresh_venv(tmp_path / "venv")
-    _run(f'python -m pip install -q "{ROOT}[course]"', tmp_path, env)
+    source = _copy_of_checkout(tmp_path / "src")  # a build writes build/: not in the checkout
+    _run(f'python -m pip install -q "{source}[course]"', tmp_path, env)
     installed = _files(tmp_path / "venv")
     repo_before = _git_status()
     work = tmp_path / "work"

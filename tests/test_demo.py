@@ -35,7 +35,7 @@ def test_demo_writes_five_pngs_and_prints_the_known_answers(tmp_path, monkeypatc
     for name in FIGURES:
         width, height = png_size(out / name)
         assert width >= 600 and height >= 400, (name, width, height)
-    # LAB_SPEC known answers for N = 64, α = 10 µs, β = 10 GB/s at 1 MB
+    # docs/LAB_SPEC.md known answers for N = 64, α = 10 µs, β = 10 GB/s at 1 MB
     assert "1.4569 ms" in result.output  # T_ring = 1456.9 µs
     assert "1.32 ms" in result.output  # T_tree = 1320 µs
     assert "1.136 MB" in result.output  # M*

@@ -1,6 +1,6 @@
 """The lab's figures: drawn headless, with the right artists at the right places.
 
-Expected numbers come from the formulas of LAB_SPEC.md written out here, from its known
+Expected numbers come from the formulas of docs/LAB_SPEC.md written out here, from its known
 answers (M* ≈ 1.136 MB for N = 64, α = 10 µs, β = 10 GB/s), and from counting the
 simulator's schedule, never from the plotting code.
 """
@@ -110,7 +110,7 @@ def test_crossover_line_sits_at_the_exact_intersection():
     x = vlines[0].get_xdata()
     assert x[0] == x[1]
     assert x[0] == pytest.approx(spec_crossover(N, ALPHA, BETA), rel=1e-9)
-    assert x[0] == pytest.approx(1.136e6, rel=1e-3)  # LAB_SPEC's known answer
+    assert x[0] == pytest.approx(1.136e6, rel=1e-3)  # docs/LAB_SPEC.md's known answer
     texts = all_texts(fig)
     assert "M* = 1.14 MB" in texts
     # the two regions, on the correct sides of M*

@@ -43,7 +43,7 @@ def test_mission_answers_cover_the_graded_ledger(track):
 
 
 def test_cloud_titan_alpha_share_is_small_for_the_whole_gradient():
-    # LAB_SPEC: for the whole 141 GB the α share is ~0.2% (at α = 5 µs); it stays well under 1%.
+    # docs/LAB_SPEC.md: for the whole 141 GB the α share is ~0.2% (at α = 5 µs), well under 1%.
     for sid in ("a", "b", "c"):
         s = scenario_for("cloud_titan", "2026-fall", sid)
         assert 0 < mission_answers(s)["alpha_share_full"] < 0.01

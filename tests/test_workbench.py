@@ -1,7 +1,7 @@
 """The workbenches: the Lock, the static path, and live widgets driven programmatically.
 
 ipywidgets builds and updates widgets without a front end, so setting a slider's value
-here runs exactly what a student's slider does. Expected numbers come from LAB_SPEC's
+here runs exactly what a student's slider does. Expected numbers come from docs/LAB_SPEC.md's
 formulas written out in this file.
 """
 
@@ -97,7 +97,7 @@ def test_outside_a_kernel_the_workbench_is_static():
 def test_crossover_static_shows_the_times_the_winner_and_the_crossover():
     bench = wb.crossover_workbench(**P1, M=1e6, prediction="less", static=True)
     shown = text(bench)
-    # LAB_SPEC known answers: T_ring = 1456.9 µs, T_tree = 1320 µs at 1 MB, M* ≈ 1.136 MB
+    # docs/LAB_SPEC.md known answers: T_ring = 1456.9 µs, T_tree = 1320 µs at 1 MB, M* ≈ 1.136 MB
     assert plots.format_seconds(spec_ring(1e6, 64, 10e-6, 10e9), 4) == "1.457 ms"
     assert "T_ring = 1.457 ms" in shown and "T_tree = 1.32 ms" in shown
     assert "tree is faster" in shown
@@ -194,7 +194,7 @@ def test_ten_tries_are_kept_and_the_eleventh_is_refused():
     ks = [1, 2, 3, 5, 8, 13, 21, 34, 55, 89]
     results = [bench.try_k(k) for k in ks]
     for k, got in zip(ks, results, strict=True):
-        # LAB_SPEC: f(k) = (1 + B_noise/(k·b·P))·(k·t_compute + T_hier)
+        # docs/LAB_SPEC.md: f(k) = (1 + B_noise/(k·b·P))·(k·t_compute + T_hier)
         assert got == pytest.approx((1 + 8000 / (k * 1 * 128)) * (k * 0.3 + T_hier))
     assert [t["k"] for t in bench.tries] == ks
     assert bench.best_try["time_to_train"] == pytest.approx(min(results))

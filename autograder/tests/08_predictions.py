@@ -1,5 +1,5 @@
 """Hidden tests: the three Locks (predictions). 1 point each for making one; whether it was
-right is feedback only (LAB_SPEC "Predictions, reflections and the ledger")."""
+right is feedback only (docs/LAB_SPEC.md "Predictions, reflections and the ledger")."""
 
 from otter.test_files import test_case
 

@@ -18,7 +18,7 @@ Facts this relies on, measured on the course machines (no Docker engine, no regi
 with runc as root): crun fails on hybrid cgroups, so podman runs with autograder/containers.conf
 (runc, cgroupfs); `--memory` kills with exit 137 while `podman inspect` still reports
 OOMKilled=false on cgroup v1, so the exit code is what we read; the base image is built from
-Debian packages by scripts/build_base_image.sh (docs/containers.md).
+Debian packages by scripts/build_base_image.sh (docs/notes/containers.md).
 """
 
 from __future__ import annotations

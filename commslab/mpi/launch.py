@@ -4,7 +4,7 @@ in one line what went wrong.
 What can go wrong on a student's or a TA's machine, and what we say:
 - mpi4py missing                 -> install with pip install 'comms-lab[mpi]'
 - no mpiexec                     -> the same, or put mpiexec on PATH
-- more ranks than cores          -> a warning: timings get 5-10x worse (notes/containers.md)
+- more ranks than cores          -> a warning: timings get 5-10x worse (docs/notes/containers.md)
 - a rank dies or hangs           -> the run is stopped (timeout, then the whole process
                                     group is killed) and the lost ranks are named.
 
@@ -104,7 +104,7 @@ def transport_settings(
     - MPICH: shared memory is the default inside one node. `MPIR_CVAR_NOLOCAL=1` turns it
       off; with the PyPI wheel (ch4 with UCX and OFI) UCX would still use shared memory,
       so we select the OFI netmod with its tcp provider, which also works in a container
-      that has only a loopback interface (measured here; notes/containers.md).
+      that has only a loopback interface (measured here; docs/notes/containers.md).
     - Open MPI: `--mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include lo`.
     Across hosts (a host file), "tcp" sends every message over TCP, also between ranks
     that share a host, on whatever interface reaches the other hosts (Open MPI is not
