@@ -93,7 +93,8 @@ def top_k_count(d: ArrayLike, percent: ArrayLike) -> int | NDArray[np.int64]:
     d, percent = v.count("d", d), v.count("percent", percent)
     if (percent > 100).any():
         raise ValueError(f"percent must be <= 100, got {percent!r}")
-    return v.scalar_or_array(np.maximum(1, (percent * d + 99) // 100))
+    k = np.maximum(1, (percent * d + 99) // 100)
+    return int(k) if k.ndim == 0 else k
 
 
 def top_k_compress(v_in: ArrayLike, k: int) -> NDArray[np.float64]:
@@ -247,7 +248,7 @@ class Compressor:
 def _top_k_percent(percent: int) -> Compressor:
     return Compressor(
         name=f"top-k {percent}%",
-        compress=lambda x: top_k_compress(x, top_k_count(np.size(x), percent)),
+        compress=lambda x: top_k_compress(x, int(top_k_count(np.size(x), percent))),
         wire_bytes=lambda d: top_k_wire_bytes(top_k_count(d, percent)),
     )
 

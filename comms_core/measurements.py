@@ -485,12 +485,12 @@ def nccl_like_algorithm_times(
         overhead = _NET_OVERHEAD_US[cpu_vendor] * (3 if proto == "Simple" else 1)
         intra = _HOP_LATENCY_US["nvlink"]["ring"][p]
         intra = max(intra, overhead) if n_nodes > 1 else intra
-        latency = (
+        latency = np.full_like(
+            M,
             _BASE_LATENCY_US["ring"][p]
             + (steps - inter_steps) * intra
-            + inter_steps * _HOP_LATENCY_US["net"]["ring"][p]
+            + inter_steps * _HOP_LATENCY_US["net"]["ring"][p],
         )
-        latency = np.full_like(M, latency)
         if proto == "Simple" and n_nodes > 1:
             latency = np.where(M / (n_channels * N) >= 64, latency * _RING_PLATEAU, latency)
         times[("ring", proto)] = latency + M / (1e3 * alg_bw)
@@ -507,23 +507,22 @@ def nccl_like_algorithm_times(
             correction[np.minimum(size_index, correction.size - 1)],
             1.0,
         )
-        alg_bw = bus[proto] * 0.5 * factor
-        latency = _BASE_LATENCY_US["tree"][p] + 2 * (
+        tree_latency = _BASE_LATENCY_US["tree"][p] + 2 * (
             (N // n_nodes - 1) * _HOP_LATENCY_US["nvlink"]["tree"][p]
             + int(np.log2(n_nodes)) * _HOP_LATENCY_US["net"]["tree"][p]
         )
-        times[("tree", proto)] = latency + M / (1e3 * alg_bw)
+        times[("tree", proto)] = tree_latency + M / (1e3 * bus[proto] * 0.5 * factor)
     if nvls and N // n_nodes >= 2:
         gpus_per_node = N // n_nodes
         alg_bw = NVLS_BUS_BW_GBS[min(gpus_per_node, 8)] * gpus_per_node / (2 * (gpus_per_node - 1))
         if n_nodes == 1:
             times[("nvls", "Simple")] = _NVLS_LATENCY_US["nvlink"] + M / (1e3 * alg_bw)
         else:
-            latency = (
+            nvlstree_latency = (
                 _NVLS_LATENCY_US["nvlink"]
                 + 2 * int(np.log2(n_nodes)) * _NVLS_LATENCY_US["net_nvlstree"]
             )
-            times[("nvlstree", "Simple")] = latency + M / (1e3 * min(alg_bw, inter_gbs))
+            times[("nvlstree", "Simple")] = nvlstree_latency + M / (1e3 * min(alg_bw, inter_gbs))
     return {key: v.scalar_or_array(t * 1e-6) for key, t in times.items()}
 
 

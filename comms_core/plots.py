@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -118,7 +119,7 @@ def _unit_axis(axis, formatter: Callable[[float], str]) -> None:
 
 def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
     if ax is not None:
-        return ax.figure, ax
+        return cast(Figure, ax.figure), ax  # a subfigure draws like a figure
     fig = Figure(figsize=figsize, layout="constrained")
     return fig, fig.add_subplot()
 
@@ -241,12 +242,14 @@ def communication_crossover_plot(
     else:
         for label, f, color, style, width in curves:
             T, problem = evaluate_algorithm(f, M, N, alpha, beta)
-            if problem is not None:
+            if T is None or problem is not None:
                 skipped.append(f"not drawn: {label!r} ({problem})")
                 continue
             ax.plot(M, T, color=color, linestyle=style, linewidth=width, label=label)
             if highlight is not None and lo <= highlight <= hi:
                 T_h, _ = evaluate_algorithm(f, np.array([highlight]), N, alpha, beta)
+                if T_h is None:
+                    continue
                 ax.plot([highlight], T_h, "o", color=color, markersize=7, zorder=5)
 
     ax.set_xscale("log")
@@ -285,7 +288,7 @@ def _pair(name: str, value: object) -> tuple[object, object]:
 
 def _mark_crossover(ax: Axes, M_star: float, lo: float, hi: float, N: int) -> None:
     """The dashed line at M*, its value, and which algorithm wins on each side."""
-    region = {
+    region: dict[str, Any] = {
         "transform": ax.get_xaxis_transform(),
         "ha": "center",
         "va": "top",
@@ -304,14 +307,14 @@ def _mark_crossover(ax: Axes, M_star: float, lo: float, hi: float, N: int) -> No
         return
     if lo < M_star < hi:
         ax.axvline(M_star, color="black", linestyle="--", linewidth=1.3, gid="crossover")
-        right = math.log(M_star / lo) < 0.8 * math.log(hi / lo)  # room on the right?
+        room = math.log(M_star / lo) < 0.8 * math.log(hi / lo)  # room on the right?
         ax.annotate(
             f"M* = {format_bytes(M_star)}",
             xy=(M_star, 0.03),
             xycoords=ax.get_xaxis_transform(),
-            xytext=(6 if right else -6, 0),
+            xytext=(6 if room else -6, 0),
             textcoords="offset points",
-            ha="left" if right else "right",
+            ha="left" if room else "right",
             va="bottom",
             fontsize=10,
             bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "black"},
@@ -424,8 +427,10 @@ def network_topology_hud(trace, step: int, *, ax: Axes | None = None) -> Figure:
         if N <= 16:
             mid = (xy[src] + xy[dst]) / 2
             push = mid / (np.linalg.norm(mid) or 1) * 0.17 if ring else np.array([0.0, 0.0])
+            x, y = mid + push
             ax.text(
-                *(mid + push),
+                x,
+                y,
                 f"{start}:{stop}",
                 ha="center",
                 va="center",
@@ -453,7 +458,8 @@ def network_topology_hud(trace, step: int, *, ax: Axes | None = None) -> Figure:
         )
         if N <= 32:
             ax.text(
-                *xy[r],
+                xy[r][0],
+                xy[r][1],
                 str(r),
                 ha="center",
                 va="center",
@@ -553,7 +559,9 @@ def communication_waterfall(
     if breakdown is None and flat_time is None:
         raise ValueError("breakdown and flat_time must not both be None")
     fig, ax = _new_axes(ax, (8.0, 4.8))
-    names, labels, bottom = [], [], 0.0
+    names: list[str] = []
+    labels: list[tuple[int, float, float]] = []
+    bottom = 0.0
     if breakdown is not None:
         if not isinstance(breakdown, Mapping) or set(breakdown) != {k for k, _, _ in _PHASES}:
             raise ValueError(

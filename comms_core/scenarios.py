@@ -57,8 +57,9 @@ class Param:
         hi = self.low if self.high is None else self.high
         if self.scale == "int":
             return int(rng.integers(int(lo), int(hi) + 1))
+        lo, hi = float(lo), float(hi)
         if lo == hi:
-            return float(lo)
+            return lo
         if self.scale == "log":
             x = math.exp(rng.uniform(math.log(lo), math.log(hi)))
         else:
@@ -129,7 +130,7 @@ class Scenario:
 
     def table(self) -> list[tuple[str, object, str, str]]:
         """Rows (name, value, unit, source or 'assumption') for the notebook's table."""
-        rows = []
+        rows: list[tuple[str, object, str, str]] = []
         for p in self.track.params:
             note = ("assumption: " if p.assumption else "") + p.source
             if p.name in self.track.same_as:

@@ -156,7 +156,15 @@ class _Log:
         for a in arrays:
             a.setflags(write=False)
         schedule = None if self.schedule is None else tuple(self.schedule)
-        return AllReduceTrace(algorithm, arrays[0], len(self.step_bytes), *arrays[1:], schedule)
+        return AllReduceTrace(
+            algorithm,
+            result=arrays[0],
+            steps=len(self.step_bytes),
+            bytes_sent=arrays[1],
+            messages_sent=arrays[2],
+            step_bytes=arrays[3],
+            schedule=schedule,
+        )
 
 
 def _record(record_schedule: bool | None, N: int) -> bool:

@@ -151,6 +151,7 @@ class Workbench:
                 lambda change, name=name: self._changed(name, change["new"]), names="value"
             )
         self._html = w.HTML(self._as_html())
+        assert self.figure is not None  # drawn in __init__
         self._image = w.Image(value=_figure_png(self.figure), format="png")
         self.widget = w.VBox(
             [
@@ -177,6 +178,7 @@ class Workbench:
             display(self.widget)
             return
         display(HTML(f"<h3>{html.escape(self.title)}</h3>{self._as_html()}"))
+        assert self.figure is not None  # drawn in __init__
         display(Image(data=_figure_png(self.figure), format="png"))
 
     def __repr__(self) -> str:
@@ -211,7 +213,7 @@ def _student_functions(student: Mapping | None, names: Mapping[str, str]) -> dic
     return dict(student)
 
 
-def _fix_it(function_name: str, part: int, problem: str, what: str = "curve") -> str:
+def _fix_it(function_name: str, part: int, problem: str | None, what: str = "curve") -> str:
     """The plain message when a student's function is missing or broken."""
     if problem == plots.NOT_IMPLEMENTED:
         return f"Implement {function_name} in Part {part} to see your {what} here."
@@ -556,7 +558,7 @@ class CompressionWorkbench(Workbench):
         self._runs: dict = {}  # (method, compressor name) -> TrainingRun, computed once
         super().__init__(values, static)
 
-    def run(self, method: str, compressor, key: object = None) -> object:
+    def run(self, method: str, compressor, key: object = None) -> convergence.TrainingRun:
         """One seeded training run (comms_core.run_data_parallel_training), cached by key."""
         key = (method, compressor if key is None else key)
         if key not in self._runs:
@@ -568,7 +570,8 @@ class CompressionWorkbench(Workbench):
     def render(self) -> tuple[list[str], Figure]:
         name, ef = self.values["compressor"], bool(self.values["error_feedback"])
         method = "compressed_ef" if ef else "compressed"
-        runs = [self.run("none", None), self.run(method, name)]
+        reference, compressed_run = self.run("none", None), self.run(method, name)
+        runs: list[object] = [reference, compressed_run]  # then the student's (a namespace)
         lines = []
         for role, f in self.student.items():
             mine = compression.Compressor(
@@ -597,7 +600,7 @@ class CompressionWorkbench(Workbench):
         fig = plots.convergence_monitor(runs)
         dense = compression.allreduce_bytes(self.d, self.N, "none")
         sent = compression.allreduce_bytes(self.d, self.N, name)
-        base, compressed = runs[0].final_loss, runs[1].final_loss
+        base, compressed = reference.final_loss, compressed_run.final_loss
         gap = (compressed - base) / base
         ok = abs(gap) <= convergence.EF_RELATIVE_TOLERANCE
         lines[:0] = [

@@ -185,7 +185,7 @@ def _copy_of_checkout(dest: Path) -> Path:
 
 def _git_status() -> str:
     return subprocess.run(
-        ["git", "status", "--porcelain", "--ignored"],
+        ["git", "status", "--porcelain"],
         cwd=ROOT,
         capture_output=True,
         text=True,

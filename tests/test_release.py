@@ -12,8 +12,8 @@ import pytest
 
 from comms_core.scenarios import TRACKS, scenario_for
 from commslab import release as rel
-from commslab.grading.answers import mission_answers
 from commslab.course import CONFIG, Course
+from commslab.grading.answers import mission_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE = Course.at(ROOT)  # the repository is a course folder
