@@ -95,7 +95,7 @@ def _ipywidgets():
         import ipywidgets
     except ImportError as err:
         raise ImportError(
-            "the interactive workbench needs ipywidgets (pip install 'comms-lab[lab]'); "
+            "the interactive workbench needs ipywidgets (python -m pip install ipywidgets); "
             "pass static=True for the static figure"
         ) from err
     return ipywidgets

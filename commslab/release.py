@@ -21,6 +21,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
 import click
@@ -168,7 +169,7 @@ STUDENT_README = """# Collective Communication Lab ({term})
 
 Everything you need is in this folder.
 
-1. Install the lab once (Python 3.11 or newer; a virtual environment is best). In this folder:
+1. Install the lab once (Python {python} or newer; a virtual environment is best). In this folder:
 
        python -m pip install -r requirements.txt
 
@@ -193,7 +194,8 @@ def student_install(notebook: nbformat.NotebookNode, out_dir: Path, term: str) -
         f"./{wheel.name}\n"
     )
     readme = out_dir / "README.md"
-    readme.write_text(STUDENT_README.format(term=term, notebook=NOTEBOOK))
+    python = metadata.metadata(wheels.DISTRIBUTION)["Requires-Python"].removeprefix(">=")
+    readme.write_text(STUDENT_README.format(term=term, notebook=NOTEBOOK, python=python))
     return [wheel, requirements, readme]
 
 
