@@ -71,8 +71,8 @@ class Param:
 class LedgerField:
     """One structured ledger entry the grader checks against the student's own scenario.
 
-    The fairness rule (LAB_SPEC "Predictions, reflections and the ledger"): the notebook shows
-    every number to 3 significant digits, so a number is accepted when it rounds to the same 3
+    The fairness rule (docs/LAB_SPEC.md "Predictions, reflections and the ledger"): the notebook
+    shows every number to 3 significant digits, so a number is accepted when it rounds to the same 3
     significant digits as the answer, or lies within rel_tol of it (at least SHOWN_REL_TOL).
     kind "k" is the student's aggregation factor, graded by the tries rule (time to train within
     5% of the optimum); at_your_k fields are computed at the student's own k.

@@ -178,7 +178,7 @@ def part2(scenario: Scenario | None, prediction: object, namespace: Mapping | No
     return _show(wb)
 
 
-MAX_TRIES = 10  # the 10-iteration rule (LAB_SPEC Part 2)
+MAX_TRIES = 10  # the 10-iteration rule (docs/LAB_SPEC.md Part 2)
 _SHOWN_K: dict[tuple[str, str, str], list[int]] = {}  # every k this kernel has shown, per student
 
 

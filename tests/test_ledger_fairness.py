@@ -2,7 +2,7 @@
 
 A k whose time to train is within 5% of the optimum gets the k points, and the numbers that
 depend on k are graded at the student's k; a k further away, or a ratio computed at another
-k, does not. The oracle for T_hier is the hierarchical formula written out here (LAB_SPEC
+k, does not. The oracle for T_hier is the hierarchical formula written out here (docs/LAB_SPEC.md
 Part 2), not the grader's function.
 """
 
@@ -19,7 +19,7 @@ STUDENTS = ("1001", "2718", "31415", "demo")
 
 
 def t_hier(s) -> float:
-    """2(G−1)(α_f + M/(G·β_f)) + 2(K−1)(α_s + M/(G·K·β_s)), seconds (LAB_SPEC Part 2)."""
+    """2(G−1)(α_f + M/(G·β_f)) + 2(K−1)(α_s + M/(G·K·β_s)), seconds (docs/LAB_SPEC.md Part 2)."""
     G, K, M = s.G, s.K, s.M_model
     intra = 2 * (G - 1) * (s.alpha_intra + M / (G * s.beta_intra))
     return intra + 2 * (K - 1) * (s.alpha_inter + M / (G * K * s.beta_inter))

@@ -1,6 +1,6 @@
 """Written answers earn no automatic point for filler; CSV cells never run as formulas.
 
-Filler (LAB_SPEC "Grading rules"): the question text (once, twice, lightly edited), the
+Filler (docs/LAB_SPEC.md "Grading rules"): the question text (once, twice, lightly edited), the
 placeholder, lorem ipsum, repeated text, and an answer identical to another submission's.
 Each is flagged for the TA. The honest answers of the test class keep their points.
 Formula injection: OWASP "CSV Injection" (https://owasp.org/www-community/attacks/CSV_Injection)

@@ -3,8 +3,8 @@
     filler_problem(text, templates)     why an answer is filler ("" if it is the student's own)
     class_flags(answers)                answers identical to another submission's, per student
 
-The automatic point is for presence and substance only (LAB_SPEC "Grading rules"): a TA scores
-the content through the review flow (commslab.grading.review). Filler earns nothing
+The automatic point is for presence and substance only (docs/LAB_SPEC.md "Grading rules"): a TA
+scores the content through the review flow (commslab.grading.review). Filler earns nothing
 automatically and is flagged for the TA:
 
 - the question text or the release's placeholder, in full or pasted more than once;
