@@ -1,9 +1,10 @@
 """Wheels written from the installed package: the student's, and the grader's.
 
-- `student_wheel`: `comms-lab-student`, what the released notebook imports and nothing more:
-  the science (all of comms_core) and the commslab modules the notebook's imports reach. The
-  grader (commslab.grading) and everything else of commslab stay out; the release refuses to
-  build a student wheel that would reach the grader.
+- `student_wheel`: `comms-lab-student`, the student side and nothing more: the science (all of
+  comms_core), the notebook's helpers (all of commslab.notebook, its public checks included)
+  and the commslab modules that these or the released notebook import. The grader
+  (commslab.grading: hidden checks, mission answers) and everything else of commslab stay out;
+  the release refuses to build a student wheel that would reach the grader.
 - `full_wheel`: `comms-lab` itself, for the Gradescope bundle and the grading image.
 
 Both are written from the files this interpreter imports (an editable checkout or a plain
@@ -29,7 +30,7 @@ from packaging.requirements import Requirement
 DISTRIBUTION = "comms-lab"
 STUDENT_DISTRIBUTION = "comms-lab-student"
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # fixed: the same files give the same bytes
-SCIENCE = "comms_core"
+STUDENT_PACKAGES = ("comms_core", "commslab.notebook")  # shipped whole, data files included
 FORBIDDEN = ("commslab.grading",)  # never on the student side
 STUDENT_EXTRAS = ("lab",)  # the pyproject extras a student's Jupyter needs
 _JUNK = {"__pycache__", ".ipynb_checkpoints"}
@@ -62,13 +63,21 @@ def _package_dir(package: str) -> Path:
 
 
 def _package_files(package: str) -> dict[str, bytes]:
-    """Every file of an importable package, keyed by its path in a wheel."""
-    root = _package_dir(package)
+    """Every file of an importable package (`a` or `a.b`), keyed by its path in a wheel."""
+    top, *rest = package.split(".")
+    root = _package_dir(top).joinpath(*rest)
+    prefix = package.replace(".", "/")
     files = {}
     for path in sorted(root.rglob("*")):
         if path.is_file() and not _JUNK & set(path.parts) and path.suffix != ".pyc":
-            files[f"{package}/{path.relative_to(root).as_posix()}"] = path.read_bytes()
+            files[f"{prefix}/{path.relative_to(root).as_posix()}"] = path.read_bytes()
     return files
+
+
+def _module_name(arcname: str) -> str:
+    """`a/b/c.py` -> `a.b.c`; `a/b/__init__.py` -> `a.b`."""
+    name = arcname.removesuffix(".py").replace("/", ".")
+    return name.removesuffix(".__init__")
 
 
 def _module_file(module: str) -> Path | None:
@@ -106,13 +115,16 @@ def imports_of(source: str, module: str = "", *, is_package: bool = False) -> se
 
 
 def student_modules(entry_sources: list[str]) -> list[str]:
-    """The modules of ours that code importing as ENTRY_SOURCES reaches, all of comms_core
-    included; raise StudentSideError if the grader is among them."""
-    ours = ("commslab", SCIENCE)
+    """The modules of ours that ENTRY_SOURCES and the STUDENT_PACKAGES reach (those packages'
+    own modules included); raise StudentSideError if the grader is among them."""
+    ours = ("commslab", "comms_core")
     todo = {name for src in entry_sources for name in imports_of(src)}
-    todo |= {
-        f"{SCIENCE}.{p.stem}" for p in _package_dir(SCIENCE).glob("*.py") if p.stem != "__init__"
-    }
+    for package in STUDENT_PACKAGES:
+        for arcname, data in _package_files(package).items():
+            if "/public_tests/" in arcname:  # files the checker runs, not modules
+                todo |= imports_of(data.decode("utf-8"))
+            elif arcname.endswith(".py"):
+                todo.add(_module_name(arcname))
     reached: set[str] = set()
     parents = dict.fromkeys(todo, "the notebook")  # module -> who imports it (for errors)
     while todo:
@@ -165,8 +177,9 @@ def student_wheel(entry_sources: list[str]) -> WheelSpec:
         assert path is not None
         arcname = module.replace(".", "/") + ("/__init__.py" if path.stem == "__init__" else ".py")
         files[arcname] = path.read_bytes()
-    for name, data in _package_files(SCIENCE).items():  # data files (measurements) too
-        files.setdefault(name, data)
+    for package in STUDENT_PACKAGES:  # data files and the public checks too
+        for name, data in _package_files(package).items():
+            files.setdefault(name, data)
     required, optional = _requirements(STUDENT_EXTRAS)
     lines = [
         "Metadata-Version: 2.1",
@@ -187,7 +200,7 @@ def student_wheel(entry_sources: list[str]) -> WheelSpec:
 def full_wheel() -> WheelSpec:
     """comms-lab as installed here (metadata and entry points from its own dist-info)."""
     dist = metadata.distribution(DISTRIBUTION)
-    files = {**_package_files(SCIENCE), **_package_files("commslab")}
+    files = {**_package_files("comms_core"), **_package_files("commslab")}
     return WheelSpec(
         DISTRIBUTION,
         dist.version,

@@ -1,5 +1,5 @@
 """The three Locks: the only answers each accepts, the answer the workbench then shows, and
-why, in one or two sentences (LAB_SPEC "Predictions, reflections and the ledger").
+why, in one or two sentences (docs/LAB_SPEC.md "Predictions, reflections and the ledger").
 
 One source for the notebook (lab.part1..3 refuse anything else and reveal at once) and for
 the hidden tests' feedback (autograder/tests/08_predictions.py).

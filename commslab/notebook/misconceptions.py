@@ -6,7 +6,7 @@ feedback (commslab.grading.checks.expect_close): when a wrong answer equals a kn
 formula on the same input, the message names the mistake ("your ring time matches the
 formula with N in place of N−1"), never the expected value.
 
-Sources of the right formulas: LAB_SPEC Parts 1-3 (Patarasuk & Yuan 2009 for the ring,
+Sources of the right formulas: docs/LAB_SPEC.md Parts 1-3 (Patarasuk & Yuan 2009 for the ring,
 the binomial tree's 2⌈log₂N⌉ steps, the scaled sign of Karimireddy et al. 2019).
 """
 

@@ -1,7 +1,7 @@
 """What the public checks (public_tests/*.py) share: call the student's function on a public
 input, compare with the reference, and say which term or edge case is wrong.
 
-The inputs are public (the worked examples of LAB_SPEC, a non-power-of-two N, vectors whose
+The inputs are public (the worked examples of docs/LAB_SPEC.md, a non-power-of-two N, vectors whose
 scale is not 1, arrays, N = 1); no hidden value is used or shown. A wrong answer that matches
 a known wrong formula is named from the misconception catalogue.
 """

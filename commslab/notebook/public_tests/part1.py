@@ -4,7 +4,7 @@ points = None
 
 from otter.test_files import test_case  # noqa: E402
 
-# Public inputs: LAB_SPEC's worked example (N = 64, α = 10 µs, β = 10 GB/s, M = 1 MB),
+# Public inputs: docs/LAB_SPEC.md's worked example (N = 64, α = 10 µs, β = 10 GB/s, M = 1 MB),
 # a non-power-of-two N = 48, N = 1, and arrays of M and N.
 EXAMPLE = (1e6, 64, 10e-6, 10e9)
 ODD_N = (3e6, 48, 5e-6, 25e9)
