@@ -2,7 +2,7 @@
 
 On a noisy wireless link every message pays its own α, drawn from a lognormal with the
 given mean and coefficient of variation (CV = std/mean), independently per message (an
-ASSUMPTION: no public jitter data for vehicle wireless; ../LAB_SPEC.md track Edge Guardian).
+ASSUMPTION: no public jitter data for vehicle wireless; docs/LAB_SPEC.md track Edge Guardian).
 β (bytes/s) is deterministic. Two media:
 
 - "shared" (the default; how the air works): all devices share one channel, and in one
