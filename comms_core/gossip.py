@@ -34,6 +34,7 @@ __all__ = [
     "random_peer_topology",
     "random_regular_topology",
     "ring_allreduce_energy_joules",
+    "ring_completion_probability",
     "ring_topology",
     "simulate_gossip",
     "slem",
@@ -280,41 +281,65 @@ def gossip_energy_joules(
     message_bytes: ArrayLike,
     energy_per_byte_tx: ArrayLike,
     energy_per_byte_rx: ArrayLike,
+    energy_per_message: ArrayLike = 0.0,
 ) -> RadioEnergy:
     """Radio energy of `rounds` rounds of gossip, joules.
 
-        E_i = rounds · d_i · message_bytes · (e_tx + e_rx)
+        E_i = rounds · d_i · ( message_bytes · (e_tx + e_rx) + 2·e_msg )
 
     Every round each device sends its value to each of its d_i neighbours (unicast, as
-    on point-to-point BLE links) and receives one message from each. e_tx and e_rx in
-    J/byte are ASSUMPTIONS supplied by the scenario (no public number for a hearable's
-    radio; see the track's constants). per_device_joules has one entry per device.
+    on point-to-point BLE links) and receives one message from each; every message also
+    costs e_msg joules at each end (the radio waking for the connection event that carries
+    it, headers and empty packets; 0 leaves it out). e_tx, e_rx (J/byte) and e_msg (J) come
+    from the scenario's radio model, the same one ring_allreduce_energy_joules uses.
+    per_device_joules has one entry per device.
     """
     A = _adjacency(adjacency)
     rounds = v.scalar_count("rounds", rounds, minimum=0)
     message_bytes = _one_number("message_bytes", message_bytes)
     e_tx = _one_number("energy_per_byte_tx", energy_per_byte_tx)
     e_rx = _one_number("energy_per_byte_rx", energy_per_byte_rx)
-    per_device = rounds * A.sum(axis=1) * message_bytes * (e_tx + e_rx)
+    e_msg = _one_number("energy_per_message", energy_per_message)
+    per_device = rounds * A.sum(axis=1) * (message_bytes * (e_tx + e_rx) + 2 * e_msg)
     return RadioEnergy(total_joules=float(per_device.sum()), per_device_joules=per_device)
 
 
 def ring_allreduce_energy_joules(
-    N: ArrayLike, M: ArrayLike, energy_per_byte_tx: ArrayLike, energy_per_byte_rx: ArrayLike
+    N: ArrayLike,
+    M: ArrayLike,
+    energy_per_byte_tx: ArrayLike,
+    energy_per_byte_rx: ArrayLike,
+    energy_per_message: ArrayLike = 0.0,
 ) -> RadioEnergy:
     """Radio energy of one ring AllReduce of M bytes over N devices, joules.
 
-        E_device = 2(N−1)/N · M · (e_tx + e_rx),    E_total = N · E_device
+        E_device = 2(N−1)/N · M · (e_tx + e_rx) + 2·2(N−1)·e_msg,    E_total = N · E_device
 
     Each rank sends and receives 2(N−1)/N·M bytes (reduce-scatter then all-gather; the
-    same count as comms_core.cost_models.ring_allreduce_time). e_tx, e_rx in J/byte are
-    ASSUMPTIONS supplied by the scenario. Scalars or arrays (they broadcast).
+    same count as comms_core.cost_models.ring_allreduce_time) in 2(N−1) steps, each one
+    message out and one in, each costing e_msg at its end (the same radio model as
+    gossip_energy_joules). Scalars or arrays (they broadcast).
     """
     N, M = v.count("N", N), v.nonnegative("M", M)
     e_tx = v.nonnegative("energy_per_byte_tx", energy_per_byte_tx)
     e_rx = v.nonnegative("energy_per_byte_rx", energy_per_byte_rx)
-    per_device = 2 * (N - 1) / N * M * (e_tx + e_rx)
+    e_msg = v.nonnegative("energy_per_message", energy_per_message)
+    per_device = 2 * (N - 1) / N * M * (e_tx + e_rx) + 4 * (N - 1) * e_msg
     return RadioEnergy(
         total_joules=v.scalar_or_array(N * per_device),
         per_device_joules=v.scalar_or_array(per_device),
     )
+
+
+def ring_completion_probability(N: ArrayLike, presence: ArrayLike):
+    """Probability that a ring AllReduce over N devices completes: presence^N.
+
+    A ring needs every device: one that is missing (in its case, out of range, asleep) stops
+    the chunks that must pass through it, and the attempt is lost. With each device present
+    independently with probability `presence`, the ring completes with presence^N and takes
+    1/presence^N attempts on average (geometric). Gossip has no such single point of failure:
+    a missing device only skips its exchanges. The independence is an ASSUMPTION.
+    """
+    N = v.count("N", N)
+    presence = v.probability("presence", presence, open_interval=False)
+    return v.scalar_or_array(presence ** N.astype(np.float64))

@@ -104,7 +104,6 @@ class Track:
     ledger: tuple[LedgerField, ...]
     same_as: Mapping[str, str] = field(default_factory=dict)  # derived name -> drawn name
     bytes_of_d: tuple[str, ...] = ()  # names set to 4·d bytes (float32)
-    d_of_bytes: str | None = None  # d set to (that many bytes) / 4 float32 values
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)
@@ -141,7 +140,12 @@ class Scenario:
 
 # --- Sources used below (short keys, cited in each Param) -----------------------------------
 _SPEC = "docs/LAB_SPEC.md (the four tracks)"
-_LLAMA3 = "Llama 3 herd paper (arXiv 2407.21783): Llama-3-70B = 70.6e9 parameters; bf16 = 2 B"
+_LLAMA3 = (
+    "Llama 3 herd paper (Dubey et al. 2024, arXiv 2407.21783): Llama-3-8B = 8.03e9 parameters "
+    "(8,030,261,248 counted from the published config), trained on 8192-token sequences"
+)
+_H100 = "NVIDIA H100 SXM datasheet: 80 GB HBM3; 989 TFLOP/s dense BF16"
+_MFU = "Llama 3 herd paper Table 4: 38-43% BF16 model FLOPs utilisation on H100"
 _IB_NDR = (
     "InfiniBand NDR 400 Gb/s = 50 GB/s per port; NCCL measures 46-49 GB/s per NIC (nccl-tests#290)"
 )
@@ -155,7 +159,17 @@ _NVLINK_ALPHA = (
 _DDP = "PyTorch DDP bucket_cap_mb=25 (torch.nn.parallel.DistributedDataParallel docs): 25 MiB"
 _MCC = "McCandlish et al. 2018, An Empirical Model of Large-Batch Training (arXiv 1812.06162)"
 _BLE = "Bluetooth Core 5.0 LE 2M PHY = 2 Mb/s; connection interval >= 7.5 ms"
-_NRF = "Nordic nRF52832 product spec: TX 0 dBm 5.3 mA, RX 5.4 mA at 3 V, 1 Mb/s (~0.13 µJ/byte)"
+_NRF = "Nordic nRF52832 product specification v1.4: TX 0 dBm 5.3 mA, RX 1 Mb/s 5.4 mA, at 3 V"
+_NRF_TX = _NRF + "; 5.3 mA·3 V / 125 kB/s = 127 nJ/B at the PHY rate, more with protocol overhead"
+_NRF_RX = _NRF + "; 5.4 mA·3 V / 125 kB/s = 130 nJ/B at the PHY rate, more with protocol overhead"
+_NRF_EVENT = (
+    "per message: the radio on for one connection event (ramp-up, headers, empty packets), "
+    "~0.3-1 ms at ~16 mW"
+)
+_BLE_1M = (
+    "LE 1M PHY = 1 Mb/s = 125 kB/s on air; about 100 kB/s of application data at best "
+    "(Bluetooth Core 5.x, 251-byte PDUs with data length extension)"
+)
 _ETH = "IEEE 802.3bp 1000BASE-T1 automotive Ethernet: 1 Gb/s = 125 MB/s"
 _V2V = (
     "IEEE 802.11p (DSRC) on one shared 10 MHz channel: PHY 3-27 Mb/s (≤ 3.4 MB/s); "
@@ -248,7 +262,10 @@ CLOUD_TITAN = Track(
     key="cloud_titan",
     title="Cloud Titan",
     persona="LLM Architect",
-    mission="Maximize Llama-3-70B training throughput on 1024 H100 (128 nodes x 8).",
+    mission=(
+        "Maximize Llama-3-8B training throughput on 1024 H100 (128 nodes x 8), data parallel: "
+        "every GPU holds the whole bf16 model and AllReduces its whole gradient each step."
+    ),
     crisis=(
         "The Parameter Flood: your ring AllReduce is bandwidth-saturated, yet training is "
         "slow. Is α the problem? Check the whole gradient, then one 25 MiB DDP bucket."
@@ -258,8 +275,12 @@ CLOUD_TITAN = Track(
         Param("N", "GPUs", 1024, scale="int", source=_SPEC),
         Param("alpha", "s", 1.5e-6, 5e-6, source=_IB_ALPHA),
         Param("beta", "B/s", 40e9, 50e9, source=_IB_NDR),
-        Param("M_model", "B", 141.2e9, source=_LLAMA3),
+        Param("n_params", "parameters", 8.03e9, source=_LLAMA3),
+        Param("M_model", "B", 16.06e9, source="2 B (bf16) per parameter: the whole gradient"),
         Param("M_message", "B", 26214400, source=_DDP),
+        Param("gpu_memory", "B", 80e9, source=_H100),
+        Param("peak_flops", "FLOP/s", 989e12, source=_H100),
+        Param("seq_len", "tokens", 8192, scale="int", source=_LLAMA3),
         *_hier(
             8,
             128,
@@ -271,9 +292,13 @@ CLOUD_TITAN = Track(
             _IB_NDR + "; " + _IB_ALPHA,
         ),
         *_accumulation(
-            (0.2, 0.6), "forward+backward of one micro-batch", 1, (4000, 16000), "sequences"
+            (0.929, 1.05),
+            "6·n_params·seq_len FLOP per sequence at 38-43% of peak_flops (" + _MFU + ")",
+            1,
+            (4000, 16000),
+            "sequences",
         ),
-        Param("d", "values", 6553600, scale="int", source="one 25 MiB bucket of float32"),
+        Param("d", "values", 13107200, scale="int", source="one 25 MiB bucket of bf16 gradients"),
     ),
     ledger=_common_ledger(
         (
@@ -328,14 +353,7 @@ EDGE_GUARDIAN = Track(
         Param("beta", "B/s", 0.5e6, 2.5e6, source=_V2V, assumption=True),
         Param("deadline", "s", 10e-3, source="the seed: 10 ms safety loop"),
         Param("M_model", "B", 2e6, 8e6, source="perception-head gradient", assumption=True),
-        Param(
-            "M_message",
-            "B",
-            128,
-            512,
-            source="per-loop gradient delta: 32-128 float32 values",
-            assumption=True,
-        ),
+        Param("M_message", "B", 0, source="4·d: one per-loop gradient delta in float32"),
         *_hier(
             2,
             5,
@@ -349,7 +367,15 @@ EDGE_GUARDIAN = Track(
             assume_s=True,
         ),
         *_accumulation((2e-3, 5e-3), "one micro-batch on the SoC", 8, (256, 1024), "samples"),
-        Param("d", "values", 0, scale="int", source="M_message / 4: float32 values per delta"),
+        Param(
+            "d",
+            "values",
+            32,
+            128,
+            scale="int",
+            source="per-loop gradient delta of a perception head (float32 values)",
+            assumption=True,
+        ),
     ),
     ledger=_common_ledger(
         (
@@ -364,7 +390,7 @@ EDGE_GUARDIAN = Track(
         )
     ),
     same_as={"alpha_inter": "alpha", "beta_inter": "beta"},
-    d_of_bytes="M_message",
+    bytes_of_d=("M_message",),
 )
 
 MOBILE_NOMAD = Track(
@@ -467,16 +493,15 @@ TINY_PIONEER = Track(
     persona="Hearable Lead",
     mission="Neural isolation on 50 hearables under a 1 mW average power budget.",
     crisis=(
-        "The Low-Power Gossip: a full AllReduce needs every device in lock-step. How many "
-        "gossip rounds reach your quality target, and what do they cost in radio energy?"
+        "The Low-Power Gossip: a ring AllReduce is the cheapest in bytes, but it needs every "
+        "hearable present for 2(N−1) exchanges in a row, and one missing device loses the "
+        "attempt. Gossip only talks to neighbours. Which one fits the radio's energy budget?"
     ),
     stakeholder="Hardware Lead: 'Show me the joules per sync against the 1 mW budget.'",
     params=(
         Param("N", "hearables", 50, scale="int", source="the seed's 50 hearables"),
         Param("alpha", "s", 7.5e-3, 15e-3, source=_BLE),
-        Param(
-            "beta", "B/s", 60e3, 125e3, source="LE 1M PHY, application throughput", assumption=True
-        ),
+        Param("beta", "B/s", 60e3, 100e3, source=_BLE_1M, assumption=True),
         Param(
             "topology",
             "",
@@ -488,16 +513,33 @@ TINY_PIONEER = Track(
         Param(
             "eps",
             "",
-            "1e-3",
+            "1e-2",
             scale="choice",
-            choices=(1e-2, 1e-3),
+            choices=(1e-1, 1e-2),
             source="relative consensus error target",
+            assumption=True,
         ),
         Param(
-            "d", "values", 500, 2000, scale="int", source="model delta (float32)", assumption=True
+            "d",
+            "values",
+            128,
+            512,
+            scale="int",
+            source="personalisation delta (float32), e.g. a last layer's gains and biases",
+            assumption=True,
         ),
-        Param("energy_tx", "J/B", 100e-9, 160e-9, source=_NRF),
-        Param("energy_rx", "J/B", 100e-9, 160e-9, source=_NRF),
+        Param("energy_tx", "J/B", 127e-9, 200e-9, source=_NRF_TX),
+        Param("energy_rx", "J/B", 130e-9, 200e-9, source=_NRF_RX),
+        Param("energy_event", "J", 5e-6, 15e-6, source=_NRF_EVENT, assumption=True),
+        Param(
+            "presence",
+            "",
+            0.95,
+            0.995,
+            scale="linear",
+            source="chance a hearable is present (not in its case, in range) for a sync",
+            assumption=True,
+        ),
         Param("sync_period", "s", 30, 120, source="one consensus per period", assumption=True),
         Param("power_budget", "W", 1e-3, source="the seed: < 1 mW average"),
         Param("radio_share", "", 0.3, source="share of the budget for the radio", assumption=True),
@@ -509,7 +551,7 @@ TINY_PIONEER = Track(
             (2e-3, 5e-3),
             (100e3, 250e3),
             (7.5e-3, 15e-3),
-            (60e3, 125e3),
+            (60e3, 100e3),
             "ear-to-ear link between a user's two earbuds",
             "BLE between users",
             assume_f=True,
@@ -526,13 +568,14 @@ TINY_PIONEER = Track(
             LedgerField(
                 "gossip_energy_per_device_j",
                 "number",
-                "Radio energy per device for those rounds",
+                "Radio energy per device for those rounds (bytes + one event per message)",
                 "J",
             ),
             LedgerField(
                 "ring_energy_per_device_j",
                 "number",
-                "Radio energy per device for one ring AllReduce",
+                "Expected radio energy per device for one completed ring AllReduce "
+                "(an attempt / presence^N)",
                 "J",
             ),
             LedgerField("gossip_within_budget", "bool", "Gossip fits the radio's share of 1 mW?"),
@@ -590,8 +633,6 @@ def scenario_for(track: str, term: str, student_id: str) -> Scenario:
         values[derived] = values[drawn]
     for name in t.bytes_of_d:
         values[name] = 4 * values["d"]
-    if t.d_of_bytes:
-        values["d"] = int(values[t.d_of_bytes]) // 4
     if "eps" in values:
         values["eps"] = float(values["eps"])
     return Scenario(

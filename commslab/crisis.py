@@ -50,7 +50,10 @@ def _cloud(s: Scenario) -> Instrument:
     text = (
         f"**The whole gradient** ({plots.format_bytes(s.M_model)}) on a flat ring of {s.N} GPUs: "
         f"latency term 2(N−1)α = {plots.format_seconds(latency)}, bandwidth term "
-        f"2(N−1)/N·M/β = {plots.format_seconds(bandwidth)}.\n\n"
+        f"2(N−1)/N·M/β = {plots.format_seconds(bandwidth)}. That is one ring through one "
+        f"NIC per node; NCCL runs one ring per NIC, so with {s.G} NICs per node the bandwidth "
+        f"term is {plots.format_seconds(bandwidth / s.G)} "
+        f"(`flat_ring_allreduce_time(M, G, K, α, β, rails={s.G})`).\n\n"
         f"**One DDP bucket** ({plots.format_bytes(s.M_message)}) is marked on the plot: "
         "which side of the crossover is it on?"
     )
@@ -159,14 +162,18 @@ def _tiny(s: Scenario) -> Instrument:
     degree = A.sum(axis=1)
     text = (
         f"**Gossip on your topology:** SLEM(W) = {lam:.6f}; node degrees from "
-        f"{int(degree.min())} to {int(degree.max())}, mean {degree.mean():.3g} (each round a "
-        f"device sends its {plots.format_bytes(4 * s.d)} model to every neighbour and "
-        "receives as many).\n\n"
-        "The graded rounds are the **bound** ⌈ln(1/ε)/ln(1/SLEM)⌉ (dotted line): it holds "
-        "for every starting vector. The simulated curve starts from one random vector, so it "
-        "usually reaches ε sooner.\n\n"
-        f"A ring AllReduce sends and receives 2(N−1)/N·M bytes per device "
-        f"(M = {plots.format_bytes(4 * s.d)}); energy = bytes × (energy_tx or energy_rx)."
+        f"{int(degree.min())} to {int(degree.max())}. Each round a device sends its "
+        f"{plots.format_bytes(4 * s.d)} model to every neighbour and receives as many.\n\n"
+        "**One radio model for both** (your `energy_tx`, `energy_rx` per byte and "
+        "`energy_event` per message, at each end):\n"
+        "- gossip, per device: rounds · degree · (M·(e_tx + e_rx) + 2·e_event), averaged "
+        "over the devices;\n"
+        "- ring AllReduce, per device and attempt: 2(N−1)/N·M·(e_tx + e_rx) + 4(N−1)·e_event "
+        "(2(N−1) steps, one message out and one in);\n"
+        f"- the ring needs all {s.N} hearables: it completes with probability presence^N "
+        f"= {s.presence:g}^{s.N}, so one completed ring costs an attempt / presence^N on "
+        "average.\n\n"
+        "Budget per sync: power_budget · radio_share · sync_period."
     )
     return Instrument(text, fig)
 

@@ -248,3 +248,37 @@ DISCONNECTED = np.kron(np.eye(2, dtype=int), 1 - np.eye(3, dtype=int))  # two tr
 def test_bad_input_names_the_parameter(call, name):
     with pytest.raises(ValueError, match=rf"^{name}"):
         call()
+
+
+def test_one_radio_model_counts_every_message_of_both_schemes():
+    """Count the messages of each schedule one by one (each costs e_msg at both ends, and its
+    bytes at e_tx + e_rx), then compare with the closed forms."""
+    from comms_core.gossip import (
+        gossip_energy_joules,
+        ring_allreduce_energy_joules,
+        ring_completion_probability,
+        ring_topology,
+    )
+
+    N, M, e_tx, e_rx, e_msg, rounds = 6, 600.0, 1.3e-7, 1.4e-7, 8e-6, 7
+    ring_energy = np.zeros(N)
+    for _step in range(2 * (N - 1)):
+        for sender in range(N):
+            receiver = (sender + 1) % N
+            ring_energy[sender] += M / N * e_tx + e_msg
+            ring_energy[receiver] += M / N * e_rx + e_msg
+    got = ring_allreduce_energy_joules(N, M, e_tx, e_rx, e_msg)
+    np.testing.assert_allclose(got.per_device_joules, ring_energy[0], rtol=1e-12)
+    A = ring_topology(N)
+    gossip_energy = np.zeros(N)
+    for _round in range(rounds):
+        for i in range(N):
+            for j in np.flatnonzero(A[i]):
+                gossip_energy[i] += M * e_tx + e_msg
+                gossip_energy[j] += M * e_rx + e_msg
+    got = gossip_energy_joules(A, rounds, M, e_tx, e_rx, e_msg)
+    np.testing.assert_allclose(got.per_device_joules, gossip_energy, rtol=1e-12)
+    assert ring_completion_probability(50, 0.98) == pytest.approx(0.98**50, rel=1e-12)
+    assert ring_completion_probability(3, 1.0) == 1.0
+    with pytest.raises(ValueError, match="presence"):
+        ring_completion_probability(3, 1.5)

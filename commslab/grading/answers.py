@@ -103,9 +103,10 @@ def _tiny(s: Scenario) -> dict:
     W = gossip.metropolis_weights(A)
     rounds = int(gossip.gossip_rounds(W, s.eps))
     message = 4 * s.d
-    g_dev = gossip.gossip_energy_joules(A, rounds, message, s.energy_tx, s.energy_rx).total_joules
-    r_dev = gossip.ring_allreduce_energy_joules(s.N, message, s.energy_tx, s.energy_rx).total_joules
-    g_dev, r_dev = g_dev / s.N, r_dev / s.N  # the mean device
+    radio = (s.energy_tx, s.energy_rx, s.energy_event)  # one radio model for both
+    g_dev = gossip.gossip_energy_joules(A, rounds, message, *radio).total_joules / s.N
+    attempt = gossip.ring_allreduce_energy_joules(s.N, message, *radio).per_device_joules
+    r_dev = float(attempt) / float(gossip.ring_completion_probability(s.N, s.presence))
     budget = s.power_budget * s.radio_share * s.sync_period
     return {
         "slem": float(gossip.slem(W)),
