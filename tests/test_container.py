@@ -14,9 +14,6 @@ On a fresh CI machine (root) the fixture installs podman, runc and debootstrap w
 
 from __future__ import annotations
 
-import fcntl
-import os
-import shutil
 import stat
 import subprocess
 import time
@@ -30,7 +27,6 @@ from commslab.grading.grade import grade_notebook, question_points
 
 ROOT = container.PROJECT_ROOT
 AUTOGRADER = ROOT / "autograder"
-TOOLS = ("podman", "runc", "debootstrap")
 TERM = notebooks.TERM
 STUDENT = "1234567"
 
@@ -121,56 +117,6 @@ def test_unknown_engine_is_a_value_error() -> None:
 
 
 # ----------------------------------------------------------------------------- slow, real podman
-
-
-def _missing_tools() -> list[str]:
-    return [tool for tool in TOOLS if shutil.which(tool) is None]
-
-
-@pytest.fixture(scope="session")
-def build_lock(tmp_path_factory):
-    """One lock shared by the pytest-xdist workers: only one of them builds at a time."""
-    lock_file = tmp_path_factory.getbasetemp().parent / "comms-lab-container.lock"
-
-    class Lock:
-        def __enter__(self):
-            self.handle = open(lock_file, "w")
-            fcntl.flock(self.handle, fcntl.LOCK_EX)
-
-        def __exit__(self, *exc):
-            fcntl.flock(self.handle, fcntl.LOCK_UN)
-            self.handle.close()
-
-    return Lock()
-
-
-@pytest.fixture(scope="session")
-def podman(build_lock) -> str:
-    """podman + runc + debootstrap, installed with apt-get on a fresh machine when root."""
-    with build_lock:
-        missing = _missing_tools()
-        if missing and os.geteuid() != 0:
-            pytest.skip(f"{', '.join(missing)} missing and not root: cannot apt-get install them")
-        if missing:
-            subprocess.run([ROOT / "scripts" / "install_container_tools.sh"], check=True)
-    container.check_engine("podman")
-    return "podman"
-
-
-@pytest.fixture(scope="session")
-def grader_image(podman: str, build_lock) -> str:
-    """The Debian base (reused across runs) and the grading image of this checkout."""
-    with build_lock:
-        if os.geteuid() != 0 and not container.image_exists(podman, container.LOCAL_BASE_IMAGE):
-            pytest.skip(f"no {container.LOCAL_BASE_IMAGE} and not root: debootstrap needs root")
-        start = time.monotonic()
-        subprocess.run([ROOT / "scripts" / "build_base_image.sh"], check=True)
-        base_seconds = time.monotonic() - start
-        start = time.monotonic()
-        image = container.ensure_image(podman, base_image=container.LOCAL_BASE_IMAGE)
-        build_seconds = time.monotonic() - start
-    print(f"\nbase image: {base_seconds:.1f} s; grading image {image}: {build_seconds:.1f} s")
-    return image
 
 
 def _run(image: str, tmp_path: Path, code: str, *, memory: str = "1g", pids: int = 64):

@@ -26,10 +26,16 @@ FAST = [c.name for c in CASES if not c.slow]
 SLOW = [c.name for c in CASES if c.slow]
 
 
-def _grade(paths: list[Path]) -> dict[str, object]:
+def _grade(paths: list[Path], launcher=None) -> dict[str, object]:
     entries = [Entry(p, p.name, STUDENT) for p in paths]
     results = grade_batch(
-        entries, term=TERM, autograder_dir=AUTOGRADER, jobs=2, key=KEY, limits=LIMITS
+        entries,
+        term=TERM,
+        autograder_dir=AUTOGRADER,
+        jobs=2,
+        key=KEY,
+        limits=LIMITS,
+        launcher=launcher,
     )
     assert len(results) == len(paths)  # n files in, n rows out
     return {Path(r.file).stem: r for r in results}
@@ -103,3 +109,19 @@ def test_the_refusals_are_named_in_the_feedback(fast_rows) -> None:
     assert "does not allow" in said
     said = "\n".join(fast_rows["equals_anything"].feedback)
     assert "not a number" in said
+
+
+@pytest.mark.slow
+@pytest.mark.container
+def test_the_fast_cases_with_the_probe_in_podman(corpus, fast_rows, grader_image) -> None:
+    """The same corpus with every probe in a podman container: the same guarantees."""
+    from commslab.grading.container import ContainerLauncher
+
+    cases, outside = corpus
+    launcher = ContainerLauncher("podman", image=grader_image)
+    rows = _grade([cases[n].path for n in FAST], launcher)
+    for name in FAST:
+        case = cases[name]
+        _check(case, rows[name], fast_rows[f"baseline_{case.base}"])
+        assert rows[name].score == fast_rows[name].score, name
+    assert not outside.exists()

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 from adversarial import notebooks
-from test_container import build_lock, grader_image, podman  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

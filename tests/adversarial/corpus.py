@@ -586,6 +586,106 @@ CASES = [
     Case("json_list", "untouched", "not a notebook", _raw(b"[1, 2, 3]")),
     Case("no_cells", "untouched", "empty notebook (no cells)", _no_cells),
     Case("nbformat3", "untouched", "corrupt notebook: nbformat 3*", _nbformat3),
+    # --- the attacks of issue 8, after the OS sandbox: none of them reaches anything -------
+    Case(
+        "stat_and_list_grader_files",
+        "buggy",
+        "graded",
+        _extra(
+            "buggy",
+            "import os, posix\nSEEN = []\n"
+            "for p in ('{autograder}/instructor.key', '{autograder}/tests', '{comms_core}', "
+            "'{other}', '{repo}'):\n"
+            "    try:\n        SEEN.append(posix.stat(p).st_size)\n"
+            "    except OSError:\n        pass\n"
+            "assert not SEEN, SEEN",
+        ),
+        why="stat has no audit event: the files are simply not in the sandbox",
+    ),
+    Case(
+        "plant_a_hidden_test",
+        "untouched",
+        "graded (identity mismatch)",
+        _extra(
+            "untouched",
+            "import posix\nfor p in ('{autograder}/tests/00_free_points.py', "
+            "'/tmp/00_free_points.py'):\n"
+            "    try:\n        fd = posix.open(p, posix.O_WRONLY | posix.O_CREAT)\n"
+            "        posix.write(fd, b'name = \"free\"\\npoints = 35\\n')\n"
+            "    except OSError:\n        pass",
+        ),
+        zero=("ring_allreduce_time", "tree_allreduce_time"),
+        why="the hidden tests are read by the grader on the host, never from the sandbox",
+    ),
+    Case(
+        "forged_result_json",
+        "untouched",
+        "graded (identity mismatch)",
+        _extra(
+            "untouched",
+            "import json, posix\nrow = {{'score': 35, 'max_score': 35, 'status': 'graded'}}\n"
+            "for p in ('result.json', '/tmp/result.json', '/out/result.json'):\n"
+            "    try:\n        fd = posix.open(p, posix.O_WRONLY | posix.O_CREAT)\n"
+            "        posix.write(fd, json.dumps(row).encode())\n"
+            "    except OSError:\n        pass",
+        ),
+        zero=("ring_allreduce_time",),
+        why="no file the probe writes is ever read: the score is computed on the host",
+    ),
+    Case(
+        "patched_probe_globals_nan",
+        "buggy",
+        "protocol violation|kernel exited",
+        _extra(
+            "buggy",
+            "import sys\nm = sys.modules['__main__']\n"
+            "for name in ('_isfinite', '_finite'):\n"
+            "    if hasattr(m, name):\n        setattr(m, name, lambda *a: True)\n"
+            "m._np_all = lambda *a, **k: True\n"
+            "def ring_allreduce_time(M, N, alpha, beta):\n    return float('nan')",
+        ),
+        zero=("ring_allreduce_time",),
+        why="NaN cannot cross: the probe's encoder refuses it, and so does the grader's "
+        "protocol check whatever the probe's module says",
+    ),
+    Case(
+        "nan_on_the_channel",
+        "buggy",
+        "protocol violation",
+        _extra(
+            "buggy",
+            "import os\nfor fd in range(3, 64):\n    try:\n"
+            '        os.write(fd, b\'{{"event": "exports", "values": '
+            '{{"LEDGER": {{"x": NaN}}}}}}\\n\')\n'
+            "    except OSError:\n        pass",
+        ),
+        why="written straight on the channel, past the probe's encoder: the grader refuses it",
+    ),
+    Case(
+        "signal_the_parent",
+        "buggy",
+        "graded|kernel exited",
+        _extra(
+            "buggy",
+            "import os, signal\nfor pid in (os.getppid(), 1):\n"
+            "    try:\n        fd = os.pidfd_open(pid)\n"
+            "        signal.pidfd_send_signal(fd, signal.SIGKILL)\n"
+            "    except Exception:\n        pass",
+        ),
+        why="the grader is not in the sandbox's PID namespace",
+    ),
+    Case(
+        "fill_the_disk",
+        "buggy",
+        "graded",
+        _extra(
+            "buggy",
+            "try:\n    with open('filler.bin', 'wb') as f:\n"
+            "        for _ in range(200):\n            f.write(b'x' * 1024**2)\n"
+            "except OSError:\n    pass",
+        ),
+        why="the private folder is a bounded tmpfs; RLIMIT_FSIZE bounds each file",
+    ),
 ]
 
 
