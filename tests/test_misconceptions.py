@@ -17,6 +17,8 @@ import pytest
 from comms_core import cost_models as ref
 from comms_core.compression import one_bit_compress as C
 from commslab.grading.harness import SubmissionView, run_hidden_tests
+from commslab.grading.protocol import Kind, Outcome
+from commslab.grading.sandbox import CallResult
 from commslab.notebook.checker import Checker
 from commslab.notebook.misconceptions import CATALOGUE, diagnose
 
@@ -68,26 +70,29 @@ def hidden_messages(functions: dict, test_file: str) -> str:
         results = {}
         for spec in calls:
             if "iterate" in spec:
-                results[spec["id"]] = {"status": "error: not evaluated in this test"}
+                results[spec["id"]] = CallResult(Outcome(Kind.ERROR, "not evaluated in this test"))
                 continue
             args = [np.array(a["array"]) if isinstance(a, dict) else a for a in spec["args"]]
             try:
                 value = functions[spec["function"]](*args)
             except Exception as err:
-                results[spec["id"]] = {"status": f"error: {type(err).__name__}: {err}"}
+                results[spec["id"]] = CallResult(
+                    Outcome(Kind.ERROR, f"{type(err).__name__}: {err}")
+                )
                 continue
             if isinstance(value, dict):  # hierarchical_breakdown
                 value = {k: float(v) for k, v in value.items()}
-                results[spec["id"]] = {"status": "ok", "value": value}
+                results[spec["id"]] = CallResult(Outcome(Kind.OK), value)
                 continue
             value = value if isinstance(value, tuple) else (value,)
             arrays = [np.asarray(v, dtype=float) for v in value]
             if not all(np.isfinite(a).all() for a in arrays):
-                status = f"not a number: {spec['function']} returned nan or inf"
-                results[spec["id"]] = {"status": status}
+                why = f"{spec['function']} returned nan or inf"
+                results[spec["id"]] = CallResult(Outcome(Kind.NOT_A_NUMBER, why))
                 continue
             plain = [a.tolist() for a in arrays]
-            results[spec["id"]] = {"status": "ok", "value": plain if len(plain) > 1 else plain[0]}
+            value = plain if len(plain) > 1 else plain[0]
+            results[spec["id"]] = CallResult(Outcome(Kind.OK), value)
         return results, {}
 
     folder = ROOT / "autograder" / "tests"

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from commslab.grading.checks import CheckFailed, Pending
+from commslab.grading.notebook import parse_python
 from commslab.grading.protocol import Kind, Outcome
 
 KEY_FILE = "instructor.key"
@@ -236,7 +237,7 @@ def _test_file_class():
 
 def _constant(source: str, name: str):
     """A module-level `name = <literal>` in a test file, without executing it."""
-    for node in ast.parse(source).body:
+    for node in parse_python(source).body:
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == name for t in node.targets
         ):

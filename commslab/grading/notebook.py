@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,11 +114,23 @@ def python_source(source: str) -> str:
         return source
 
 
+# CPython 3.11's ast module keeps its recursion depth in interpreter-wide state: two threads
+# parsing at once can fail with "SystemError: AST constructor recursion depth mismatch"
+# (python/cpython#106905). The grader's worker threads parse one at a time.
+_AST_LOCK = threading.Lock()
+
+
+def parse_python(source: str) -> ast.Module:
+    """ast.parse, one thread at a time (see _AST_LOCK)."""
+    with _AST_LOCK:
+        return ast.parse(source)
+
+
 def literal_assignments(python: str, names: tuple[str, ...] = LITERAL_NAMES) -> dict:
     """`NAME = <literal>` at the top level of a cell; the last one wins. Never executes."""
     try:
-        tree = ast.parse(python)
-    except (SyntaxError, ValueError):
+        tree = parse_python(python)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return {}
     found = {}
     for node in tree.body:
@@ -129,7 +142,8 @@ def literal_assignments(python: str, names: tuple[str, ...] = LITERAL_NAMES) -> 
             continue
         if isinstance(target, ast.Name) and target.id in names:
             try:
-                found[target.id] = ast.literal_eval(value)
+                with _AST_LOCK:
+                    found[target.id] = ast.literal_eval(value)
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 found[target.id] = None
     return found
