@@ -10,6 +10,7 @@ own Jupyter.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import shutil
@@ -29,6 +30,11 @@ from commslab.course import CONFIG, Course, init_course
 ROOT = Path(__file__).resolve().parents[1]
 RELEASE = ROOT / "release" / "collective_comms"
 HIDDEN_TESTS = sorted((ROOT / "autograder" / "tests").glob("*.py"))
+IMAGE_CONTEXT = [
+    "autograder/Dockerfile",
+    "autograder/probe-requirements.txt",
+    "commslab/grading/probe.py",
+]
 COURSE_FILES = [
     CONFIG,
     "source/collective_comms/collective_comms.ipynb",
@@ -36,6 +42,7 @@ COURSE_FILES = [
     "autograder/Dockerfile",
     "autograder/containers.conf",
     "autograder/requirements-gradescope.txt",
+    "autograder/probe-requirements.txt",
 ]
 
 
@@ -241,6 +248,16 @@ def test_a_plain_install_runs_every_command_in_a_course_folder_and_writes_nowher
         (row,) = csv.DictReader(f)
     assert row["student_id"] == "1234567" and float(row["score"]) == float(row["max_score"]) > 0
     assert [p.name for p in work.iterdir()] == ["my-course"]
+
+    # The grading image's build context, from the package alone (no checkout around it).
+    script = (
+        "import json; from commslab.grading.container import image_root; r = image_root(); "
+        "print(json.dumps([str(r), {str(p.relative_to(r)): p.read_text() "
+        "for p in r.rglob('*') if p.is_file()}]))"
+    )
+    staged, context = json.loads(_run(f'python -c "{script}"', course, env))
+    assert context == {name: (ROOT / name).read_text() for name in IMAGE_CONTEXT}
+    assert not Path(staged).exists(), "the staged build context outlived the process"
     assert _files(tmp_path / "venv") == installed, "the commands changed the environment"
     assert _git_status() == repo_before, "the commands changed the repository"
 

@@ -23,10 +23,13 @@ Debian packages by scripts/build_base_image.sh (docs/notes/containers.md).
 
 from __future__ import annotations
 
+import atexit
+import functools
 import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -38,9 +41,16 @@ from commslab.grading.sandbox import Limits
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = PROJECT_ROOT / "autograder" / "Dockerfile"
-PODMAN_CONF = PROJECT_ROOT / "autograder" / "containers.conf"
 # What goes into the image; .dockerignore lets in exactly these (a test checks they agree).
 IMAGE_SOURCES = ("autograder/probe-requirements.txt", "commslab/grading/probe.py")
+# A plain (non-editable) install has no checkout around it: the image's files come from the
+# package's course template (commslab/templates/course/autograder) and probe.py.
+_TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "course" / "autograder"
+PODMAN_CONF = (
+    PROJECT_ROOT / "autograder" / "containers.conf"
+    if DOCKERFILE.is_file()
+    else _TEMPLATE / "containers.conf"
+)
 IMAGE_REPOSITORY = "localhost/comms-lab-probe"
 LOCAL_BASE_IMAGE = "localhost/comms-lab-base:bookworm"  # scripts/build_base_image.sh
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -167,12 +177,31 @@ def build_command(engine: str, tag: str, base_image: str | None, root: Path) -> 
     return [*command, str(root)]
 
 
+@functools.cache
+def image_root() -> Path:
+    """The build context: the checkout this package runs from, else (a plain install) a
+    temporary folder with the image's files from the package, removed when the process ends."""
+    if DOCKERFILE.is_file():
+        return PROJECT_ROOT
+    staged = Path(tempfile.mkdtemp(prefix="commslab-image-"))
+    atexit.register(shutil.rmtree, staged, True)
+    files = {
+        "autograder/Dockerfile": _TEMPLATE / "Dockerfile",
+        "autograder/probe-requirements.txt": _TEMPLATE / "probe-requirements.txt",
+        "commslab/grading/probe.py": Path(__file__).with_name("probe.py"),
+    }
+    for name, source in files.items():
+        (staged / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, staged / name)
+    return staged
+
+
 def ensure_image(
     engine: str,
     *,
     base_image: str | None = None,
     rebuild: bool = False,
-    root: Path = PROJECT_ROOT,
+    root: Path | None = None,
     timeout: float = 1800,
 ) -> str:
     """Build the grading image unless an image of the same sources exists; return its tag.
@@ -181,6 +210,7 @@ def ensure_image(
     for the engine check and the build once.
     """
     with _BUILD_LOCK:
+        root = root or image_root()
         ready = (engine, base_image, str(root))
         if not rebuild and ready in _READY:
             return _READY[ready]
