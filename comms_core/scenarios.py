@@ -105,9 +105,6 @@ class Track:
     same_as: Mapping[str, str] = field(default_factory=dict)  # derived name -> drawn name
     bytes_of_d: tuple[str, ...] = ()  # names set to 4·d bytes (float32)
 
-    def param(self, name: str) -> Param:
-        return next(p for p in self.params if p.name == name)
-
 
 @dataclass(frozen=True)
 class Scenario:

@@ -56,8 +56,6 @@ LOCAL_BASE_IMAGE = "localhost/comms-lab-base:bookworm"  # scripts/build_base_ima
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 ENGINES = ("docker", "podman")
 EXIT_KILLED = 137  # 128 + SIGKILL: the memory cgroup's OOM killer (or our own kill)
-EXIT_ENGINE_FAILED = (125, 126, 127)  # the engine could not start the command: not the student
-STARTUP_GRACE = 60.0  # s on top of the grader's own timeout: engine start-up, imports, tests
 # The container's memory: the probe's own limit (RLIMIT_AS) plus room for Python and numpy.
 PROBE_HEADROOM_BYTES = 512 * 1024**2
 DEFAULT_MEMORY = f"{(Limits().memory_bytes + PROBE_HEADROOM_BYTES) // 1024**2}m"

@@ -100,8 +100,9 @@ class GradeResult:
 
 
 def default_autograder_dir() -> Path:
-    """./autograder if it has tests, else the autograder/ of the checkout this package is in
-    (the grading image installs the project in place, so grade-one finds it there)."""
+    """./autograder if it has tests (run in a course folder), else the autograder/ of the
+    checkout this package runs from (an editable install). `commslab grade` uses the course
+    folder's instead (commslab/course.py)."""
     here = Path("autograder")
     if (here / "tests").is_dir():
         return here
