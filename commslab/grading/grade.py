@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from comms_core.scenarios import TRACKS
-from commslab.grading import checks, harness, notebook, sandbox
+from commslab.grading import bonus_step, checks, harness, notebook, sandbox
+from commslab.grading.isolation import Unsandboxed
 from commslab.grading.protocol import SEVERITY, Kind
 
 
@@ -54,6 +55,8 @@ class GradeResult:
     late: bool = False
     notes: list[str] = field(default_factory=list)
     results: dict = field(default_factory=dict)  # Gradescope results.json (otter)
+    bonus: float = 0.0  # extra credit (the MPI ring), not part of score / max_score
+    bonus_max: float = 0.0  # 0: the bonus was not tried
     seconds: float = 0.0  # wall time; not part of the row
 
     def row(self) -> dict:
@@ -176,6 +179,7 @@ def grade_notebook(
     key: bytes | None = None,
     blocked_dirs: list[str] | None = None,
     launcher: sandbox.Launcher | None = None,
+    bonus: bool = True,
 ) -> GradeResult:
     """Grade one file for the LMS identity `student_id`; never raises for a bad submission."""
     started = time.monotonic()
@@ -262,6 +266,11 @@ def grade_notebook(
     }
     result.predictions = {k: str(v) for k, v in view.predictions.items() if v is not None}
     result.ledger = _plain_ledger(view.ledger)
+    if bonus:
+        tried = bonus_step.grade_bonus(sub, sandboxed=not isinstance(launcher, Unsandboxed))
+        if tried is not None:
+            result.bonus, result.bonus_max = round(tried.points, 6), tried.max_points
+            result.feedback.extend(tried.lines)
     result.seconds = time.monotonic() - started
     return result
 

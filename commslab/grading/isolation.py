@@ -188,13 +188,14 @@ class Bubblewrap:
             binds.append((shutil.which("setpriv") or "/usr/bin/setpriv", "/usr/bin/setpriv"))
         return binds
 
-    def arguments(self, disk_bytes: int) -> list[str]:
-        """The bwrap command line up to (not including) the program."""
+    def arguments(self, disk_bytes: int, script: str | os.PathLike = PROBE) -> list[str]:
+        """The bwrap command line up to (not including) the program; `script` is bound
+        read-only at PROBE_IN_SANDBOX."""
         if not self._entries:
             self._entries = package_entries()
         binds = self._runtime_binds()
         binds += [(path, f"{SITE}/{top}") for top, path in sorted(self._entries.items())]
-        binds.append((str(PROBE), PROBE_IN_SANDBOX))
+        binds.append((str(script), PROBE_IN_SANDBOX))
         args = [
             "--unshare-pid",
             "--unshare-net",
@@ -230,6 +231,10 @@ class Bubblewrap:
         return args
 
     def launch(self, workdir: str, disk_bytes: int) -> Launch:
+        return self.launch_script(PROBE, workdir, disk_bytes)
+
+    def launch_script(self, script: str | os.PathLike, workdir: str, disk_bytes: int) -> Launch:
+        """Any script of ours (the probe, the bonus's relay_rank.py) in this sandbox."""
         python = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
         program = [python, "-S", "-s", *NO_SCRIPT_DIR, PROBE_IN_SANDBOX]
         if os.geteuid() == 0:
@@ -247,7 +252,7 @@ class Bubblewrap:
             ]
         env = probe_environment(WORKDIR)
         env["PYTHONPATH"] = SITE
-        argv = [self.bwrap, *self.arguments(disk_bytes), "--", *program]
+        argv = [self.bwrap, *self.arguments(disk_bytes, script), "--", *program]
         return Launch(argv, env, cwd=workdir)
 
     def check(self) -> None:

@@ -6,7 +6,8 @@
 Files in OUT (default grading-out/):
 
     grades.csv              student_id, score, max_score, status, one column per question,
-                            then late, file, notebook_student_id, track, notes; one row per file
+                            then bonus (extra credit; empty if not tried), late, file,
+                            notebook_student_id, track, notes; one row per file
     gradebook_canvas.csv    for Canvas: Grades > Import. Columns Student, ID, SIS User ID,
                             SIS Login ID, Section, then the assignment; the second row is
                             "Points Possible". Canvas matches rows on ID (the Canvas user id of
@@ -296,6 +297,7 @@ def _grades_csv(results: list[GradeResult], questions: list[str], path: Path) ->
                 "max_score",
                 "status",
                 *questions,
+                "bonus",
                 "late",
                 "file",
                 "notebook_student_id",
@@ -311,6 +313,7 @@ def _grades_csv(results: list[GradeResult], questions: list[str], path: Path) ->
                     _number(r.max_score),
                     r.status,
                     *(_number(r.points.get(q, 0.0)) for q in questions),
+                    _number(r.bonus) if r.bonus_max else "",
                     "yes" if r.late else "",
                     r.file,
                     r.notebook_student_id,
@@ -334,17 +337,26 @@ def _canvas_csv(
     known = {s.student_id: s.row for s in roster.students} if canvas else {}
     column = f"{assignment} ({canvas_assignment_id})" if canvas_assignment_id else assignment
     max_score = max((r.max_score for r in results), default=0.0)
+    # the MPI bonus, only if someone tried it: its own assignment with 0 points possible,
+    # which Canvas counts as extra credit
+    bonus = any(r.bonus_max for r in results)
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = SafeWriter(f)
-        writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column])
-        writer.writerow(["    Points Possible", "", "", "", "", _number(max_score)])
+        extra = [f"{assignment} bonus"] if bonus else []
+        writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column, *extra])
+        writer.writerow(
+            ["    Points Possible", "", "", "", "", _number(max_score), *(["0"] if bonus else [])]
+        )
         for student_id in sorted(rows):
             r, row = rows[student_id], known.get(student_id)
+            points = [_number(r.score)]
+            if bonus:
+                points.append(_number(r.bonus) if r.bonus_max else "")
             if row is not None:
                 columns = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
-                writer.writerow([*(row.get(c, "") for c in columns), _number(r.score)])
+                writer.writerow([*(row.get(c, "") for c in columns), *points])
             else:
-                writer.writerow([r.lms_name, student_id, "", "", "", _number(r.score)])
+                writer.writerow([r.lms_name, student_id, "", "", "", *points])
 
 
 def _moodle_worksheet(results: list[GradeResult], roster: Roster, path: Path) -> None:

@@ -117,10 +117,15 @@ def grade_bonus_ring(
     *,
     seed: int = 0,
     timeout: float = 60.0,
+    sandboxed: bool = False,
 ) -> BonusResult:
     """Run the student's my_ring_allreduce on `ranks` MPI ranks and grade it.
 
     source_code_or_path: the code as a string, or a path to a .py file. d: values per rank.
+    sandboxed: the grader's way (`commslab grade`): each rank's student code runs in its own
+    bubblewrap sandbox and a relay on the grader's side makes the MPI calls and counts the
+    bytes (bonus_relay.py); without it (the student's own check in the notebook) the code
+    runs in the rank with a counting wrapper (bonus_runner.py).
     Raises launch.MPIUnavailable when MPI cannot run on this machine (not the student's
     fault, so not a zero).
     """
@@ -147,7 +152,7 @@ def grade_bonus_ring(
         run = launch.run_mpi(
             [
                 "-m",
-                "commslab.mpi.bonus_runner",
+                "commslab.mpi.bonus_relay" if sandboxed else "commslab.mpi.bonus_runner",
                 "--student",
                 str(student),
                 "--d",

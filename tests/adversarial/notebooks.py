@@ -238,6 +238,8 @@ def build(
         _markdown("strategy", written["strategy"], solution=True),
         _code("check_all", "grader.check_all()", solution=False),
     ]
+    if "bonus_ring" in cells:  # the optional MPI bonus, when a test writes one
+        body.insert(len(body) - 1, _code("bonus_ring", cells["bonus_ring"]))
     for position, source in sorted(extra, key=lambda e: e[0], reverse=True):
         body.insert(position, new_code_cell(source))  # no nbgrader metadata: student-added
     nb.cells = body

@@ -1,0 +1,84 @@
+"""The MPI bonus in the TA's batch: a submission's `my_ring_allreduce`, run on 2 and 3 real MPI
+ranks with every rank's student code in its own OS sandbox (commslab/mpi/bonus_relay.py).
+
+    grade_bonus(sub, sandboxed=True) -> BonusGrade | None     (None: the bonus was not tried)
+
+Points are extra credit, a column of their own (not part of max_score): each run is worth
+`BONUS_POINTS` (exact sum on every rank, and 2(N-1)/N·M bytes sent per rank, counted on the
+grader's side), and the bonus is the mean over the two runs. A submission that does not define
+`my_ring_allreduce` in its bonus cell has not tried it. Where MPI cannot run on the grading
+machine, the row says so instead of giving 0.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from commslab.grading.notebook import Submission, parse_python
+
+BONUS_CELL = "bonus_ring"
+RANKS = (2, 3)
+D = 1000  # values per rank: divisible by 2, not by 3 (uneven chunks are exercised)
+TIMEOUT = 15.0  # seconds per run (a ring takes 2-4 s here); a deadlock ends here
+
+
+@dataclass
+class BonusGrade:
+    points: float
+    max_points: float
+    lines: list[str] = field(default_factory=list)
+    graded: bool = True  # False: MPI is not available on the grading machine
+
+
+def bonus_source(sub: Submission) -> str | None:
+    """The bonus cell's code if it defines my_ring_allreduce beyond the released stub
+    (else None: not tried)."""
+    for cell in sub.cells:
+        if cell.grade_id != BONUS_CELL:
+            continue
+        try:
+            tree = parse_python(cell.python)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return cell.python  # tried, but broken: the run says why
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name == "my_ring_allreduce":
+                return None if _is_stub(node) else cell.python
+    return None
+
+
+def _is_stub(function: ast.FunctionDef) -> bool:
+    """The released stub: a docstring (maybe) and `raise NotImplementedError(...)` only."""
+    body = [
+        node
+        for node in function.body
+        if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+    ]
+    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].exc is None:
+        return not body  # an empty body (docstring only) is not an attempt either
+    exc = body[0].exc.func if isinstance(body[0].exc, ast.Call) else body[0].exc
+    return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+
+
+def grade_bonus(sub: Submission, *, sandboxed: bool = True, seed: int = 0) -> BonusGrade | None:
+    from commslab.mpi import bonus, launch
+
+    source = bonus_source(sub) if sub.ok else None
+    if source is None:
+        return None
+    per_run = bonus.SUM_POINTS + bonus.BYTES_POINTS
+    grade = BonusGrade(points=0.0, max_points=per_run)
+    total = 0.0
+    for ranks in RANKS:
+        try:
+            run = bonus.grade_bonus_ring(
+                source, ranks=ranks, d=D, seed=seed, timeout=TIMEOUT, sandboxed=sandboxed
+            )
+        except launch.MPIUnavailable as err:
+            return BonusGrade(0.0, per_run, [f"bonus: not graded here ({err})"], graded=False)
+        total += run.score
+        verdict = "ok" if run.score == run.max_score else run.status
+        grade.lines.append(f"bonus, {ranks} ranks: {run.score:g} / {run.max_score:g} ({verdict})")
+        grade.lines += [f"  - {m}" for m in run.messages]
+    grade.points = total / len(RANKS)
+    return grade

@@ -1,0 +1,179 @@
+"""One real MPI rank of the graded bonus, on the grader's side of the sandbox boundary.
+
+    mpiexec -n N python -m commslab.mpi.bonus_relay --student FILE --d D --seed S \
+        --status-dir DIR                         (started by grade_bonus_ring(sandboxed=True))
+
+Each rank starts the student's code in its own bubblewrap sandbox (relay_rank.py, no MPI, no
+network, uid 65534) and relays: every Send, Recv and Sendrecv the student's `comm` asks for
+over the pipe becomes a real MPI call here, and the bytes are counted here, where the
+student's code cannot reach the counter. Collectives do not exist on the student's side.
+The verdict is computed here too: the exact sum (recomputed from the seeds), the bytes sent,
+written to DIR/rank<r>.json, which only this process can write. A problem that stops the ring
+(the student's exception, a malformed request, a crash of the sandbox) goes to DIR/error.txt
+and aborts every rank; a deadlock is ended by mpiexec's time limit (launch.run_mpi), and the
+sandboxes die with their relays (--die-with-parent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import struct
+import subprocess
+import tempfile
+
+import numpy as np
+from mpi4py import MPI
+
+from commslab.grading import isolation
+from commslab.mpi import relay_rank
+from commslab.mpi.bonus_runner import ATOL, RTOL, rank_data
+from commslab.mpi.rank_status import RankStatus
+
+MAX_HEADER = 64 * 1024
+MAX_PAYLOAD = 64 * 1024**2
+
+
+class RelayError(RuntimeError):
+    """The student's side broke the relay protocol or died."""
+
+
+def _read_exact(stream, n: int) -> bytes:
+    data = stream.read(n)
+    if data is None or len(data) < n:
+        raise RelayError("your code stopped (crashed or exited) before returning a result")
+    return data
+
+
+def read_frame(stream) -> tuple[dict, bytes]:
+    (size,) = struct.unpack(">I", _read_exact(stream, 4))
+    if size > MAX_HEADER:
+        raise RelayError("a request larger than the relay accepts")
+    try:
+        header = json.loads(_read_exact(stream, size))
+    except ValueError as err:
+        raise RelayError("a request that is not JSON") from err
+    (length,) = struct.unpack(">Q", _read_exact(stream, 8))
+    if length > MAX_PAYLOAD or not isinstance(header, dict):
+        raise RelayError("a message larger than the relay accepts")
+    return header, _read_exact(stream, length)
+
+
+def write_frame(stream, header: dict, payload: bytes = b"") -> None:
+    data = json.dumps(header).encode()
+    stream.write(struct.pack(">I", len(data)) + data + struct.pack(">Q", len(payload)) + payload)
+    stream.flush()
+
+
+def _peer(header: dict, key: str, size: int, any_ok: bool) -> int:
+    value = header.get(key)
+    if type(value) is not int or not (0 <= value < size or (any_ok and value == -1)):
+        raise RelayError(f"{key} must be a rank in 0..{size - 1}, got {value!r}")
+    return MPI.ANY_SOURCE if value == -1 else value
+
+
+def _tag(header: dict, key: str, any_ok: bool) -> int:
+    value = header.get(key, 0)
+    if type(value) is not int or not (0 <= value < 32768 or (any_ok and value == -1)):
+        raise RelayError(f"{key} must be a small non-negative integer, got {value!r}")
+    return MPI.ANY_TAG if value == -1 else value
+
+
+def _nbytes(header: dict) -> int:
+    value = header.get("nbytes")
+    if type(value) is not int or not 0 <= value <= MAX_PAYLOAD:
+        raise RelayError("the receive buffer's size is not valid")
+    return value
+
+
+def relay(proc: subprocess.Popen, world, source: bytes, d: int, seed: int) -> tuple[bytes, int]:
+    """Serve the student's requests until it returns; (result bytes, bytes it sent)."""
+    rank, size = world.Get_rank(), world.Get_size()
+    write_frame(proc.stdin, {"rank": rank, "size": size}, rank_data(seed, rank, d).tobytes())
+    write_frame(proc.stdin, {"source": True}, source)
+    sent = 0
+    while True:
+        header, payload = read_frame(proc.stdout)
+        op = header.get("op")
+        if op == "send":
+            dest, tag = _peer(header, "dest", size, False), _tag(header, "tag", False)
+            world.Send([payload, MPI.BYTE], dest=dest, tag=tag)
+            sent += len(payload)
+        elif op == "recv":
+            buf = bytearray(_nbytes(header))
+            source = _peer(header, "source", size, True)
+            world.Recv([buf, MPI.BYTE], source=source, tag=_tag(header, "tag", True))
+            write_frame(proc.stdin, {"op": "data"}, bytes(buf))
+        elif op == "sendrecv":
+            buf = bytearray(_nbytes(header))
+            world.Sendrecv(
+                [payload, MPI.BYTE],
+                dest=_peer(header, "dest", size, False),
+                sendtag=_tag(header, "sendtag", False),
+                recvbuf=[buf, MPI.BYTE],
+                source=_peer(header, "source", size, True),
+                recvtag=_tag(header, "recvtag", True),
+            )
+            sent += len(payload)
+            write_frame(proc.stdin, {"op": "data"}, bytes(buf))
+        elif op == "result":
+            return payload, sent
+        elif op == "error":
+            raise RelayError(f"my_ring_allreduce raised {str(header.get('message'))[:500]}")
+        else:
+            raise RelayError(f"an unknown request {str(op)[:40]!r}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--student", required=True)
+    parser.add_argument("--d", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--status-dir", required=True)
+    args = parser.parse_args()
+
+    world = MPI.COMM_WORLD
+    rank, n_ranks = world.Get_rank(), world.Get_size()
+    status = RankStatus(args.status_dir, world, abort_code=4)
+    status.report("started")
+    with open(args.student, "rb") as f:
+        source = f.read()
+    with tempfile.TemporaryDirectory(prefix="commslab-bonus-rank-") as workdir:
+        launch = isolation.Bubblewrap().launch_script(relay_rank.__file__, workdir, 16 * 1024**2)
+        proc = subprocess.Popen(
+            launch.argv,
+            env=launch.env,
+            cwd=launch.cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        status.report("running my_ring_allreduce")
+        try:
+            result, sent = relay(proc, world, source, args.d, args.seed)
+        except (RelayError, BrokenPipeError) as err:
+            proc.kill()
+            status.fail(f"rank {rank}: {err}")
+        except MPI.Exception as err:
+            proc.kill()
+            status.fail(f"rank {rank}: the messages do not match ({err.Get_error_string()})")
+        finally:
+            proc.kill()
+            proc.wait()
+    expected = sum(rank_data(args.seed, r, args.d) for r in range(n_ranks))
+    got = np.frombuffer(result, dtype=np.float64)
+    problem, max_error = None, None
+    if got.shape != expected.shape:
+        problem = f"returned {got.size} values, expected {args.d}"
+    else:
+        max_error = float(np.max(np.abs(got - expected)))
+        if not np.allclose(got, expected, rtol=RTOL, atol=ATOL):
+            problem = f"result differs from the exact sum by up to {max_error:.3g}"
+    report = {"rank": rank, "bytes_sent": sent, "sum_ok": problem is None}
+    report.update(max_abs_error=max_error, problem=problem)
+    (status.dir / f"rank{rank}.json").write_text(json.dumps(report))
+    status.report("done")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""The MPI bonus in the TA's batch (`commslab grade`): real MPI ranks, the student's code of
+each rank in its own bubblewrap sandbox, the bytes counted by the grader's relay.
+
+A class of six notebooks, all otherwise solved: a correct ring earns the bonus; too many
+bytes, a wrong sum, a collective, a deadlock, a crash, and code that reaches for the grader's
+files or the counter earn nothing, and no notebook's main score moves. The expected bytes are
+the textbook ring's (Patarasuk & Yuan 2009): every rank sends 2(N-1)/N·M when N divides d.
+"""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from adversarial import notebooks as nbs
+from mpi_support import needs_mpi
+
+from commslab.grading import report
+from commslab.grading.grade import default_autograder_dir
+from commslab.grading.lms import Entry
+
+pytestmark = [pytest.mark.slow, pytest.mark.mpi, needs_mpi]
+
+TERM = nbs.TERM
+KEY = b"bonus-batch-key"
+
+RING = """
+def my_ring_allreduce(comm, buffer):
+    r, n = comm.Get_rank(), comm.Get_size()
+    chunks = np.array_split(buffer.copy(), n)
+    right, left = (r + 1) % n, (r - 1) % n
+    for s in range(n - 1):
+        i, j = (r - s) % n, (r - s - 1) % n
+        incoming = np.empty_like(chunks[j])
+        comm.Sendrecv(chunks[i], dest=right, recvbuf=incoming, source=left)
+        chunks[j] = chunks[j] + incoming
+    for s in range(n - 1):
+        i, j = (r + 1 - s) % n, (r - s) % n
+        incoming = np.empty_like(chunks[j])
+        comm.Sendrecv(chunks[i], dest=right, recvbuf=incoming, source=left)
+        chunks[j] = incoming
+    return np.concatenate(chunks)
+"""
+EVERYONE_SENDS_EVERYTHING = """
+def my_ring_allreduce(comm, buffer):
+    r, n = comm.Get_rank(), comm.Get_size()
+    total = buffer.copy()
+    for step in range(1, n):
+        incoming = np.empty_like(buffer)
+        comm.Sendrecv(buffer, dest=(r + step) % n, recvbuf=incoming, source=(r - step) % n)
+        total += incoming
+    return total
+"""
+WRONG_SUM = RING.replace("chunks[j] = chunks[j] + incoming", "chunks[j] = incoming")
+COLLECTIVE = """
+def my_ring_allreduce(comm, buffer):
+    out = np.empty_like(buffer)
+    comm.Allreduce(buffer, out)
+    return out
+"""
+DEADLOCK = """
+def my_ring_allreduce(comm, buffer):
+    r, n = comm.Get_rank(), comm.Get_size()
+    incoming = np.empty_like(buffer)
+    comm.Recv(incoming, source=(r - 1) % n)
+    comm.Send(buffer, dest=(r + 1) % n)
+    return buffer + incoming
+"""
+CRASH = """
+import os
+def my_ring_allreduce(comm, buffer):
+    os._exit(3)
+"""
+REACH = """
+import glob, os
+def my_ring_allreduce(comm, buffer):
+    leaks = []
+    for pattern in ('/tmp/*/status/*', '/tmp/commslab-*/*', '/work/*/autograder/*', '/root/*'):
+        leaks += glob.glob(pattern)
+    comm.bytes_sent = 0          # the counter is not here to forge
+    import mpi4py.MPI as MPI     # the stand-in: no real MPI in the sandbox
+    if leaks:
+        return buffer * 0        # a leak would show as a wrong sum
+    return RING_RESULT(comm, buffer)
+""" + RING.replace("def my_ring_allreduce", "def RING_RESULT")
+
+CASES = {
+    "ring": (RING, 4.0),
+    # right sum; (N-1)·M bytes per rank: a ring's at N = 2, too many at N = 3
+    "too_many_bytes": (EVERYONE_SENDS_EVERYTHING, 3.0),
+    "wrong_sum": (WRONG_SUM, 2.0),  # ring bytes, wrong sum
+    "collective": (COLLECTIVE, 0.0),
+    "deadlock": (DEADLOCK, 0.0),
+    "crash": (CRASH, 0.0),
+    "reach": (REACH, 4.0),  # finds nothing, forges nothing: an honest ring underneath
+}
+
+
+def test_the_bonus_is_graded_in_the_batch_on_real_ranks(tmp_path) -> None:
+    entries = []
+    for i, (name, (code, _)) in enumerate(CASES.items()):
+        sid = str(5000 + i)
+        nb = nbs.solved_notebook(sid, replace={"bonus_ring": code})
+        entries.append(Entry(nbs.write(nb, tmp_path / f"{name}.ipynb"), name, sid))
+    plain = nbs.write(nbs.solved_notebook("5999"), tmp_path / "no_bonus.ipynb")
+    entries.append(Entry(plain, "no_bonus", "5999"))
+    results = report.grade_batch(
+        entries, term=TERM, autograder_dir=default_autograder_dir(), jobs=2, key=KEY
+    )
+    assert len(results) == len(entries)  # one row each, the batch finished
+    rows = {r.file: r for r in results}
+    for name, (_, expected) in CASES.items():
+        row = rows[name]
+        assert row.score == row.max_score == 35, (name, row.status, row.feedback)
+        assert row.bonus_max == 4.0 and row.bonus == expected, (name, row.bonus, row.feedback)
+        assert any(line.startswith("bonus, 3 ranks") for line in row.feedback), name
+    assert rows["no_bonus"].bonus_max == 0 and rows["no_bonus"].score == 35
+    assert any("deadlock" in line for line in rows["deadlock"].feedback)
+    assert any("Allreduce is not allowed" in line for line in rows["collective"].feedback)
+
+    report.write_outputs(results, tmp_path / "out")
+    with open(tmp_path / "out" / "grades.csv", newline="", encoding="utf-8") as f:
+        grades = {row["student_id"]: row for row in csv.DictReader(f)}
+    assert grades["5000"]["bonus"] == "4" and grades["5000"]["score"] == "35"
+    assert grades["5999"]["bonus"] == ""
+    with open(tmp_path / "out" / "gradebook_canvas.csv", newline="", encoding="utf-8") as f:
+        canvas = list(csv.reader(f))
+    assert canvas[0][-1].endswith("bonus") and canvas[1][-1] == "0"  # extra credit in Canvas
