@@ -15,6 +15,9 @@ unpacks the zip to /autograder/source, runs `setup.sh` once as root to build the
 * Identity: the documented `users[]` fields (`email`, `id`, `name`) mapped through
   `autograder/roster.csv` if the instructor put one there (roster.py); else a user whose email
   or id the notebook's STUDENT_ID names; else the notebook's STUDENT_ID, flagged unverified.
+* Student code runs in bubblewrap's sandbox where the container allows namespaces, else as an
+  unprivileged user that cannot read the key, the tests or the grader and cannot write the
+  results (commslab/grading/hosted.py); the "Submission check" says which one it got.
 * Limits fit the service's defaults (docs "Troubleshooting": 768 MB per container, 10 min,
   half a CPU): the probe gets 512 MiB of address space and 240 s.
 * Visibility: every graded test is `after_published`; the top-level output says only the
@@ -46,6 +49,10 @@ PYTHON="${COMMSLAB_PYTHON:-python3}"
 VENV="${COMMSLAB_VENV:-/autograder/venv}"
 if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
     apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
+fi
+# the sandbox for student code (bubblewrap; setpriv where the container refuses namespaces)
+if ! command -v bwrap >/dev/null || ! command -v setpriv >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq bubblewrap util-linux >/dev/null
 fi
 "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --no-cache-dir --upgrade pip
@@ -193,14 +200,17 @@ def gradescope_command(
     submission_dir: Path, term: str, metadata: Path, out: Path, autograder_dir: Path
 ) -> None:
     """Gradescope's run_autograder: grade the notebook submitted, write results.json."""
-    result, checks = _grade_upload(submission_dir, term, metadata, autograder_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result, checks = _grade_upload(submission_dir, term, metadata, autograder_dir, out.parent)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(gradescope_results(result, checks), indent=1))
     click.echo(f"{result.student_id}: {result.score:g}/{result.max_score:g} ({result.status})")
 
 
-def _grade_upload(submission_dir: Path, term: str, metadata_path: Path, autograder_dir: Path):
-    from commslab.grading import harness, lms
+def _grade_upload(
+    submission_dir: Path, term: str, metadata_path: Path, autograder_dir: Path, results_dir: Path
+):
+    from commslab.grading import harness, hosted, lms
     from commslab.grading.grade import GradeResult, grade_notebook
     from commslab.grading.notebook import read_submission
     from commslab.grading.roster import read_roster
@@ -231,6 +241,18 @@ def _grade_upload(submission_dir: Path, term: str, metadata_path: Path, autograd
         student_id, notes = gradescope_identity(metadata, claimed, roster)
         try:
             key = harness.instructor_key(autograder_dir, create=False)
+            launcher = hosted.best_launcher()
+            if isinstance(launcher, hosted.UnprivilegedUser):
+                hosted.lock_down([autograder_dir], [results_dir])
+            checks += hosted.protections(
+                launcher,
+                {
+                    "the instructor key": autograder_dir / "instructor.key",
+                    "the hidden tests": autograder_dir / "tests",
+                    "the reference (comms_core)": hosted._package_folder("comms_core") or Path("/"),
+                    "writing the results": results_dir,
+                },
+            )
         except Exception as err:
             failed = GradeResult.failed(
                 path=path,
@@ -248,6 +270,7 @@ def _grade_upload(submission_dir: Path, term: str, metadata_path: Path, autograd
             timeout=PROBE_SECONDS,
             limits=Limits(total_seconds=PROBE_SECONDS, memory_bytes=PROBE_MEMORY_BYTES),
             key=key,
+            launcher=launcher,
         )
     result.notes = [*notes, *result.notes]
     checks.append(f"STUDENT_ID in the notebook: {claimed or '(empty)'}")

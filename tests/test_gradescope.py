@@ -23,6 +23,7 @@ import zipfile
 from pathlib import Path
 
 import jsonschema
+import nbformat
 import pytest
 from adversarial import notebooks as nbs
 
@@ -94,24 +95,47 @@ METADATA = {  # docs "Submission Metadata", with the documented fields only
 
 
 def _python310() -> Path:
+    """pyenv's 3.10 prefix (Ubuntu 22.04's python3 is 3.10)."""
     root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
-    return Path(root or Path.home() / ".pyenv") / "versions" / "3.10.13" / "bin" / "python3.10"
+    return Path(root or Path.home() / ".pyenv") / "versions" / "3.10.13"
 
 
-def _bwrap(autograder: Path, command: list[str], *, network: bool, env: dict) -> str:
+# Docker's default capabilities (docs.docker.com, "Runtime privilege and Linux capabilities"):
+# the container a hosted grader runs is root with these, and without CAP_SYS_ADMIN.
+DOCKER_CAPABILITIES = (
+    "AUDIT_WRITE CHOWN DAC_OVERRIDE FOWNER FSETID KILL MKNOD NET_BIND_SERVICE NET_RAW "
+    "SETFCAP SETGID SETPCAP SETUID SYS_CHROOT"
+).split()
+
+
+def _bwrap(
+    autograder: Path, command: list[str], *, network: bool, env: dict, docker_caps: bool = False
+) -> str:
     """Run `command` with `autograder` at /autograder, the rest of the host as it is."""
     args = ["bwrap", "--die-with-parent", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for entry in sorted(os.listdir("/")):
         path = Path("/") / entry
-        if entry in ("proc", "dev", "sys", "tmp", "autograder"):
+        if entry in ("proc", "dev", "sys", "tmp", "root", "autograder"):
             continue
         if path.is_symlink():
             args += ["--symlink", os.readlink(path), str(path)]
         elif path.is_dir():
             args += ["--bind", str(path), str(path)]
+    # only pyenv's 3.10 from /root (0700 on the host), in folders anyone may enter, as an
+    # image's /usr/bin/python3 is
+    args += ["--perms", "0755", "--tmpfs", "/root"]
+    prefix = _python310()
+    for parent in reversed(prefix.parents):
+        if str(parent).startswith("/root/"):
+            args += ["--perms", "0755", "--dir", str(parent)]
+    args += ["--ro-bind", str(prefix), str(prefix)]
     args += ["--bind", str(autograder), "/autograder", "--chdir", "/autograder"]
     if not network:
         args.append("--unshare-net")
+    if docker_caps:
+        args += ["--cap-drop", "ALL"]
+        for capability in DOCKER_CAPABILITIES:
+            args += ["--cap-add", f"CAP_{capability}"]
     for name, value in env.items():
         args += ["--setenv", name, value]
     run = subprocess.run(
@@ -121,16 +145,22 @@ def _bwrap(autograder: Path, command: list[str], *, network: bool, env: dict) ->
     return run.stdout
 
 
-@pytest.mark.slow
-def test_the_bundle_grades_on_a_simulated_gradescope_with_python_310(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def gradescope(tmp_path_factory) -> Path:
+    """The bundle unpacked as Gradescope unpacks it, setup.sh run once on Python 3.10."""
     if shutil.which("bwrap") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "bubblewrap"], check=True)
-    python = _python310()
-    assert python.exists(), f"{python}: Python 3.10 (pyenv) is what Ubuntu 22.04 has"
-    monkeypatch.setenv("COMMSLAB_GRADING_KEY", KEY)
-    bundle = build_bundle(TERM, ROOT)
-
-    autograder = tmp_path / "autograder"
+    assert _python310().exists(), f"{_python310()}: Python 3.10 (pyenv) is what Ubuntu 22.04 has"
+    previous = os.environ.get("COMMSLAB_GRADING_KEY")
+    os.environ["COMMSLAB_GRADING_KEY"] = KEY
+    try:
+        bundle = build_bundle(TERM, ROOT)
+    finally:
+        if previous is None:
+            del os.environ["COMMSLAB_GRADING_KEY"]
+        else:
+            os.environ["COMMSLAB_GRADING_KEY"] = previous
+    autograder = tmp_path_factory.mktemp("gs") / "autograder"
     with zipfile.ZipFile(bundle) as z:
         z.extractall(autograder / "source")
     for name in ("setup.sh", "run_autograder"):
@@ -140,47 +170,95 @@ def test_the_bundle_grades_on_a_simulated_gradescope_with_python_310(tmp_path, m
     (autograder / "source" / "autograder" / "roster.csv").write_text(
         "student_id,email,name\n1234567,jane@uni.edu,Jane Doe\n"
     )
-    env = {"COMMSLAB_PYTHON": str(python), "HOME": "/tmp", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env = {
+        "COMMSLAB_PYTHON": str(_python310() / "bin" / "python3.10"),
+        "HOME": "/tmp",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
     _bwrap(autograder, ["bash", "/autograder/source/setup.sh"], network=True, env=env)
-    venv_python = autograder / "venv" / "bin" / "python"
-    version = subprocess.run([venv_python, "--version"], capture_output=True, text=True)
-    assert version.stdout.startswith("Python 3.10"), version.stdout
+    version = _bwrap(
+        autograder, ["/autograder/venv/bin/python", "--version"], network=False, env={}
+    )
+    assert version.startswith("Python 3.10"), version
+    return autograder
 
+
+def _submit(autograder: Path, notebook, *, runs: int = 2, **bwrap) -> list[dict]:
+    """Gradescope's harness: the upload (with Jupyter's checkpoint folder) and the metadata,
+    then run_autograder `runs` times; the results.json of each run."""
     submission = autograder / "submission"
-    nbs.write(nbs.solved_notebook("1234567"), submission / "collective_comms.ipynb")
+    shutil.rmtree(submission, ignore_errors=True)
+    nbs.write(notebook, submission / "collective_comms.ipynb")
     # Jupyter's autosave copy of an older, empty state: never the graded file
     nbs.write(
         nbs.untouched_notebook(),
         submission / ".ipynb_checkpoints" / "collective_comms-checkpoint.ipynb",
     )
     (autograder / "submission_metadata.json").write_text(json.dumps(METADATA))
+    shutil.rmtree(autograder / "results", ignore_errors=True)
     (autograder / "results").mkdir()
-
     results = []
-    for _ in range(2):  # a regrade gives the same results
-        env_run = {"HOME": "/tmp"}
-        _bwrap(autograder, ["/autograder/run_autograder"], network=False, env=env_run)
+    for _ in range(runs):
+        _bwrap(
+            autograder, ["/autograder/run_autograder"], network=False, env={"HOME": "/tmp"}, **bwrap
+        )
         results.append(json.loads((autograder / "results" / "results.json").read_text()))
-    first = results[0]
+    return results
+
+
+@pytest.mark.slow
+def test_the_bundle_grades_on_a_simulated_gradescope_with_python_310(gradescope):
+    first, second = _submit(gradescope, nbs.solved_notebook("1234567"))
     jsonschema.validate(first, RESULTS_SCHEMA)
-    assert results[0] == results[1]
+    assert first == second  # a regrade gives the same results
     assert first["score"] == 35
     check = first["tests"][0]
     assert check["visibility"] == "visible" and "score" not in check
     assert "collective_comms.ipynb: graded" in check["output"]
     assert "checkpoint" not in check["output"]
+    assert "sandbox: bubblewrap" in check["output"]
     assert {t["visibility"] for t in first["tests"][1:]} == {"after_published"}
     assert sum(t["max_score"] for t in first["tests"][1:]) == 35
 
     # the same key locally: the same hidden inputs, the same points
     local = grade_notebook(
-        submission / "collective_comms.ipynb",
+        gradescope / "submission" / "collective_comms.ipynb",
         term=TERM,
         student_id="1234567",
         autograder_dir=ROOT / "autograder",
         key=KEY.encode(),
     )
     assert {t["name"]: t["score"] for t in first["tests"][1:]} == local.points
+
+
+@pytest.mark.slow
+def test_a_container_without_namespaces_still_runs_student_code_unprivileged(gradescope):
+    """Docker's default capabilities, no CAP_SYS_ADMIN: bubblewrap cannot run, the probe runs
+    as uid 65534; a cell that reads the key or writes results.json gets nowhere."""
+    notebook = nbs.solved_notebook("1234567")
+    notebook.cells.append(
+        nbformat.v4.new_code_cell(
+            "open('/autograder/results/results.json', 'w').write('{\"score\": 1000}')\n"
+        )
+    )
+    notebook.cells.append(
+        nbformat.v4.new_code_cell(
+            "print(open('/autograder/source/autograder/instructor.key').read())\n"
+        )
+    )
+    (result,) = _submit(
+        gradescope,
+        notebook,
+        runs=1,
+        docker_caps=True,
+    )
+    jsonschema.validate(result, RESULTS_SCHEMA)
+    check = result["tests"][0]["output"]
+    assert "sandbox: unprivileged-user" in check, check
+    for what in ("the instructor key", "the hidden tests", "the reference", "writing the results"):
+        assert f"{what}" in check and "REACHABLE" not in check
+    assert result["score"] == 35  # the grader's own results.json, nothing the cells wrote
+    assert KEY not in json.dumps(result)
 
 
 def test_identity_comes_from_the_documented_fields_through_the_roster() -> None:
