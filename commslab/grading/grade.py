@@ -47,6 +47,8 @@ class GradeResult:
     # what the class report reads: the Lock predictions and the ledger's decisions
     predictions: dict[str, str] = field(default_factory=dict)
     ledger: dict = field(default_factory=dict)
+    code: dict[str, str] = field(default_factory=dict)  # the student's code cells, by label
+    late_penalty: float = 0.0  # points taken off by the late policy (commslab.grading.gradebook)
     identity_note: str = ""
     notebook_student_id: str = ""
     track: str = ""
@@ -266,6 +268,7 @@ def grade_notebook(
     }
     result.predictions = {k: str(v) for k, v in view.predictions.items() if v is not None}
     result.ledger = _plain_ledger(view.ledger)
+    result.code = {c.label: c.python for c in sub.cells}
     if bonus:
         tried = bonus_step.grade_bonus(sub, sandboxed=not isinstance(launcher, Unsandboxed))
         if tried is not None:

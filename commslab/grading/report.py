@@ -155,7 +155,6 @@ def grade_batch(
             results[futures[future]] = future.result()
             if on_done is not None:
                 on_done(results[futures[future]])
-    flag_identical_written(results)  # type: ignore[arg-type]
     return results  # type: ignore[return-value]
 
 
@@ -299,6 +298,7 @@ def _grades_csv(results: list[GradeResult], questions: list[str], path: Path) ->
                 *questions,
                 "bonus",
                 "late",
+                "late_penalty",
                 "file",
                 "notebook_student_id",
                 "track",
@@ -315,6 +315,7 @@ def _grades_csv(results: list[GradeResult], questions: list[str], path: Path) ->
                     *(_number(r.points.get(q, 0.0)) for q in questions),
                     _number(r.bonus) if r.bonus_max else "",
                     "yes" if r.late else "",
+                    _number(r.late_penalty) if r.late_penalty else "",
                     r.file,
                     r.notebook_student_id,
                     r.track,

@@ -1,0 +1,393 @@
+"""The TA's pages: written answers to score, and what looks copied.
+
+    write_review(rows, out)      OUT/review.html: one written question at a time, every
+                                 student's answer, the rubric, the model answer, the flags;
+                                 the TA types scores and exports ta_scores.csv, which
+                                 `commslab review import ta_scores.csv --out OUT` puts into
+                                 grades.csv and the Canvas gradebook (commslab.grading.gradebook)
+    write_similarity(rows, out)  OUT/similarity.html and similarity.csv: groups of identical or
+                                 near-identical written answers and code, for a TA to look at
+                                 (a report, not a penalty)
+
+Both pages are single self-contained HTML files (no network, no server): open them in a
+browser from the output folder.
+
+Code similarity follows MOSS's idea (Schleimer, Wilkerson & Aiken 2003, "Winnowing: local
+algorithms for document fingerprinting", SIGMOD): compare k-token fingerprints, and ignore the
+fingerprints many students share (the release's template, the textbook formula): what two
+students share and nobody else does is what a TA should look at.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import io
+import json
+import re
+import tokenize
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from commslab.grading.grade import GradeResult
+from commslab.grading.notebook import WRITTEN_IDS
+from commslab.grading.written import IDENTICAL, own_words
+
+REVIEW = "review.html"
+SIMILARITY_HTML = "similarity.html"
+SIMILARITY_CSV = "similarity.csv"
+NEAR_RATIO = 0.85  # difflib ratio of two answers' words above which they are "near-identical"
+SHINGLE = 8  # tokens per code fingerprint (MOSS's k)
+MIN_SHARED = 12  # distinctive fingerprints two notebooks must share to be listed
+RUBRIC = {
+    "reflect_part1": "1 point: says why the ring is bandwidth-optimal (its bandwidth term "
+    "2(N−1)/N·M/β meets the lower bound) and latency-inefficient (2(N−1) sequential steps, "
+    "2(N−1)α grows linearly in N), and where the student's crossover lies. ½ point: one of "
+    "the two halves right.",
+    "reflect_part2": "1 point: a gradient-accumulation change (accumulate k micro-batches "
+    "per AllReduce) with the student's k and numbers, and why it balances the idle fast link "
+    "and the saturated network; mentions the cost of a too-large k. ½ point: the idea "
+    "without the student's numbers.",
+    "reflect_part3": "1 point: reads the convergence monitor: 1-bit without error feedback "
+    "stalls or diverges, with error feedback it reaches the uncompressed loss, while sending "
+    "~1/32 of the bytes; says why (the residual carries what was not sent). ½ point: the "
+    "outcome without the why.",
+    "strategy": "1 point: a strategy (raw speed or rigor) justified with the student's "
+    "communication-to-compute ratio and the track's crisis numbers. ½ point: a strategy "
+    "with a generic justification.",
+}
+
+
+# --- the questions: prompt and model answer from the source notebook -------------------------
+
+
+def questions() -> dict[str, dict[str, str]]:
+    """{grade_id: {"prompt", "model"}} from the instructor's source notebook."""
+    import nbformat
+
+    from commslab.release import source_path
+
+    found = {k: {"prompt": "", "model": ""} for k in WRITTEN_IDS}
+    try:
+        nb = nbformat.read(source_path(), as_version=4)
+    except (OSError, ValueError):
+        return found
+    previous = ""
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in found:
+            found[grade_id] = {"prompt": previous, "model": cell.source}
+        elif cell.cell_type == "markdown":
+            previous = cell.source
+    return found
+
+
+def kind_of(flag: str) -> str:
+    """The flag's family for the page's badges: empty, placeholder, copied, identical, filler,
+    short, content."""
+    if not flag:
+        return ""
+    for word, kind in (
+        ("no answer", "empty"),
+        ("placeholder", "empty"),
+        ("copy of the question", "copied"),
+        (IDENTICAL, "identical"),
+        ("lorem", "filler"),
+        ("repeated", "filler"),
+        ("too short", "short"),
+    ):
+        if word in flag:
+            return kind
+    return "content"
+
+
+def _gradebook_rows(rows: list[GradeResult]) -> list[GradeResult]:
+    from commslab.grading.report import _gradebook_rows
+
+    chosen = _gradebook_rows(rows)
+    return [chosen[k] for k in sorted(chosen)]
+
+
+def review_data(rows: list[GradeResult], term: str = "") -> dict:
+    """What review.html shows, as JSON (also what the test reads)."""
+    students = [r for r in _gradebook_rows(rows) if r.written]
+    each = {
+        r.student_id: (r.max_points.get("written", 0.0) / len(WRITTEN_IDS)) for r in students
+    }
+    items = []
+    qs = questions()
+    for grade_id in WRITTEN_IDS:
+        answers = []
+        for r in students:
+            flag = r.written_flags.get(grade_id, "")
+            answers.append(
+                {
+                    "student_id": r.student_id,
+                    "name": r.lms_name,
+                    "track": r.track,
+                    "text": r.written.get(grade_id, ""),
+                    "words": len(own_words(r.written.get(grade_id, ""))),
+                    "flag": flag,
+                    "kind": kind_of(flag),
+                    "automatic": each[r.student_id] if flag == "" else 0.0,
+                    "max": each[r.student_id],
+                }
+            )
+        items.append(
+            {
+                "id": grade_id,
+                "prompt": qs[grade_id]["prompt"],
+                "model": qs[grade_id]["model"],
+                "rubric": RUBRIC.get(grade_id, ""),
+                "answers": answers,
+            }
+        )
+    return {"term": term, "questions": items}
+
+
+def write_review(rows: list[GradeResult], out: str | Path, *, term: str = "") -> Path:
+    data = review_data(rows, term)
+    page = _TEMPLATE.replace("/*DATA*/null", _json_for_script(data))
+    path = Path(out) / REVIEW
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _json_for_script(data) -> str:
+    """JSON safe inside <script>: no "</script>" or "<!--" can close or open anything."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+# --- similarity ------------------------------------------------------------------------------
+
+
+@dataclass
+class Group:
+    kind: str  # "written" or "code"
+    item: str  # grade_id of the written answer, or "code"
+    students: list[str]
+    similarity: float  # the smallest pairwise similarity in the group
+    sample: str
+
+
+def _code_tokens(code: dict[str, str]) -> list[str]:
+    """The notebook's code as tokens (comments and names kept: they are what copies share)."""
+    tokens = []
+    for source in code.values():
+        try:
+            for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+                if tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT):
+                    if tok.type != tokenize.DEDENT and tok.string.strip():
+                        tokens.append(re.sub(r"\s+", " ", tok.string))
+        except (tokenize.TokenError, IndentationError, SyntaxError):
+            tokens.extend(source.split())
+    return tokens
+
+
+def _union(pairs: list[tuple[str, str, float]]) -> list[tuple[list[str], float]]:
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for a, b, _ in pairs:
+        parent[find(a)] = find(b)
+    groups: dict[str, list[str]] = defaultdict(list)
+    lowest: dict[str, float] = defaultdict(lambda: 1.0)
+    for a, b, score in pairs:
+        lowest[find(a)] = min(lowest[find(a)], score)
+    for x in list(parent):
+        groups[find(x)].append(x)
+    return [(sorted(members), lowest[root]) for root, members in groups.items()]
+
+
+def similarity_groups(rows: list[GradeResult]) -> list[Group]:
+    """Identical or near-identical written answers (per question) and code (per notebook)."""
+    students = [r for r in _gradebook_rows(rows) if r.written or r.code]
+    groups: list[Group] = []
+    for grade_id in WRITTEN_IDS:
+        texts = {r.student_id: own_words(r.written.get(grade_id, "")) for r in students}
+        texts = {k: v for k, v in texts.items() if len(v) >= 5}
+        pairs = []
+        ids = sorted(texts)
+        for i, a in enumerate(ids):
+            for b in ids[i + 1 :]:
+                matcher = difflib.SequenceMatcher(None, texts[a], texts[b], autojunk=False)
+                if matcher.real_quick_ratio() >= NEAR_RATIO and matcher.ratio() >= NEAR_RATIO:
+                    pairs.append((a, b, round(matcher.ratio(), 3)))
+        for members, score in _union(pairs):
+            sample = " ".join(texts[members[0]])[:300]
+            groups.append(Group("written", grade_id, members, score, sample))
+    tokens = {r.student_id: _code_tokens(r.code) for r in students}
+    shingles = {
+        sid: {tuple(t[i : i + SHINGLE]) for i in range(len(t) - SHINGLE + 1)}
+        for sid, t in tokens.items()
+    }
+    frequency: dict[tuple, int] = defaultdict(int)
+    for found in shingles.values():
+        for s in found:
+            frequency[s] += 1
+    distinctive = {sid: {s for s in found if frequency[s] == 2} for sid, found in shingles.items()}
+    owners: dict[tuple, list[str]] = defaultdict(list)
+    for sid, found in distinctive.items():
+        for s in found:
+            owners[s].append(sid)
+    shared: dict[tuple[str, str], int] = defaultdict(int)
+    for pair in owners.values():
+        if len(pair) == 2:
+            shared[tuple(sorted(pair))] += 1
+    pairs = []
+    for (a, b), count in shared.items():
+        smaller = min(len(distinctive[a]), len(distinctive[b])) or 1
+        if count >= MIN_SHARED and count / smaller >= 0.5:
+            pairs.append((a, b, round(count / smaller, 3)))
+    for members, score in _union(pairs):
+        sample = " ".join(tokens[members[0]])[:300]
+        groups.append(Group("code", "code", members, score, sample))
+    return groups
+
+
+def write_similarity(rows: list[GradeResult], out: str | Path) -> list[Group]:
+    from commslab.grading.report import SafeWriter
+
+    out = Path(out)
+    groups = similarity_groups(rows)
+    with open(out / SIMILARITY_CSV, "w", newline="", encoding="utf-8") as f:
+        writer = SafeWriter(f)
+        writer.writerow(["group", "kind", "item", "students", "similarity", "sample"])
+        for n, g in enumerate(groups, start=1):
+            writer.writerow([n, g.kind, g.item, " ".join(g.students), g.similarity, g.sample])
+    body = [
+        "<h1>Similarity report</h1>",
+        "<p>Identical or near-identical written answers (per question, word similarity "
+        f"≥ {NEAR_RATIO:g}) and notebooks whose code shares fingerprints no other student has "
+        "(MOSS-style). A report for the TA to look at, not a penalty: answers identical word "
+        "for word already earned no automatic point.</p>",
+    ]
+    if not groups:
+        body.append("<p><b>No similar answers or code found.</b></p>")
+    else:
+        body.append(
+            "<table><tr><th>#</th><th>what</th><th>students</th><th>similarity</th>"
+            "<th>sample</th></tr>"
+        )
+        for n, g in enumerate(groups, start=1):
+            what = "code (all cells)" if g.kind == "code" else f"written: {g.item}"
+            body.append(
+                f"<tr><td>{n}</td><td>{html.escape(what)}</td>"
+                f"<td>{html.escape(', '.join(g.students))}</td><td>{g.similarity:.0%}</td>"
+                f"<td class=sample>{html.escape(g.sample)}…</td></tr>"
+            )
+        body.append("</table>")
+    page = _PAGE.format(title="Similarity report", body="\n".join(body))
+    (out / SIMILARITY_HTML).write_text(page, encoding="utf-8")
+    return groups
+
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1100px;color:#222;padding:0 1em}
+table{border-collapse:collapse;width:100%;margin:.5em 0}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;font-size:14px}
+th{background:#f0f3f7} .sample{font-family:monospace;font-size:12px;color:#555}
+h1{font-size:1.6em} h2{font-size:1.25em;margin-top:1.4em}
+"""
+_PAGE = (
+    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+    "<title>{title}</title><style>" + _STYLE.replace("{", "{{").replace("}", "}}") + "</style>"
+    "</head><body>{body}</body></html>\n"
+)
+
+_TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Written answers: TA review</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#f6f7f9}
+header{background:#1f3a5f;color:#fff;padding:10px 20px;display:flex;gap:12px;align-items:center;
+ flex-wrap:wrap;position:sticky;top:0}
+header h1{font-size:18px;margin:0 12px 0 0}
+header button,header label{font-size:14px}
+button{padding:5px 10px;border-radius:4px;border:1px solid #999;background:#fff;cursor:pointer}
+button.on{background:#ffd54f;border-color:#c9a100;font-weight:600}
+main{max-width:1100px;margin:0 auto;padding:12px 20px}
+.box{background:#fff;border:1px solid #d5d9e0;border-radius:6px;padding:10px 14px;margin:10px 0}
+.prompt{white-space:pre-wrap} .rubric{background:#eef6ee} details{background:#f4f0fa}
+.answer{white-space:pre-wrap;font-size:14px;margin:6px 0;background:#fafafa;padding:6px;
+ border-left:3px solid #bbb}
+.card{background:#fff;border:1px solid #d5d9e0;border-radius:6px;padding:8px 12px;margin:8px 0}
+.card .who{font-weight:600} .meta{color:#666;font-size:13px}
+.badge{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px;margin-left:6px;
+ color:#fff;background:#777}
+.empty{background:#9e9e9e}.copied{background:#c62828}.identical{background:#ad1457}
+.filler{background:#ef6c00}.short{background:#6d4c41}.content{background:#5d4037}.ok{background:#2e7d32}
+.score input{width:4em} .score input.comment{width:28em}
+#status{font-size:13px;margin-left:auto}
+</style></head><body>
+<header><h1>Written answers: TA review</h1><span id="nav"></span>
+<button id="prev">◀ previous</button><button id="next">next ▶</button>
+<label><input type="checkbox" id="flagged"> flagged only</label>
+<button id="export">Export ta_scores.csv</button><span id="status"></span></header>
+<main><div id="question"></div><div id="answers"></div>
+<p class="meta">Scores are kept in this browser (localStorage) until exported. Put them in the
+grades with <code>commslab review import ta_scores.csv --out &lt;this folder&gt;</code>: grades.csv
+and the Canvas gradebook then use the TA's score for each answer scored here, the automatic
+point elsewhere.</p></main>
+<script>
+const DATA = /*DATA*/null;
+const KEY = "commslab-review-" + (DATA.term || "") ;
+let scores = JSON.parse(localStorage.getItem(KEY) || "{}");
+let current = 0;
+function el(tag, attrs, text){const e=document.createElement(tag);
+ for(const k in (attrs||{})) e.setAttribute(k, attrs[k]); if(text!==undefined) e.textContent=text; return e;}
+function save(){localStorage.setItem(KEY, JSON.stringify(scores));
+ const n = Object.keys(scores).filter(k => scores[k].points !== "").length;
+ document.getElementById("status").textContent = n + " answer(s) scored";}
+function render(){
+ const q = DATA.questions[current];
+ const nav = document.getElementById("nav"); nav.textContent = "";
+ DATA.questions.forEach((item, i) => {const b = el("button", {}, item.id);
+  if(i===current) b.className="on"; b.onclick=()=>{current=i; render();}; nav.appendChild(b);});
+ const box = document.getElementById("question"); box.textContent = "";
+ const p = el("div", {class:"box prompt"}); p.appendChild(el("b", {}, "Question (" + q.id + ")\\n"));
+ p.appendChild(document.createTextNode(q.prompt)); box.appendChild(p);
+ box.appendChild(el("div", {class:"box rubric"}, "Rubric: " + q.rubric));
+ const d = el("details", {class:"box"}); d.appendChild(el("summary", {}, "Model answer"));
+ d.appendChild(el("div", {class:"prompt"}, q.model)); box.appendChild(d);
+ const list = document.getElementById("answers"); list.textContent = "";
+ const only = document.getElementById("flagged").checked;
+ let shown = 0;
+ q.answers.forEach(a => {
+  if(only && !a.kind) return; shown++;
+  const c = el("div", {class:"card", "data-student": a.student_id});
+  const head = el("div"); head.appendChild(el("span", {class:"who"}, a.student_id));
+  head.appendChild(el("span", {class:"meta"}, "  " + (a.name||"") + " · " + (a.track||"no track") + " · " + a.words + " words"));
+  const badge = el("span", {class:"badge " + (a.kind || "ok")}, a.kind ? a.kind + ": " + a.flag : "automatic point");
+  head.appendChild(badge); c.appendChild(head);
+  c.appendChild(el("div", {class:"answer"}, a.text || "(no answer)"));
+  const key = a.student_id + "|" + q.id; const s = scores[key] || {points:"", comment:""};
+  const row = el("div", {class:"score"});
+  row.appendChild(document.createTextNode("TA score (0–" + a.max + ", automatic " + a.automatic + "): "));
+  const pts = el("input", {type:"number", min:"0", max:String(a.max), step:"0.5", class:"points"}); pts.value = s.points;
+  const com = el("input", {type:"text", class:"comment", placeholder:"comment for the student"}); com.value = s.comment;
+  const upd = () => {scores[key] = {points: pts.value, comment: com.value, student_id: a.student_id, question: q.id}; save();};
+  pts.oninput = upd; com.oninput = upd; row.appendChild(pts); row.appendChild(com); c.appendChild(row);
+  list.appendChild(c);});
+ if(!shown) list.appendChild(el("p", {}, "No flagged answers for this question."));
+ save();}
+function csvCell(v){v = String(v); return /[",\\n\\r]/.test(v) ? '"' + v.replace(/"/g,'""') + '"' : v;}
+function exportCsv(){
+ const lines = ["student_id,question,points,comment"];
+ Object.values(scores).filter(s => s.points !== "").forEach(s =>
+  lines.push([s.student_id, "written:" + s.question, s.points, s.comment].map(csvCell).join(",")));
+ const blob = new Blob([lines.join("\\n") + "\\n"], {type:"text/csv"});
+ const a = el("a", {href: URL.createObjectURL(blob), download: "ta_scores.csv"});
+ document.body.appendChild(a); a.click(); a.remove();}
+document.getElementById("prev").onclick = () => {current = (current + DATA.questions.length - 1) % DATA.questions.length; render();};
+document.getElementById("next").onclick = () => {current = (current + 1) % DATA.questions.length; render();};
+document.getElementById("flagged").onchange = render;
+document.getElementById("export").onclick = exportCsv;
+render();
+</script></body></html>
+"""
