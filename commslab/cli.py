@@ -18,9 +18,10 @@ import click
 from commslab.bundle import gradescope_command
 from commslab.calibrate import calibrate
 from commslab.course import init_command
-from commslab.demo import demo
+from commslab.demo import demo, figures
 from commslab.grading.cli import grade, grade_one
 from commslab.grading.prairielearn import prairielearn_command
+from commslab.grading.review_cli import regrade, report_command, review
 from commslab.release import release_command, solutions_command
 
 
@@ -32,11 +33,15 @@ def main() -> None:
 
 main.add_command(init_command)
 main.add_command(demo)
+main.add_command(figures)
 main.add_command(calibrate)
 main.add_command(release_command)
 main.add_command(solutions_command)
 main.add_command(grade)
 main.add_command(grade_one)
+main.add_command(review)
+main.add_command(regrade)
+main.add_command(report_command)
 main.add_command(gradescope_command)
 main.add_command(prairielearn_command)
 

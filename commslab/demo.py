@@ -1,14 +1,21 @@
-"""`commslab demo`: the lab's main job on one embedded scenario, as figures and a table.
+"""`commslab demo` (the instructor's whole loop) and `commslab figures` (the lab's figures).
 
-    commslab demo [--out docs/figures]
+commslab demo [--course-dir DIR] [--term 2026-fall]
+    In a course folder (a fresh temporary one by default): release the term, generate a
+    synthetic class (commslab.synthetic: honest notebooks on every track, partial ones
+    with the known mistakes, broken files, a late one, a copied one, filler answers, a
+    tampering one), grade it with the default engine, and write the gradebook, the
+    feedback, the TA review page, the similarity report and the class report. Prints
+    where they are and a short summary. About a minute.
 
-Writes crossover.png, topology_ring.png, topology_tree.png, waterfall.png and
-convergence.png, and prints the key numbers. Headless: the figures are plain matplotlib
-Figures saved with the Agg renderer (no pyplot, no display needed). A few seconds.
+commslab figures [--out docs/figures]
+    crossover.png, topology_ring.png, topology_tree.png, waterfall.png and
+    convergence.png, and the key numbers. Headless (matplotlib Figures, Agg). Seconds.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import click
@@ -156,7 +163,7 @@ def run_demo(out: Path) -> list[tuple[str, str, str]]:
     ]
 
 
-@click.command()
+@click.command("figures")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -164,7 +171,7 @@ def run_demo(out: Path) -> list[tuple[str, str, str]]:
     show_default=True,
     help="Folder for the five PNG figures.",
 )
-def demo(out: Path) -> None:
+def figures(out: Path) -> None:
     """The lab's main job on the embedded default scenario: five figures and the key numbers."""
     rows = run_demo(out)
     table = Table(title="comms-lab demo: the key numbers")
@@ -175,3 +182,119 @@ def demo(out: Path) -> None:
     console = Console()
     console.print(table)
     console.print(f"Figures written to {out}/: {', '.join(FIGURES)}")
+
+
+# --- the instructor's loop ------------------------------------------------------------------
+
+
+def release_course(course: Path, term: str) -> Path:
+    """The term's student notebook and hidden tests in a course folder (no solutions run)."""
+    import shutil
+
+    from commslab import release
+
+    notebook = course / "release" / release.ASSIGNMENT / release.NOTEBOOK
+    release.write_notebook(release.student_version(release.render_source(term)), notebook)
+    (course / "release" / "TERM").write_text(term + "\n")
+    tests = course / "autograder" / "tests"
+    shutil.copytree(release.ROOT / "autograder" / "tests", tests, dirs_exist_ok=True)
+    return notebook
+
+
+def run_class_demo(course: Path, term: str, jobs: int = 2) -> dict:
+    """Release, a synthetic class, grading, every output. Returns paths and figures."""
+    import time
+
+    from commslab import synthetic
+    from commslab.grading import gradebook, harness, lms, report
+    from commslab.grading.classreport import REPORT_HTML
+
+    started = time.monotonic()
+    course.mkdir(parents=True, exist_ok=True)
+    notebook = release_course(course, term)
+    (course / gradebook.LATE_POLICY).write_text(
+        '[late]\nkind = "per_day"\npercent = 10\ncap_percent = 50\n', encoding="utf-8"
+    )
+    manifest = synthetic.make_class(term, course / "submissions")
+    autograder = course / "autograder"
+    key = harness.instructor_key(autograder)
+    out = course / "grading-out"
+    with tempfile.TemporaryDirectory(prefix="commslab-demo-") as workdir:
+        entries = lms.collect([manifest.archive], workdir)
+        results = report.grade_batch(
+            entries, term=term, autograder_dir=autograder, jobs=jobs, key=key, out_dir=out
+        )
+    meta = {
+        "term": term,
+        "assignment": "Collective Communication Lab",
+        "canvas_assignment_id": None,
+        "late_policy_file": str((course / gradebook.LATE_POLICY).resolve()),
+    }
+    gradebook.save(out, results, meta)
+    final = gradebook.publish(out)
+    figures_dir = course / "figures"
+    run_demo(figures_dir)
+    return {
+        "course": course,
+        "release": notebook,
+        "submissions": manifest.archive,
+        "students": manifest.students,
+        "out": out,
+        "rows": final,
+        "summary": report.summary(final),
+        "class_report": out / REPORT_HTML,
+        "figures": figures_dir,
+        "seconds": time.monotonic() - started,
+    }
+
+
+@click.command("demo")
+@click.option(
+    "--course-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to build the course folder (default: a new temporary folder).",
+)
+@click.option("--term", default="2026-fall", show_default=True)
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=2, show_default=True)
+def demo(course_dir: Path | None, term: str, jobs: int) -> None:
+    """The instructor's loop on a synthetic class: release, grade, review, class report."""
+    from commslab.grading.classreport import misconception_table, prediction_table, students
+
+    course = course_dir or Path(tempfile.mkdtemp(prefix="commslab-course-"))
+    console = Console()
+    console.print(f"Course folder: {course}")
+    done = run_class_demo(course, term, jobs)
+    out, rows = done["out"], students(done["rows"])
+    table = Table(title=f"comms-lab demo class ({term}): {done['summary']}")
+    for column in ("student", "kind", "track", "score", "status"):
+        table.add_column(column)
+    by_id = {r.student_id: r for r in rows}
+    for s in done["students"]:
+        r = by_id.get(s.student_id)
+        score = f"{r.score:g} / {r.max_score:g}" if r else "-"
+        table.add_row(s.student_id, s.kind, s.track or "-", score, r.status if r else "-")
+    console.print(table)
+    wrong = [
+        f"{p['lock']}: {p['students']} predicted {p['choice']!r}"
+        for p in prediction_table(rows)
+        if p["track"] == "all" and not p["right"] and p["choice"] != "(none)" and p["students"]
+    ]
+    mistakes = [f"{m['misconception']}: {m['students']}" for m in misconception_table(rows)]
+    console.print("Wrong predictions before the reveal: " + "; ".join(wrong))
+    console.print("Known mistakes in the hidden tests: " + "; ".join(mistakes))
+    console.print(
+        "\n".join(
+            [
+                f"Release:        {done['release']}",
+                f"Submissions:    {done['submissions']}",
+                f"Gradebook:      {out / 'grades.csv'}, {out / 'gradebook_canvas.csv'}",
+                f"Feedback:       {out / 'feedback'}/",
+                f"TA review:      {out / 'review.html'}",
+                f"Similarity:     {out / 'similarity.html'}",
+                f"Class report:   {done['class_report']}",
+                f"Figures:        {done['figures']}/",
+                f"Done in {done['seconds']:.0f} s.",
+            ]
+        )
+    )

@@ -22,7 +22,7 @@ def test_demo_writes_five_pngs_and_prints_the_known_answers(tmp_path, monkeypatc
     monkeypatch.setenv("COLUMNS", "200")  # rich wraps table cells at the terminal width
     monkeypatch.delenv("DISPLAY", raising=False)
     out = tmp_path / "figures"
-    result = CliRunner().invoke(main, ["demo", "--out", str(out)])
+    result = CliRunner().invoke(main, ["figures", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == sorted(FIGURES)
     assert set(FIGURES) == {
@@ -44,5 +44,5 @@ def test_demo_writes_five_pngs_and_prints_the_known_answers(tmp_path, monkeypatc
 
 
 def test_demo_help_names_the_option():
-    result = CliRunner().invoke(main, ["demo", "--help"])
+    result = CliRunner().invoke(main, ["figures", "--help"])
     assert result.exit_code == 0 and "--out" in result.output

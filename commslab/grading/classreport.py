@@ -153,9 +153,7 @@ def written_table(rows: list[GradeResult]) -> list[dict]:
             continue
         for grade_id in WRITTEN_IDS:
             counts[grade_id, kind_of(r.written_flags.get(grade_id, "")) or "ok"] += 1
-    return [
-        {"question": q, "flag": k, "students": n} for (q, k), n in sorted(counts.items())
-    ]
+    return [{"question": q, "flag": k, "students": n} for (q, k), n in sorted(counts.items())]
 
 
 # --- writing --------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 
 from commslab.course import Course, course_dir_option
-from commslab.grading import harness, lms, report
+from commslab.grading import gradebook, harness, lms, report
 from commslab.grading.grade import default_autograder_dir, grade_notebook
 from commslab.grading.roster import read_roster
 
@@ -124,6 +124,12 @@ def _launcher(engine: str, unsafe_no_sandbox: bool):
     help="PATHS are plan.json files: merge the results the jobs wrote next to them "
     "(results/I.json) into one grades.csv and gradebook",
 )
+@click.option(
+    "--late-policy",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="the course's late policy (TOML, [late] table); default: ./late_policy.toml if any",
+)
 @_UNSAFE
 @course_dir_option
 def grade(
@@ -140,6 +146,7 @@ def grade(
     roster_id,
     plan,
     merge,
+    late_policy,
     unsafe_no_sandbox,
     course: Course,
 ):
@@ -152,6 +159,12 @@ def grade(
     if not (autograder_dir / "tests").is_dir():
         raise click.ClickException(f"no hidden tests in {autograder_dir / 'tests'}")
     harness.instructor_key(autograder_dir)
+    if late_policy is None and Path(gradebook.LATE_POLICY).exists():
+        late_policy = Path(gradebook.LATE_POLICY)
+    try:
+        gradebook.load_late_policy(late_policy)
+    except (OSError, ValueError) as err:
+        raise click.ClickException(f"late policy {late_policy}: {err}") from err
     roster = None
     if roster_path is not None:
         try:
@@ -169,20 +182,24 @@ def grade(
         with tempfile.TemporaryDirectory(prefix="commslab-submissions-") as workdir:
             entries = lms.collect(list(paths), workdir, roster=roster)
             results = _grade_here(entries, paths, term, autograder_dir, launcher, jobs, timeout)
-    report.write_outputs(
-        results,
-        out_dir,
-        assignment=assignment,
-        canvas_assignment_id=canvas_assignment_id,
-        roster=roster,
-        nbgrader_assignment=next(
+    meta = {
+        "term": term,
+        "assignment": assignment,
+        "canvas_assignment_id": canvas_assignment_id,
+        "late_policy_file": str(late_policy.resolve()) if late_policy else None,
+        "roster": [str(roster_path.resolve()), roster_id] if roster_path else None,
+        "nbgrader_assignment": next(
             (e.assignment for e in entries if e.platform is lms.Platform.NBGRADER), None
         ),
-    )
-    click.echo(report.summary(results))
+    }
+    gradebook.save(out_dir, results, meta)
+    final = gradebook.publish(out_dir)
+    click.echo(report.summary(final))
     click.echo(
         f"wrote {out_dir / 'grades.csv'}, {out_dir / 'gradebook_canvas.csv'}, "
-        f"{out_dir / 'feedback'}/, {out_dir / 'written_answers.md'}, {out_dir / 'results'}/"
+        f"{out_dir / 'feedback'}/, {out_dir / 'written_answers.md'}, {out_dir / 'results'}/, "
+        f"{out_dir / 'review.html'}, {out_dir / 'similarity.html'}, "
+        f"{out_dir / 'class_report.html'}"
     )
 
 

@@ -129,7 +129,9 @@ def read_overrides(path: str | Path) -> list[Override]:
             try:
                 value = float(points)
             except ValueError:
-                raise ValueError(f"{path}:{line}: points must be a number, got {points!r}") from None
+                raise ValueError(
+                    f"{path}:{line}: points must be a number, got {points!r}"
+                ) from None
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{path}:{line}: points must be 0 or more, got {points!r}")
             found.append(
@@ -219,7 +221,9 @@ def finalise(
     for r in final:
         mine = by_student.get(r.student_id, {}) if not r.status.startswith("superseded") else {}
         written = {
-            q.removeprefix(WRITTEN_PREFIX): o for q, o in mine.items() if q.startswith(WRITTEN_PREFIX)
+            q.removeprefix(WRITTEN_PREFIX): o
+            for q, o in mine.items()
+            if q.startswith(WRITTEN_PREFIX)
         }
         if written and "written" in r.max_points and not r.written_flags:
             r.written_flags = dict.fromkeys(WRITTEN_IDS, "not graded automatically")
@@ -248,11 +252,18 @@ def finalise(
             )
         if r.results:
             r.results["score"] = r.score
-        r.feedback = [
-            f"Score: {r.score:g} / {r.max_score:g}" if line.startswith("Score: ") else line
-            for line in r.feedback
-        ]
+        r.feedback = [_updated(line, r) for line in r.feedback]
     return final
+
+
+def _updated(line: str, r: GradeResult) -> str:
+    """A feedback line with the final score ("Score: ...", "<question>: a / b")."""
+    if line.startswith("Score: "):
+        return f"Score: {r.score:g} / {r.max_score:g}"
+    question = line.split(": ", 1)[0]
+    if question in r.max_points and line.startswith(question + ": ") and " / " in line:
+        return f"{question}: {r.points.get(question, 0.0):g} / {r.max_points[question]:g}"
+    return line
 
 
 def publish(out: str | Path, *, late_policy_file: str | Path | None = None) -> list[GradeResult]:
@@ -264,11 +275,19 @@ def publish(out: str | Path, *, late_policy_file: str | Path | None = None) -> l
     policy_file = late_policy_file or meta.get("late_policy_file")
     policy = load_late_policy(policy_file)
     final = finalise(rows, read_overrides(out / OVERRIDES), policy)
+    roster = None
+    if meta.get("roster"):
+        from commslab.grading.roster import read_roster
+
+        path, id_column = meta["roster"]
+        roster = read_roster(Path(path), id_column=id_column)
     report.write_outputs(
         final,
         out,
         assignment=meta.get("assignment", "Collective Communication Lab"),
         canvas_assignment_id=meta.get("canvas_assignment_id"),
+        roster=roster,
+        nbgrader_assignment=meta.get("nbgrader_assignment"),
     )
     review.write_review(final, out, term=meta.get("term", ""))
     review.write_similarity(final, out)

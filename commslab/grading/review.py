@@ -28,6 +28,7 @@ import re
 import tokenize
 from collections import defaultdict
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from commslab.grading.grade import GradeResult
@@ -35,11 +36,16 @@ from commslab.grading.notebook import WRITTEN_IDS
 from commslab.grading.written import IDENTICAL, own_words
 
 REVIEW = "review.html"
+TEMPLATE = "review_page.html"  # the page's HTML, CSS and script; the data goes in its DATA
 SIMILARITY_HTML = "similarity.html"
 SIMILARITY_CSV = "similarity.csv"
 NEAR_RATIO = 0.85  # difflib ratio of two answers' words above which they are "near-identical"
 SHINGLE = 8  # tokens per code fingerprint (MOSS's k)
 MIN_SHARED = 12  # distinctive fingerprints two notebooks must share to be listed
+# A fingerprint counts only if it holds a number or a comment: what a student types as their
+# own (the ledger's numbers, their notes). Windows of names and keywords alone are shared by
+# everyone on a track (the template's ledger keys) and prove nothing.
+PERSONAL = re.compile(r"[0-9#]|\.[0-9]")
 RUBRIC = {
     "reflect_part1": "1 point: says why the ring is bandwidth-optimal (its bandwidth term "
     "2(N−1)/N·M/β meets the lower bound) and latency-inefficient (2(N−1) sequential steps, "
@@ -112,9 +118,7 @@ def _gradebook_rows(rows: list[GradeResult]) -> list[GradeResult]:
 def review_data(rows: list[GradeResult], term: str = "") -> dict:
     """What review.html shows, as JSON (also what the test reads)."""
     students = [r for r in _gradebook_rows(rows) if r.written]
-    each = {
-        r.student_id: (r.max_points.get("written", 0.0) / len(WRITTEN_IDS)) for r in students
-    }
+    each = {r.student_id: (r.max_points.get("written", 0.0) / len(WRITTEN_IDS)) for r in students}
     items = []
     qs = questions()
     for grade_id in WRITTEN_IDS:
@@ -148,7 +152,8 @@ def review_data(rows: list[GradeResult], term: str = "") -> dict:
 
 def write_review(rows: list[GradeResult], out: str | Path, *, term: str = "") -> Path:
     data = review_data(rows, term)
-    page = _TEMPLATE.replace("/*DATA*/null", _json_for_script(data))
+    template = resources.files("commslab.grading").joinpath(TEMPLATE).read_text("utf-8")
+    page = template.replace("/*DATA*/null", _json_for_script(data))
     path = Path(out) / REVIEW
     path.write_text(page, encoding="utf-8")
     return path
@@ -194,11 +199,11 @@ def _union(pairs: list[tuple[str, str, float]]) -> list[tuple[list[str], float]]
             x = parent[x]
         return x
 
-    for a, b, _ in pairs:
-        parent[find(a)] = find(b)
+    for a, other, _ in pairs:
+        parent[find(a)] = find(other)
     groups: dict[str, list[str]] = defaultdict(list)
     lowest: dict[str, float] = defaultdict(lambda: 1.0)
-    for a, b, score in pairs:
+    for a, _, score in pairs:
         lowest[find(a)] = min(lowest[find(a)], score)
     for x in list(parent):
         groups[find(x)].append(x)
@@ -206,7 +211,9 @@ def _union(pairs: list[tuple[str, str, float]]) -> list[tuple[list[str], float]]
 
 
 def similarity_groups(rows: list[GradeResult]) -> list[Group]:
-    """Identical or near-identical written answers (per question) and code (per notebook)."""
+    """Identical or near-identical written answers (per question) and code (per notebook):
+    code fingerprints (SHINGLE tokens holding a number or a comment) that exactly two
+    students have, at least MIN_SHARED of them and half of the smaller notebook's."""
     students = [r for r in _gradebook_rows(rows) if r.written or r.code]
     groups: list[Group] = []
     for grade_id in WRITTEN_IDS:
@@ -224,7 +231,11 @@ def similarity_groups(rows: list[GradeResult]) -> list[Group]:
             groups.append(Group("written", grade_id, members, score, sample))
     tokens = {r.student_id: _code_tokens(r.code) for r in students}
     shingles = {
-        sid: {tuple(t[i : i + SHINGLE]) for i in range(len(t) - SHINGLE + 1)}
+        sid: {
+            tuple(t[i : i + SHINGLE])
+            for i in range(len(t) - SHINGLE + 1)
+            if any(PERSONAL.match(token) for token in t[i : i + SHINGLE])
+        }
         for sid, t in tokens.items()
     }
     frequency: dict[tuple, int] = defaultdict(int)
@@ -300,94 +311,3 @@ _PAGE = (
     "<title>{title}</title><style>" + _STYLE.replace("{", "{{").replace("}", "}}") + "</style>"
     "</head><body>{body}</body></html>\n"
 )
-
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Written answers: TA review</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#f6f7f9}
-header{background:#1f3a5f;color:#fff;padding:10px 20px;display:flex;gap:12px;align-items:center;
- flex-wrap:wrap;position:sticky;top:0}
-header h1{font-size:18px;margin:0 12px 0 0}
-header button,header label{font-size:14px}
-button{padding:5px 10px;border-radius:4px;border:1px solid #999;background:#fff;cursor:pointer}
-button.on{background:#ffd54f;border-color:#c9a100;font-weight:600}
-main{max-width:1100px;margin:0 auto;padding:12px 20px}
-.box{background:#fff;border:1px solid #d5d9e0;border-radius:6px;padding:10px 14px;margin:10px 0}
-.prompt{white-space:pre-wrap} .rubric{background:#eef6ee} details{background:#f4f0fa}
-.answer{white-space:pre-wrap;font-size:14px;margin:6px 0;background:#fafafa;padding:6px;
- border-left:3px solid #bbb}
-.card{background:#fff;border:1px solid #d5d9e0;border-radius:6px;padding:8px 12px;margin:8px 0}
-.card .who{font-weight:600} .meta{color:#666;font-size:13px}
-.badge{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px;margin-left:6px;
- color:#fff;background:#777}
-.empty{background:#9e9e9e}.copied{background:#c62828}.identical{background:#ad1457}
-.filler{background:#ef6c00}.short{background:#6d4c41}.content{background:#5d4037}.ok{background:#2e7d32}
-.score input{width:4em} .score input.comment{width:28em}
-#status{font-size:13px;margin-left:auto}
-</style></head><body>
-<header><h1>Written answers: TA review</h1><span id="nav"></span>
-<button id="prev">◀ previous</button><button id="next">next ▶</button>
-<label><input type="checkbox" id="flagged"> flagged only</label>
-<button id="export">Export ta_scores.csv</button><span id="status"></span></header>
-<main><div id="question"></div><div id="answers"></div>
-<p class="meta">Scores are kept in this browser (localStorage) until exported. Put them in the
-grades with <code>commslab review import ta_scores.csv --out &lt;this folder&gt;</code>: grades.csv
-and the Canvas gradebook then use the TA's score for each answer scored here, the automatic
-point elsewhere.</p></main>
-<script>
-const DATA = /*DATA*/null;
-const KEY = "commslab-review-" + (DATA.term || "") ;
-let scores = JSON.parse(localStorage.getItem(KEY) || "{}");
-let current = 0;
-function el(tag, attrs, text){const e=document.createElement(tag);
- for(const k in (attrs||{})) e.setAttribute(k, attrs[k]); if(text!==undefined) e.textContent=text; return e;}
-function save(){localStorage.setItem(KEY, JSON.stringify(scores));
- const n = Object.keys(scores).filter(k => scores[k].points !== "").length;
- document.getElementById("status").textContent = n + " answer(s) scored";}
-function render(){
- const q = DATA.questions[current];
- const nav = document.getElementById("nav"); nav.textContent = "";
- DATA.questions.forEach((item, i) => {const b = el("button", {}, item.id);
-  if(i===current) b.className="on"; b.onclick=()=>{current=i; render();}; nav.appendChild(b);});
- const box = document.getElementById("question"); box.textContent = "";
- const p = el("div", {class:"box prompt"}); p.appendChild(el("b", {}, "Question (" + q.id + ")\\n"));
- p.appendChild(document.createTextNode(q.prompt)); box.appendChild(p);
- box.appendChild(el("div", {class:"box rubric"}, "Rubric: " + q.rubric));
- const d = el("details", {class:"box"}); d.appendChild(el("summary", {}, "Model answer"));
- d.appendChild(el("div", {class:"prompt"}, q.model)); box.appendChild(d);
- const list = document.getElementById("answers"); list.textContent = "";
- const only = document.getElementById("flagged").checked;
- let shown = 0;
- q.answers.forEach(a => {
-  if(only && !a.kind) return; shown++;
-  const c = el("div", {class:"card", "data-student": a.student_id});
-  const head = el("div"); head.appendChild(el("span", {class:"who"}, a.student_id));
-  head.appendChild(el("span", {class:"meta"}, "  " + (a.name||"") + " · " + (a.track||"no track") + " · " + a.words + " words"));
-  const badge = el("span", {class:"badge " + (a.kind || "ok")}, a.kind ? a.kind + ": " + a.flag : "automatic point");
-  head.appendChild(badge); c.appendChild(head);
-  c.appendChild(el("div", {class:"answer"}, a.text || "(no answer)"));
-  const key = a.student_id + "|" + q.id; const s = scores[key] || {points:"", comment:""};
-  const row = el("div", {class:"score"});
-  row.appendChild(document.createTextNode("TA score (0–" + a.max + ", automatic " + a.automatic + "): "));
-  const pts = el("input", {type:"number", min:"0", max:String(a.max), step:"0.5", class:"points"}); pts.value = s.points;
-  const com = el("input", {type:"text", class:"comment", placeholder:"comment for the student"}); com.value = s.comment;
-  const upd = () => {scores[key] = {points: pts.value, comment: com.value, student_id: a.student_id, question: q.id}; save();};
-  pts.oninput = upd; com.oninput = upd; row.appendChild(pts); row.appendChild(com); c.appendChild(row);
-  list.appendChild(c);});
- if(!shown) list.appendChild(el("p", {}, "No flagged answers for this question."));
- save();}
-function csvCell(v){v = String(v); return /[",\\n\\r]/.test(v) ? '"' + v.replace(/"/g,'""') + '"' : v;}
-function exportCsv(){
- const lines = ["student_id,question,points,comment"];
- Object.values(scores).filter(s => s.points !== "").forEach(s =>
-  lines.push([s.student_id, "written:" + s.question, s.points, s.comment].map(csvCell).join(",")));
- const blob = new Blob([lines.join("\\n") + "\\n"], {type:"text/csv"});
- const a = el("a", {href: URL.createObjectURL(blob), download: "ta_scores.csv"});
- document.body.appendChild(a); a.click(); a.remove();}
-document.getElementById("prev").onclick = () => {current = (current + DATA.questions.length - 1) % DATA.questions.length; render();};
-document.getElementById("next").onclick = () => {current = (current + 1) % DATA.questions.length; render();};
-document.getElementById("flagged").onchange = render;
-document.getElementById("export").onclick = exportCsv;
-render();
-</script></body></html>
-"""

@@ -1,0 +1,214 @@
+"""The instructor's loop: a class with known mistakes and predictions, graded by the commands
+the README gives, the class report's counts checked against what was planted; TA scores
+through the review flow into grades.csv and the Canvas gradebook; one student regraded.
+
+The class is commslab.synthetic's "small" plan: one honest notebook per track, two partial
+ones with known mistakes (commslab/grading/misconceptions.py), a copied one, a filler one.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from commslab import synthetic
+from commslab.grading.notebook import PREDICTION_NAMES
+
+TERM = "2026-fall"
+ROOT = Path(__file__).resolve().parents[1]
+COMMSLAB = str(Path(sys.executable).parent / "commslab")
+
+
+def run(*args: str, cwd: Path) -> str:
+    proc = subprocess.run(
+        [COMMSLAB, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, COMMSLAB_GRADING_KEY="loop-test-key", COLUMNS="200"),
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def table(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The small class, graded with the README's command from the course folder."""
+    course = tmp_path_factory.mktemp("course")
+    shutil.copytree(ROOT / "autograder" / "tests", course / "autograder" / "tests")
+    (course / "late_policy.toml").write_text('[late]\nkind = "per_day"\npercent = 10\n')
+    manifest = synthetic.make_class(TERM, course / "submissions", size="small")
+    output = run("grade", "submissions/submissions.zip", "--term", TERM, "--jobs", "2", cwd=course)
+    return course, manifest, output
+
+
+def test_the_class_report_counts_what_was_planted(graded) -> None:
+    course, manifest, output = graded
+    out = course / "grading-out"
+    assert "class_report.html" in output
+    students = manifest.students
+    assert len(table(out / "grades.csv")) == len(students)
+
+    planted = Counter(m for s in students for m in s.mistakes)
+    assert sum(planted.values()) >= 3
+    found = {r["misconception"]: r for r in table(out / "class_report" / "misconceptions.csv")}
+    for mistake in synthetic.MISTAKES:
+        assert int(found[mistake]["students"]) == planted[mistake], mistake
+        owners = {s.student_id for s in students if mistake in s.mistakes}
+        assert set(found[mistake]["student_ids"].split()) == owners
+
+    predicted = table(out / "class_report" / "predictions.csv")
+    for lock in PREDICTION_NAMES:
+        made = Counter(s.predictions[lock] for s in students)
+        for row in predicted:
+            if row["lock"] == lock and row["track"] == "all" and row["choice"] != "(none)":
+                assert int(row["students"]) == made[row["choice"]], (lock, row)
+        by_track = Counter((s.track, s.predictions[lock]) for s in students)
+        for row in predicted:
+            if row["lock"] == lock and row["track"] != "all" and row["choice"] != "(none)":
+                assert int(row["students"]) == by_track[row["track"], row["choice"]], row
+
+    written = {
+        (r["question"], r["flag"]): int(r["students"])
+        for r in table(out / "class_report" / "written.csv")
+    }
+    # the copy and its original share every answer; the filler student has four flags
+    assert written[("reflect_part1", "identical")] == 2
+    assert written[("reflect_part1", "filler")] == 1  # lorem ipsum
+    assert written[("strategy", "copied")] == 1  # the question pasted twice
+    html = (out / "class_report.html").read_text()
+    for mistake in synthetic.MISTAKES:
+        assert mistake in html
+    assert html.count("data:image/png;base64,") == 3
+
+    groups = table(out / "similarity.csv")
+    copied = next(s for s in students if s.kind == "copied")
+    original = next(s for s in students if s.kind == "honest")
+    pair = f"{original.student_id} {copied.student_id}"
+    assert any(g["kind"] == "code" and g["students"] == pair for g in groups), groups
+    assert all(g["students"] == pair for g in groups), groups  # nobody else looks copied
+
+
+def _rows(path: Path) -> dict[str, list[str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    return {row[0] if "grades" in path.name else row[1]: row for row in rows}
+
+
+def test_ta_scores_and_a_regrade_change_only_their_student(graded, tmp_path) -> None:
+    course, manifest, _ = graded
+    work = tmp_path / "course"
+    shutil.copytree(course, work)
+    out = work / "grading-out"
+    before, canvas_before = _rows(out / "grades.csv"), _rows(out / "gradebook_canvas.csv")
+    header = before["student_id"]
+    column = {name: i for i, name in enumerate(header)}
+    original = next(s for s in manifest.students if s.kind == "honest").student_id
+    # the TA restores the original's written points (the copy took them) through the CSV
+    # review.html exports: student_id, question, points, comment
+    assert before[original][column["written"]] == "0"
+    (work / "ta_scores.csv").write_text(
+        "student_id,question,points,comment\n"
+        + "".join(
+            f"{original},written:{q},1,your own words: the classmate copied you\n"
+            for q in ("reflect_part1", "reflect_part2", "reflect_part3")
+        )
+        + f"{original},written:strategy,0.5,say which track's numbers\n"
+    )
+    run("review", "import", "ta_scores.csv", cwd=work)
+    after, canvas_after = _rows(out / "grades.csv"), _rows(out / "gradebook_canvas.csv")
+    assert after[original][column["written"]] == "3.5"
+    score = float(before[original][column["score"]]) + 3.5
+    assert float(after[original][column["score"]]) == score
+    assert float(canvas_after[original][5]) == score
+    for sid in before:
+        if sid != original:
+            assert after[sid] == before[sid], sid
+            assert canvas_after.get(sid) == canvas_before.get(sid), sid
+    feedback = (out / "feedback" / f"{original}.md").read_text()
+    assert "the classmate copied you" in feedback and "| written | 3.5 / 4 |" in feedback
+
+    # one question overridden for another student, with the command
+    partial = next(s for s in manifest.students if s.kind == "partial")
+    run(
+        "review",
+        "set",
+        "--student",
+        partial.student_id,
+        "--question",
+        "ring_allreduce_time",
+        "--points",
+        "2",
+        "--comment",
+        "partial credit",
+        cwd=work,
+    )
+    overridden = _rows(out / "grades.csv")
+    assert overridden[partial.student_id][column["ring_allreduce_time"]] == "2"
+    assert all(overridden[s] == after[s] for s in after if s != partial.student_id)
+
+    # the partial student uploads a fixed notebook; only their row changes
+    fixed = synthetic.Student(
+        partial.student_id,
+        partial.name,
+        "honest",
+        partial.track,
+        predictions=partial.predictions,
+    )
+    nb = synthetic.notebook(fixed, TERM)
+    upload = work / "fixed.zip"
+    with zipfile.ZipFile(upload, "w") as z:
+        z.writestr(partial.file.replace("_90", "_95"), nbformat.writes(nb))
+    run("regrade", "fixed.zip", "--student", partial.student_id, cwd=work)
+    regraded = _rows(out / "grades.csv")
+    assert float(regraded[partial.student_id][column["score"]]) > float(
+        overridden[partial.student_id][column["score"]]
+    )
+    # the TA's override stays (the TA decided it); every other row is as it was
+    assert regraded[partial.student_id][column["ring_allreduce_time"]] == "2"
+    assert all(regraded[s] == overridden[s] for s in overridden if s != partial.student_id)
+    assert len(regraded) == len(overridden)
+
+
+def test_a_bad_ta_score_is_refused_with_a_clear_message(graded, tmp_path) -> None:
+    course, _, _ = graded
+    work = tmp_path / "course"
+    shutil.copytree(course, work)
+    (work / "bad.csv").write_text("student_id,question,points\nnobody,written:strategy,1\n")
+    proc = subprocess.run(
+        [COMMSLAB, "review", "import", "bad.csv"], cwd=work, capture_output=True, text=True
+    )
+    assert proc.returncode != 0 and "no student 'nobody'" in proc.stderr
+    (work / "bad.csv").write_text("student_id,question,points\nx,written:strategy,NaN\n")
+    proc = subprocess.run(
+        [COMMSLAB, "review", "import", "bad.csv"], cwd=work, capture_output=True, text=True
+    )
+    assert proc.returncode != 0 and "points must be" in proc.stderr
+
+
+def test_the_late_policy(graded) -> None:
+    from commslab.grading.gradebook import LatePolicy, load_late_policy
+
+    policy = LatePolicy("per_day", 10, 25)
+    assert [policy.share(d) for d in (0, 1, 2, 3, 9)] == [0, 0.1, 0.2, 0.25, 0.25]
+    assert LatePolicy("flat", 15).share(4) == 0.15
+    assert LatePolicy().share(3) == 0
+    with pytest.raises(ValueError):
+        LatePolicy("per_week", 10)
+    course, _, _ = graded
+    assert load_late_policy(course / "late_policy.toml") == LatePolicy("per_day", 10, 100)
