@@ -212,3 +212,47 @@ def test_the_late_policy(graded) -> None:
         LatePolicy("per_week", 10)
     course, _, _ = graded
     assert load_late_policy(course / "late_policy.toml") == LatePolicy("per_day", 10, 100)
+
+
+def _chromium() -> str:
+    """Debian's chromium, installed here when the tests run as root (CI) and it is missing."""
+    found = shutil.which("chromium")
+    if found is None and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "chromium"], capture_output=True, check=False)
+        found = shutil.which("chromium")
+    if found is None:
+        pytest.fail("chromium is needed: apt-get install -y chromium")
+    return found
+
+
+def test_the_pages_render_in_headless_chromium(graded, tmp_path) -> None:
+    """The review page's script runs (one card per student), every page renders; the
+    screenshots go to tmp_path (docs/screenshots/loop_*.png are the same, looked at)."""
+    course, manifest, _ = graded
+    out = course / "grading-out"
+    browser = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    dom = subprocess.run(
+        [*browser, "--dump-dom", (out / "review.html").as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    graded_ids = [s.student_id for s in manifest.students]
+    for sid in graded_ids:
+        assert f'data-student="{sid}"' in dom, sid
+    assert "identical: identical to another" in dom and "filler: lorem ipsum" in dom
+    for page in ("review", "class_report", "similarity"):
+        shot = tmp_path / f"{page}.png"
+        subprocess.run(
+            [
+                *browser,
+                "--window-size=1200,1400",
+                f"--screenshot={shot}",
+                (out / f"{page}.html").as_uri(),
+            ],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000

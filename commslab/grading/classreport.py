@@ -203,7 +203,9 @@ def _figures(rows: list[GradeResult], predictions: list[dict], mistakes: list[di
         ax.bar([p["choice"] for p in mine], [p["students"] for p in mine], color=colours)
         ax.set_title(lock.replace("PREDICTION_", "").lower(), fontsize=10)
         ax.tick_params(labelsize=8)
-    fig.suptitle("Predictions before the reveal (green: what the workbench shows)", fontsize=10)
+    fig.suptitle(
+        "Predictions before the reveal (green: what the workbench shows)", fontsize=10, y=1.04
+    )
     figures.append(("Predictions", _png(fig)))
 
     fig = Figure(figsize=(7, 0.5 + 0.4 * max(1, len(mistakes))))
