@@ -222,7 +222,7 @@ def run_class_demo(course: Path, term: str, jobs: int = 2) -> dict:
     with tempfile.TemporaryDirectory(prefix="commslab-demo-") as workdir:
         entries = lms.collect([manifest.archive], workdir)
         results = report.grade_batch(
-            entries, term=term, autograder_dir=autograder, jobs=jobs, key=key, out_dir=out
+            entries, term=term, autograder_dir=autograder, jobs=jobs, key=key
         )
     meta = {
         "term": term,

@@ -8,7 +8,7 @@ Every notebook starts from the term's solved notebook of that student (commslab.
 
 - honest: two per track, all functions right, their own written answers (sentences drawn from
   a pool per question, so no two students write the same text), their own predictions;
-- partial: one or two of the known mistakes of commslab.grading.misconceptions.CATALOGUE
+- partial: one or two of the known mistakes of commslab.notebook.misconceptions.CATALOGUE
   written into the functions, one ledger number left out;
 - late: an honest notebook the LMS marked LATE;
 - copied: a student who hands in a classmate's notebook (code, ledger and answers);
@@ -32,20 +32,25 @@ from comms_core.scenarios import TRACKS
 from commslab.release import solved_notebook
 
 FILE = "collective_comms.ipynb"
-# What each known mistake does to the solved code (commslab/grading/misconceptions.py).
+# What each known mistake (commslab/notebook/misconceptions.py, named "<function>: <mistake>"
+# as in the class report) does to the solved code.
 MISTAKES = {
-    "ring-latency-n-steps": (
+    "ring_allreduce_time: N in place of N−1": (
         "part1_stubs",
         "return 2 * (N - 1) * alpha + 2 * (N - 1) / N * M / beta",
-        "return 2 * N * alpha + 2 * (N - 1) / N * M / beta",
+        "return 2 * N * alpha + 2 * M / beta",
     ),
-    "tree-depth-rounded-down": (
+    "tree_allreduce_time: log₂N without ceil": (
         "part1_stubs",
         "L = np.ceil(np.log2(N))\n    return 2 * L",
-        "L = np.floor(np.log2(N))\n    return 2 * L",
+        "L = np.log2(N)\n    return 2 * L",
     ),
-    "one-bit-max-scale": ("part3_stubs", "np.abs(v).sum() / v.size", "np.abs(v).max()"),
-    "error-feedback-no-residual": (
+    "one_bit_compress: ‖v‖₁ without dividing by d": (
+        "part3_stubs",
+        "np.abs(v).sum() / v.size",
+        "np.abs(v).sum()",
+    ),
+    "error_feedback_step: the residual left out of what is compressed": (
         "part3_stubs",
         "sent = one_bit_compress(corrected)",
         "sent = one_bit_compress(np.asarray(g, dtype=float))",

@@ -3,7 +3,7 @@ the README gives, the class report's counts checked against what was planted; TA
 through the review flow into grades.csv and the Canvas gradebook; one student regraded.
 
 The class is commslab.synthetic's "small" plan: one honest notebook per track, two partial
-ones with known mistakes (commslab/grading/misconceptions.py), a copied one, a filler one.
+ones with known mistakes (commslab/notebook/misconceptions.py), a copied one, a filler one.
 """
 
 from __future__ import annotations

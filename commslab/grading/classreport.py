@@ -4,7 +4,7 @@
     OUT/class_report/predictions.csv    per Lock and track: how many predicted each choice,
                                         before the workbench showed the answer
     OUT/class_report/misconceptions.csv per known mistake: students whose hidden tests
-                                        showed it (commslab.grading.misconceptions)
+                                        showed it (commslab.notebook.misconceptions)
     OUT/class_report/ledger.csv         per track: the ledger's decisions (algorithm, k,
                                         compression, strategy) and how many chose each
     OUT/class_report/written.csv        per written question: answers by flag
@@ -24,18 +24,13 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from commslab.grading.grade import GradeResult
-from commslab.grading.misconceptions import CATALOGUE, found_in
 from commslab.grading.notebook import PREDICTION_NAMES, WRITTEN_IDS
 from commslab.grading.review import kind_of
+from commslab.notebook.locks import LOCKS
+from commslab.notebook.misconceptions import CATALOGUE, Misconception
 
 REPORT_HTML = "class_report.html"
 REPORT_DIR = "class_report"
-# What the workbench reveals after each Lock (autograder/tests/08_predictions.py; LAB_SPEC).
-LOCK_ANSWERS = {
-    "PREDICTION_PART1": ("less", ("more", "less")),
-    "PREDICTION_PART2": ("yes", ("yes", "no")),
-    "PREDICTION_PART3": ("worse", ("worse", "same", "better")),
-}
 LOCK_QUESTIONS = {
     "PREDICTION_PART1": "For a fixed N, does the tree become more or less attractive as M grows?",
     "PREDICTION_PART2": "Does hierarchical AllReduce beat the flat ring on your cluster?",
@@ -84,48 +79,54 @@ def prediction_table(rows: list[GradeResult]) -> list[dict]:
     answer the workbench reveals; "(none)" counts students with no valid prediction."""
     table = []
     tracks = ["all", *sorted({r.track or "no track" for r in rows})]
-    for lock in PREDICTION_NAMES:
-        answer, choices = LOCK_ANSWERS[lock]
+    for lock in LOCKS.values():
         for track in tracks:
             mine = [r for r in rows if track == "all" or (r.track or "no track") == track]
-            made = Counter(
-                (r.predictions.get(lock) or "").strip().lower() for r in mine
-            )  # the grader's own reading: the hidden test strips and lower-cases too
-            for choice in [*choices, "(none)"]:
-                count = (
-                    sum(n for c, n in made.items() if c not in choices)
-                    if choice == "(none)"
-                    else made[choice]
-                )
+            made = Counter(lock.normalise(r.predictions.get(lock.name)) for r in mine)
+            for choice in [*lock.choices, "(none)"]:
+                count = made[None if choice == "(none)" else choice]
                 table.append(
                     {
-                        "lock": lock,
+                        "lock": lock.name,
                         "track": track,
                         "choice": choice,
                         "students": count,
-                        "right": "yes" if choice == answer else "",
+                        "right": "yes" if choice == lock.answer else "",
                     }
                 )
     return table
 
 
+def misconception_id(m: Misconception) -> str:
+    """A catalogue entry's name in the report: "<function>: <mistake>"."""
+    return f"{m.function}: {m.mistake}"
+
+
+def misconceptions_of(r: GradeResult) -> list[str]:
+    """The catalogue entries the hidden tests named in this student's feedback (each once).
+
+    The hidden tests' checks (commslab.grading.checks.expect_close, known=...) put
+    Misconception.message() into the failure message; that sentence is the entry's tag."""
+    text = "\n".join(r.feedback)
+    return [misconception_id(m) for m in CATALOGUE if m.message() in text]
+
+
 def misconception_table(rows: list[GradeResult]) -> list[dict]:
-    """Per known mistake (every catalogue entry, then unknown ids): students showing it."""
+    """Per catalogue entry (commslab.notebook.misconceptions): the students showing it."""
     seen: dict[str, list[str]] = defaultdict(list)
     for r in rows:
-        for misconception_id in found_in(r.feedback):
-            seen[misconception_id].append(r.student_id)
-    ids = [*CATALOGUE, *sorted(set(seen) - set(CATALOGUE))]
+        for name in misconceptions_of(r):
+            seen[name].append(r.student_id)
     return [
         {
-            "misconception": m,
-            "question": CATALOGUE[m].question if m in CATALOGUE else "",
-            "what": CATALOGUE[m].title if m in CATALOGUE else "",
-            "students": len(seen[m]),
-            "share": round(len(seen[m]) / len(rows), 3) if rows else 0.0,
-            "student_ids": " ".join(seen[m]),
+            "misconception": misconception_id(m),
+            "question": m.function,
+            "what": f"{m.mistake}: {m.fix}",
+            "students": len(seen[misconception_id(m)]),
+            "share": round(len(seen[misconception_id(m)]) / len(rows), 3) if rows else 0.0,
+            "student_ids": " ".join(seen[misconception_id(m)]),
         }
-        for m in ids
+        for m in CATALOGUE
     ]
 
 

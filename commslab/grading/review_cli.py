@@ -116,7 +116,6 @@ def regrade(paths, student_id, jobs, timeout, autograder_dir, out_dir):
             autograder_dir=autograder_dir or default_autograder_dir(),
             jobs=jobs,
             timeout=timeout,
-            out_dir=out_dir,
         )
     gradebook.save(out_dir, gradebook.replace_student(rows, student_id, new), meta)
     for r in new:
