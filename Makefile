@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	scripts/install_sandbox_tools.sh
 	touch $@
 
-demo: $(VENV)/.installed          ## the main job on the embedded default
+demo: $(VENV)/.installed          ## the main job: release, grade and report a synthetic class
 	$(VENV)/bin/commslab demo
 
 test: $(VENV)/.installed          ## the whole suite, slow tests included

@@ -4,7 +4,11 @@ commslab init DIR                   create a course folder (source notebook, tes
 commslab release [--term TERM]      release/, solutions/ and autograder/ for a term
 commslab solutions --student ID --out FILE
 commslab grade PATH...              grade notebooks, folders or an LMS zip
-commslab demo                       the lab's figures on the embedded default scenario
+commslab review import|set ...      TA scores and overrides into the grades
+commslab regrade PATH... --student ID
+commslab report                     the class report, review and similarity pages again
+commslab demo                       the instructor's loop on a synthetic class
+commslab figures                    the lab's figures on the embedded default scenario
 commslab calibrate                  measure a real AllReduce and fit α, β
 
 release, solutions and grade work on the course folder given by --course-dir, else the
