@@ -27,6 +27,7 @@ import comms_core.cost_models as cm
 from comms_core import plots
 from comms_core.convergence import METHOD_LABELS, METHODS, run_data_parallel_training
 from comms_core.simulator import simulate_ring_allreduce, simulate_tree_allreduce
+from commslab.course import Course
 
 # Part 1: the MLSysBook chapter's ring-vs-tree example (docs/LAB_SPEC.md known answers).
 CROSSOVER = {"N": 64, "alpha": 10e-6, "beta": 10e9}
@@ -187,55 +188,53 @@ def figures(out: Path) -> None:
 # --- the instructor's loop ------------------------------------------------------------------
 
 
-def release_course(course: Path, term: str) -> Path:
-    """The term's student notebook and hidden tests in a course folder (no solutions run)."""
-    import shutil
+LATE_POLICY = """
+[late]
+# The demo course's late policy (commslab/grading/gradebook.py, LatePolicy)
+kind = "per_day"
+percent = 10
+cap_percent = 50
+"""
 
+
+def release_notebook(course: Course, term: str) -> Path:
+    """The term's student notebook in the course folder (what `commslab release` writes
+    first; the solved notebooks it also executes are not needed for grading)."""
     from commslab import release
 
-    notebook = course / "release" / release.ASSIGNMENT / release.NOTEBOOK
-    release.write_notebook(release.student_version(release.render_source(term)), notebook)
-    (course / "release" / "TERM").write_text(term + "\n")
-    tests = course / "autograder" / "tests"
-    shutil.copytree(release.ROOT / "autograder" / "tests", tests, dirs_exist_ok=True)
+    notebook = course.release_dir / release.NOTEBOOK
+    release.write_notebook(release.student_version(release.render_source(term, course)), notebook)
+    (course.root / "release" / "TERM").write_text(term + "\n")
     return notebook
 
 
-def run_class_demo(course: Path, term: str, jobs: int = 2) -> dict:
-    """Release, a synthetic class, grading, every output. Returns paths and figures."""
+def run_class_demo(folder: Path, term: str, jobs: int = 2) -> dict:
+    """`commslab init`, the release, a synthetic class, `commslab grade`: every output."""
     import time
 
     from commslab import synthetic
-    from commslab.grading import gradebook, harness, lms, report
+    from commslab.course import CONFIG, init_course
+    from commslab.grading import gradebook, report
     from commslab.grading.classreport import REPORT_HTML
+    from commslab.grading.cli import grade
 
     started = time.monotonic()
-    course.mkdir(parents=True, exist_ok=True)
-    notebook = release_course(course, term)
-    (course / gradebook.LATE_POLICY).write_text(
-        '[late]\nkind = "per_day"\npercent = 10\ncap_percent = 50\n', encoding="utf-8"
+    init_course(folder, term=term)
+    course = Course.at(folder)
+    with open(course.root / CONFIG, "a", encoding="utf-8") as config:
+        config.write(LATE_POLICY)
+    notebook = release_notebook(course, term)
+    manifest = synthetic.make_class(term, course.root / "submissions", course)
+    out = course.root / "grading-out"
+    grade.main(
+        [str(manifest.archive), "--course-dir", str(course.root), "--jobs", str(jobs)],
+        standalone_mode=False,
     )
-    manifest = synthetic.make_class(term, course / "submissions")
-    autograder = course / "autograder"
-    key = harness.instructor_key(autograder)
-    out = course / "grading-out"
-    with tempfile.TemporaryDirectory(prefix="commslab-demo-") as workdir:
-        entries = lms.collect([manifest.archive], workdir)
-        results = report.grade_batch(
-            entries, term=term, autograder_dir=autograder, jobs=jobs, key=key
-        )
-    meta = {
-        "term": term,
-        "assignment": "Collective Communication Lab",
-        "canvas_assignment_id": None,
-        "late_policy_file": str((course / gradebook.LATE_POLICY).resolve()),
-    }
-    gradebook.save(out, results, meta)
     final = gradebook.publish(out)
-    figures_dir = course / "figures"
+    figures_dir = course.root / "figures"
     run_demo(figures_dir)
     return {
-        "course": course,
+        "course": course.root,
         "release": notebook,
         "submissions": manifest.archive,
         "students": manifest.students,
@@ -280,7 +279,9 @@ def demo(course_dir: Path | None, term: str, jobs: int) -> None:
         for p in prediction_table(rows)
         if p["track"] == "all" and not p["right"] and p["choice"] != "(none)" and p["students"]
     ]
-    mistakes = [f"{m['misconception']}: {m['students']}" for m in misconception_table(rows)]
+    mistakes = [
+        f"{m['misconception']}: {m['students']}" for m in misconception_table(rows) if m["students"]
+    ]
     console.print("Wrong predictions before the reveal: " + "; ".join(wrong))
     console.print("Known mistakes in the hidden tests: " + "; ".join(mistakes))
     console.print(

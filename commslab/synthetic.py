@@ -29,6 +29,7 @@ from pathlib import Path
 import nbformat
 
 from comms_core.scenarios import TRACKS
+from commslab.course import Course
 from commslab.release import solved_notebook
 
 FILE = "collective_comms.ipynb"
@@ -50,10 +51,10 @@ MISTAKES = {
         "np.abs(v).sum() / v.size",
         "np.abs(v).sum()",
     ),
-    "error_feedback_step: the residual left out of what is compressed": (
+    "error_feedback_step: the old residual forgotten": (
         "part3_stubs",
-        "sent = one_bit_compress(corrected)",
-        "sent = one_bit_compress(np.asarray(g, dtype=float))",
+        "return sent, corrected - sent",
+        "return sent, np.asarray(g, dtype=float) - sent",
     ),
 }
 # Sentence pools: an honest answer takes one sentence from each slot, chosen by the student id.
@@ -213,9 +214,9 @@ def _cell(nb, grade_id: str):
     raise KeyError(grade_id)
 
 
-def notebook(student: Student, term: str, *, honest_predictions: bool = True):
+def notebook(student: Student, term: str, course: Course):
     """The notebook this student hands in (without copies, tampering or broken files)."""
-    nb = solved_notebook(term, student.student_id, student.track)
+    nb = solved_notebook(term, student.student_id, student.track, course)
     for lock, value in student.predictions.items():
         cell = _cell(nb, "lock_" + lock.removeprefix("PREDICTION_").lower())
         cell.source = re.sub(rf'^{lock} = ".*"$', f'{lock} = "{value}"', cell.source, flags=re.M)
@@ -283,8 +284,9 @@ def plan(size: str = "demo") -> list[Student]:
     return students
 
 
-def make_class(term: str, folder: str | Path, size: str = "demo") -> Manifest:
-    """Write the class as a Canvas bulk download: folder/submissions.zip."""
+def make_class(term: str, folder: str | Path, course: Course, size: str = "demo") -> Manifest:
+    """Write the class as a Canvas bulk download: folder/submissions.zip (the notebooks
+    start from the course's source notebook)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     students = plan(size)
@@ -298,15 +300,15 @@ def make_class(term: str, folder: str | Path, size: str = "demo") -> Manifest:
                 s.file = s.file.replace(".ipynb", ".pdf")
                 files[s.file] = b"%PDF-1.4\n% not a notebook\n"
             else:
-                text = nbformat.writes(notebook(first_honest, term))
+                text = nbformat.writes(notebook(first_honest, term, course))
                 files[s.file] = text[: len(text) // 2].encode()  # the upload broke off
             s.predictions = {}
             continue
         if s.kind == "copied":  # a classmate's notebook, handed in as is
             s.track, s.predictions = first_honest.track, dict(first_honest.predictions)
-            nb = notebook(first_honest, term)
+            nb = notebook(first_honest, term, course)
         else:
-            nb = notebook(s, term)
+            nb = notebook(s, term, course)
         if s.kind == "filler":
             for grade_id, text in FILLER.items():
                 cell = _cell(nb, grade_id)

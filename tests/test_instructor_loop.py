@@ -2,8 +2,9 @@
 the README gives, the class report's counts checked against what was planted; TA scores
 through the review flow into grades.csv and the Canvas gradebook; one student regraded.
 
-The class is commslab.synthetic's "small" plan: one honest notebook per track, two partial
-ones with known mistakes (commslab/notebook/misconceptions.py), a copied one, a filler one.
+The course folder is made by `commslab init`; the class is commslab.synthetic's "small"
+plan: one honest notebook per track, two partial ones with known mistakes
+(commslab/notebook/misconceptions.py), a copied one, a filler one.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ import nbformat
 import pytest
 
 from commslab import synthetic
+from commslab.course import Course
 from commslab.grading.notebook import PREDICTION_NAMES
 
 TERM = "2026-fall"
-ROOT = Path(__file__).resolve().parents[1]
 COMMSLAB = str(Path(sys.executable).parent / "commslab")
 
 
@@ -49,11 +50,13 @@ def table(path: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """The small class, graded with the README's command from the course folder."""
-    course = tmp_path_factory.mktemp("course")
-    shutil.copytree(ROOT / "autograder" / "tests", course / "autograder" / "tests")
-    (course / "late_policy.toml").write_text('[late]\nkind = "per_day"\npercent = 10\n')
-    manifest = synthetic.make_class(TERM, course / "submissions", size="small")
-    output = run("grade", "submissions/submissions.zip", "--term", TERM, "--jobs", "2", cwd=course)
+    parent = tmp_path_factory.mktemp("courses")
+    run("init", "course", "--term", TERM, cwd=parent)
+    course = parent / "course"
+    with open(course / "commslab.toml", "a") as config:
+        config.write('[late]\nkind = "per_day"\npercent = 10\n')
+    manifest = synthetic.make_class(TERM, course / "submissions", Course.at(course), "small")
+    output = run("grade", "submissions/submissions.zip", "--jobs", "2", cwd=course)
     return course, manifest, output
 
 
@@ -170,7 +173,7 @@ def test_ta_scores_and_a_regrade_change_only_their_student(graded, tmp_path) -> 
         partial.track,
         predictions=partial.predictions,
     )
-    nb = synthetic.notebook(fixed, TERM)
+    nb = synthetic.notebook(fixed, TERM, Course.at(course))
     upload = work / "fixed.zip"
     with zipfile.ZipFile(upload, "w") as z:
         z.writestr(partial.file.replace("_90", "_95"), nbformat.writes(nb))
@@ -211,7 +214,8 @@ def test_the_late_policy(graded) -> None:
     with pytest.raises(ValueError):
         LatePolicy("per_week", 10)
     course, _, _ = graded
-    assert load_late_policy(course / "late_policy.toml") == LatePolicy("per_day", 10, 100)
+    assert load_late_policy(course / "commslab.toml") == LatePolicy("per_day", 10, 100)
+    assert load_late_policy(course / "no such file.toml") == LatePolicy()
 
 
 def _chromium() -> str:

@@ -103,9 +103,7 @@ def graded_class(tmp_path_factory):
     for sid, nb in notebooks.items():
         path = nbs.write(nb, folder / f"{len(entries)}.ipynb")
         entries.append(Entry(path, f"@SUM(A1)_{path.name}", sid, name="-2+3"))
-    raw = grade_batch(
-        entries, term=TERM, autograder_dir=AUTOGRADER, jobs=2, key=KEY, timeout=600
-    )
+    raw = grade_batch(entries, term=TERM, autograder_dir=AUTOGRADER, jobs=2, key=KEY, timeout=600)
     results = finalise(raw, [], LatePolicy())  # what `commslab grade` publishes
     out = write_outputs(results, folder / "out")
     return {r.student_id: r for r in results}, out

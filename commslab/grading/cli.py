@@ -20,7 +20,7 @@ from pathlib import Path
 
 import click
 
-from commslab.course import Course, course_dir_option
+from commslab.course import CONFIG, Course, course_dir_option
 from commslab.grading import gradebook, harness, lms, report
 from commslab.grading.grade import default_autograder_dir, grade_notebook
 from commslab.grading.roster import read_roster
@@ -128,7 +128,7 @@ def _launcher(engine: str, unsafe_no_sandbox: bool):
     "--late-policy",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="the course's late policy (TOML, [late] table); default: ./late_policy.toml if any",
+    help="a TOML file with the late policy's [late] table (default: the course's commslab.toml)",
 )
 @_UNSAFE
 @course_dir_option
@@ -159,8 +159,7 @@ def grade(
     if not (autograder_dir / "tests").is_dir():
         raise click.ClickException(f"no hidden tests in {autograder_dir / 'tests'}")
     harness.instructor_key(autograder_dir)
-    if late_policy is None and Path(gradebook.LATE_POLICY).exists():
-        late_policy = Path(gradebook.LATE_POLICY)
+    late_policy = late_policy or course.root / CONFIG  # its [late] table, if any
     try:
         gradebook.load_late_policy(late_policy)
     except (OSError, ValueError) as err:
@@ -186,7 +185,9 @@ def grade(
         "term": term,
         "assignment": assignment,
         "canvas_assignment_id": canvas_assignment_id,
-        "late_policy_file": str(late_policy.resolve()) if late_policy else None,
+        "late_policy_file": str(late_policy.resolve()),
+        "course_dir": str(course.root),
+        "autograder_dir": str(Path(autograder_dir).resolve()),
         "roster": [str(roster_path.resolve()), roster_id] if roster_path else None,
         "nbgrader_assignment": next(
             (e.assignment for e in entries if e.platform is lms.Platform.NBGRADER), None

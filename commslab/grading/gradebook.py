@@ -6,7 +6,8 @@
                           is a grades.csv column ("ring_allreduce_time", "ledger", ...) or one
                           written answer ("written:reflect_part1"). The last line for a
                           (student, question) wins.
-    late_policy.toml      the course's late policy (optional; see LatePolicy)
+    commslab.toml         the course's settings; its [late] table is the late policy
+                          (LatePolicy; `commslab grade --late-policy FILE` for another file)
 
 `publish(out)` turns the three into every output: grades.csv, the Canvas gradebook, feedback,
 written answers, results.json (commslab.grading.report), the TA review page
@@ -30,7 +31,6 @@ from commslab.grading.notebook import WRITTEN_IDS
 
 GRADEBOOK = "gradebook.json"
 OVERRIDES = "overrides.csv"
-LATE_POLICY = "late_policy.toml"
 WRITTEN_PREFIX = "written:"
 
 
@@ -46,7 +46,7 @@ class LatePolicy:
     e.g. from the LMS's submission times), else 1 for a file the LMS marked late (Canvas puts
     LATE in the bulk-download file name; its bulk download carries no submission time).
 
-    late_policy.toml:
+    In the course's commslab.toml (or the file given to `commslab grade --late-policy`):
 
         [late]
         kind = "per_day"        # "none", "per_day" or "flat"
@@ -87,7 +87,7 @@ class LatePolicy:
 
 
 def load_late_policy(path: str | Path | None) -> LatePolicy:
-    """The [late] table of a TOML file; no file: no penalty."""
+    """The [late] table of a TOML file; no file or no table: no penalty."""
     if path is None or not Path(path).exists():
         return LatePolicy()
     try:
@@ -289,7 +289,7 @@ def publish(out: str | Path, *, late_policy_file: str | Path | None = None) -> l
         roster=roster,
         nbgrader_assignment=meta.get("nbgrader_assignment"),
     )
-    review.write_review(final, out, term=meta.get("term", ""))
+    review.write_review(final, out, term=meta.get("term", ""), course_dir=meta.get("course_dir"))
     review.write_similarity(final, out)
     classreport.write_class_report(final, out, term=meta.get("term", ""))
     return final

@@ -68,15 +68,20 @@ RUBRIC = {
 # --- the questions: prompt and model answer from the source notebook -------------------------
 
 
-def questions() -> dict[str, dict[str, str]]:
-    """{grade_id: {"prompt", "model"}} from the instructor's source notebook."""
+def questions(course_dir: str | Path | None = None) -> dict[str, dict[str, str]]:
+    """{grade_id: {"prompt", "model"}} from the course's source notebook (the package's
+    template course when the course folder is not known)."""
     import nbformat
 
-    from commslab.release import source_path
+    from commslab.course import Course, template_root
 
     found = {k: {"prompt": "", "model": ""} for k in WRITTEN_IDS}
+    if course_dir is not None:
+        source = Course(Path(course_dir)).source_notebook
+    else:
+        source = template_root() / Course(Path()).source_notebook.relative_to(Path().resolve())
     try:
-        nb = nbformat.read(source_path(), as_version=4)
+        nb = nbformat.reads(source.read_text(encoding="utf-8"), as_version=4)
     except (OSError, ValueError):
         return found
     previous = ""
@@ -115,12 +120,14 @@ def _gradebook_rows(rows: list[GradeResult]) -> list[GradeResult]:
     return [chosen[k] for k in sorted(chosen)]
 
 
-def review_data(rows: list[GradeResult], term: str = "") -> dict:
+def review_data(
+    rows: list[GradeResult], term: str = "", course_dir: str | Path | None = None
+) -> dict:
     """What review.html shows, as JSON (also what the test reads)."""
     students = [r for r in _gradebook_rows(rows) if r.written]
     each = {r.student_id: (r.max_points.get("written", 0.0) / len(WRITTEN_IDS)) for r in students}
     items = []
-    qs = questions()
+    qs = questions(course_dir)
     for grade_id in WRITTEN_IDS:
         answers = []
         for r in students:
@@ -150,8 +157,14 @@ def review_data(rows: list[GradeResult], term: str = "") -> dict:
     return {"term": term, "questions": items}
 
 
-def write_review(rows: list[GradeResult], out: str | Path, *, term: str = "") -> Path:
-    data = review_data(rows, term)
+def write_review(
+    rows: list[GradeResult],
+    out: str | Path,
+    *,
+    term: str = "",
+    course_dir: str | Path | None = None,
+) -> Path:
+    data = review_data(rows, term, course_dir)
     template = resources.files("commslab.grading").joinpath(TEMPLATE).read_text("utf-8")
     page = template.replace("/*DATA*/null", _json_for_script(data))
     path = Path(out) / REVIEW

@@ -113,7 +113,7 @@ def regrade(paths, student_id, jobs, timeout, autograder_dir, out_dir):
         new = report.grade_batch(
             entries,
             term=meta["term"],
-            autograder_dir=autograder_dir or default_autograder_dir(),
+            autograder_dir=autograder_dir or meta.get("autograder_dir") or default_autograder_dir(),
             jobs=jobs,
             timeout=timeout,
         )
