@@ -95,6 +95,12 @@ def test_make_demo_runs_the_loop_and_reports_the_class_it_made(tmp_path) -> None
         found = {r["misconception"]: int(r["students"]) for r in csv.DictReader(f)}
     planted = Counter(m for s in students for m in s["mistakes"])
     assert planted and all(found[m] == n for m, n in planted.items()), (found, planted)
+    with open(out / "similarity.csv", newline="") as f:
+        groups = list(csv.DictReader(f))
+    original = next(s["student_id"] for s in students if s["kind"] == "honest")
+    copied = next(s["student_id"] for s in students if s["kind"] == "copied")
+    assert {g["kind"] for g in groups} == {"written", "code"}
+    assert all(g["students"] == f"{original} {copied}" for g in groups), groups
     graded = [s for s in students if s["kind"] != "broken"]
     with open(out / "class_report" / "predictions.csv", newline="") as f:
         predicted = [r for r in csv.DictReader(f) if r["track"] == "all"]

@@ -179,6 +179,7 @@ def _png(fig) -> str:
 def _figures(rows: list[GradeResult], predictions: list[dict], mistakes: list[dict]) -> list:
     """(title, base64 PNG): score histogram by track, predictions per Lock, mistakes."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figures = []
     fig = Figure(figsize=(7, 3.2))
@@ -212,6 +213,7 @@ def _figures(rows: list[GradeResult], predictions: list[dict], mistakes: list[di
     fig = Figure(figsize=(7, 0.5 + 0.4 * max(1, len(mistakes))))
     ax = fig.add_subplot()
     ax.barh([m["misconception"] for m in mistakes], [m["students"] for m in mistakes])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.invert_yaxis()
     ax.set_xlabel("students")
     ax.tick_params(labelsize=8)

@@ -41,11 +41,12 @@ SIMILARITY_HTML = "similarity.html"
 SIMILARITY_CSV = "similarity.csv"
 NEAR_RATIO = 0.85  # difflib ratio of two answers' words above which they are "near-identical"
 SHINGLE = 8  # tokens per code fingerprint (MOSS's k)
-MIN_SHARED = 12  # distinctive fingerprints two notebooks must share to be listed
-# A fingerprint counts only if it holds a number or a comment: what a student types as their
-# own (the ledger's numbers, their notes). Windows of names and keywords alone are shared by
-# everyone on a track (the template's ledger keys) and prove nothing.
-PERSONAL = re.compile(r"[0-9#]|\.[0-9]")
+MIN_SHARED = 12  # personal fingerprints two notebooks must share to be listed
+SHARED_SHARE = 0.5  # ... and this share of the smaller notebook's personal fingerprints
+# A fingerprint is personal if it holds a comment or a number of three digits or more: what a
+# student types as their own (the ledger's numbers read off their scenario, their notes).
+# Names, keywords and small constants (the 2 of 2(N−1)) are everyone's and prove nothing.
+PERSONAL = re.compile(r"#|(?:\D*\d){3}")
 RUBRIC = {
     "reflect_part1": "1 point: says why the ring is bandwidth-optimal (its bandwidth term "
     "2(N−1)/N·M/β meets the lower bound) and latency-inefficient (2(N−1) sequential steps, "
@@ -225,8 +226,9 @@ def _union(pairs: list[tuple[str, str, float]]) -> list[tuple[list[str], float]]
 
 def similarity_groups(rows: list[GradeResult]) -> list[Group]:
     """Identical or near-identical written answers (per question) and code (per notebook):
-    code fingerprints (SHINGLE tokens holding a number or a comment) that exactly two
-    students have, at least MIN_SHARED of them and half of the smaller notebook's."""
+    two notebooks share at least MIN_SHARED personal fingerprints (SHINGLE tokens holding a
+    comment or a number of 3+ digits, that no third student has), and SHARED_SHARE of the
+    smaller notebook's personal fingerprints."""
     students = [r for r in _gradebook_rows(rows) if r.written or r.code]
     groups: list[Group] = []
     for grade_id in WRITTEN_IDS:
@@ -251,24 +253,21 @@ def similarity_groups(rows: list[GradeResult]) -> list[Group]:
         }
         for sid, t in tokens.items()
     }
-    frequency: dict[tuple, int] = defaultdict(int)
-    for found in shingles.values():
-        for s in found:
-            frequency[s] += 1
-    distinctive = {sid: {s for s in found if frequency[s] == 2} for sid, found in shingles.items()}
     owners: dict[tuple, list[str]] = defaultdict(list)
-    for sid, found in distinctive.items():
+    for sid, found in shingles.items():
         for s in found:
             owners[s].append(sid)
+    # personal: at most two students have it (a value shared by a whole track is nobody's)
+    personal = {sid: {s for s in found if len(owners[s]) <= 2} for sid, found in shingles.items()}
     shared: dict[tuple[str, str], int] = defaultdict(int)
-    for pair in owners.values():
-        if len(pair) == 2:
-            shared[tuple(sorted(pair))] += 1
+    for holders in owners.values():
+        if len(holders) == 2:
+            shared[tuple(sorted(holders))] += 1
     pairs = []
     for (a, b), count in shared.items():
-        smaller = min(len(distinctive[a]), len(distinctive[b])) or 1
-        if count >= MIN_SHARED and count / smaller >= 0.5:
-            pairs.append((a, b, round(count / smaller, 3)))
+        share = count / (min(len(personal[a]), len(personal[b])) or 1)
+        if count >= MIN_SHARED and share >= SHARED_SHARE:
+            pairs.append((a, b, round(share, 3)))
     for members, score in _union(pairs):
         sample = " ".join(tokens[members[0]])[:300]
         groups.append(Group("code", "code", members, score, sample))
