@@ -81,6 +81,7 @@ def test_a_solved_notebook_scores_one_and_a_broken_file_is_not_gradable(tmp_path
     monkeypatch.setenv("COMMSLAB_GRADING_KEY", "pl-key")
     solved = _run(_job(tmp_path / "a", nbs.solved_notebook("42"), {"student_id": "42"}))
     assert solved["gradable"] and solved["score"] == 1.0
+    assert solved["output"].startswith("sandbox: ")  # which protection the code got
     assert sum(t["max_points"] for t in solved["tests"]) == 35
     assert "not verified" not in solved["message"]
 

@@ -99,7 +99,7 @@ def prairielearn_results(result, *, verified: bool) -> dict:
 )
 def prairielearn_command(term: str, grade_dir: Path, autograder_dir: Path | None) -> None:
     """PrairieLearn's external-grader entrypoint: grade /grade/student, write results.json."""
-    from commslab.grading import lms
+    from commslab.grading import harness, hosted, lms
     from commslab.grading.grade import GradeResult, default_autograder_dir, grade_notebook
     from commslab.grading.notebook import read_submission
     from commslab.grading.sandbox import Limits
@@ -115,17 +115,41 @@ def prairielearn_command(term: str, grade_dir: Path, autograder_dir: Path | None
         student = grade_dir / "student"
         entries = lms.collect([student], workdir) if student.is_dir() else []
         notebooks = [e for e in entries if e.status is None and lms._is_notebook_name(e)]
+        results_dir = grade_dir / "results"
+        results_dir.mkdir(parents=True, exist_ok=True)
+        sandbox: list[str] = []
         if notebooks:
             path = notebooks[0].path
             claimed = read_submission(path).student_id
-            result = grade_notebook(
-                path,
-                term=term,
-                student_id=given or claimed,
-                autograder_dir=autograder_dir,
-                timeout=PROBE_SECONDS,
-                limits=Limits(total_seconds=PROBE_SECONDS),
-            )
+            try:
+                launcher = hosted.best_launcher()
+                if isinstance(launcher, hosted.UnprivilegedUser):
+                    hosted.lock_down([autograder_dir], [results_dir])
+                sandbox = hosted.protections(
+                    launcher,
+                    {
+                        "the instructor key": autograder_dir / harness.KEY_FILE,
+                        "the hidden tests": autograder_dir / "tests",
+                        "writing the results": results_dir,
+                    },
+                )
+                result = grade_notebook(
+                    path,
+                    term=term,
+                    student_id=given or claimed,
+                    autograder_dir=autograder_dir,
+                    timeout=PROBE_SECONDS,
+                    limits=Limits(total_seconds=PROBE_SECONDS),
+                    launcher=launcher,
+                )
+            except Exception as err:  # no sandbox here: say so, never run the code bare
+                result = GradeResult.failed(
+                    path=path,
+                    term=term,
+                    student_id=given or claimed,
+                    status=f"grader error: {err}"[:300],
+                    autograder_dir=autograder_dir,
+                )
         else:
             result = GradeResult.failed(
                 path=None,
@@ -135,7 +159,8 @@ def prairielearn_command(term: str, grade_dir: Path, autograder_dir: Path | None
                 autograder_dir=autograder_dir,
             )
     results = prairielearn_results(result, verified=bool(given))
+    if sandbox and results.get("gradable"):
+        results["output"] = "\n".join([*sandbox, results["output"]])
     out = grade_dir / "results" / "results.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1), encoding="utf-8")
     click.echo(f"{result.student_id}: {result.score:g}/{result.max_score:g} ({result.status})")
