@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from comms_core import plots, workbench
+from comms_core import plots
 from comms_core.scenarios import CONVERGENCE_DIM, TRACKS, Scenario, ledger_fields, scenario_for
+from commslab.notebook import workbench
 from commslab.notebook.checker import checker
 from commslab.notebook.locks import LOCKS
+from commslab.notebook.words import words_for
 
 __all__ = [
     "calibrate_my_machine",
@@ -174,6 +176,7 @@ def part2(scenario: Scenario | None, prediction: object, namespace: Mapping | No
         prediction=prediction,
         tries=tries,
         static=_static(),
+        words=words_for(scenario.track.key),
     )
     return _show(wb)
 
@@ -242,7 +245,7 @@ def crisis(scenario: Scenario | None):
     """Your track's crisis instrument (simulations you read your ledger numbers from)."""
     if not _need(scenario):
         return None
-    from commslab import crisis as instruments
+    from commslab.notebook import crisis as instruments
 
     return _show(instruments.instrument(scenario, static=_static()))
 
@@ -266,8 +269,14 @@ def ledger_table(track: str) -> object:
 
 
 def math_peek():
-    """The formulas behind the workbench, and the one convention for β."""
-    return _markdown(plots.math_peek())
+    """The models behind the workbench, as a toggle, and the one convention for β."""
+    from commslab.notebook.peek import math_peek_html
+
+    try:
+        from IPython.display import HTML
+    except ImportError:
+        return math_peek_html()
+    return _show(HTML(math_peek_html()))
 
 
 def calibrate_my_machine(ranks: int = 2, quick: bool = True):

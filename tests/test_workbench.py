@@ -16,8 +16,8 @@ import pytest
 
 from comms_core import cost_models as cm
 from comms_core import plots
-from comms_core import workbench as wb
 from comms_core.compression import compression_ratio, one_bit_compress
+from commslab.notebook import workbench as wb
 
 pytest.importorskip("ipywidgets")
 
@@ -184,7 +184,7 @@ def test_hierarchical_static_numbers_match_the_formulas():
     shown = text(bench)
     assert f"T_hier = {plots.format_seconds(T_hier, 4)}" in shown
     assert (
-        f"T_flat (one ring over all 128 GPUs, one NIC per node) = "
+        f"T_flat (one ring over all 128 devices, one NIC per node) = "
         f"{plots.format_seconds(T_flat, 4)}" in shown
     )
     # one ring per NIC (8 rails): 2(P−1)·α + 2(P−1)/P·M/(8·β), by hand
@@ -354,3 +354,24 @@ def test_sliders_widen_to_hold_every_tracks_numbers(N, alpha, beta, M):
         if ln.get_marker() == "o" and len(ln.get_xdata())
     ]
     assert len(highlighted) == 2
+
+
+def test_each_track_sees_its_own_words():
+    from commslab.notebook.words import WORDS
+
+    for track, words in WORDS.items():
+        bench = wb.hierarchical_workbench(**P2, prediction="yes", static=True, words=words)
+        shown = text(bench) + " ".join(
+            t.get_text() for ax in bench.figure.axes for t in ax.get_legend().get_texts()
+        )
+        assert words.fast in shown and words.slow in shown and words.devices in shown
+        if track != "cloud_titan":
+            assert "GPU" not in shown and "NVLink" not in shown and "InfiniBand" not in shown
+
+
+def test_the_n_slider_is_a_log_scale_of_whole_numbers_with_your_n():
+    stops = wb.rank_counts(50)
+    assert stops[:8] == [1, 2, 3, 4, 6, 8, 12, 16] and 50 in stops and stops[-1] >= 1024
+    bench = wb.crossover_workbench(N=50, alpha=1e-5, beta=1e10, prediction="less", static=False)
+    assert bench.controls["N"].value == 50
+    assert bench.controls["M"].layout.width == wb.CONTROL_WIDTH

@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from comms_core import _validate as v
 from comms_core import compression, convergence, plots
 from comms_core import cost_models as cm
+from commslab.notebook.words import GENERIC, Words
 
 __all__ = [
     "LOCK_MESSAGE",
@@ -71,10 +72,30 @@ class Locked:
 # --- the shared machinery --------------------------------------------------------------------
 
 
-def _figure_png(fig: Figure) -> bytes:
+def _figure_png(fig: Figure, dpi: int = 90) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
+    fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
+
+
+LIVE_DPI = 72  # the live widget's picture: one screen pixel per point
+
+
+def _for_redraw(fig: Figure, laid_out: Figure | None) -> Figure:
+    """Make a live redraw cheap (issue 9: at most 0.3 s): reuse the axes positions that the
+    first picture's layout solved (the layout solve is most of a redraw) and drop the minor
+    log ticks (most of the rest). The static picture keeps both."""
+    from matplotlib.ticker import NullLocator
+
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() == "log":
+                axis.set_minor_locator(NullLocator())
+    if laid_out is not None and len(laid_out.axes) == len(fig.axes):
+        fig.set_layout_engine("none")
+        for ax, old in zip(fig.axes, laid_out.axes, strict=True):
+            ax.set_position(old.get_position())
+    return fig
 
 
 def _use_static(static: bool | None) -> bool:
@@ -117,6 +138,7 @@ class Workbench:
         self.widget = None
         self.text: tuple[str, ...] = ()
         self.figure: Figure | None = None
+        self._laid_out: Figure | None = None
         self.refresh()
         if not _use_static(static):
             self._build_widget()
@@ -132,12 +154,14 @@ class Workbench:
         widgets. Drawing the PNG is the slow part, so redraw=False skips it."""
         lines, figure = self.render()
         self.text = tuple(lines)
+        if self.widget is not None and redraw:
+            figure = _for_redraw(figure, self._laid_out)
         if redraw or self.figure is None:
             self.figure = figure
         if self.widget is not None:
             self._html.value = self._as_html()
             if redraw:
-                self._image.value = _figure_png(self.figure)
+                self._image.value = _figure_png(self.figure, LIVE_DPI)
 
     def _as_html(self) -> str:
         return "<br>".join(html.escape(line) for line in self.text)
@@ -152,16 +176,13 @@ class Workbench:
             )
         self._html = w.HTML(self._as_html())
         assert self.figure is not None  # drawn in __init__
-        self._image = w.Image(value=_figure_png(self.figure), format="png")
+        self._image = w.Image(value=_figure_png(self.figure, LIVE_DPI), format="png")
+        self._laid_out = self.figure  # its layout was solved by the picture just drawn
         self.widget = w.VBox(
             [
                 w.HTML(f"<h3>{html.escape(self.title)}</h3>"),
-                w.HBox(
-                    [
-                        w.VBox(list(self.controls.values())[: (len(self.controls) + 1) // 2]),
-                        w.VBox(list(self.controls.values())[(len(self.controls) + 1) // 2 :]),
-                    ]
-                ),
+                *(c for c in self.controls.values() if not _is_switch(w, c)),  # one per row
+                w.HBox([c for c in self.controls.values() if _is_switch(w, c)]),
                 self._html,
                 self._image,
             ]
@@ -185,6 +206,32 @@ class Workbench:
         return "\n".join([self.title, *self.text])
 
 
+def _relabel(fig: Figure, words: Words) -> None:
+    """The figure's generic cluster words (NVLink, nodes, GPUs) in the track's own words."""
+    swaps = (
+        ("intra-node (fast link, e.g. NVLink)", f"inside a {words.group} ({words.fast})"),
+        ("inter-node (slow link, e.g. InfiniBand)", f"between {words.groups} ({words.slow})"),
+        ("all GPUs", f"all {words.devices}"),
+        ("GPUs", words.devices),
+    )
+    for text in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "set_text")):
+        label = text.get_text()
+        for old, new in swaps:
+            label = label.replace(old, new)
+        if label != text.get_text():
+            text.set_text(label)
+    for ax in fig.axes:  # the legend's entries (handles keep their own labels)
+        for line in ax.get_lines() + list(ax.patches) + list(ax.containers):
+            label = line.get_label()
+            for old, new in swaps:
+                label = label.replace(old, new)
+            line.set_label(label)
+
+
+def _is_switch(w, control) -> bool:
+    return isinstance(control, w.Checkbox | w.ToggleButton)
+
+
 def _log_slider(w, value: float, lo: int, hi: int, description: str):
     """A log10 slider from 10^lo to 10^hi, widened by a decade around value if needed,
     so that every track's numbers (BLE's 125 kB/s as well as NVLink's 450 GB/s) fit."""
@@ -198,7 +245,22 @@ def _log_slider(w, value: float, lo: int, hi: int, description: str):
         continuous_update=False,
         readout_format=".3s",
         style={"description_width": "150px"},
+        layout={"width": CONTROL_WIDTH},
     )
+
+
+CONTROL_WIDTH = "560px"  # wide enough to set a value to 3 significant digits by dragging
+
+
+def rank_counts(N: int, largest: int = 1024) -> list[int]:
+    """The N slider's stops: 1, 2, 3, 4, 6, 8, 12, 16, … (powers of two and 1.5 times them,
+    a log scale of whole numbers) up to at least `largest`, with the student's own N."""
+    stops = {1, 3, int(N)}
+    p = 2
+    while p <= max(largest, int(N)):
+        stops.update((p, p + p // 2))
+        p *= 2
+    return sorted(stops)
 
 
 def _student_functions(student: Mapping | None, names: Mapping[str, str]) -> dict:
@@ -295,12 +357,12 @@ class CrossoverWorkbench(Workbench):
         values = self.values
         controls = {
             "M": _log_slider(w, values["M"], 3, 10, "M (bytes)"),
-            "N": w.IntSlider(
-                min=1,
-                max=max(1024, int(values["N"])),
-                description="N (ranks)",
+            "N": w.SelectionSlider(
+                options=rank_counts(values["N"]),
+                description="N (ranks, log scale)",
                 continuous_update=False,
                 style={"description_width": "150px"},
+                layout={"width": CONTROL_WIDTH},
             ),
             "alpha": _log_slider(w, values["alpha"], -7, -2, "α (s)"),
             "beta": _log_slider(w, values["beta"], 7, 12, "β (bytes/s)"),
@@ -360,9 +422,15 @@ class HierarchicalWorkbench(Workbench):
     title = "Part 2 workbench: the hierarchical multiplier"
 
     def __init__(
-        self, values: dict, fixed: dict, student: dict, max_tries: int, static: bool | None
+        self,
+        values: dict,
+        fixed: dict,
+        student: dict,
+        max_tries: int,
+        static: bool | None,
+        words: Words = GENERIC,
     ) -> None:
-        self.fixed, self.student, self.max_tries = fixed, student, max_tries
+        self.fixed, self.student, self.max_tries, self.words = fixed, student, max_tries, words
         self.tries: list[dict] = []
         super().__init__(values, static)
 
@@ -423,14 +491,17 @@ class HierarchicalWorkbench(Workbench):
         breakdown, T_hier, T_flat = self.sync_times()
         hier = bool(self.values["hierarchical"])
         fig = plots.communication_waterfall(breakdown if hier else None, flat_time=T_flat)
+        _relabel(fig, self.words)
         G, K, M = f["G"], f["K"], f["M"]
         P = G * K
+        w = self.words
         intra = breakdown["intra_reduce_scatter"] + breakdown["intra_all_gather"]
         lines = [
-            f"{P} GPUs = {K} nodes × {G}; gradient M = {plots.format_bytes(M)}; "
-            f"intra-node β = {plots.format_bytes(self.values['beta_intra'])}/s, "
-            f"inter-node β = {plots.format_bytes(self.values['beta_inter'])}/s",
-            f"T_flat (one ring over all {P} GPUs, one NIC per node) = "
+            f"{P} {w.devices} = {K} {w.groups} × {G}; gradient M = {plots.format_bytes(M)}; "
+            f"β inside a {w.group} ({w.fast}) = "
+            f"{plots.format_bytes(self.values['beta_intra'])}/s, β between {w.groups} "
+            f"({w.slow}) = {plots.format_bytes(self.values['beta_inter'])}/s",
+            f"T_flat (one ring over all {P} {w.devices}, one NIC per {w.group}) = "
             f"{plots.format_seconds(T_flat, 4)}",
         ]
         if hier:
@@ -440,13 +511,13 @@ class HierarchicalWorkbench(Workbench):
             lines += [
                 f"T_hier = {plots.format_seconds(T_hier, 4)} "
                 f"({T_flat / T_hier:.3g}x faster than the flat ring)",
-                f"Bytes each node puts on the slow link: hierarchical "
+                f"Bytes each {w.group} puts on the slow link: hierarchical "
                 f"{plots.format_bytes(2 * (K - 1) / K * M)} over its {G} NICs, flat ring "
                 f"{plots.format_bytes(2 * (P - 1) / P * M)} through one NIC. NCCL runs one "
                 f"ring per NIC: {G} rings take {plots.format_seconds(float(rails), 4)} "
                 "(the same bytes per node as the hierarchy; 2(P−1) slow-link latencies instead "
                 "of 2(K−1), and no intra-node phases).",
-                f"The fast intra-node link is busy {intra / T_hier:.0%} of the sync "
+                f"The fast link ({w.fast}) is busy {intra / T_hier:.0%} of the sync "
                 f"and idle the rest.",
             ]
         else:
@@ -487,9 +558,15 @@ class HierarchicalWorkbench(Workbench):
 
     def make_controls(self, w) -> dict:
         return {
-            "beta_intra": _log_slider(w, self.values["beta_intra"], 9, 13, "intra-node β (B/s)"),
-            "beta_inter": _log_slider(w, self.values["beta_inter"], 8, 12, "inter-node β (B/s)"),
-            "hierarchical": w.ToggleButton(description="Hierarchical mode", icon="sitemap"),
+            "beta_intra": _log_slider(
+                w, self.values["beta_intra"], 9, 13, f"β in a {self.words.group} (B/s)"
+            ),
+            "beta_inter": _log_slider(
+                w, self.values["beta_inter"], 8, 12, f"β between {self.words.groups} (B/s)"
+            ),
+            "hierarchical": w.ToggleButton(
+                description="Hierarchical mode", icon="sitemap", layout={"width": "200px"}
+            ),
         }
 
 
@@ -513,6 +590,7 @@ def hierarchical_workbench(
     max_tries: int = 10,
     tries: Sequence[int] = (),
     static: bool | None = None,
+    words: Words = GENERIC,
 ) -> Workbench | Locked:
     """Part 2: slide the intra- and inter-node bandwidth, toggle hierarchical mode.
 
@@ -542,7 +620,7 @@ def hierarchical_workbench(
     }
     max_tries = v.scalar_count("max_tries", max_tries)
     wb = HierarchicalWorkbench(
-        values, fixed, _student_functions(student, _PART2), max_tries, static
+        values, fixed, _student_functions(student, _PART2), max_tries, static, words
     )
     for k in tries:
         wb.try_k(k)
@@ -639,7 +717,9 @@ class CompressionWorkbench(Workbench):
                 style={"description_width": "100px"},
                 layout={"width": "520px"},
             ),
-            "error_feedback": w.ToggleButton(description="Error feedback"),
+            "error_feedback": w.ToggleButton(
+                description="Error feedback", layout={"width": "200px"}
+            ),
         }
 
 
