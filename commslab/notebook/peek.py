@@ -2,7 +2,7 @@
 with the models of the lab. The crossover's closed form is not in it: deriving M* from the
 two times is the student's Part 1 exercise.
 
-Formulas: LAB_SPEC Parts 1-3 (ring: Patarasuk & Yuan 2009; tree: binomial reduce then
+Formulas: docs/LAB_SPEC.md Parts 1-3 (ring: Patarasuk & Yuan 2009; tree: binomial reduce then
 broadcast; hierarchical: three phases; error feedback: Karimireddy et al. 2019).
 """
 

@@ -1,4 +1,4 @@
-"""Each track's own words for Part 2's two-level network (LAB_SPEC: "each track uses its own
+"""Each track's own words for Part 2's two-level network (docs/LAB_SPEC.md: "each track uses its own
 words (no 'GPUs' on a vehicle)"). The links are the track's scenario sources
 (comms_core/scenarios.py)."""
 
