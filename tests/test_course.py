@@ -30,6 +30,7 @@ from commslab.course import CONFIG, Course, init_course
 ROOT = Path(__file__).resolve().parents[1]
 RELEASE = ROOT / "release" / "collective_comms"
 HIDDEN_TESTS = sorted((ROOT / "autograder" / "tests").glob("*.py"))
+SOLVED = "collective_comms_edge_guardian.ipynb"
 IMAGE_CONTEXT = [
     "autograder/Dockerfile",
     "autograder/probe-requirements.txt",
@@ -262,6 +263,23 @@ def test_a_plain_install_runs_every_command_in_a_course_folder_and_writes_nowher
     assert _git_status() == repo_before, "the commands changed the repository"
 
 
+def _write_student_work(released: Path, out: Path) -> None:
+    """The released notebook with every answer cell taken from the committed solved notebook
+    (the demo student's own answers), written under another name."""
+    solved = json.loads((ROOT / "solutions" / "collective_comms" / SOLVED).read_text())
+    answers = {
+        c["metadata"]["nbgrader"]["grade_id"]: c["source"]
+        for c in solved["cells"]
+        if c["metadata"].get("nbgrader", {}).get("solution")
+    }
+    nb = json.loads(released.read_text())
+    for cell in nb["cells"]:
+        grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell["source"] = answers[grade_id]
+    out.write_text(json.dumps(nb))
+
+
 def _tracks() -> list[str]:
     from comms_core.scenarios import TRACKS
 
@@ -282,6 +300,17 @@ def test_the_readme_student_line_installs_the_lab_from_the_release_folder_alone(
         env,
     )
     assert "Type your LMS id" in (folder / "executed.ipynb").read_text()
+    # A student's finished work, renamed: the public checks run from the installed package.
+    _write_student_work(folder / "collective_comms.ipynb", folder / "my lab (final).ipynb")
+    _run(
+        'jupyter nbconvert --to notebook --execute "my lab (final).ipynb" '
+        "--output finished.ipynb --ExecutePreprocessor.timeout=300",
+        folder,
+        env,
+    )
+    finished = (folder / "finished.ipynb").read_text()
+    for check in ("part1", "part2", "part3", "ledger"):
+        assert f"{check} results: All test cases passed!" in finished, check
 
     site = next((tmp_path / "venv" / "lib").glob("python3*/site-packages"))
     check = (
