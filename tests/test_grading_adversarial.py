@@ -125,3 +125,36 @@ def test_the_fast_cases_with_the_probe_in_podman(corpus, fast_rows, grader_image
         _check(case, rows[name], fast_rows[f"baseline_{case.base}"])
         assert rows[name].score == fast_rows[name].score, name
     assert not outside.exists()
+
+
+def _orphaned_probes() -> list[str]:
+    """Probe processes (or their bubblewrap) whose grader is gone: reparented to init.
+    Probes of tests running in parallel still have their grader as an ancestor."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ("/sandbox/probe.py" in cmdline or "grading/probe.py" in cmdline) and ppid == 1:
+            found.append(f"{entry.name}: {cmdline[:120]}")
+    return found
+
+
+@pytest.mark.slow
+def test_no_probe_is_left_running_after_the_batches(fast_rows, slow_rows) -> None:
+    """The slow batch holds loops, forks, hangs and memory bombs: every probe was killed and
+    reaped when its batch returned; none lives on without its grader. (A probe that is being
+    killed right now is an orphan for a moment: only one that stays counts.)"""
+    import time
+
+    left = _orphaned_probes()
+    for _ in range(10):
+        if not left:
+            break
+        time.sleep(1)
+        left = [p for p in _orphaned_probes() if p in left]
+    assert not left, left
