@@ -126,3 +126,20 @@ def test_the_bonus_is_graded_in_the_batch_on_real_ranks(tmp_path) -> None:
     with open(tmp_path / "out" / "gradebook_canvas.csv", newline="", encoding="utf-8") as f:
         canvas = list(csv.reader(f))
     assert canvas[0][-1].endswith("bonus") and canvas[1][-1] == "0"  # extra credit in Canvas
+
+
+def test_where_the_sandbox_cannot_run_the_bonus_is_not_graded_rather_than_zero(
+    tmp_path, monkeypatch
+) -> None:
+    from commslab.grading import bonus_step, isolation
+    from commslab.grading.notebook import read_submission
+
+    def unavailable(self):
+        raise isolation.SandboxUnavailable("bubblewrap could not create the sandbox. fix it")
+
+    monkeypatch.setattr(isolation.Bubblewrap, "check", unavailable)
+    nb = nbs.solved_notebook("6001", replace={"bonus_ring": RING})
+    sub = read_submission(nbs.write(nb, tmp_path / "nb.ipynb"))
+    grade = bonus_step.grade_bonus(sub)
+    assert grade is not None and not grade.graded
+    assert grade.lines == ["bonus: not graded here (bubblewrap could not create the sandbox)"]

@@ -6,8 +6,9 @@ ranks with every rank's student code in its own OS sandbox (commslab/mpi/bonus_r
 Points are extra credit, a column of their own (not part of max_score): each run is worth
 `BONUS_POINTS` (exact sum on every rank, and 2(N-1)/N·M bytes sent per rank, counted on the
 grader's side), and the bonus is the mean over the two runs. A submission that does not define
-`my_ring_allreduce` in its bonus cell has not tried it. Where MPI cannot run on the grading
-machine, the row says so instead of giving 0.
+`my_ring_allreduce` in its bonus cell has not tried it. Where MPI or bubblewrap cannot run on
+the grading machine (a hosted grader without namespaces), the row says "not graded here"
+instead of giving 0.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from commslab.grading import isolation
 from commslab.grading.notebook import Submission, parse_python
 
 BONUS_CELL = "bonus_ring"
@@ -67,6 +69,12 @@ def grade_bonus(sub: Submission, *, sandboxed: bool = True, seed: int = 0) -> Bo
     if source is None:
         return None
     per_run = bonus.SUM_POINTS + bonus.BYTES_POINTS
+    if sandboxed:
+        try:
+            isolation.Bubblewrap().check()
+        except isolation.SandboxUnavailable as err:
+            why = str(err).split(". ")[0]
+            return BonusGrade(0.0, per_run, [f"bonus: not graded here ({why})"], graded=False)
     grade = BonusGrade(points=0.0, max_points=per_run)
     total = 0.0
     for ranks in RANKS:

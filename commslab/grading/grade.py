@@ -272,7 +272,10 @@ def grade_notebook(
     if bonus:
         tried = bonus_step.grade_bonus(sub, sandboxed=not isinstance(launcher, Unsandboxed))
         if tried is not None:
-            result.bonus, result.bonus_max = round(tried.points, 6), tried.max_points
+            if tried.graded:
+                result.bonus, result.bonus_max = round(tried.points, 6), tried.max_points
+            else:
+                result.notes.extend(tried.lines)
             result.feedback.extend(tried.lines)
     result.seconds = time.monotonic() - started
     return result
