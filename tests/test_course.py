@@ -117,6 +117,18 @@ def test_a_wheel_is_the_same_bytes_twice_and_its_record_matches(tmp_path):
     assert "Requires-Dist: jupyterlab" in meta  # the student gets Jupyter with the lab
 
 
+def test_the_committed_student_wheel_is_current(tmp_path):
+    """The wheel in release/ is what `commslab release` would write from this tree (if this
+    fails: `commslab release`, then commit release/)."""
+    released = json.loads((RELEASE / "collective_comms.ipynb").read_text())
+    sources = ["".join(c["source"]) for c in released["cells"] if c["cell_type"] == "code"]
+    fresh = wheels.write_wheel(wheels.student_wheel(sources), tmp_path)
+    committed = RELEASE / fresh.name
+    assert committed.is_file() and committed.read_bytes() == fresh.read_bytes(), (
+        "release/ holds a stale student wheel: run `commslab release` and commit release/"
+    )
+
+
 def test_the_committed_release_holds_a_student_install():
     requirements = (RELEASE / "requirements.txt").read_text()
     (wheel,) = RELEASE.glob("*.whl")
