@@ -210,8 +210,8 @@ def gradescope_command(
 def _grade_upload(
     submission_dir: Path, term: str, metadata_path: Path, autograder_dir: Path, results_dir: Path
 ):
-    from commslab.grading import harness, hosted, lms
-    from commslab.grading.grade import GradeResult, grade_notebook
+    from commslab.grading import hosted, lms
+    from commslab.grading.grade import GradeResult
     from commslab.grading.notebook import read_submission
     from commslab.grading.roster import read_roster
     from commslab.grading.sandbox import Limits
@@ -240,38 +240,24 @@ def _grade_upload(
         claimed = read_submission(path).student_id
         student_id, notes = gradescope_identity(metadata, claimed, roster)
         try:
-            key = harness.instructor_key(autograder_dir, create=False)
-            launcher = hosted.best_launcher()
-            if isinstance(launcher, hosted.UnprivilegedUser):
-                hosted.lock_down([autograder_dir], [results_dir])
-            checks += hosted.protections(
-                launcher,
-                {
-                    "the instructor key": autograder_dir / "instructor.key",
-                    "the hidden tests": autograder_dir / "tests",
-                    "the reference (comms_core)": hosted._package_folder("comms_core") or Path("/"),
-                    "writing the results": results_dir,
-                },
+            result, sandbox = hosted.grade_hosted(
+                path,
+                term=term,
+                student_id=student_id or claimed,
+                autograder_dir=autograder_dir,
+                results_dir=results_dir,
+                limits=Limits(total_seconds=PROBE_SECONDS, memory_bytes=PROBE_MEMORY_BYTES),
             )
-        except Exception as err:
+            checks += sandbox
+        except Exception as err:  # no key in the bundle, no sandbox: say so, run nothing
             failed = GradeResult.failed(
                 path=path,
                 term=term,
                 student_id=student_id or claimed,
-                status=f"grader error: {err}; the instructor must rebuild the autograder",
+                status=f"grader error: {err}"[:300],
                 autograder_dir=autograder_dir,
             )
             return failed, checks
-        result = grade_notebook(
-            path,
-            term=term,
-            student_id=student_id or claimed,
-            autograder_dir=autograder_dir,
-            timeout=PROBE_SECONDS,
-            limits=Limits(total_seconds=PROBE_SECONDS, memory_bytes=PROBE_MEMORY_BYTES),
-            key=key,
-            launcher=launcher,
-        )
     result.notes = [*notes, *result.notes]
     checks.append(f"STUDENT_ID in the notebook: {claimed or '(empty)'}")
     checks.extend(notes)

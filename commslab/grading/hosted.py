@@ -171,3 +171,39 @@ def protections(launcher, checks: dict[str, Path]) -> list[str]:
     if run.returncode != 0:
         lines.append(f"  the trial failed: {run.stderr.strip()[-200:]}")
     return lines
+
+
+def grade_hosted(
+    path: Path, *, term: str, student_id: str, autograder_dir: Path, results_dir: Path, limits
+):
+    """Grade one notebook inside a hosted grader's container: the strongest sandbox the
+    container allows, what must stay hidden locked first (for the unprivileged user), and
+    what the submission's code could reach, for the output. (GradeResult, lines); raises
+    SandboxUnavailable or GraderError (no key in the bundle) for the caller's row."""
+    from commslab.grading.grade import grade_notebook
+    from commslab.grading.harness import KEY_FILE, instructor_key
+
+    key = instructor_key(autograder_dir, create=False)
+    launcher = best_launcher()
+    if isinstance(launcher, UnprivilegedUser):
+        lock_down([autograder_dir], [results_dir])
+    lines = protections(
+        launcher,
+        {
+            "the instructor key": autograder_dir / KEY_FILE,
+            "the hidden tests": autograder_dir / "tests",
+            "the reference (comms_core)": _package_folder("comms_core") or Path("/"),
+            "writing the results": results_dir,
+        },
+    )
+    result = grade_notebook(
+        path,
+        term=term,
+        student_id=student_id,
+        autograder_dir=autograder_dir,
+        timeout=limits.total_seconds,
+        limits=limits,
+        key=key,
+        launcher=launcher,
+    )
+    return result, lines

@@ -204,9 +204,6 @@ def parse_canvas_name(file_name: str) -> dict | None:
     }
 
 
-parse_lms_name = parse_canvas_name  # the older name
-
-
 def copy_number(file_name: str) -> tuple[str, int]:
     """("collective_comms.ipynb", 2) for "collective_comms (2).ipynb" or "collective_comms-2.ipynb".
 

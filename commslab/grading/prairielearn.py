@@ -99,8 +99,8 @@ def prairielearn_results(result, *, verified: bool) -> dict:
 )
 def prairielearn_command(term: str, grade_dir: Path, autograder_dir: Path | None) -> None:
     """PrairieLearn's external-grader entrypoint: grade /grade/student, write results.json."""
-    from commslab.grading import harness, hosted, lms
-    from commslab.grading.grade import GradeResult, default_autograder_dir, grade_notebook
+    from commslab.grading import hosted, lms
+    from commslab.grading.grade import GradeResult, default_autograder_dir
     from commslab.grading.notebook import read_submission
     from commslab.grading.sandbox import Limits
 
@@ -122,25 +122,13 @@ def prairielearn_command(term: str, grade_dir: Path, autograder_dir: Path | None
             path = notebooks[0].path
             claimed = read_submission(path).student_id
             try:
-                launcher = hosted.best_launcher()
-                if isinstance(launcher, hosted.UnprivilegedUser):
-                    hosted.lock_down([autograder_dir], [results_dir])
-                sandbox = hosted.protections(
-                    launcher,
-                    {
-                        "the instructor key": autograder_dir / harness.KEY_FILE,
-                        "the hidden tests": autograder_dir / "tests",
-                        "writing the results": results_dir,
-                    },
-                )
-                result = grade_notebook(
+                result, sandbox = hosted.grade_hosted(
                     path,
                     term=term,
                     student_id=given or claimed,
                     autograder_dir=autograder_dir,
-                    timeout=PROBE_SECONDS,
+                    results_dir=results_dir,
                     limits=Limits(total_seconds=PROBE_SECONDS),
-                    launcher=launcher,
                 )
             except Exception as err:  # no sandbox here: say so, never run the code bare
                 result = GradeResult.failed(
