@@ -260,3 +260,109 @@ def test_the_pages_render_in_headless_chromium(graded, tmp_path) -> None:
             check=True,
         )
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def _drive_page(page: Path, script: str, profile: Path):
+    """Open PAGE in headless Chromium and return what SCRIPT evaluates to, through the
+    DevTools protocol on a loopback port (Chromium's own remote debugging)."""
+    import asyncio
+    import json
+    import re
+    import urllib.request
+
+    from tornado.ioloop import IOLoop
+    from tornado.websocket import websocket_connect
+
+    browser = subprocess.Popen(
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--remote-debugging-address=127.0.0.1",
+            "--remote-debugging-port=0",
+            f"--user-data-dir={profile}",
+            page.as_uri(),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in browser.stderr:
+            found = re.search(r"DevTools listening on ws://127\.0\.0\.1:(\d+)/", line)
+            if found:
+                break
+        else:
+            pytest.fail("chromium did not open its DevTools port")
+        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{found[1]}/json/list"))
+        url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
+
+        async def evaluate():
+            connection = await websocket_connect(url)
+            request = {"expression": script, "returnByValue": True, "awaitPromise": True}
+            for attempt in range(1, 20):  # the page may still be loading (a new context)
+                await connection.write_message(
+                    json.dumps({"id": attempt, "method": "Runtime.evaluate", "params": request})
+                )
+                while True:
+                    message = json.loads(await connection.read_message())
+                    if message.get("id") == attempt:
+                        break
+                if "result" in message:
+                    result = message["result"]
+                    assert "exceptionDetails" not in result, result["exceptionDetails"]
+                    return result["result"]
+                await asyncio.sleep(0.5)
+            pytest.fail(f"the page did not answer: {message}")
+
+        return IOLoop.current().run_sync(evaluate, timeout=90)
+    finally:
+        browser.kill()
+        browser.wait()
+
+
+def test_scores_typed_into_the_review_page_reach_grades_and_canvas(graded, tmp_path) -> None:
+    """The TA types scores into review.html (input events, the page's own state), the page's
+    export is imported: grades.csv and the Canvas gradebook change for those students only."""
+    course, manifest, _ = graded
+    work = tmp_path / "course"
+    shutil.copytree(course, work)
+    out = work / "grading-out"
+    filler = next(s for s in manifest.students if s.kind == "filler").student_id
+    before, canvas_before = _rows(out / "grades.csv"), _rows(out / "gradebook_canvas.csv")
+    column = {name: i for i, name in enumerate(before["student_id"])}
+    script = """
+    new Promise(done => {
+      const ready = () => document.querySelector('[data-student="STUDENT"]');
+      const start = () => ready() ? fill() : setTimeout(start, 100);
+      const fill = () => {
+      const type = (id, points, comment) => {
+        const card = document.querySelector(`[data-student="${id}"]`);
+        const p = card.querySelector("input.points"), c = card.querySelector("input.comment");
+        p.value = points; p.dispatchEvent(new Event("input"));
+        c.value = comment; c.dispatchEvent(new Event("input"));
+      };
+      type("STUDENT", "0.5", "lorem ipsum is not an answer, but the last line is yours");
+      document.getElementById("next").click();          // reflect_part2
+      type("STUDENT", "0", "repeated text");
+      done(scoresCsv());
+      };
+      start();
+    })""".replace("STUDENT", filler)
+    exported = _drive_page(out / "review.html", script, tmp_path / "profile")
+    assert exported["type"] == "string", exported
+    (work / "ta_scores.csv").write_text(exported["value"])
+    assert exported["value"].splitlines()[1:] == [
+        f'{filler},written:reflect_part1,0.5,"lorem ipsum is not an answer, but the last line '
+        'is yours"',
+        f"{filler},written:reflect_part2,0,repeated text",
+    ]
+    run("review", "import", "ta_scores.csv", cwd=work)
+    after, canvas_after = _rows(out / "grades.csv"), _rows(out / "gradebook_canvas.csv")
+    # reflect_part1 and _part2 had no automatic point (filler): the TA gave 0.5 and 0
+    written = float(before[filler][column["written"]]) + 0.5
+    assert float(after[filler][column["written"]]) == written
+    assert float(after[filler][column["score"]]) == float(before[filler][column["score"]]) + 0.5
+    assert float(canvas_after[filler][5]) == float(after[filler][column["score"]])
+    assert all(after[s] == before[s] for s in before if s != filler)
+    assert all(canvas_after[s] == canvas_before[s] for s in canvas_before if s != filler)
