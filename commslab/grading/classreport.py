@@ -25,7 +25,7 @@ from pathlib import Path
 
 from commslab.grading.grade import GradeResult
 from commslab.grading.notebook import PREDICTION_NAMES, WRITTEN_IDS
-from commslab.grading.review import kind_of
+from commslab.grading.review import kind_of, students
 from commslab.notebook.locks import LOCKS
 from commslab.notebook.misconceptions import CATALOGUE, Misconception
 
@@ -38,13 +38,6 @@ LOCK_QUESTIONS = {
 }
 DECISIONS = ("bucket_algorithm", "deadline_algorithm", "accumulation_steps", "compression")
 DECISIONS += ("strategy", "ef_keeps_accuracy", "gossip_within_budget")
-
-
-def students(rows: list[GradeResult]) -> list[GradeResult]:
-    from commslab.grading.report import _gradebook_rows
-
-    chosen = _gradebook_rows(rows)
-    return [chosen[k] for k in sorted(chosen)]
 
 
 def score_table(rows: list[GradeResult]) -> list[dict]:

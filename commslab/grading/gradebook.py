@@ -28,6 +28,7 @@ from pathlib import Path
 
 from commslab.grading.grade import GradeResult
 from commslab.grading.notebook import WRITTEN_IDS
+from commslab.grading.written import IDENTICAL, class_flags
 
 GRADEBOOK = "gradebook.json"
 OVERRIDES = "overrides.csv"
@@ -194,6 +195,29 @@ def replace_student(rows: list[GradeResult], student_id: str, new: list[GradeRes
 # --- the final grades ------------------------------------------------------------------------
 
 
+def flag_identical_written(results: list[GradeResult]) -> None:
+    """An answer handed in word for word by two or more students earns no automatic point:
+    the point comes off `written`, the row's written_flags and feedback say why, and the TA
+    review shows the copies side by side (commslab.grading.written.class_flags)."""
+    rows = [r for r in results if r.written and not r.status.startswith("superseded")]
+    shared = class_flags([(r.student_id, r.written) for r in rows])
+    for r, flags in zip(rows, shared, strict=True):
+        total = r.max_points.get("written", 0.0)
+        each = total / len(WRITTEN_IDS) if total else 0.0
+        for grade_id, others in sorted(flags.items()):
+            earned = r.written_flags.get(grade_id) == ""
+            r.written_flags[grade_id] = f"{IDENTICAL} ({', '.join(others)})"
+            if earned and "written" in r.points:
+                r.points["written"] = round(max(0.0, r.points["written"] - each), 6)
+                r.score = round(sum(r.points.values()), 6)
+                if r.results:
+                    r.results["score"] = r.score
+            r.feedback.append(
+                f"note: {grade_id}: word for word the same as another submission's answer: "
+                "no automatic point; a TA will read it"
+            )
+
+
 def _written_total(r: GradeResult, ta: dict[str, Override]) -> float:
     """Written points: the TA's score per answer where given, else the automatic one."""
     total = r.max_points.get("written", 0.0)
@@ -214,8 +238,6 @@ def finalise(
     by_student: dict[str, dict[str, Override]] = {}
     for o in overrides:
         by_student.setdefault(o.student_id, {})[o.question] = o
-    from commslab.grading.report import flag_identical_written
-
     final = copy.deepcopy(rows)
     flag_identical_written(final)
     for r in final:

@@ -35,7 +35,6 @@ from commslab.grading.lms import Entry
 from commslab.grading.notebook import WRITTEN_IDS, read_submission
 from commslab.grading.roster import Roster
 from commslab.grading.sandbox import Launcher, Limits
-from commslab.grading.written import IDENTICAL, class_flags
 
 ENGINES = ("local", "docker", "podman")
 
@@ -156,32 +155,6 @@ def grade_batch(
             if on_done is not None:
                 on_done(results[futures[future]])
     return results  # type: ignore[return-value]
-
-
-# --- written answers shared between students -----------------------------------------------
-
-
-def flag_identical_written(results: list[GradeResult]) -> None:
-    """An answer handed in word for word by two or more students earns no automatic point:
-    the point comes off `written`, the row's written_flags and feedback say why, and the TA
-    review shows the copies side by side (commslab.grading.written.class_flags)."""
-    rows = [r for r in results if r.written and not r.status.startswith("superseded")]
-    shared = class_flags([(r.student_id, r.written) for r in rows])
-    for r, flags in zip(rows, shared, strict=True):
-        total = r.max_points.get("written", 0.0)
-        each = total / len(WRITTEN_IDS) if total else 0.0
-        for grade_id, others in sorted(flags.items()):
-            earned = r.written_flags.get(grade_id) == ""
-            r.written_flags[grade_id] = f"{IDENTICAL} ({', '.join(others)})"
-            if earned and "written" in r.points:
-                r.points["written"] = round(max(0.0, r.points["written"] - each), 6)
-                r.score = round(sum(r.points.values()), 6)
-                if r.results:
-                    r.results["score"] = r.score
-            r.feedback.append(
-                f"note: {grade_id}: word for word the same as another submission's answer: "
-                "no automatic point; a TA will read it"
-            )
 
 
 # --- writing the outputs --------------------------------------------------------------------

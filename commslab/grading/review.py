@@ -114,7 +114,8 @@ def kind_of(flag: str) -> str:
     return "content"
 
 
-def _gradebook_rows(rows: list[GradeResult]) -> list[GradeResult]:
+def students(rows: list[GradeResult]) -> list[GradeResult]:
+    """One row per student, by id: the gradebook's row (latest submission, best file)."""
     from commslab.grading.report import _gradebook_rows
 
     chosen = _gradebook_rows(rows)
@@ -125,13 +126,13 @@ def review_data(
     rows: list[GradeResult], term: str = "", course_dir: str | Path | None = None
 ) -> dict:
     """What review.html shows, as JSON (also what the test reads)."""
-    students = [r for r in _gradebook_rows(rows) if r.written]
-    each = {r.student_id: (r.max_points.get("written", 0.0) / len(WRITTEN_IDS)) for r in students}
+    answered = [r for r in students(rows) if r.written]
+    each = {r.student_id: (r.max_points.get("written", 0.0) / len(WRITTEN_IDS)) for r in answered}
     items = []
     qs = questions(course_dir)
     for grade_id in WRITTEN_IDS:
         answers = []
-        for r in students:
+        for r in answered:
             flag = r.written_flags.get(grade_id, "")
             answers.append(
                 {
@@ -229,10 +230,10 @@ def similarity_groups(rows: list[GradeResult]) -> list[Group]:
     two notebooks share at least MIN_SHARED personal fingerprints (SHINGLE tokens holding a
     comment or a number of 3+ digits, that no third student has), and SHARED_SHARE of the
     smaller notebook's personal fingerprints."""
-    students = [r for r in _gradebook_rows(rows) if r.written or r.code]
+    handed_in = [r for r in students(rows) if r.written or r.code]
     groups: list[Group] = []
     for grade_id in WRITTEN_IDS:
-        texts = {r.student_id: own_words(r.written.get(grade_id, "")) for r in students}
+        texts = {r.student_id: own_words(r.written.get(grade_id, "")) for r in handed_in}
         texts = {k: v for k, v in texts.items() if len(v) >= 5}
         pairs = []
         ids = sorted(texts)
@@ -244,7 +245,7 @@ def similarity_groups(rows: list[GradeResult]) -> list[Group]:
         for members, score in _union(pairs):
             sample = " ".join(texts[members[0]])[:300]
             groups.append(Group("written", grade_id, members, score, sample))
-    tokens = {r.student_id: _code_tokens(r.code) for r in students}
+    tokens = {r.student_id: _code_tokens(r.code) for r in handed_in}
     shingles = {
         sid: {
             tuple(t[i : i + SHINGLE])
