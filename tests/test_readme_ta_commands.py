@@ -1,5 +1,5 @@
 """The README's TA command, run verbatim: relative paths, default options (`--out` left to its
-relative default), from a course-like working folder, with an LMS zip named as Canvas names
+relative default), from a new course folder (`commslab init`), with an LMS zip named as Canvas names
 its bulk download members (canvas-lms lib/content_zipper.rb: sortable name, user id,
 attachment id, file name).
 
@@ -52,8 +52,13 @@ def _class_zip(folder: Path) -> Path:
     return path
 
 
-def _run(engine: str, folder: Path) -> dict[str, dict]:
-    (folder / "autograder").symlink_to(ROOT / "autograder")
+def _run(engine: str, tmp_path: Path) -> dict[str, dict]:
+    """A new course folder (`commslab init`, as the README says), the class's zip in it, and
+    the README's command run there."""
+    init = [str(BIN / "commslab"), "init", "my-course"]
+    made = subprocess.run(init, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stdout + made.stderr
+    folder = tmp_path / "my-course"
     _class_zip(folder)
     argv = _readme_command(engine)
     run = subprocess.run(argv, cwd=folder, capture_output=True, text=True, timeout=1200)
