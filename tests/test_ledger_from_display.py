@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from comms_core.scenarios import TRACKS, scenario_for
 from commslab import release as rel
+from commslab.course import Course
 from commslab.grading.checks import CheckFailed, ledger_test_cases
 
+ROOT = Path(__file__).resolve().parent.parent
 TERM = "2026-fall"
 STUDENTS = ("s101", "77342")
 
@@ -149,7 +152,7 @@ READERS = {
 @pytest.mark.parametrize("student", STUDENTS)
 @pytest.mark.parametrize("track", sorted(TRACKS))
 def test_every_graded_ledger_number_can_be_read_from_the_notebook(track, student):
-    nb = rel.execute(rel.solved_notebook(TERM, student, track))
+    nb = rel.execute(rel.solved_notebook(TERM, student, track, Course.at(ROOT)))
     shown = displayed(nb)
     ledger = common(shown) | READERS[track](shown)
     k_tries = [int(k) for k in re.findall(r"try \d+: k = (\d+)", shown["workbench_part2"])]
