@@ -128,7 +128,7 @@ def _notebook(track: str, lock1: str) -> nbformat.NotebookNode:
     return nb
 
 
-def _run_all(driver, timeout: float = 400) -> None:
+def _run_all(driver, timeout: float = 900) -> None:
     from selenium.webdriver.common.by import By
 
     for _ in range(60):  # the app and the notebook's kernel are ready
