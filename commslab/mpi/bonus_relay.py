@@ -16,7 +16,6 @@ sandboxes die with their relays (--die-with-parent).
 
 from __future__ import annotations
 
-import argparse
 import json
 import struct
 import subprocess
@@ -27,7 +26,7 @@ from mpi4py import MPI
 
 from commslab.grading import isolation
 from commslab.mpi import relay_rank
-from commslab.mpi.bonus_runner import ATOL, RTOL, rank_data
+from commslab.mpi.bonus_runner import arguments, rank_data, sum_problem
 from commslab.mpi.rank_status import RankStatus
 
 MAX_HEADER = 64 * 1024
@@ -125,12 +124,7 @@ def relay(proc: subprocess.Popen, world, source: bytes, d: int, seed: int) -> tu
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--student", required=True)
-    parser.add_argument("--d", type=int, required=True)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--status-dir", required=True)
-    args = parser.parse_args()
+    args = arguments()
 
     world = MPI.COMM_WORLD
     rank, n_ranks = world.Get_rank(), world.Get_size()
@@ -160,15 +154,8 @@ def main() -> None:
         finally:
             proc.kill()
             proc.wait()
-    expected = sum(rank_data(args.seed, r, args.d) for r in range(n_ranks))
     got = np.frombuffer(result, dtype=np.float64)
-    problem, max_error = None, None
-    if got.shape != expected.shape:
-        problem = f"returned {got.size} values, expected {args.d}"
-    else:
-        max_error = float(np.max(np.abs(got - expected)))
-        if not np.allclose(got, expected, rtol=RTOL, atol=ATOL):
-            problem = f"result differs from the exact sum by up to {max_error:.3g}"
+    problem, max_error = sum_problem(got, args.seed, n_ranks, args.d)
     report = {"rank": rank, "bytes_sent": sent, "sum_ok": problem is None}
     report.update(max_abs_error=max_error, problem=problem)
     (status.dir / f"rank{rank}.json").write_text(json.dumps(report))

@@ -31,13 +31,35 @@ def rank_data(seed: int, rank: int, d: int) -> np.ndarray:
     return np.random.default_rng([seed, rank]).standard_normal(d)
 
 
-def main() -> None:
+def sum_problem(result, seed: int, n_ranks: int, d: int) -> tuple[str | None, float | None]:
+    """(what is wrong with a rank's result, its largest error): None if it is the exact sum
+    of every rank's rank_data, to RTOL/ATOL. Shared by this runner and bonus_relay."""
+    expected = sum(rank_data(seed, r, d) for r in range(n_ranks))
+    try:
+        got = np.asarray(result, dtype=np.float64)
+    except (TypeError, ValueError):
+        got = None
+    if got is None or got.shape != expected.shape:
+        shape = None if got is None else got.shape
+        return f"returned {type(result).__name__} of shape {shape}, expected ({d},)", None
+    max_error = float(np.max(np.abs(got - expected)))
+    if not np.allclose(got, expected, rtol=RTOL, atol=ATOL):
+        return f"result differs from the exact sum by up to {max_error:.3g}", max_error
+    return None, max_error
+
+
+def arguments() -> argparse.Namespace:
+    """The rank's command line (the same for this runner and bonus_relay)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--student", required=True)
     parser.add_argument("--d", type=int, required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--status-dir", required=True)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
 
     world = MPI.COMM_WORLD
     rank, n_ranks = world.Get_rank(), world.Get_size()
@@ -62,19 +84,7 @@ def main() -> None:
     except Exception as err:  # report the student's error, whatever it is
         fail(f"my_ring_allreduce raised {type(err).__name__} on rank {rank}: {err}")
 
-    expected = sum(rank_data(args.seed, r, args.d) for r in range(n_ranks))
-    problem, max_error = None, None
-    try:
-        got = np.asarray(result, dtype=np.float64)
-    except (TypeError, ValueError):
-        got = None
-    if got is None or got.shape != expected.shape:
-        shape = None if got is None else got.shape
-        problem = f"returned {type(result).__name__} of shape {shape}, expected ({args.d},)"
-    else:
-        max_error = float(np.max(np.abs(got - expected)))
-        if not np.allclose(got, expected, rtol=RTOL, atol=ATOL):
-            problem = f"result differs from the exact sum by up to {max_error:.3g}"
+    problem, max_error = sum_problem(result, args.seed, n_ranks, args.d)
     (status.dir / f"rank{rank}.json").write_text(
         json.dumps(
             {
