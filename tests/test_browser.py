@@ -129,8 +129,10 @@ def _notebook(track: str, lock1: str) -> nbformat.NotebookNode:
 
 
 def _run_all(driver, timeout: float = 900) -> None:
-    from selenium.webdriver.common.by import By
+    """Run All in the open notebook; wait until every code cell has an execution count.
 
+    Read from JupyterLab's own cell models (not the page's text, where a hidden tab's cells
+    show no prompt)."""
     for _ in range(60):  # the app and the notebook's kernel are ready
         if driver.execute_script(
             "const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
@@ -143,20 +145,29 @@ def _run_all(driver, timeout: float = 900) -> None:
     driver.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells');")
     deadline = time.time() + timeout
     time.sleep(2)
+    counts: list = []
     while time.time() < deadline:
-        prompts = [
-            p.text for p in driver.find_elements(By.CSS_SELECTOR, ".jp-CodeCell .jp-InputPrompt")
-        ]
-        if prompts and all(p.strip() not in ("[*]:", "[ ]:", "") for p in prompts):
+        status, counts = driver.execute_script(
+            "const w = window.jupyterapp.shell.currentWidget;"
+            "const code = w.content.widgets.filter(c => c.model.type === 'code');"
+            "return [w.sessionContext.session.kernel.status,"
+            " code.map(c => c.model.executionCount)];"
+        )
+        if status == "idle" and counts and all(c is not None for c in counts):
             return
         time.sleep(1)
-    pytest.fail(f"the notebook did not finish in {timeout} s: prompts {prompts}")
+    pytest.fail(f"the notebook did not finish in {timeout} s: execution counts {counts}")
+
+
+def _notebook_node(driver):
+    """The open notebook's own DOM node (other tabs' notebooks stay in the page, hidden)."""
+    return driver.execute_script("return window.jupyterapp.shell.currentWidget.content.node;")
 
 
 def _cells(driver, nb) -> dict:
     from selenium.webdriver.common.by import By
 
-    elements = driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell")
+    elements = _notebook_node(driver).find_elements(By.CSS_SELECTOR, ".jp-Cell")
     ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
     assert len(elements) == len(ids)
     return dict(zip(ids, elements, strict=True))
@@ -172,7 +183,11 @@ def _open(driver, lab_server, track: str, lock1: str):
     folder.mkdir(parents=True, exist_ok=True)
     nb = _notebook(track, lock1)
     nbformat.write(nb, folder / NAME)
-    url = f"{base}/lab/tree/Downloads/{track}/{NAME.replace(' ', '%20')}?token={token}"
+    # a fresh workspace per track, so that no earlier notebook is restored beside this one
+    url = (
+        f"{base}/lab/workspaces/{track}/tree/Downloads/{track}/{NAME.replace(' ', '%20')}"
+        f"?reset&token={token}"
+    )
     driver.get(url)
     WebDriverWait(driver, 120).until(
         ec.presence_of_element_located((By.CSS_SELECTOR, ".jp-Notebook .jp-CodeCell"))
@@ -211,7 +226,7 @@ def test_the_renamed_notebook_runs_in_jupyterlab(browser, lab_server, track, tmp
     lock1 = "maybe" if track == "cloud_titan" else "less"
     nb = _open(browser, lab_server, track, lock1)
     _run_all(browser)
-    page = browser.find_element(By.CSS_SELECTOR, ".jp-Notebook").text
+    page = _notebook_node(browser).text
     assert "Traceback" not in page and "Error displaying widget" not in page
     cells = _cells(browser, nb)
     part1 = cells["workbench_part1"].text
