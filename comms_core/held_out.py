@@ -40,7 +40,7 @@ from comms_core.measurements import (
     forced_algorithm,
     load_nccl_measurements,
     nccl_like_allreduce_time,
-    nccl_system_arguments,
+    nccl_row_arguments,
 )
 
 __all__ = [
@@ -102,15 +102,9 @@ def conditions(rows: list[NcclMeasurement]) -> dict[Condition, list[NcclMeasurem
 
 
 def _nccl_time(row: NcclMeasurement, system: SystemModel) -> float:
-    return float(
-        nccl_like_allreduce_time(
-            row.size_bytes,
-            row.gpus,
-            row.nodes,
-            algorithm=forced_algorithm(row),
-            **nccl_system_arguments(system),
-        )
-    )
+    """The NCCL-like time of one row (its system, forced algorithm and NCCL release)."""
+    args = nccl_row_arguments(row, system)
+    return float(nccl_like_allreduce_time(row.size_bytes, row.gpus, row.nodes, **args))
 
 
 # --- model 1: the α-β ring, pooled over GPU counts ----------------------------------------

@@ -23,11 +23,13 @@ The Azure pages give only the bus bandwidth; their times are DERIVED from it (co
 The two models:
 - the plain α-β ring of the lab, T = 2(N-1)·α + 2(N-1)/N·M/β, with the per-system α
   and β of SYSTEMS (datasheet-style numbers, each with its source);
-- an NCCL-like model: NCCL's own tuning model (NVIDIA/nccl src/graph/tuning.cc at
-  v2.20.3, commit b6475625), ring and tree with the LL, LL128 and Simple protocols,
-  each a latency plus a bandwidth term, and NVLS / NVLSTree (Simple) on Hopper NVSwitch
-  nodes with the busbw nccl#1455 measured per GPU count; like NCCL we take the fastest,
-  or the fastest protocol of the algorithm a run forced.
+- an NCCL-like model: NCCL's own tuning model (NVIDIA/nccl src/graph/tuning.cc), ring
+  and tree with the LL, LL128 and Simple protocols, each a latency plus a bandwidth term,
+  and NVLS / NVLSTree (Simple) on Hopper NVSwitch nodes with the busbw nccl#1455 measured
+  per GPU count; like NCCL we take the fastest, or the fastest protocol of the algorithm
+  a run forced. Each row is predicted with the latency constants of the NCCL release
+  that measured it (NCCL_TUNING: v2.16.5, v2.18.5, v2.20.3, v2.21.5, each read at its
+  tag); a source that does not state its release is taken as v2.20.3 (an assumption).
 
 What the NCCL-like model leaves out, so its errors are honest: CollNet, the per-channel
 bandwidth caps (they do not bind with >= 16 channels at NVLink speeds), the thread/
@@ -39,7 +41,7 @@ bench_calibrate.py prints it, and comms_core.held_out scores conditions held out
 
     system               plain α-β   NCCL-like   why the NCCL-like model misses
     dgx_h100_1x8         36%         12%         one outlier row (32 B, 68 µs) in the source
-    azure_nd_h100_v5     16%         31%         small sizes: 25-40 µs measured here vs
+    azure_nd_h100_v5     16%         34%         small sizes: 25-40 µs measured here vs
                                                  13-20 µs on DGX (busbw given to 0.01)
     azure_nd_a100_v4     33%         33%         small sizes ~45 µs, model 15 µs
     gcp_a3mega_2x8_h100  21%         80%         TCPXO Ethernet: ~123 µs floor; NCCL's
@@ -48,7 +50,9 @@ bench_calibrate.py prints it, and comms_core.held_out scores conditions held out
     a100_3x8_hdr         9%          12%         ring busbw right (4 NICs, 96 GB/s); NCCL's
                                                  24-rank ring latency adds ~330 µs
     h100_2x1_tree        77%         39%         the tree reaches 41 GB/s of 4 NICs' 192
-    dgx_a100_2x8_ring    61%         26%         a 93 µs floor; the model says 69 µs
+    dgx_a100_2x8_ring    61%         61%         a 93 µs floor; NCCL 2.16.5's constants
+                                                 say 36 µs (2.18+ would say 69 µs: the
+                                                 CPU network-post floor it added)
 
 Read it as: NCCL's own latency model (base + per-hop, LL protocol) gets a single NVLink
 node's small messages right where a datasheet α does not, NVLS and NVLSTree explain the
@@ -69,12 +73,15 @@ from comms_core.cost_models import ring_allreduce_time
 
 __all__ = [
     "DATA_PATH",
+    "DEFAULT_NCCL_VERSION",
+    "NCCL_TUNING",
     "NVLS_BUS_BW_GBS",
     "RING_BUS_BW_H100_GBS",
     "SIZE_REGIMES",
     "SYSTEMS",
     "ModelComparison",
     "NcclMeasurement",
+    "NcclTuning",
     "SystemModel",
     "bus_bandwidth",
     "compare_model_to_measurements",
@@ -84,7 +91,9 @@ __all__ = [
     "nccl_like_algorithm_times",
     "nccl_like_allreduce_time",
     "nccl_like_choice",
+    "nccl_row_arguments",
     "nccl_system_arguments",
+    "nccl_tuning",
     "time_from_bus_bandwidth",
 ]
 
@@ -138,38 +147,50 @@ def time_from_bus_bandwidth(size_bytes: ArrayLike, busbw: ArrayLike, n: ArrayLik
     return v.scalar_or_array(S * 2 * (n - 1) / n / busbw)
 
 
-def _row(record: dict, line: int) -> NcclMeasurement:
-    def need(column: str) -> str:
-        value = (record.get(column) or "").strip()
-        if not value:
-            raise ValueError(f"{DATA_PATH.name} line {line}: column {column!r} is empty")
-        return value
+def _required(record: dict, column: str) -> str:
+    """A column's text, stripped; an empty cell is an error."""
+    value = (record.get(column) or "").strip()
+    if not value:
+        raise ValueError(f"column {column!r} is empty")
+    return value
 
+
+def _parse_row(record: dict) -> NcclMeasurement:
+    """One csv record as typed fields (ValueError names the column or the value)."""
+    return NcclMeasurement(
+        system=_required(record, "system"),
+        gpu=_required(record, "gpu"),
+        gpus=int(_required(record, "gpus")),
+        nodes=int(_required(record, "nodes")),
+        fabric=_required(record, "fabric"),
+        nics=_required(record, "nics"),
+        nccl_version=_required(record, "nccl_version"),
+        algorithm=_required(record, "algorithm"),
+        protocol=_required(record, "protocol"),
+        size_bytes=int(_required(record, "size_bytes")),
+        time_us=float(_required(record, "time_us")),
+        busbw_gbs=float(_required(record, "busbw_gbs")),
+        derived=_required(record, "derived") == "yes",
+        source=_required(record, "source"),
+        note=(record.get("note") or "").strip(),
+    )
+
+
+def _check_row(row: NcclMeasurement) -> NcclMeasurement:
+    """The row's invariants: positive sizes and times, gpus = nodes × GPUs per node."""
+    if row.size_bytes <= 0 or not row.time_us > 0 or row.busbw_gbs < 0:
+        raise ValueError("sizes and times must be positive")
+    if row.gpus < 2 or row.nodes < 1 or row.gpus % row.nodes:
+        raise ValueError("gpus must be nodes × GPUs per node")
+    return row
+
+
+def _row(record: dict, line: int) -> NcclMeasurement:
+    """One csv record, parsed and checked; errors name the file and the line."""
     try:
-        row = NcclMeasurement(
-            system=need("system"),
-            gpu=need("gpu"),
-            gpus=int(need("gpus")),
-            nodes=int(need("nodes")),
-            fabric=need("fabric"),
-            nics=need("nics"),
-            nccl_version=need("nccl_version"),
-            algorithm=need("algorithm"),
-            protocol=need("protocol"),
-            size_bytes=int(need("size_bytes")),
-            time_us=float(need("time_us")),
-            busbw_gbs=float(need("busbw_gbs")),
-            derived=need("derived") == "yes",
-            source=need("source"),
-            note=(record.get("note") or "").strip(),
-        )
+        return _check_row(_parse_row(record))
     except ValueError as err:
         raise ValueError(f"{DATA_PATH.name} line {line}: {err}") from None
-    if row.size_bytes <= 0 or not row.time_us > 0 or row.busbw_gbs < 0:
-        raise ValueError(f"{DATA_PATH.name} line {line}: sizes and times must be positive")
-    if row.gpus < 2 or row.nodes < 1 or row.gpus % row.nodes:
-        raise ValueError(f"{DATA_PATH.name} line {line}: gpus must be nodes × GPUs per node")
-    return row
 
 
 def load_nccl_measurements(path: str | Path | None = None) -> list[NcclMeasurement]:
@@ -200,99 +221,91 @@ _H100_NVLINK = 18 * 20.6e9  # NCCL src/graph/topo.h SM90_NVLINK_BW × 18 links =
 _A100_NVLINK = 12 * 20.0e9  # NCCL SM80_NVLINK_BW × 12 links = 240 GB/s
 _ALPHA_NVLINK = 2e-6  # one NVLink P2P write, 1.8-2.3 µs (cuda-samples#230)
 _ALPHA_NET = 5e-6  # InfiniBand NDR (mlsysim IB_NDR_LATENCY_US); assumed for TCPXO too
+
+
+def _one_node(arch: str, cpu_vendor: str, nvlink: float, basis: str) -> SystemModel:
+    """One NVSwitch node: no NICs in the collective; the plain ring's α is one NVLink
+    write and its β the NVLink bus bandwidth; NVLS on Hopper."""
+    return SystemModel(
+        arch, cpu_vendor, nvlink, None, _ALPHA_NVLINK, nvlink, basis, nvls=arch == "hopper"
+    )
+
+
+def _several_nodes(
+    arch: str, cpu_vendor: str, intra: float, nics: float, basis: str, *, nvls: bool
+) -> SystemModel:
+    """Nodes joined by NICs (nics: all of a node's NICs, bytes/s): the plain ring runs one
+    ring per NIC, so its β is the node's NIC total and its α a network hop."""
+    return SystemModel(arch, cpu_vendor, intra, nics, _ALPHA_NET, nics, basis, nvls=nvls)
+
+
 SYSTEMS: dict[str, SystemModel] = {
-    "dgx_h100_1x8": SystemModel(
+    "dgx_h100_1x8": _one_node(
         "hopper",
         "intel",
-        _H100_NVLINK,
-        None,
-        _ALPHA_NVLINK,
         _H100_NVLINK,
         "18 NVLink4 links × 20.6 GB/s (NCCL topo.h); sjeaugey in nccl-tests#212: NCCL "
         "gets ~370 GB/s effective NVLink bandwidth",
-        nvls=True,
     ),
-    "azure_nd_h100_v5": SystemModel(
-        "hopper",
-        "intel",
-        _H100_NVLINK,
-        None,
-        _ALPHA_NVLINK,
-        _H100_NVLINK,
-        "as dgx_h100_1x8; CPU Xeon 8480C (the results page)",
-        nvls=True,
+    "azure_nd_h100_v5": _one_node(
+        "hopper", "intel", _H100_NVLINK, "as dgx_h100_1x8; CPU Xeon 8480C (the results page)"
     ),
-    "azure_nd_a100_v4": SystemModel(
+    "azure_nd_a100_v4": _one_node(
         "ampere",
         "amd",
         _A100_NVLINK,
-        None,
-        _ALPHA_NVLINK,
-        _A100_NVLINK,
         "12 NVLink3 links × 20 GB/s (NCCL topo.h); CPU AMD EPYC 7V12 (the results page)",
     ),
-    "gcp_a3mega_2x8_h100": SystemModel(
+    "gcp_a3mega_2x8_h100": _several_nodes(
         "hopper",
         "intel",
         _H100_NVLINK,
         8 * 25e9,
-        _ALPHA_NET,
-        8 * 25e9,
-        "ASSUMPTION: 8 NICs × 200 Gb/s per node for A3 Mega (not in the source file); the "
-        "plain ring runs one ring per NIC, so its β is the node's NIC total",
+        "ASSUMPTION: 8 NICs × 200 Gb/s per node for A3 Mega (not in the source file)",
         nvls=True,
     ),
-    "h20_2x8_ndr": SystemModel(
+    "h20_2x8_ndr": _several_nodes(
         "hopper",
         "intel",
         _H100_NVLINK,
-        8 * 48e9,
-        _ALPHA_NET,
         8 * 48e9,
         "8 CX-7 NDR NICs per node at the 46-48 GB/s NCCL reaches (AddyLaddy, nccl-tests"
         "#290); ASSUMPTION: H20 NVLink as H100 (900 GB/s bidirectional), Intel host",
         nvls=True,
     ),
-    "a100_3x8_hdr": SystemModel(
+    "a100_3x8_hdr": _several_nodes(
         "ampere",
         "intel",
         _A100_NVLINK,
         4 * 24e9,
-        _ALPHA_NET,
-        4 * 24e9,
         "4 HDR NICs per node at the 24 GB/s NCCL reaches per 200G NIC (sjeaugey, "
         "nccl-tests#119); CPU Xeon Platinum 8358 (the issue)",
+        nvls=False,
     ),
-    "h100_2x1_tree": SystemModel(
+    "h100_2x1_tree": _several_nodes(
         "hopper",
         "intel",
         4 * 48e9,
-        4 * 48e9,
-        _ALPHA_NET,
         4 * 48e9,
         "1 GPU per node, so no NVLink in the collective: 4 NICs; ASSUMPTION: 400G each at "
         "46-48 GB/s (the poster expects 200 GB/s for 4; AddyLaddy, nccl-tests#290); "
         "ASSUMPTION: Intel host",
+        nvls=False,
     ),
-    "dgx_a100_2x8_ring": SystemModel(
+    "dgx_a100_2x8_ring": _several_nodes(
         "ampere",
         "amd",
         _A100_NVLINK,
         8 * 12e9,
-        _ALPHA_NET,
-        8 * 12e9,
         "8 NICs of 100 Gb/s per node (the poster, nccl#812) at the 12 GB/s NCCL reaches per "
         "100G NIC (sjeaugey, nccl-tests#119); a standard DGX A100: AMD EPYC host",
+        nvls=False,
     ),
-    "h100_1x8_single": SystemModel(
+    "h100_1x8_single": _one_node(
         "hopper",
         "intel",
         _H100_NVLINK,
-        None,
-        _ALPHA_NVLINK,
-        _H100_NVLINK,
         "as dgx_h100_1x8 (8 H100 80GB HBM3 on NVSwitch); ASSUMPTION: Intel host",
-        nvls=True,
     ),
 }
 
@@ -305,114 +318,146 @@ RING_BUS_BW_H100_GBS = (365.0, 370.0)  # forced Ring, 2-8 GPUs, 2-4 GiB (nccl#14
 
 
 # --- the NCCL-like model -------------------------------------------------------------------
-# NVIDIA/nccl src/graph/tuning.cc at v2.20.3 (commit b6475625). Latencies in µs, [LL,
-# LL128, Simple]. (v2.23+ lowered Tree/Simple to base 8.4 + hop 4.0 µs and raised the
-# Hopper LL cap to 141 GB/s; research notes §2.2. The datasets ran NCCL 2.18-2.21.)
-_BASE_LATENCY_US = {"tree": (6.8, 14.0, 0.0), "ring": (6.6, 14.0, 8.4)}
-_HOP_LATENCY_US = {
-    "nvlink": {"tree": (0.6, 1.25, 28.0), "ring": (0.6, 1.9, 3.4)},
-    "net": {"tree": (5.0, 8.5, 28.0), "ring": (2.7, 4.0, 14.0)},
+# NVIDIA/nccl src/graph/tuning.cc, read at the tag of each NCCL release the dataset ran:
+# baseLat, hwLat[NVLINK|NET], llMaxBws and the ring rules differ between releases, so each
+# row is predicted with the constants of the release that measured it (NcclTuning).
+# Latencies in µs, per protocol (LL, LL128, Simple).
+
+
+@dataclass(frozen=True)
+class NcclTuning:
+    """The constants of NCCL's AllReduce tuning model in one release (tuning.cc at its tag).
+
+    base_latency_us[algo] is baseLat, hop_latency_us[hw][algo] is hwLat (hw "nvlink" or
+    "net"), both per protocol (LL, LL128, Simple). nvls_latency_us is what one node's NVLS
+    pays (baseLat + hwLat[NVLINK] of NVLS; None: the release has no NVLS), nvlstree_net_us
+    the network hop of NVLSTree, crossed 2·⌊log2 nodes⌋ times (2·(nodes-1) before v2.19).
+    hopper_ll_max_bw_gbs is llMaxBws' Hopper row (1 node, 2 nodes, more). The ring rules:
+    Ring/Simple on several nodes is slowed by ring_plateau once M/N reaches
+    plateau_bytes_per_rank (None: 64 B × channels); LL hops inside a node cost
+    ll_intra_factor more on several nodes; net_overhead_floor: a multi-node ring step costs
+    at least the CPU's network post overhead (getNetOverhead).
+    """
+
+    version: str
+    source: str
+    base_latency_us: dict[str, tuple[float, float, float]]
+    hop_latency_us: dict[str, dict[str, tuple[float, float, float]]]
+    hopper_ll_max_bw_gbs: tuple[float, float, float]
+    nvls_latency_us: float | None
+    nvlstree_net_us: float | None
+    nvlstree_log2_hops: bool = True
+    ring_plateau: float = 1.4
+    plateau_bytes_per_rank: float | None = None
+    ll_intra_factor: float = 1.0
+    net_overhead_floor: bool = True
+
+
+_TUNING_FILE = "https://github.com/NVIDIA/nccl/blob/{commit}/src/graph/tuning.cc"
+_LL_MAX_BW_AMPERE = (87.7, 22.5, 19.0)  # llMaxBws Ampere/AMD row, v2.16.5-v2.23.4
+_RING_HOPS_NVLINK = (0.6, 1.9, 3.4)  # hwLat[NVLINK][Ring], v2.18.5-v2.23.4
+_RING_HOPS_NET = (2.7, 4.0, 14.0)  # hwLat[NET][Ring], v2.18.5-v2.23.4
+NCCL_TUNING: dict[str, NcclTuning] = {
+    "2.16.5": NcclTuning(
+        "2.16.5",
+        _TUNING_FILE.format(commit="f3d51667838f7542df8ea32ea4e144d812b3ed7c"),
+        {"tree": (4.4, 4.4, 0.0), "ring": (3.6, 10.0, 8.4)},
+        {
+            "nvlink": {"tree": (0.52, 1.25, 28.0), "ring": (0.47, 1.9, 3.4)},
+            "net": {"tree": (5.0, 8.5, 28.0), "ring": (2.7, 4.0, 9.6)},
+        },
+        _LL_MAX_BW_AMPERE,
+        nvls_latency_us=None,  # NVLS arrived in v2.17
+        nvlstree_net_us=None,
+        ring_plateau=1.9,  # lat *= 1.9 once nBytes >= nRanks/16·65536
+        plateau_bytes_per_rank=65536 / 16,
+        ll_intra_factor=1.8,  # "if (nNodes > 1 && p == NCCL_PROTO_LL) intraLat *= 1.8"
+        net_overhead_floor=False,
+    ),
+    "2.18.5": NcclTuning(
+        "2.18.5",
+        _TUNING_FILE.format(commit="559b70f86c190a0d8f67f0d7a0f2c9810dd1e8c7"),
+        {"tree": (6.8, 14.0, 0.0), "ring": (6.6, 14.0, 8.4)},
+        {
+            "nvlink": {"tree": (0.6, 1.25, 4.0), "ring": _RING_HOPS_NVLINK},
+            "net": {"tree": (5.0, 8.5, 14.0), "ring": _RING_HOPS_NET},
+        },
+        _LL_MAX_BW_AMPERE,
+        nvls_latency_us=23.0,  # baseLat[NVLS] 23, hwLat[NVLINK][NVLS] 0
+        nvlstree_net_us=19.0,
+        nvlstree_log2_hops=False,  # "2*(nNodes-1)*hwLat[NET][NVLS_TREE]"
+    ),
+    "2.20.3": NcclTuning(
+        "2.20.3",
+        _TUNING_FILE.format(commit="b6475625fbcaa2c3c0e50eed2fa1255d7514d4a2"),
+        {"tree": (6.8, 14.0, 0.0), "ring": (6.6, 14.0, 8.4)},
+        {
+            "nvlink": {"tree": (0.6, 1.25, 28.0), "ring": _RING_HOPS_NVLINK},
+            "net": {"tree": (5.0, 8.5, 28.0), "ring": _RING_HOPS_NET},
+        },
+        _LL_MAX_BW_AMPERE,
+        nvls_latency_us=23.0,  # baseLat 0, hwLat[NVLINK][NVLS] 23
+        nvlstree_net_us=14.0,
+    ),
+    "2.21.5": NcclTuning(
+        "2.21.5",
+        _TUNING_FILE.format(commit="ab2b89c4c339bd7f816fbc114a4b05d386b66290"),
+        {"tree": (6.8, 14.0, 0.0), "ring": (6.6, 14.0, 8.4)},
+        {
+            "nvlink": {"tree": (0.6, 1.25, 28.0), "ring": _RING_HOPS_NVLINK},
+            "net": {"tree": (5.0, 8.5, 28.0), "ring": _RING_HOPS_NET},
+        },
+        (141.0, 45.0, 35.0),  # Hopper's own LL caps from v2.21
+        nvls_latency_us=25.0,
+        nvlstree_net_us=14.0,
+    ),
 }
-# llMaxBws[index1][1 node, 2 nodes, more], GB/s. One node: by GPU; several: by CPU.
-_LL_MAX_BW_GBS = {
-    "volta_or_intel": (39.0, 39.0, 20.4),
-    "ampere_or_amd": (87.7, 22.5, 19.0),
-    "hopper": (87.7, 22.5, 19.0),
-}
+# ASSUMPTION: a source that does not state its NCCL version ran 2.20.3 (the dataset's
+# stated versions span 2.16.5-2.21.5; 2.20.3 is the middle of what its sources ran).
+DEFAULT_NCCL_VERSION = "2.20.3"
+
+
+def nccl_tuning(version: str) -> NcclTuning:
+    """The tuning constants of an NCCL release ("not stated": DEFAULT_NCCL_VERSION)."""
+    if version == "not stated":
+        version = DEFAULT_NCCL_VERSION
+    if version not in NCCL_TUNING:
+        raise ValueError(
+            f"nccl_version: no tuning constants for NCCL {version!r}; "
+            f"known: {', '.join(NCCL_TUNING)} (add them from NVIDIA/nccl src/graph/tuning.cc)"
+        )
+    return NCCL_TUNING[version]
+
+
 _NET_OVERHEAD_US = {"intel": 1.0, "amd": 2.0}  # getNetOverhead; ×3 for Simple
-# treeCorrectionFactor[proto][log2(bytes/64)], 64 B to 256 MB.
+# treeCorrectionFactor[proto][log2(bytes/64)], 64 B to 256 MB (the same v2.16.5-v2.23.4).
+# fmt: off
 _TREE_CORRECTION = {
-    "LL": (
-        1.0,
-        1.0,
-        1.0,
-        1.0,
-        0.9,
-        0.8,
-        0.7,
-        0.7,
-        0.7,
-        0.7,
-        0.6,
-        0.5,
-        0.4,
-        0.4,
-        0.5,
-        0.6,
-        0.7,
-        0.8,
-        0.9,
-        1.0,
-        1.0,
-        1.0,
-        1.0,
-    ),
-    "LL128": (
-        1.0,
-        1.0,
-        1.0,
-        1.0,
-        1.0,
-        0.9,
-        0.8,
-        0.8,
-        0.8,
-        0.7,
-        0.6,
-        0.6,
-        0.6,
-        0.6,
-        0.6,
-        0.6,
-        0.8,
-        0.9,
-        0.9,
-        0.9,
-        0.9,
-        1.0,
-        1.0,
-    ),
-    "Simple": (
-        0.9,
-        0.9,
-        0.9,
-        0.9,
-        0.9,
-        0.9,
-        0.9,
-        0.8,
-        0.7,
-        0.6,
-        0.6,
-        0.5,
-        0.5,
-        0.5,
-        0.5,
-        0.6,
-        0.7,
-        0.8,
-        0.7,
-        0.7,
-        0.8,
-        0.9,
-        0.9,
-    ),
+    "LL": (1.0, 1.0, 1.0, 1.0, .9, .8, .7, .7, .7, .7, .6, .5, .4, .4, .5, .6, .7, .8, .9, 1.0,
+           1.0, 1.0, 1.0),
+    "LL128": (1.0, 1.0, 1.0, 1.0, 1.0, .9, .8, .8, .8, .7, .6, .6, .6, .6, .6, .6, .8, .9, .9,
+              .9, .9, 1.0, 1.0),
+    "Simple": (.9, .9, .9, .9, .9, .9, .9, .8, .7, .6, .6, .5, .5, .5, .5, .6, .7, .8, .7, .7,
+               .8, .9, .9),
 }
-_RING_PLATEAU = 1.4  # Ring/Simple multi-node latency ×1.4 (Ampere+), "plateau effect of ring"
-# NVLS and NVLSTree (Simple only): hwLat NVLINK 25 µs, NET 18 (NVLS) and 14 (NVLSTree) µs,
-# base 0 (tuning.cc, v2.20-v2.23). ASSUMPTION, our reading: NVLS pays the NVLink figure once;
-# NVLSTree pays it once plus the tree's 2·⌊log2 nodes⌋ network hops. (NVLS across nodes,
-# NET 18 µs, needs CollNet/SHARP switches: not modelled.)
-_NVLS_LATENCY_US = {"nvlink": 25.0, "net_nvlstree": 14.0}
+# fmt: on
 
 
-def _ll_max_bw(arch: str, cpu_vendor: str, n_nodes: int) -> float:
+def _ll_max_bw(tuning: NcclTuning, arch: str, cpu_vendor: str, n_nodes: int) -> float:
+    """llMaxBws[index1][index2]: one node by GPU, several by CPU (Intel row = Volta's)."""
     column = min(n_nodes, 3) - 1
     if n_nodes == 1:
-        row = {"hopper": "hopper", "ampere": "ampere_or_amd"}[arch]
+        row = tuning.hopper_ll_max_bw_gbs if arch == "hopper" else _LL_MAX_BW_AMPERE
     else:
-        row = "ampere_or_amd" if cpu_vendor == "amd" else "volta_or_intel"
-    return _LL_MAX_BW_GBS[row][column]
+        row = _LL_MAX_BW_AMPERE if cpu_vendor == "amd" else (39.0, 39.0, 20.4)
+    return row[column]
+
+
+def _nvlstree_latency_us(tuning: NcclTuning, n_nodes: int) -> float:
+    """NVLSTree: the NVLS latency once, plus its network hop 2·⌊log2 nodes⌋ times
+    (v2.19+) or 2·(nodes-1) times (v2.17-v2.18)."""
+    hops = 2 * int(np.log2(n_nodes)) if tuning.nvlstree_log2_hops else 2 * (n_nodes - 1)
+    return tuning.nvls_latency_us + hops * tuning.nvlstree_net_us
 
 
 def _log2_int(x: np.ndarray) -> np.ndarray:
@@ -431,8 +476,10 @@ def nccl_like_algorithm_times(
     cpu_vendor: str = "intel",
     n_channels: int = 16,
     nvls: bool = False,
+    nccl_version: str = DEFAULT_NCCL_VERSION,
 ) -> dict[tuple[str, str], float | np.ndarray]:
-    """NCCL's predicted AllReduce time for each (algorithm, protocol), seconds.
+    """NCCL's predicted AllReduce time for each (algorithm, protocol), seconds, with the
+    constants of NCCL release nccl_version (NCCL_TUNING; src/graph/tuning.cc at its tag).
 
         T = latency + M / algBw,   algBw = busBw · N/(2(N-1))  (ring)  or  busBw/2 (tree)
 
@@ -444,20 +491,23 @@ def nccl_like_algorithm_times(
     net-hop). The bus bandwidth is the NVLink one inside a node; a ring over several nodes
     runs at min(NVLink, the node's NICs); NCCL models the tree on <= 2 nodes with the
     intra-node bandwidth (why its busbw may exceed the NIC line rate; nccl-tests#196).
-    Bandwidths in bytes/s; n_channels only decides the ring plateau (an assumption: 16).
-    With one GPU per node there is no NVLink in the collective: both use the NICs.
+    Bandwidths in bytes/s. With one GPU per node there is no NVLink in the collective: both
+    use the NICs. n_channels only decides when the ring plateau starts (an assumption: 16);
+    the per-channel caps (perChMaxTreeBw...) are left out: with >= 16 channels they do not
+    bind at these bandwidths, so the channel count is absorbed in busBw (docs/calibrate.md).
 
-    nvls=True (Hopper NVSwitch) adds NVLink SHARP, Simple protocol only:
-        one node:  T = 25 µs + M / algBw,  algBw = B_nvls(N) · N/(2(N-1))
-        several:   NVLSTree, T = 25 µs + 2·⌊log2 n_nodes⌋·14 µs + M / min(algBw, NICs)
-    with B_nvls(N) the busbw measured on H100 (NVLS_BUS_BW_GBS, nccl#1455) and the
-    NVLSTree's inter-node algBw bounded by the node's NICs (each node sends and receives
-    M once; why 2-node busbw exceeds the NICs, nccl-tests#153).
+    nvls=True (Hopper NVSwitch, NCCL >= 2.17) adds NVLink SHARP, Simple protocol only:
+        one node:  T = L_nvls + M / algBw,  algBw = B_nvls(N) · N/(2(N-1))
+        several:   NVLSTree, T = L_nvls + hops·L_net + M / min(algBw, NICs)
+    with L_nvls, L_net and the hop count of the release (NcclTuning), B_nvls(N) the busbw
+    measured on H100 (NVLS_BUS_BW_GBS, nccl#1455) and the NVLSTree's inter-node algBw
+    bounded by the node's NICs (each node sends and receives M once; nccl-tests#153).
     """
     M = v.nonnegative("M", M)
     N = v.scalar_count("N", N, minimum=2)
     n_nodes = v.scalar_count("n_nodes", n_nodes)
     n_channels = v.scalar_count("n_channels", n_channels)
+    tuning = nccl_tuning(nccl_version)
     if N % n_nodes:
         raise ValueError(f"N ({N}) must be n_nodes ({n_nodes}) × ranks per node")
     if arch not in ("hopper", "ampere"):
@@ -473,26 +523,31 @@ def nccl_like_algorithm_times(
         intra_gbs = inter_gbs
     ring_gbs = intra_gbs if n_nodes == 1 else min(intra_gbs, inter_gbs)
     tree_gbs = intra_gbs if n_nodes <= 2 else min(intra_gbs, inter_gbs)
-    ll_max = _ll_max_bw(arch, cpu_vendor, n_nodes)
+    ll_max = _ll_max_bw(tuning, arch, cpu_vendor, n_nodes)
     steps, inter_steps = 2 * (N - 1), (2 * n_nodes if n_nodes > 1 else 0)
     size_index = _log2_int(M // 64)
+    plateau_from = tuning.plateau_bytes_per_rank or 64 * n_channels
 
     times = {}
     for p, proto in enumerate(PROTOCOLS):
         # Ring
         bus = {"LL": min(ll_max, ring_gbs / 4), "LL128": 0.92 * ring_gbs, "Simple": ring_gbs}
         alg_bw = bus[proto] * N / steps
-        overhead = _NET_OVERHEAD_US[cpu_vendor] * (3 if proto == "Simple" else 1)
-        intra = _HOP_LATENCY_US["nvlink"]["ring"][p]
-        intra = max(intra, overhead) if n_nodes > 1 else intra
+        intra = tuning.hop_latency_us["nvlink"]["ring"][p]
+        if n_nodes > 1 and proto == "LL":
+            intra *= tuning.ll_intra_factor
+        if n_nodes > 1 and tuning.net_overhead_floor:
+            overhead = _NET_OVERHEAD_US[cpu_vendor] * (3 if proto == "Simple" else 1)
+            intra = max(intra, overhead)
         latency = np.full_like(
             M,
-            _BASE_LATENCY_US["ring"][p]
+            tuning.base_latency_us["ring"][p]
             + (steps - inter_steps) * intra
-            + inter_steps * _HOP_LATENCY_US["net"]["ring"][p],
+            + inter_steps * tuning.hop_latency_us["net"]["ring"][p],
         )
         if proto == "Simple" and n_nodes > 1:
-            latency = np.where(M / (n_channels * N) >= 64, latency * _RING_PLATEAU, latency)
+            plateau = M / N >= plateau_from
+            latency = np.where(plateau, latency * tuning.ring_plateau, latency)
         times[("ring", proto)] = latency + M / (1e3 * alg_bw)
         # Tree
         tree_bus = 0.92 * tree_gbs
@@ -507,22 +562,22 @@ def nccl_like_algorithm_times(
             correction[np.minimum(size_index, correction.size - 1)],
             1.0,
         )
-        tree_latency = _BASE_LATENCY_US["tree"][p] + 2 * (
-            (N // n_nodes - 1) * _HOP_LATENCY_US["nvlink"]["tree"][p]
-            + int(np.log2(n_nodes)) * _HOP_LATENCY_US["net"]["tree"][p]
+        tree_intra = tuning.hop_latency_us["nvlink"]["tree"][p]
+        if n_nodes > 1 and proto == "LL":
+            tree_intra *= tuning.ll_intra_factor
+        tree_latency = tuning.base_latency_us["tree"][p] + 2 * (
+            (N // n_nodes - 1) * tree_intra
+            + int(np.log2(n_nodes)) * tuning.hop_latency_us["net"]["tree"][p]
         )
         times[("tree", proto)] = tree_latency + M / (1e3 * bus[proto] * 0.5 * factor)
-    if nvls and N // n_nodes >= 2:
+    if nvls and tuning.nvls_latency_us is not None and N // n_nodes >= 2:
         gpus_per_node = N // n_nodes
         alg_bw = NVLS_BUS_BW_GBS[min(gpus_per_node, 8)] * gpus_per_node / (2 * (gpus_per_node - 1))
         if n_nodes == 1:
-            times[("nvls", "Simple")] = _NVLS_LATENCY_US["nvlink"] + M / (1e3 * alg_bw)
+            times[("nvls", "Simple")] = tuning.nvls_latency_us + M / (1e3 * alg_bw)
         else:
-            nvlstree_latency = (
-                _NVLS_LATENCY_US["nvlink"]
-                + 2 * int(np.log2(n_nodes)) * _NVLS_LATENCY_US["net_nvlstree"]
-            )
-            times[("nvlstree", "Simple")] = nvlstree_latency + M / (1e3 * min(alg_bw, inter_gbs))
+            latency = _nvlstree_latency_us(tuning, n_nodes)
+            times[("nvlstree", "Simple")] = latency + M / (1e3 * min(alg_bw, inter_gbs))
     return {key: v.scalar_or_array(t * 1e-6) for key, t in times.items()}
 
 
@@ -607,8 +662,42 @@ def nccl_system_arguments(system: SystemModel) -> dict:
     }
 
 
+def nccl_row_arguments(row: NcclMeasurement, system: SystemModel) -> dict:
+    """The keyword arguments that predict one row: its system, the algorithm it forced and
+    the NCCL release that measured it (its tuning constants)."""
+    return {
+        **nccl_system_arguments(system),
+        "algorithm": forced_algorithm(row),
+        "nccl_version": row.nccl_version,
+    }
+
+
 def _regime(size: int) -> str:
     return next(name for name, (lo, hi) in SIZE_REGIMES.items() if lo <= size < hi)
+
+
+def _relative_error(predicted: float, measured: float) -> float:
+    """(predicted - measured)/measured: +0.25 = the model is 25% slow."""
+    return (predicted - measured) / measured
+
+
+def _comparison(row: NcclMeasurement, system: SystemModel) -> ModelComparison:
+    """One row predicted by both models."""
+    nccl_args = nccl_row_arguments(row, system)
+    plain = float(ring_allreduce_time(row.size_bytes, row.gpus, system.alpha, system.beta))
+    nccl = float(nccl_like_allreduce_time(row.size_bytes, row.gpus, row.nodes, **nccl_args))
+    choice = str(nccl_like_choice(row.size_bytes, row.gpus, row.nodes, **nccl_args)[0])
+    return ModelComparison(
+        system=row.system,
+        size_bytes=row.size_bytes,
+        regime=_regime(row.size_bytes),
+        measured_s=row.time_s,
+        alpha_beta_s=plain,
+        nccl_like_s=nccl,
+        nccl_choice=choice,
+        error_alpha_beta=_relative_error(plain, row.time_s),
+        error_nccl_like=_relative_error(nccl, row.time_s),
+    )
 
 
 def compare_model_to_measurements(
@@ -618,29 +707,23 @@ def compare_model_to_measurements(
     """Predict every measured row with both models (per-system constants from SYSTEMS)."""
     rows = load_nccl_measurements() if rows is None else rows
     systems = SYSTEMS if systems is None else systems
-    out = []
-    for row in rows:
-        if row.system not in systems:
-            raise ValueError(f"rows: no model constants for system {row.system!r}")
-        s = systems[row.system]
-        nccl_system = {**nccl_system_arguments(s), "algorithm": forced_algorithm(row)}
-        plain = float(ring_allreduce_time(row.size_bytes, row.gpus, s.alpha, s.beta))
-        nccl = float(nccl_like_allreduce_time(row.size_bytes, row.gpus, row.nodes, **nccl_system))
-        choice = str(nccl_like_choice(row.size_bytes, row.gpus, row.nodes, **nccl_system)[0])
-        out.append(
-            ModelComparison(
-                system=row.system,
-                size_bytes=row.size_bytes,
-                regime=_regime(row.size_bytes),
-                measured_s=row.time_s,
-                alpha_beta_s=plain,
-                nccl_like_s=nccl,
-                nccl_choice=choice,
-                error_alpha_beta=(plain - row.time_s) / row.time_s,
-                error_nccl_like=(nccl - row.time_s) / row.time_s,
-            )
-        )
-    return out
+    missing = sorted({r.system for r in rows} - set(systems))
+    if missing:
+        raise ValueError(f"rows: no model constants for system {missing[0]!r}")
+    return [_comparison(row, systems[row.system]) for row in rows]
+
+
+def _abs_error_summary(errors: np.ndarray) -> dict:
+    """Median, max and count of |relative error|."""
+    errors = np.abs(errors)
+    return {"median": float(np.median(errors)), "max": float(np.max(errors)), "n": errors.size}
+
+
+def _errors_in(comparisons: list[ModelComparison], model: str, regime: str) -> np.ndarray:
+    """One model's relative errors over the comparisons of a size regime ('all': every one)."""
+    return np.array(
+        [getattr(c, f"error_{model}") for c in comparisons if regime in ("all", c.regime)]
+    )
 
 
 def error_summary(comparisons: list[ModelComparison]) -> dict[str, dict]:
@@ -653,20 +736,6 @@ def error_summary(comparisons: list[ModelComparison]) -> dict[str, dict]:
         mine = [c for c in comparisons if c.system == system]
         summary[system] = {}
         for model in ("alpha_beta", "nccl_like"):
-            per_regime = {}
-            for regime in (*SIZE_REGIMES, "all"):
-                errors = np.abs(
-                    [
-                        getattr(c, f"error_{model}")
-                        for c in mine
-                        if regime == "all" or c.regime == regime
-                    ]
-                )
-                if errors.size:
-                    per_regime[regime] = {
-                        "median": float(np.median(errors)),
-                        "max": float(np.max(errors)),
-                        "n": int(errors.size),
-                    }
-            summary[system][model] = per_regime
+            errors = {r: _errors_in(mine, model, r) for r in (*SIZE_REGIMES, "all")}
+            summary[system][model] = {r: _abs_error_summary(e) for r, e in errors.items() if e.size}
     return summary

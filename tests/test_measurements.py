@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from comms_core.cost_models import ring_allreduce_time
 from comms_core.measurements import (
     DATA_PATH,
+    DEFAULT_NCCL_VERSION,
+    NCCL_TUNING,
     SIZE_REGIMES,
     SYSTEMS,
     bus_bandwidth,
@@ -23,6 +25,8 @@ from comms_core.measurements import (
     nccl_like_algorithm_times,
     nccl_like_allreduce_time,
     nccl_like_choice,
+    nccl_row_arguments,
+    nccl_tuning,
     time_from_bus_bandwidth,
 )
 
@@ -242,14 +246,76 @@ def test_nvls_closes_the_large_message_gap_on_nvswitch_h100():
 
 
 def test_nvls_and_nvlstree_times_by_hand():
-    """One node, 8 H100, 1 GiB: 25 µs + 2^30 B / (480 GB/s · 8/14) = 25 + 3914.7 µs.
-    Two nodes of 8 with 384 GB/s of NICs each, 64 MiB: 25 + 2·1·14 µs + 2^26 B / min(274.3,
-    384) GB/s = 53 + 244.7 µs (NVLSTree)."""
-    one = nccl_like_algorithm_times(2**30, 8, 1, nvls=True)[("nvls", "Simple")]
+    """NCCL 2.21.5 (hwLat[NVLINK][NVLS] 25 µs, NET NVLSTree 14 µs). One node, 8 H100, 1 GiB:
+    25 µs + 2^30 B / (480 GB/s · 8/14) = 25 + 3914.7 µs. Two nodes of 8 with 384 GB/s of
+    NICs each, 64 MiB: 25 + 2·1·14 µs + 2^26 B / min(274.3, 384) GB/s = 53 + 244.7 µs."""
+    v2_21 = {"nccl_version": "2.21.5"}
+    one = nccl_like_algorithm_times(2**30, 8, 1, nvls=True, **v2_21)[("nvls", "Simple")]
     assert one * 1e6 == pytest.approx(25 + 2**30 / (480e9 * 8 / 14) * 1e6, rel=1e-12)
     assert one * 1e6 == pytest.approx(3939.7, abs=0.1)
-    two = nccl_like_algorithm_times(2**26, 16, 2, bus_bw_inter=384e9, nvls=True)
+    two = nccl_like_algorithm_times(2**26, 16, 2, bus_bw_inter=384e9, nvls=True, **v2_21)
     assert two[("nvlstree", "Simple")] * 1e6 == pytest.approx(53 + 244.66, abs=0.01)
     assert ("nvls", "Simple") not in two and ("nvlstree", "Simple") not in (
         nccl_like_algorithm_times(2**26, 16, 2, bus_bw_inter=384e9)
     )
+
+
+# --- the constants of each NCCL release ----------------------------------------------------
+
+
+def _latency_us(M, N, nodes, key, version, **system):
+    table = nccl_like_algorithm_times(M, N, nodes, nccl_version=version, **system)
+    return float(table[key]) * 1e6
+
+
+@pytest.mark.parametrize(
+    ("N", "nodes", "key", "version", "expected_us", "system"),
+    [  # by hand from baseLat/hwLat of src/graph/tuning.cc at each tag (NCCL_TUNING sources)
+        # Tree/Simple, one node of 8: 2·7·hwLat[NVLINK][Tree][Simple] = 4 µs (2.18.5), 28 later
+        (8, 1, ("tree", "Simple"), "2.18.5", 2 * 7 * 4.0, {}),
+        (8, 1, ("tree", "Simple"), "2.20.3", 2 * 7 * 28.0, {}),
+        # Ring/LL, one node of 8: 6.6 + 14·0.6 = 15.0 µs in both
+        (8, 1, ("ring", "LL"), "2.18.5", 6.6 + 14 * 0.6, {}),
+        (8, 1, ("ring", "LL"), "2.20.3", 6.6 + 14 * 0.6, {}),
+        # NVLS on one node: baseLat 23 (2.18.5), hwLat[NVLINK] 23 (2.20.3), 25 (2.21.5)
+        (8, 1, ("nvls", "Simple"), "2.18.5", 23.0, {"nvls": True}),
+        (8, 1, ("nvls", "Simple"), "2.20.3", 23.0, {"nvls": True}),
+        (8, 1, ("nvls", "Simple"), "2.21.5", 25.0, {"nvls": True}),
+        # NVLSTree on 4 nodes: 23 + 2·(4-1)·19 (2.18.5) against 23 + 2·log2(4)·14 (2.20.3)
+        (32, 4, ("nvlstree", "Simple"), "2.18.5", 23 + 2 * 3 * 19.0, {"nvls": True}),
+        (32, 4, ("nvlstree", "Simple"), "2.20.3", 23 + 2 * 2 * 14.0, {"nvls": True}),
+        # Ring/LL over 2 DGX A100 (AMD): 2.16.5 has no network-post floor and LL intra ×1.8:
+        # 3.6 + 26·0.47·1.8 + 4·2.7; 2.20.3: 6.6 + 26·max(0.6, 2.0) + 4·2.7
+        (16, 2, ("ring", "LL"), "2.16.5", 3.6 + 26 * 0.47 * 1.8 + 4 * 2.7, {"cpu_vendor": "amd"}),
+        (16, 2, ("ring", "LL"), "2.20.3", 6.6 + 26 * 2.0 + 4 * 2.7, {"cpu_vendor": "amd"}),
+    ],
+)
+def test_latency_constants_of_each_nccl_release_by_hand(
+    N, nodes, key, version, expected_us, system
+):
+    system = {"bus_bw_inter": 96e9, **system} if nodes > 1 else system
+    assert _latency_us(0.0, N, nodes, key, version, **system) == pytest.approx(expected_us)
+
+
+def test_each_row_is_predicted_with_the_constants_of_its_nccl_release():
+    """The Azure rows ran NCCL 2.18.5 (their results pages): their prediction is the 2.18.5
+    model's, not the default's; a row without a stated version uses DEFAULT_NCCL_VERSION."""
+    for row, c in zip(ROWS, COMPARISON, strict=True):
+        args = nccl_row_arguments(row, SYSTEMS[row.system])
+        stated = row.nccl_version if row.nccl_version != "not stated" else DEFAULT_NCCL_VERSION
+        assert nccl_tuning(args["nccl_version"]).version == stated
+        expected = nccl_like_allreduce_time(row.size_bytes, row.gpus, row.nodes, **args)
+        assert c.nccl_like_s == pytest.approx(float(expected), rel=1e-12)
+    azure = [r for r in ROWS if r.system.startswith("azure")]
+    assert azure and {r.nccl_version for r in azure} == {"2.18.5"}
+
+
+def test_every_release_cites_tuning_cc_at_its_commit_and_unknown_releases_are_refused():
+    for version, tuning in NCCL_TUNING.items():
+        assert tuning.version == version
+        assert re.fullmatch(
+            r"https://github\.com/NVIDIA/nccl/blob/[0-9a-f]{40}/src/graph/tuning\.cc",
+            tuning.source,
+        )
+    with pytest.raises(ValueError, match="nccl_version"):
+        nccl_like_allreduce_time(1024, 8, nccl_version="2.19.3")
