@@ -420,3 +420,17 @@ def test_recursive_halving_doubling_hand_values(N, steps, volume):
     assert cm.recursive_halving_doubling_time(M, N, alpha, beta) == pytest.approx(
         expected, rel=1e-12, abs=1e-300
     )
+
+
+def test_the_lab_never_prices_a_flat_ring_over_one_node():
+    """flat_ring_allreduce_time with K = 1 would charge an inter-node link that does not
+    exist (its docstring and docs/science.md say so): every track's K, the only K the
+    notebook, the grader's answers and the demo pass to it, is at least 2 nodes."""
+    from comms_core.scenarios import TRACKS
+
+    for track in TRACKS.values():
+        (K,) = [p for p in track.params if p.name == "K"]
+        assert int(K.low) >= 2 and int(K.high if K.high is not None else K.low) >= 2, track.key
+    from commslab.demo import HIERARCHY
+
+    assert HIERARCHY["K"] >= 2
