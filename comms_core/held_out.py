@@ -16,10 +16,10 @@ Three models are scored on each held-out condition, each calibrated on the other
 2. NCCL-like: NCCL's own tuning model with NVLS/NVLSTree (comms_core.measurements),
    from published constants only; nothing is fitted, so every condition is held out.
 3. Calibrated NCCL-like: T = floor + s · T_nccl(M), the launch floor (seconds) and the scale
-   of NCCL's times fitted by least squares on relative error (fit_calibrated_nccl): on
-   the held-out system's other conditions when it has any (a per-system launch floor and
-   scale), else s alone on the other systems of the same class (floor 0: NCCL's own
-   latencies; see calibrate_for for why a floor does not transfer).
+   of NCCL's times fitted by least squares on relative error (fit_calibrated_nccl) on the
+   held-out system's other conditions when it has any (a per-system launch floor and
+   scale); else NCCL's own times (s = 1) plus the median launch floor of the other systems
+   of the same class (fit_launch_floor; see calibrate_for).
 
 Errors are (predicted - measured)/measured per row; a condition's score is the geometric
 mean and the median of |error|. The geometric mean floors |error| at 1e-4 (0.01%), so one
@@ -52,6 +52,7 @@ __all__ = [
     "calibrate_for",
     "conditions",
     "fit_calibrated_nccl",
+    "fit_launch_floor",
     "fit_pooled_ring",
     "geometric_mean_error",
     "leave_one_condition_out",
@@ -59,7 +60,6 @@ __all__ = [
 ]
 
 MODELS = ("alpha_beta", "nccl_like", "calibrated")
-LARGE_BYTES = 64 * 2**20  # a scale borrowed from other systems is fitted at or above this
 _GEOMEAN_FLOOR = 1e-4
 
 # ASTRA-sim's NCCL validation on HGX-H100, AllReduce with NCCL_ALGO=Ring forced: geometric
@@ -145,33 +145,53 @@ class CalibratedNccl:
     fitted_on: str
 
 
+def _measured_and_nccl(
+    rows: list[NcclMeasurement], systems: dict[str, SystemModel]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The measured times T_i and NCCL-like times x_i of rows, seconds."""
+    T = np.array([r.time_s for r in rows])
+    x = np.array([_nccl_time(r, systems[r.system]) for r in rows])
+    return T, x
+
+
 def fit_calibrated_nccl(
-    rows: list[NcclMeasurement],
-    systems: dict[str, SystemModel] | None = None,
-    *,
-    with_floor: bool = True,
+    rows: list[NcclMeasurement], systems: dict[str, SystemModel] | None = None
 ) -> CalibratedNccl:
     """Fit T = floor + scale·T_nccl by least squares on relative residuals,
 
         minimise Σ ((floor + scale·x_i - T_i) / T_i)²,    x_i = T_nccl(row i),
 
-    as comms_core.fitting does for α and β (every size counts alike; floor >= 0, refit
-    with floor 0 otherwise). with_floor=False fits the scale alone (NCCL's own latencies):
-    scale = Σ(x/T) / Σ(x²/T²).
+    as comms_core.fitting does for α and β (every size counts alike; floor >= 0, else the
+    scale alone with floor 0: scale = Σ(x/T) / Σ(x²/T²)).
     """
     systems = SYSTEMS if systems is None else systems
     if not rows:
         raise ValueError("rows: need at least one measurement to calibrate on")
-    T = np.array([r.time_s for r in rows])
-    x = np.array([_nccl_time(r, systems[r.system]) for r in rows])
+    T, x = _measured_and_nccl(rows, systems)
     floor = 0.0
-    if with_floor and len({r.size_bytes for r in rows}) >= 2:
+    if len({r.size_bytes for r in rows}) >= 2:
         design = np.column_stack([np.ones_like(T), x]) / T[:, None]
         (floor, scale), *_ = np.linalg.lstsq(design, np.ones_like(T), rcond=None)
     if floor <= 0:
         floor, scale = 0.0, np.sum(x / T) / np.sum((x / T) ** 2)
     names = ", ".join(sorted({r.system for r in rows}))
     return CalibratedNccl(floor_s=float(floor), scale=float(scale), fitted_on=names)
+
+
+def fit_launch_floor(
+    rows: list[NcclMeasurement], systems: dict[str, SystemModel] | None = None
+) -> float:
+    """The launch floor a system adds to NCCL's own time, seconds: T = floor + T_nccl,
+
+        floor = Σ((T_i - x_i)/T_i²) / Σ(1/T_i²)    (least squares on relative residuals),
+
+    clipped at 0 (a system faster than NCCL's model has no floor to add).
+    """
+    systems = SYSTEMS if systems is None else systems
+    if not rows:
+        raise ValueError("rows: need at least one measurement to fit a launch floor")
+    T, x = _measured_and_nccl(rows, systems)
+    return max(0.0, float(np.sum((T - x) / T**2) / np.sum(1 / T**2)))
 
 
 def calibrate_for(
@@ -182,21 +202,28 @@ def calibrate_for(
     """Calibration rows and the calibrated NCCL-like model for a held-out condition.
 
     The held-out system's other conditions, if it has any: its own launch floor and
-    bandwidth scale. Else the other systems of the same class (one node, or several):
-    their scale only, fitted on their rows of >= 64 MiB (a bandwidth efficiency), because
-    a launch floor belongs to a system and its fabric (measured 13-20 µs on DGX H100, 25-45
-    µs on Azure, 93 µs on a DGX A100 pair, 123 µs over TCPXO: fitting one on other systems
-    made every prediction worse).
+    bandwidth scale (fit_calibrated_nccl). Else the other systems of the same class (one
+    node, or several): NCCL's own bandwidths (scale 1) plus the MEDIAN of their launch
+    floors, one vote per condition (fit_launch_floor). The median, because floors belong
+    to a fabric and its software stack and one fabric is far from the others (measured on
+    their own rows: 0-25 µs on one NVSwitch node; 0, 57, 60 and 115 µs over InfiniBand,
+    RoCE and TCPXO). A bandwidth scale borrowed from other systems is not used: it made the
+    3x8 A100 prediction 52% off where NCCL's constants are 12% off (docs/calibrate.md).
     """
+    systems = SYSTEMS if systems is None else systems
     others = {c: rows for c, rows in grouped.items() if c != held_out}
     same_system = [r for c, rows in others.items() if c.system == held_out.system for r in rows]
     if same_system:
         return same_system, fit_calibrated_nccl(same_system, systems)
-    same_class = [
-        r for c, rows in others.items() if c.several_nodes == held_out.several_nodes for r in rows
-    ]
-    large = [r for r in same_class if r.size_bytes >= LARGE_BYTES] or same_class
-    return same_class, fit_calibrated_nccl(large, systems, with_floor=False)
+    same_class = {
+        c: rows for c, rows in others.items() if c.several_nodes == held_out.several_nodes
+    }
+    if not same_class:
+        raise ValueError(f"no other condition of {held_out.label}'s class to calibrate on")
+    floors = [fit_launch_floor(rows, systems) for rows in same_class.values()]
+    calibration_rows = [r for rows in same_class.values() for r in rows]
+    names = ", ".join(sorted({c.system for c in same_class}))
+    return calibration_rows, CalibratedNccl(float(np.median(floors)), 1.0, names)
 
 
 # --- scoring --------------------------------------------------------------------------------

@@ -8,16 +8,20 @@ import pytest
 from comms_core.held_out import (
     ASTRA_SIM_REPORTED,
     MODELS,
+    calibrate_for,
     conditions,
+    fit_launch_floor,
     fit_pooled_ring,
     geometric_mean_error,
     leave_one_condition_out,
+    predict,
 )
 from comms_core.measurements import (
     RING_BUS_BW_H100_GBS,
     SYSTEMS,
     load_nccl_measurements,
     nccl_like_allreduce_time,
+    nccl_row_arguments,
     nccl_system_arguments,
     time_from_bus_bandwidth,
 )
@@ -68,7 +72,7 @@ def test_pooled_ring_fit_recovers_alpha_and_beta_across_gpu_counts():
 
 
 def test_nccl_like_model_predicts_the_held_out_single_node_h100_within_15_percent():
-    """Measured (benchmarks/bench_calibrate.py): geometric mean 6.8%, median 11.8% over 32
+    """Measured (benchmarks/bench_calibrate.py): geometric mean 6.7%, median 11.8% over 32
     sizes of DGX H100 1x8, with nothing fitted; NVLS above 2 MiB brings it there (15% median
     without NVLS). The bound fails if NVLS or a latency constant breaks."""
     score = SCORES["dgx_h100_1x8 1x8 default"]
@@ -85,11 +89,79 @@ def test_nvlstree_is_what_makes_the_h20_pair_predictable():
 
 
 def test_a_launch_floor_does_not_transfer_between_fabrics():
-    """The honest negative result: the TCPXO pair's ~123 µs floor is predicted by nothing
-    fitted elsewhere; every model is off by more than 50% there (geometric mean)."""
+    """The honest negative result: the TCPXO pair adds ~115 µs to NCCL's own time (its own
+    rows, fit_launch_floor); the median floor of the other multi-node systems is 28.5 µs,
+    so every model stays more than 40% off there (geometric mean; measured: α-β 62%,
+    NCCL-like 59%, calibrated 48%)."""
     score = SCORES["gcp_a3mega_2x8_h100 2x8 default"]
     for model in MODELS:
-        assert score.geometric_mean(model) > 0.5
+        assert score.geometric_mean(model) > 0.4
+
+
+def _one_node_system_rows(name: str, added_floor_s: float):
+    """dgx_h100_1x8's sizes relabelled as system `name`, timed as NCCL-like + a floor."""
+    from dataclasses import replace
+
+    h100 = SYSTEMS["dgx_h100_1x8"]
+    rows = []
+    for r in (r for r in ROWS if r.system == "dgx_h100_1x8"):
+        r = replace(r, system=name, nccl_version="2.20.3")
+        t = added_floor_s + nccl_like_allreduce_time(
+            r.size_bytes, r.gpus, 1, **nccl_row_arguments(r, h100)
+        )
+        rows.append(replace(r, time_us=float(t) * 1e6))
+    return rows
+
+
+def test_launch_floor_fit_recovers_an_added_latency():
+    """Oracle by construction: T = T_nccl + 30 µs gives 30 µs; T = T_nccl gives 0."""
+    systems = {"x": SYSTEMS["dgx_h100_1x8"]}
+    assert fit_launch_floor(_one_node_system_rows("x", 30e-6), systems) == pytest.approx(
+        30e-6, rel=1e-9
+    )
+    assert fit_launch_floor(_one_node_system_rows("x", 0.0), systems) == pytest.approx(
+        0.0, abs=1e-12
+    )
+    with pytest.raises(ValueError, match="rows"):
+        fit_launch_floor([], systems)
+
+
+def test_a_system_seen_once_borrows_the_median_floor_of_its_class():
+    """Three one-node systems that add 10, 20 and 100 µs to NCCL's time: a fourth system,
+    held out, is predicted with NCCL's own bandwidths (scale 1) plus 20 µs, the median (the
+    mean, 43.3 µs, would follow the one outlying fabric)."""
+    systems = {name: SYSTEMS["dgx_h100_1x8"] for name in "abcd"}
+    rows = []
+    for name, floor in (("a", 10e-6), ("b", 20e-6), ("c", 100e-6), ("d", 20e-6)):
+        rows += _one_node_system_rows(name, floor)
+    grouped = conditions(rows)
+    held_out = next(c for c in grouped if c.system == "d")
+    calibration_rows, calibrated = calibrate_for(held_out, grouped, systems)
+    assert {r.system for r in calibration_rows} == {"a", "b", "c"}
+    assert calibrated.floor_s == pytest.approx(20e-6, rel=1e-9)
+    assert calibrated.scale == 1.0
+    predicted = predict(grouped[held_out], calibration_rows, calibrated, systems)["calibrated"]
+    measured = np.array([r.time_s for r in grouped[held_out]])
+    np.testing.assert_allclose(predicted, measured, rtol=1e-9)
+
+
+def test_the_borrowed_floor_beats_nccls_constants_across_held_out_conditions():
+    """Measured (benchmarks/bench_calibrate.py --published): geometric mean over the nine
+    held-out conditions of each condition's geometric mean |error|: calibrated 9.1%,
+    NCCL-like 11.7%, α-β 47.5%; the calibrated model is better than the NCCL-like one on 5
+    of 9 conditions, worse on 3 (DGX H100 1x8, the H20 pair, the 3x8 A100). Before this
+    change (a bandwidth scale fitted on the other systems' large messages): 24.1%, better
+    on 3 of 9. Bounds: the order of the three models, and at least 5 conditions better."""
+    overall = {
+        m: geometric_mean_error([s.geometric_mean(m) for s in SCORES.values()]) for m in MODELS
+    }
+    assert overall["calibrated"] < overall["nccl_like"] < overall["alpha_beta"]
+    better = [
+        s
+        for s in SCORES.values()
+        if s.geometric_mean("calibrated") < s.geometric_mean("nccl_like") - 1e-3
+    ]
+    assert len(better) >= 5
 
 
 def test_forced_ring_h100_error_against_the_published_busbw():
@@ -129,8 +201,6 @@ def test_a_system_measured_at_two_gpu_counts_brings_its_own_launch_floor_and_sca
     comes from the 4-GPU rows alone and recovers floor 30 µs and scale 1.2 exactly, so the
     8-GPU prediction is exact: the floor and the scale transfer across the GPU count."""
     from dataclasses import replace
-
-    from comms_core.held_out import calibrate_for, predict
 
     h100 = SYSTEMS["dgx_h100_1x8"]
     base = [r for r in ROWS if r.system == "dgx_h100_1x8"]
