@@ -62,7 +62,7 @@ H100/H20 large messages, and a fabric's launch floor is what no published consta
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -357,6 +357,18 @@ _TUNING_FILE = "https://github.com/NVIDIA/nccl/blob/{commit}/src/graph/tuning.cc
 _LL_MAX_BW_AMPERE = (87.7, 22.5, 19.0)  # llMaxBws Ampere/AMD row, v2.16.5-v2.23.4
 _RING_HOPS_NVLINK = (0.6, 1.9, 3.4)  # hwLat[NVLINK][Ring], v2.18.5-v2.23.4
 _RING_HOPS_NET = (2.7, 4.0, 14.0)  # hwLat[NET][Ring], v2.18.5-v2.23.4
+_V2_20_3 = NcclTuning(
+    "2.20.3",
+    _TUNING_FILE.format(commit="b6475625fbcaa2c3c0e50eed2fa1255d7514d4a2"),
+    {"tree": (6.8, 14.0, 0.0), "ring": (6.6, 14.0, 8.4)},
+    {
+        "nvlink": {"tree": (0.6, 1.25, 28.0), "ring": _RING_HOPS_NVLINK},
+        "net": {"tree": (5.0, 8.5, 28.0), "ring": _RING_HOPS_NET},
+    },
+    _LL_MAX_BW_AMPERE,
+    nvls_latency_us=23.0,  # baseLat 0, hwLat[NVLINK][NVLS] 23
+    nvlstree_net_us=14.0,
+)
 NCCL_TUNING: dict[str, NcclTuning] = {
     "2.16.5": NcclTuning(
         "2.16.5",
@@ -387,29 +399,13 @@ NCCL_TUNING: dict[str, NcclTuning] = {
         nvlstree_net_us=19.0,
         nvlstree_log2_hops=False,  # "2*(nNodes-1)*hwLat[NET][NVLS_TREE]"
     ),
-    "2.20.3": NcclTuning(
-        "2.20.3",
-        _TUNING_FILE.format(commit="b6475625fbcaa2c3c0e50eed2fa1255d7514d4a2"),
-        {"tree": (6.8, 14.0, 0.0), "ring": (6.6, 14.0, 8.4)},
-        {
-            "nvlink": {"tree": (0.6, 1.25, 28.0), "ring": _RING_HOPS_NVLINK},
-            "net": {"tree": (5.0, 8.5, 28.0), "ring": _RING_HOPS_NET},
-        },
-        _LL_MAX_BW_AMPERE,
-        nvls_latency_us=23.0,  # baseLat 0, hwLat[NVLINK][NVLS] 23
-        nvlstree_net_us=14.0,
-    ),
-    "2.21.5": NcclTuning(
-        "2.21.5",
-        _TUNING_FILE.format(commit="ab2b89c4c339bd7f816fbc114a4b05d386b66290"),
-        {"tree": (6.8, 14.0, 0.0), "ring": (6.6, 14.0, 8.4)},
-        {
-            "nvlink": {"tree": (0.6, 1.25, 28.0), "ring": _RING_HOPS_NVLINK},
-            "net": {"tree": (5.0, 8.5, 28.0), "ring": _RING_HOPS_NET},
-        },
-        (141.0, 45.0, 35.0),  # Hopper's own LL caps from v2.21
+    "2.20.3": _V2_20_3,
+    "2.21.5": replace(  # as 2.20.3 but NVLS 25 µs and Hopper's own LL caps
+        _V2_20_3,
+        version="2.21.5",
+        source=_TUNING_FILE.format(commit="ab2b89c4c339bd7f816fbc114a4b05d386b66290"),
+        hopper_ll_max_bw_gbs=(141.0, 45.0, 35.0),
         nvls_latency_us=25.0,
-        nvlstree_net_us=14.0,
     ),
 }
 # ASSUMPTION: a source that does not state its NCCL version ran 2.20.3 (the dataset's
@@ -456,6 +452,8 @@ def _ll_max_bw(tuning: NcclTuning, arch: str, cpu_vendor: str, n_nodes: int) -> 
 def _nvlstree_latency_us(tuning: NcclTuning, n_nodes: int) -> float:
     """NVLSTree: the NVLS latency once, plus its network hop 2·⌊log2 nodes⌋ times
     (v2.19+) or 2·(nodes-1) times (v2.17-v2.18)."""
+    if tuning.nvls_latency_us is None or tuning.nvlstree_net_us is None:
+        raise ValueError(f"NCCL {tuning.version} has no NVLSTree")
     hops = 2 * int(np.log2(n_nodes)) if tuning.nvlstree_log2_hops else 2 * (n_nodes - 1)
     return tuning.nvls_latency_us + hops * tuning.nvlstree_net_us
 
@@ -576,8 +574,8 @@ def nccl_like_algorithm_times(
         if n_nodes == 1:
             times[("nvls", "Simple")] = tuning.nvls_latency_us + M / (1e3 * alg_bw)
         else:
-            latency = _nvlstree_latency_us(tuning, n_nodes)
-            times[("nvlstree", "Simple")] = latency + M / (1e3 * min(alg_bw, inter_gbs))
+            nvlstree_latency = _nvlstree_latency_us(tuning, n_nodes)
+            times[("nvlstree", "Simple")] = nvlstree_latency + M / (1e3 * min(alg_bw, inter_gbs))
     return {key: v.scalar_or_array(t * 1e-6) for key, t in times.items()}
 
 
