@@ -1,5 +1,6 @@
 """The MPI bonus in the TA's batch (`commslab grade`): real MPI ranks, the student's code of
-each rank in its own bubblewrap sandbox, the bytes counted by the grader's relay.
+each rank in its own sandbox (the batch's: bubblewrap, a podman container, or uid 65534 as on
+a hosted grader), the bytes counted by the grader's relay.
 
 A class of six notebooks, all otherwise solved: a correct ring earns the bonus; too many
 bytes, a wrong sum, a collective, a deadlock, a crash, and code that reaches for the grader's
@@ -10,6 +11,8 @@ the textbook ring's (Patarasuk & Yuan 2009): every rank sends 2(N-1)/N·M when N
 from __future__ import annotations
 
 import csv
+import os
+import time
 
 import pytest
 from adversarial import notebooks as nbs
@@ -84,6 +87,22 @@ def my_ring_allreduce(comm, buffer):
     return RING_RESULT(comm, buffer)
 """ + RING.replace("def my_ring_allreduce", "def RING_RESULT")
 
+FORGE = """
+import glob, json, os
+def my_ring_allreduce(comm, buffer):
+    n = comm.Get_size()
+    forged = {"bytes_sent": 0, "sum_ok": True, "max_abs_error": 0.0, "problem": None}
+    for status in glob.glob('/tmp/*/status') + glob.glob('/tmp/commslab-*/status'):
+        for r in range(n):
+            try:
+                with open(os.path.join(status, f'rank{r}.json'), 'w') as f:
+                    json.dump({**forged, "rank": r}, f)
+            except OSError:
+                pass
+    comm.bytes_sent = 2 * (n - 1) * buffer.nbytes // n   # the counter is not here to forge
+    return buffer * n                                    # a wrong sum, and no message sent
+"""
+
 CASES = {
     "ring": (RING, 4.0),
     # right sum; (N-1)·M bytes per rank: a ring's at N = 2, too many at N = 3
@@ -93,6 +112,7 @@ CASES = {
     "deadlock": (DEADLOCK, 0.0),
     "crash": (CRASH, 0.0),
     "reach": (REACH, 4.0),  # finds nothing, forges nothing: an honest ring underneath
+    "forge": (FORGE, 0.0),  # the verdict files are the relay's, out of the sandbox's reach
 }
 
 
@@ -140,6 +160,59 @@ def test_where_the_sandbox_cannot_run_the_bonus_is_not_graded_rather_than_zero(
     monkeypatch.setattr(isolation.Bubblewrap, "check", unavailable)
     nb = nbs.solved_notebook("6001", replace={"bonus_ring": RING})
     sub = read_submission(nbs.write(nb, tmp_path / "nb.ipynb"))
-    grade = bonus_step.grade_bonus(sub)
+    grade = bonus_step.grade_bonus(sub, isolation.Bubblewrap())
     assert grade is not None and not grade.graded
     assert grade.lines == ["bonus: not graded here (bubblewrap could not create the sandbox)"]
+
+
+# The same checks in every engine (issue 15): a correct ring, code reaching for the grader's
+# files or forging the verdict and the counter, and a deadlock, with the ranks' code in a podman
+# container and as the hosted graders' unprivileged user. (A hosted grader also locks the
+# autograder folder and the grader's packages away from that user, hosted.lock_down; this test
+# cannot do that to the checkout other tests run from, so there the forger is the adversary.)
+
+
+def _bonus_in(launcher, tmp_path, cases: tuple[str, ...]) -> dict[str, float]:
+    from commslab.grading import bonus_step
+    from commslab.grading.notebook import read_submission
+
+    got = {}
+    for name in cases:
+        nb = nbs.solved_notebook("6100", replace={"bonus_ring": CASES[name][0]})
+        sub = read_submission(nbs.write(nb, tmp_path / f"{name}.ipynb"))
+        grade = bonus_step.grade_bonus(sub, launcher)
+        assert grade is not None and grade.graded, (name, grade)
+        got[name] = grade.points
+    return got
+
+
+@pytest.mark.container
+def test_the_bonus_ranks_run_in_the_grading_container(grader_image, tmp_path) -> None:
+    import subprocess
+
+    from commslab.grading import container
+
+    launcher = container.ContainerLauncher("podman", image=grader_image)
+    cases = ("ring", "reach", "forge", "deadlock")
+    got = _bonus_in(launcher, tmp_path, cases)
+    assert got == {name: CASES[name][1] for name in cases}
+    # a deadlocked rank's relay is killed by mpiexec's time limit; its container reads
+    # end-of-file on stdin, exits and is removed (--rm) within seconds
+    for _ in range(60):
+        left = subprocess.run(
+            ["podman", "ps", "-a", "--filter", "name=comms-lab-probe-", "--format", "{{.Names}}"],
+            capture_output=True, text=True, env=container.engine_env("podman"), check=True,
+        )  # fmt: skip
+        if not left.stdout.strip():
+            break
+        time.sleep(1)
+    assert left.stdout.strip() == "", "a rank's container outlived its run by a minute"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a hosted grader runs as root")
+def test_the_bonus_ranks_run_as_the_hosted_graders_unprivileged_user(tmp_path) -> None:
+    from commslab.grading import hosted
+
+    cases = ("ring", "forge", "deadlock")
+    got = _bonus_in(hosted.UnprivilegedUser(), tmp_path, cases)
+    assert got == {name: CASES[name][1] for name in cases}

@@ -1,13 +1,14 @@
 """The MPI bonus in the TA's batch: a submission's `my_ring_allreduce`, run on 2 and 3 real MPI
 ranks with every rank's student code in its own OS sandbox (commslab/mpi/bonus_relay.py).
 
-    grade_bonus(sub, sandboxed=True) -> BonusGrade | None     (None: the bonus was not tried)
+    grade_bonus(sub, launcher) -> BonusGrade | None     (None: the bonus was not tried)
 
 Points are extra credit, a column of their own (not part of max_score): each run is worth
 `BONUS_POINTS` (exact sum on every rank, and 2(N-1)/N·M bytes sent per rank, counted on the
 grader's side), and the bonus is the mean over the two runs. A submission that does not define
-`my_ring_allreduce` in its bonus cell has not tried it. Where MPI or bubblewrap cannot run on
-the grading machine (a hosted grader without namespaces), the row says "not graded here"
+`my_ring_allreduce` in its bonus cell has not tried it. The ranks' student code runs in the
+batch's own sandbox (bubblewrap, a podman/docker container, or uid 65534 on a hosted grader);
+where MPI or that sandbox cannot run on the grading machine, the row says "not graded here"
 instead of giving 0.
 """
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 
 from commslab.grading import isolation
 from commslab.grading.notebook import Submission, parse_python
+from commslab.grading.sandbox import Launcher
 
 BONUS_CELL = "bonus_ring"
 RANKS = (2, 3)
@@ -62,17 +64,22 @@ def _is_stub(function: ast.FunctionDef) -> bool:
     return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
 
 
-def grade_bonus(sub: Submission, *, sandboxed: bool = True, seed: int = 0) -> BonusGrade | None:
+def grade_bonus(sub: Submission, launcher: Launcher, *, seed: int = 0) -> BonusGrade | None:
+    """launcher: the batch's sandbox; isolation.Unsandboxed (`--unsafe-no-sandbox`) runs the
+    ranks' code unsandboxed too, with the student's own counting wrapper."""
+    from commslab.grading.container import ContainerEngineError
     from commslab.mpi import bonus, launch
 
     source = bonus_source(sub) if sub.ok else None
     if source is None:
         return None
     per_run = bonus.SUM_POINTS + bonus.BYTES_POINTS
-    if sandboxed:
+    sandbox = None
+    if not isinstance(launcher, isolation.Unsandboxed):
         try:
-            isolation.Bubblewrap().check()
-        except isolation.SandboxUnavailable as err:
+            launcher.check()
+            sandbox = launcher.spec()
+        except (isolation.SandboxUnavailable, ContainerEngineError) as err:
             why = str(err).split(". ")[0]
             return BonusGrade(0.0, per_run, [f"bonus: not graded here ({why})"], graded=False)
     grade = BonusGrade(points=0.0, max_points=per_run)
@@ -80,7 +87,7 @@ def grade_bonus(sub: Submission, *, sandboxed: bool = True, seed: int = 0) -> Bo
     for ranks in RANKS:
         try:
             run = bonus.grade_bonus_ring(
-                source, ranks=ranks, d=D, seed=seed, timeout=TIMEOUT, sandboxed=sandboxed
+                source, ranks=ranks, d=D, seed=seed, timeout=TIMEOUT, sandbox=sandbox
             )
         except launch.MPIUnavailable as err:
             return BonusGrade(0.0, per_run, [f"bonus: not graded here ({err})"], graded=False)

@@ -42,7 +42,11 @@ from commslab.grading.sandbox import Limits
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = PROJECT_ROOT / "autograder" / "Dockerfile"
 # What goes into the image; .dockerignore lets in exactly these (a test checks they agree).
-IMAGE_SOURCES = ("autograder/probe-requirements.txt", "commslab/grading/probe.py")
+IMAGE_SOURCES = (
+    "autograder/probe-requirements.txt",
+    "commslab/grading/probe.py",
+    "commslab/mpi/relay_rank.py",  # the bonus's student side (commslab/mpi/bonus_relay.py)
+)
 # A plain (non-editable) install has no checkout around it: the image's files come from the
 # package's course template (commslab/templates/course/autograder) and probe.py.
 _TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "course" / "autograder"
@@ -52,6 +56,7 @@ PODMAN_CONF = (
     else _TEMPLATE / "containers.conf"
 )
 IMAGE_REPOSITORY = "localhost/comms-lab-probe"
+IN_IMAGE = ("probe.py", "relay_rank.py")  # the scripts the Dockerfile copies to /opt/probe
 LOCAL_BASE_IMAGE = "localhost/comms-lab-base:bookworm"  # scripts/build_base_image.sh
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 ENGINES = ("docker", "podman")
@@ -187,6 +192,7 @@ def image_root() -> Path:
         "autograder/Dockerfile": _TEMPLATE / "Dockerfile",
         "autograder/probe-requirements.txt": _TEMPLATE / "probe-requirements.txt",
         "commslab/grading/probe.py": Path(__file__).with_name("probe.py"),
+        "commslab/mpi/relay_rank.py": Path(__file__).parents[1] / "mpi" / "relay_rank.py",
     }
     for name, source in files.items():
         (staged / name).parent.mkdir(parents=True, exist_ok=True)
@@ -263,8 +269,20 @@ class ContainerLauncher:
     def check(self) -> None:
         self.image = self.image or ensure_image(self.engine)
 
-    def launch(self, workdir: str, disk_bytes: int) -> Launch:
+    def spec(self) -> str:
+        """`ENGINE=IMAGE`: how a bonus rank (another process) starts the same containers."""
         self.check()
+        return f"{self.engine}={self.image}"
+
+    def launch(self, workdir: str, disk_bytes: int) -> Launch:
+        return self.launch_script("probe.py", workdir, disk_bytes)
+
+    def launch_script(self, script: str | os.PathLike, workdir: str, disk_bytes: int) -> Launch:
+        """One of the image's scripts (/opt/probe: probe.py, relay_rank.py) in a container."""
+        self.check()
+        name = Path(script).name
+        if name not in IN_IMAGE:
+            raise ValueError(f"{name} is not in the probe image (only {', '.join(IN_IMAGE)})")
         container = f"comms-lab-probe-{uuid.uuid4().hex[:12]}"
         memory = self.memory
         uid = f"{SANDBOX_UID}:{SANDBOX_UID}"
@@ -277,7 +295,7 @@ class ContainerLauncher:
             "--read-only", "--tmpfs", f"/tmp:rw,size={int(disk_bytes)},mode=1777",
             "--user", uid, "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
             "--workdir", "/tmp",
-            self.image, "python", "-s", "-P", "/opt/probe/probe.py",
+            self.image, "python", "-s", "-P", f"/opt/probe/{name}",
         ]  # fmt: skip
         engine = self.engine
 

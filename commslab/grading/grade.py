@@ -26,7 +26,7 @@ from pathlib import Path
 
 from comms_core.scenarios import TRACKS
 from commslab.grading import bonus_step, checks, harness, notebook, sandbox
-from commslab.grading.isolation import Unsandboxed
+from commslab.grading.isolation import Bubblewrap
 from commslab.grading.protocol import SEVERITY, Kind
 
 
@@ -270,7 +270,7 @@ def grade_notebook(
     result.ledger = _plain_ledger(view.ledger)
     result.code = {c.label: c.python for c in sub.cells}
     if bonus:
-        tried = bonus_step.grade_bonus(sub, sandboxed=not isinstance(launcher, Unsandboxed))
+        tried = bonus_step.grade_bonus(sub, launcher or Bubblewrap())
         if tried is not None:
             if tried.graded:
                 result.bonus, result.bonus_max = round(tried.points, 6), tried.max_points

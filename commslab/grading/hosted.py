@@ -64,8 +64,7 @@ class UnprivilegedUser:
     name = "unprivileged-user"
 
     def __init__(self) -> None:
-        self._site: Path | None = None
-        self._probe: Path | None = None
+        self._base: Path | None = None
 
     def check(self) -> None:
         if os.geteuid() != 0:
@@ -76,23 +75,33 @@ class UnprivilegedUser:
         if not shutil.which("setpriv"):
             raise isolation.SandboxUnavailable(f"setpriv (util-linux) is missing. {isolation.FIX}")
 
-    def _prepare(self) -> tuple[Path, Path]:
-        """A root-owned, world-readable folder: probe.py and links to numpy, matplotlib."""
-        if self._site is None or self._probe is None:
+    def spec(self) -> str:
+        return self.name
+
+    def _prepare(self, script: Path) -> tuple[Path, Path]:
+        """A root-owned, world-readable folder: links to numpy, matplotlib and a copy of our
+        script (the grader's own folders are locked away from uid 65534)."""
+        if self._base is None:
             base = Path(tempfile.mkdtemp(prefix="commslab-hosted-"))
             base.chmod(0o755)
-            site = base / "site"
-            site.mkdir(mode=0o755)
+            (base / "site").mkdir(mode=0o755)
             for top, path in isolation.package_entries().items():
-                (site / top).symlink_to(path)
-            probe = base / "probe.py"
-            shutil.copyfile(isolation.PROBE, probe)
-            probe.chmod(0o644)
-            self._site, self._probe = site, probe
-        return self._site, self._probe
+                (base / "site" / top).symlink_to(path)
+            self._base = base
+        copy = self._base / script.name
+        if not copy.exists():
+            shutil.copyfile(script, copy)
+            copy.chmod(0o644)
+        return self._base / "site", copy
 
     def launch(self, workdir: str, disk_bytes: int) -> isolation.Launch:
-        site, probe = self._prepare()
+        return self.launch_script(isolation.PROBE, workdir, disk_bytes)
+
+    def launch_script(
+        self, script: str | os.PathLike, workdir: str, disk_bytes: int
+    ) -> isolation.Launch:
+        """Any script of ours (the probe, the bonus's relay_rank.py) as uid 65534."""
+        site, copy = self._prepare(Path(script))
         os.chown(workdir, SANDBOX_UID, SANDBOX_UID)
         os.chmod(workdir, 0o700)
         python = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
@@ -109,7 +118,7 @@ class UnprivilegedUser:
             "-S",
             "-s",
             *isolation.NO_SCRIPT_DIR,
-            str(probe),
+            str(copy),
         ]
         env = isolation.probe_environment(workdir)
         env["PYTHONPATH"] = str(site)

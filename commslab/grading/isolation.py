@@ -104,6 +104,9 @@ class Unsandboxed:
     def check(self) -> None:
         return None
 
+    def spec(self) -> str:
+        return self.name
+
     def launch(self, workdir: str, disk_bytes: int) -> Launch:
         argv = [sys.executable, "-s", *NO_SCRIPT_DIR, str(PROBE)]
         return Launch(argv, probe_environment(workdir), cwd=workdir)
@@ -258,6 +261,9 @@ class Bubblewrap:
     def check(self) -> None:
         """Raise SandboxUnavailable (with the fix) unless a trial sandbox starts here."""
         _check_bubblewrap(self.bwrap)
+
+    def spec(self) -> str:
+        return "bubblewrap"
 
 
 @functools.lru_cache(maxsize=4)

@@ -117,15 +117,16 @@ def grade_bonus_ring(
     *,
     seed: int = 0,
     timeout: float = 60.0,
-    sandboxed: bool = False,
+    sandbox: str | None = None,
 ) -> BonusResult:
     """Run the student's my_ring_allreduce on `ranks` MPI ranks and grade it.
 
     source_code_or_path: the code as a string, or a path to a .py file. d: values per rank.
-    sandboxed: the grader's way (`commslab grade`): each rank's student code runs in its own
-    bubblewrap sandbox and a relay on the grader's side makes the MPI calls and counts the
-    bytes (bonus_relay.py); without it (the student's own check in the notebook) the code
-    runs in the rank with a counting wrapper (bonus_runner.py).
+    sandbox: the grader's way (`commslab grade`), the spec of the batch's sandbox
+    (`bubblewrap`, `unprivileged-user`, `podman=IMAGE`, `docker=IMAGE`; grading/sandbox.py):
+    each rank's student code runs in its own sandbox and a relay on the grader's side makes
+    the MPI calls and counts the bytes (bonus_relay.py). None (the student's own check in the
+    notebook): the code runs in the rank with a counting wrapper (bonus_runner.py).
     Raises launch.MPIUnavailable when MPI cannot run on this machine (not the student's
     fault, so not a zero).
     """
@@ -152,13 +153,14 @@ def grade_bonus_ring(
         run = launch.run_mpi(
             [
                 "-m",
-                "commslab.mpi.bonus_relay" if sandboxed else "commslab.mpi.bonus_runner",
+                "commslab.mpi.bonus_runner" if sandbox is None else "commslab.mpi.bonus_relay",
                 "--student",
                 str(student),
                 "--d",
                 str(d),
                 "--seed",
                 str(seed),
+                *([] if sandbox is None else ["--sandbox", sandbox]),
             ],
             ranks,
             timeout=timeout,

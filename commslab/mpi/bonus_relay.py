@@ -1,17 +1,20 @@
 """One real MPI rank of the graded bonus, on the grader's side of the sandbox boundary.
 
     mpiexec -n N python -m commslab.mpi.bonus_relay --student FILE --d D --seed S \
-        --status-dir DIR                         (started by grade_bonus_ring(sandboxed=True))
+        --status-dir DIR --sandbox SPEC         (started by grade_bonus_ring(sandbox=SPEC))
 
-Each rank starts the student's code in its own bubblewrap sandbox (relay_rank.py, no MPI, no
-network, uid 65534) and relays: every Send, Recv and Sendrecv the student's `comm` asks for
+Each rank starts the student's code in its own sandbox, the one the batch's probe uses
+(SPEC: bubblewrap, unprivileged-user on hosted graders, podman=IMAGE or docker=IMAGE; see
+commslab/grading/sandbox.py), as relay_rank.py: no MPI, no network, uid 65534, kernel limits.
+It relays: every Send, Recv and Sendrecv the student's `comm` asks for
 over the pipe becomes a real MPI call here, and the bytes are counted here, where the
 student's code cannot reach the counter. Collectives do not exist on the student's side.
 The verdict is computed here too: the exact sum (recomputed from the seeds), the bytes sent,
 written to DIR/rank<r>.json, which only this process can write. A problem that stops the ring
 (the student's exception, a malformed request, a crash of the sandbox) goes to DIR/error.txt
 and aborts every rank; a deadlock is ended by mpiexec's time limit (launch.run_mpi), and the
-sandboxes die with their relays (--die-with-parent).
+sandboxes end with their relays (bubblewrap's --die-with-parent; a container's or a hosted
+sandbox's code reads end-of-file on its pipe, and its CPU-time limit ends a busy loop).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import tempfile
 import numpy as np
 from mpi4py import MPI
 
-from commslab.grading import isolation
+from commslab.grading.sandbox import launcher_from_spec
 from commslab.mpi import relay_rank
 from commslab.mpi.bonus_runner import arguments, rank_data, sum_problem
 from commslab.mpi.rank_status import RankStatus
@@ -133,7 +136,8 @@ def main() -> None:
     with open(args.student, "rb") as f:
         source = f.read()
     with tempfile.TemporaryDirectory(prefix="commslab-bonus-rank-") as workdir:
-        launch = isolation.Bubblewrap().launch_script(relay_rank.__file__, workdir, 16 * 1024**2)
+        launcher = launcher_from_spec(args.sandbox)
+        launch = launcher.launch_script(relay_rank.__file__, workdir, 16 * 1024**2)
         proc = subprocess.Popen(
             launch.argv,
             env=launch.env,
@@ -154,6 +158,8 @@ def main() -> None:
         finally:
             proc.kill()
             proc.wait()
+            if launch.cleanup:
+                launch.cleanup()
     got = np.frombuffer(result, dtype=np.float64)
     problem, max_error = sum_problem(got, args.seed, n_ranks, args.d)
     report = {"rank": rank, "bytes_sent": sent, "sum_ok": problem is None}

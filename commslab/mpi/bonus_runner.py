@@ -55,6 +55,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--d", type=int, required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--status-dir", required=True)
+    # bonus_relay only: the sandbox each rank's student code runs in (sandbox.launcher_from_spec)
+    parser.add_argument("--sandbox", default="bubblewrap")
     return parser.parse_args()
 
 

@@ -133,7 +133,28 @@ def _stand_in_mpi4py(comm: RelayComm) -> None:
     sys.modules.update({"mpi4py": package, "mpi4py.MPI": mpi})
 
 
+def limit_resources() -> None:
+    """Kernel limits before the student's code runs, soft = hard (an unprivileged process cannot
+    raise them again), as probe.py sets its own: 1 GiB of address space, 30 s of CPU, files of
+    at most 16 MiB, no core dumps and no new processes or threads."""
+    import resource
+
+    wanted = [
+        (resource.RLIMIT_AS, 1024**3),
+        (resource.RLIMIT_CPU, 30),
+        (resource.RLIMIT_FSIZE, 16 * 1024**2),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_NPROC, 0),
+    ]
+    for which, value in wanted:
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):  # already lower, or not settable here: keep it
+            pass
+
+
 def main() -> None:
+    limit_resources()
     meta, data = read_frame()
     buffer = np.frombuffer(data, dtype=np.float64).copy()
     _, source = read_frame()
