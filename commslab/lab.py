@@ -30,6 +30,7 @@ __all__ = [
     "part2",
     "part3",
     "start",
+    "topology_hud",
 ]
 
 
@@ -149,6 +150,27 @@ def part1(scenario: Scenario | None, prediction: object, namespace: Mapping | No
         static=_static(),
     )
     return _show(wb)
+
+
+def topology_hud(scenario: Scenario | None):
+    """Part 1's NetworkTopologyHUD: step through ring and tree AllReduce on your own N, M, α, β
+    (the simulator's steps, each priced α + bytes/β, adding up to Part 1's formulas)."""
+    if not _need(scenario):
+        return None
+    if 1 not in PREDICTIONS:  # the Lock: the HUD shows which algorithm wins at your M
+        return _markdown("🔒 **Make your Part 1 prediction and run the workbench cell first.**")
+    from commslab.notebook.hud import topology_hud as hud
+
+    return _show(
+        hud(
+            N=int(scenario.N),
+            M=scenario.M_message,
+            alpha=scenario.alpha,
+            beta=scenario.beta,
+            words=words_for(scenario.track.key),
+            static=_static(),
+        )
+    )
 
 
 def part2(scenario: Scenario | None, prediction: object, namespace: Mapping | None = None):
