@@ -4,12 +4,15 @@ chromium-driver, via Selenium) driving JupyterLab on 127.0.0.1.
 Each track's solved notebook is renamed the way browsers rename downloads
 (`collective_comms (1).ipynb`), put in a sub-folder, stripped of its outputs and run top to
 bottom with Run All. Checked: nothing raises; an invalid Lock answer is refused and a valid one
-reveals; a slider change redraws the figure. Screenshots of every part of every track go to
+reveals; a step of the topology HUD and a slider of a workbench redraw their pictures; saved,
+shut down and reopened, the notebook still shows every workbench's picture (in JupyterLab and in
+nbconvert's HTML export). Screenshots of every part of every track go to
 docs/screenshots/ when COMMSLAB_SCREENSHOTS=1 (else to the test's temporary folder).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -30,10 +33,13 @@ NAME = "collective_comms (1).ipynb"
 # The cells a screenshot is taken of, by grade_id: every part, the crisis, the ledger.
 SHOTS = {
     "part1": "workbench_part1",
+    "hud": "topology_hud",
     "part2": "workbench_part2",
     "part3": "workbench_part3",
     "crisis": "crisis",
 }
+# The cells that leave a picture in the saved notebook (shown without a kernel).
+PICTURES = ("workbench_part1", "topology_hud", "workbench_part2", "workbench_part3")
 
 pytestmark = pytest.mark.slow
 
@@ -203,6 +209,81 @@ def _shoot(driver, element, path: Path) -> None:
     driver.save_screenshot(str(path))
 
 
+def _run_cells(driver, nb, gids, timeout: float = 300) -> None:
+    """Run the cells with these grade_ids, in order, as a student does with Shift+Enter."""
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    for gid in gids:
+        driver.execute_script(
+            "const w = window.jupyterapp.shell.currentWidget;"
+            "w.content.activeCellIndex = arguments[0];"
+            "window.jupyterapp.commands.execute('notebook:run-cell');",
+            ids.index(gid),
+        )
+        time.sleep(1)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if driver.execute_script(
+                "return window.jupyterapp.shell.currentWidget.sessionContext.session"
+                ".kernel.status === 'idle';"
+            ):
+                break
+            time.sleep(0.5)
+
+
+def _set_source(driver, nb, gid: str, source: str) -> None:
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    driver.execute_script(
+        "window.jupyterapp.shell.currentWidget.content.widgets[arguments[0]]"
+        ".model.sharedModel.setSource(arguments[1]);",
+        ids.index(gid),
+        source,
+    )
+
+
+def _picture(cell) -> str | None:
+    """The src of the cell's picture: an image/png output (a data: URI), not a widget."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        images = cell.find_elements(By.CSS_SELECTOR, ".jp-RenderedImage img")
+        return images[-1].get_attribute("src") if images else None
+    except StaleElementReferenceException:  # the output was just replaced
+        return None
+
+
+def _png(src: str) -> bytes:
+    """The PNG bytes of a data: URI (base64 may be wrapped differently on the way)."""
+    return base64.b64decode(src.split(",", 1)[1])
+
+
+def _slider_changes_picture(driver, cell) -> str:
+    """Move the cell's first slider one step with the keyboard; return the new picture."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    before = _picture(cell)
+    assert before and before.startswith("data:image/png"), "no picture output in the cell"
+    handle = cell.find_element(By.CSS_SELECTOR, ".widget-slider .noUi-handle")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", handle)
+    handle.click()
+    handle.send_keys(Keys.ARROW_RIGHT)
+    after = before
+    for _ in range(60):
+        after = _picture(cell)
+        if after and after != before:
+            break
+        time.sleep(0.5)
+    assert after and after != before, "the picture did not change after the slider"
+    for _ in range(20):  # the last picture, once no other update is on its way
+        time.sleep(1.5)
+        latest = _picture(cell)
+        if latest == after:
+            break
+        after = latest or after
+    return after
+
+
 def _shots_dir(tmp_path: Path) -> Path:
     if os.environ.get("COMMSLAB_SCREENSHOTS") == "1":
         return ROOT / "docs" / "screenshots"
@@ -220,9 +301,6 @@ BROWSER_TRACKS = (
 
 @pytest.mark.parametrize("track", BROWSER_TRACKS)
 def test_the_renamed_notebook_runs_in_jupyterlab(browser, lab_server, track, tmp_path):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-
     lock1 = "maybe" if track == "cloud_titan" else "less"
     nb = _open(browser, lab_server, track, lock1)
     _run_all(browser)
@@ -232,25 +310,52 @@ def test_the_renamed_notebook_runs_in_jupyterlab(browser, lab_server, track, tmp
     part1 = cells["workbench_part1"].text
     if lock1 == "maybe":  # the Lock refuses, and no workbench opens
         assert "must be" in part1 and "maybe" in part1 and "crossover" not in part1.lower()
-    else:
-        assert "Recorded" in part1 and "Part 1 workbench" in part1
+        assert "🔒" in cells["topology_hud"].text  # nor the HUD
+        _set_source(browser, nb, "lock_part1", 'PREDICTION_PART1 = "less"')  # a valid answer
+        _run_cells(browser, nb, ["lock_part1", "workbench_part1", "topology_hud"])
+        cells = _cells(browser, nb)
+        part1 = cells["workbench_part1"].text
+    assert "Recorded" in part1 and "Part 1 workbench" in part1
     assert "Recorded" in cells["workbench_part2"].text
     assert "passed" in cells["check_part1"].text
+    hud = cells["topology_hud"].text
+    assert "NetworkTopologyHUD" in hud and "Step 1 of" in hud and "Traceback" not in hud
+
+    # a step of the HUD and a slider of the Part 2 workbench redraw their pictures
+    hud_picture = _slider_changes_picture(browser, cells["topology_hud"])
+    assert "Step 2 of" in cells["topology_hud"].text
+    part2_picture = _slider_changes_picture(browser, cells["workbench_part2"])
 
     shots = _shots_dir(tmp_path)
     for part, gid in SHOTS.items():
         _shoot(browser, cells[gid], shots / f"{track}_{part}.png")
 
-    # a slider change redraws the Part 2 figure
-    bench = cells["workbench_part2"]
-    image = bench.find_element(By.CSS_SELECTOR, ".widget-image")
-    before = image.get_attribute("src")
-    handle = bench.find_element(By.CSS_SELECTOR, ".widget-slider .noUi-handle")
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", handle)
-    handle.click()
-    handle.send_keys(Keys.ARROW_LEFT)
-    for _ in range(60):
-        if image.get_attribute("src") != before:
-            break
-        time.sleep(0.5)
-    assert image.get_attribute("src") != before, "the figure did not change after the slider"
+    # Saved, the kernel shut down, reopened: every workbench and the HUD still show a picture
+    # (the last one), in JupyterLab and in nbconvert's HTML export.
+    root, base, token = lab_server
+    path = root / "Downloads" / track / NAME
+    browser.execute_script("window.jupyterapp.commands.execute('docmanager:save');")
+    time.sleep(3)
+    browser.execute_script("window.jupyterapp.commands.execute('kernelmenu:shutdown');")
+    time.sleep(3)
+    saved = nbformat.read(path, as_version=4)
+    browser.get(
+        f"{base}/lab/workspaces/{track}-reopened/tree/Downloads/{track}/"
+        f"{NAME.replace(' ', '%20')}?reset&token={token}"
+    )
+    time.sleep(8)
+    cells = _cells(browser, saved)
+    pictures = {gid: _picture(cells[gid]) for gid in PICTURES}
+    _shoot(browser, cells["topology_hud"], shots / f"{track}_reopened_without_kernel.png")
+    assert all(p and p.startswith("data:image/png") for p in pictures.values()), pictures
+    assert "Step 2 of" in cells["topology_hud"].text  # the last step shown, with its picture
+    assert _png(pictures["topology_hud"]) == _png(hud_picture)
+    assert _png(pictures["workbench_part2"]) == _png(part2_picture)
+    exported = subprocess.run(
+        [sys.executable, "-m", "nbconvert", "--to", "html", "--stdout", str(path)],
+        capture_output=True, text=True, check=True, timeout=300,
+    ).stdout  # fmt: skip
+    for gid in PICTURES:
+        cell = next(c for c in saved.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
+        png = [o.data["image/png"] for o in cell.outputs if "image/png" in o.get("data", {})]
+        assert png and png[-1].strip() in exported, f"{gid}: no picture in the HTML export"

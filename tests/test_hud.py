@@ -110,7 +110,8 @@ def test_a_large_n_is_drawn_in_part_and_says_so():
     hud = topology_hud(N=1024, M=M, alpha=ALPHA, beta=BETA, words=WORDS["cloud_titan"], static=True)
     shown = "\n".join(hud.text)
     assert (
-        f"Drawn: GPUs 0–{SHOWN_RANKS - 1} and one box for the other {1024 - SHOWN_RANKS}" in shown
+        f"Drawn: GPUs 0–{SHOWN_RANKS - 1} and one dashed circle for the other {1024 - SHOWN_RANKS}"
+        in shown
     )
     assert "Step 1 of 2046" in shown and "every GPU sends" in shown
     assert len(hud.steps["ring"][0].messages) <= SHOWN_RANKS + 1  # only the drawn ranks' kept

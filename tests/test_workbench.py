@@ -322,7 +322,7 @@ def test_jupyter_display_shows_text_and_png_or_the_widget(monkeypatch):
     import IPython.display
 
     shown = []
-    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: shown.append(obj))
     wb.crossover_workbench(**P1, prediction="x", static=True)._ipython_display_()
     assert isinstance(shown[0], IPython.display.HTML) and "T_ring" in shown[0].data
     assert isinstance(shown[1], IPython.display.Image) and shown[1].data[:4] == b"\x89PNG"
@@ -332,7 +332,54 @@ def test_jupyter_display_shows_text_and_png_or_the_widget(monkeypatch):
     shown.clear()
     bench = wb.crossover_workbench(**P1, prediction="x", static=False)
     bench._ipython_display_()
-    assert shown == [bench.widget]
+    title, controls, numbers, picture = shown  # the widget holds only the controls
+    assert bench.title in title.data and controls is bench.widget
+    assert isinstance(numbers, IPython.display.HTML) and "T_ring" in numbers.data
+    assert isinstance(picture, IPython.display.Image) and picture.data[:4] == b"\x89PNG"
+
+
+class _Handle:
+    """What IPython's display(..., display_id=True) returns: update() replaces the output."""
+
+    def __init__(self, obj, updates: list) -> None:
+        self.obj, self.updates = obj, updates
+
+    def update(self, obj) -> None:
+        self.updates.append((self, obj))
+
+
+@pytest.mark.parametrize(("make", "params", "change"), [
+    (wb.crossover_workbench, P1, ("M", 1e8)),
+    (wb.hierarchical_workbench, P2, ("beta_inter", 25e9)),
+    (wb.compression_workbench, P3, ("error_feedback", True)),
+])  # fmt: skip
+def test_a_slider_change_updates_the_picture_output_in_place(monkeypatch, make, params, change):
+    """Without a kernel a widget is "model not found"; the numbers and the picture are
+    ordinary outputs (text/html, image/png) that a slider change replaces in place, so a saved
+    notebook keeps the last picture."""
+    import IPython.display
+
+    handles, updates = [], []
+
+    def display(obj, display_id=None):
+        if display_id:
+            handles.append(_Handle(obj, updates))
+            return handles[-1]
+        return None
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    bench = make(**params, prediction="x", static=False)
+    bench._ipython_display_()
+    numbers, picture = handles
+    assert isinstance(picture.obj, IPython.display.Image)
+    name, value = change
+    bench.controls[name].value = value
+    updated = {id(h): obj for h, obj in updates}
+    assert (
+        updated[id(picture)].data[:4] == b"\x89PNG"
+        and updated[id(picture)].data != picture.obj.data
+    )
+    assert updated[id(numbers)].data != numbers.obj.data
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ T_ring = 2(N−1)(α + M/(N·β)) and T_tree = 2⌈log2 N⌉(α + M/β), Part 1'
 (comms_core.cost_models); the HUD says so at the last step.
 
 Drawn: every rank up to SHOWN_RANKS (16, where arrow labels stay readable); for a larger N
-the first 16 ranks and one box standing for all the others, labelled as such; messages
-between two ranks inside the box are counted in the text, not drawn. Redraws update the
+the first 16 ranks and one dashed circle standing for all the others, labelled as such; messages
+between two of the others are counted in the text, not drawn. Redraws update the
 figure's artists in place and keep each step's PNG, so revisiting a step costs nothing.
 """
 
@@ -40,12 +40,13 @@ from comms_core import plots
 from comms_core.simulator import simulate_ring_allreduce, simulate_tree_allreduce
 from commslab.notebook.outputs import LiveOutput
 from commslab.notebook.words import GENERIC, Words
+from commslab.notebook.workbench import CONTROL_WIDTH, _ipywidgets, _use_static
 
 __all__ = ["ALGORITHMS", "SHOWN_RANKS", "HudStep", "TopologyHUD", "hud_steps", "topology_hud"]
 
 ALGORITHMS = {"ring": simulate_ring_allreduce, "tree": simulate_tree_allreduce}
-SHOWN_RANKS = 16  # at most this many ranks are drawn (and a box for the others)
-OTHERS = -1  # the box that stands for the ranks not drawn
+SHOWN_RANKS = 16  # at most this many ranks are drawn (and a dashed circle for the others)
+OTHERS = -1  # the dashed circle that stands for the ranks not drawn
 LIVE_DPI = 80  # 528 x 528 pixels
 PLAY_INTERVAL_MS = 900
 
@@ -99,8 +100,8 @@ def hud_steps(algorithm: str, N: int, M: float, alpha: float, beta: float) -> tu
     return tuple(steps)
 
 
-def _node(r: int, N: int) -> int:
-    """The drawn node of rank r: itself, or the box of the others."""
+def _node(r: int) -> int:
+    """The drawn node of rank r: itself, or the dashed circle of the others."""
     return r if r < SHOWN_RANKS else OTHERS
 
 
@@ -123,7 +124,7 @@ class _Picture:
         self.algorithm, self.steps, self.N = algorithm, steps, N
         ring = algorithm == "ring"
         self.color = plots.PALETTE["ring" if ring else "tree"]
-        ranks = min(N, SHOWN_RANKS)  # drawn as circles; one more node, a box, if N is larger
+        ranks = min(N, SHOWN_RANKS)  # drawn; one more node, a dashed circle, for the others
         nodes = ranks + (N > SHOWN_RANKS)
         self.fig = Figure(figsize=(6.6, 6.6), dpi=LIVE_DPI)
         ax = self.ax = self.fig.add_axes((0.02, 0.27, 0.96, 0.63))
@@ -134,7 +135,7 @@ class _Picture:
         if ring:
             xy = plots._ring_layout(nodes)
             self.radius = 0.1
-        else:  # the binomial tree, rank 0 on top; the box of the others beside rank 0
+        else:  # the binomial tree, rank 0 on top; the others beside rank 0
             xy = np.vstack([plots._tree_layout(ranks) * [1.2, 1.0], [[1.2, 0.8]]])
             self.radius = min(0.12, 0.45 * 2.64 / max(ranks - 1, 1))
         self.xy = {r: xy[r] for r in range(ranks)}
@@ -203,7 +204,7 @@ class _Picture:
             0.01, 0.97, "", transform=axt.transAxes, fontsize=8, va="top", color=self.color
         )
         self.png: dict[int, bytes] = {}
-        # Blitting: the network's links, the box and the axes are drawn once into a
+        # Blitting: the links, the others' circle and the axes are drawn once into a
         # background; a step restores it and draws only what moves (animated artists).
         for circle, label in self.nodes.values():
             circle.set_animated(True)
@@ -221,7 +222,7 @@ class _Picture:
         if ring:
             order = list(self.xy)
             return list(zip(order, order[1:] + order[:1], strict=True))
-        pairs = {(_node(r, self.N), _node(plots._tree_parent(r), self.N)) for r in range(1, self.N)}
+        pairs = {(_node(r), _node(plots._tree_parent(r))) for r in range(1, self.N)}
         return sorted((a, b) for a, b in pairs if a != b)
 
     def show(self, i: int, formula_total: float) -> bytes:
@@ -233,10 +234,10 @@ class _Picture:
             artist.remove()
         self.transfers = []
         ring = self.algorithm == "ring"
-        arrows = {(_node(s, self.N), _node(d, self.N)): a for s, d, a, _ in step.messages}
+        arrows = {(_node(s), _node(d)): a for s, d, a, _ in step.messages}
         busy = set()
         for (src, dst), start in arrows.items():
-            if src == dst:  # both inside the box of the others
+            if src == dst:  # both among the others
                 continue
             busy.update((src, dst))
             arrow = FancyArrowPatch(
@@ -310,8 +311,6 @@ class TopologyHUD:
     def __init__(
         self, N: int, M: float, alpha: float, beta: float, words: Words, static: bool | None
     ) -> None:
-        from commslab.notebook.workbench import _use_static
-
         self.N, self.M, self.alpha, self.beta, self.words = N, M, alpha, beta, words
         self.steps = {a: hud_steps(a, N, M, alpha, beta) for a in ALGORITHMS}
         self._pictures: dict[str, _Picture] = {}
@@ -346,7 +345,7 @@ class TopologyHUD:
         )
         if N > SHOWN_RANKS:
             setting += (
-                f" Drawn: {w.devices} 0–{SHOWN_RANKS - 1} and one box for the other "
+                f" Drawn: {w.devices} 0–{SHOWN_RANKS - 1} and one dashed circle for the other "
                 f"{N - SHOWN_RANKS} (a picture of {N} would be unreadable); the step "
                 f"counts and times are for all {N}."
             )
@@ -411,8 +410,6 @@ class TopologyHUD:
         self.refresh()
 
     def _build_widget(self) -> None:
-        from commslab.notebook.workbench import CONTROL_WIDTH, _ipywidgets
-
         w = _ipywidgets()
         last = len(self.steps[self.algorithm])
         algorithm = w.ToggleButtons(

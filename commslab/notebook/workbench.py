@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from comms_core import _validate as v
 from comms_core import compression, convergence, plots
 from comms_core import cost_models as cm
+from commslab.notebook.outputs import LiveOutput
 from commslab.notebook.words import GENERIC, Words
 
 __all__ = [
@@ -174,17 +175,16 @@ class Workbench:
             control.observe(
                 lambda change, name=name: self._changed(name, change["new"]), names="value"
             )
-        self._html = w.HTML(self._as_html())
+        # The numbers and the figure are ordinary outputs beside the controls, updated in
+        # place: the saved notebook shows them without a kernel (commslab/notebook/outputs.py).
+        self._html = LiveOutput("html", self._as_html())
         assert self.figure is not None  # drawn in __init__
-        self._image = w.Image(value=_figure_png(self.figure, LIVE_DPI), format="png")
+        self._image = LiveOutput("png", _figure_png(self.figure, LIVE_DPI))
         self._laid_out = self.figure  # its layout was solved by the picture just drawn
         self.widget = w.VBox(
             [
-                w.HTML(f"<h3>{html.escape(self.title)}</h3>"),
                 *(c for c in self.controls.values() if not _is_switch(w, c)),  # one per row
                 w.HBox([c for c in self.controls.values() if _is_switch(w, c)]),
-                self._html,
-                self._image,
             ]
         )
 
@@ -195,8 +195,11 @@ class Workbench:
     def _ipython_display_(self) -> None:
         from IPython.display import HTML, Image, display
 
-        if self.widget is not None:
+        if self.widget is not None:  # the title, the controls, then the live numbers and figure
+            display(HTML(f"<h3>{html.escape(self.title)}</h3>"))
             display(self.widget)
+            self._html.show()
+            self._image.show()
             return
         display(HTML(f"<h3>{html.escape(self.title)}</h3>{self._as_html()}"))
         assert self.figure is not None  # drawn in __init__
