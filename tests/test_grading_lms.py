@@ -593,3 +593,87 @@ def test_a_blackboard_download_gives_each_username_a_row(tmp_path) -> None:
     assert {e.platform for e in entries} == {Platform.BLACKBOARD}
     assert entries[0].status.startswith("superseded")  # the later attempt is graded
     assert entries[2].status is None and entries[3].status is None
+
+
+# --- Canvas group assignments ---------------------------------------------------------------
+
+# A Canvas group-set export, in the columns canvas-lms spec/apis/v1/group_categories_api_spec.rb
+# expects of it (`name canvas_user_id user_id login_id sections group_name canvas_group_id
+# group_id`); "Team_7_Alpha" shows a group name with "_<digits>_" in it.
+CANVAS_GROUPS = (
+    "name,canvas_user_id,user_id,login_id,sections,group_name,canvas_group_id,group_id\n"
+    "Jane Doe,111,S-001,jdoe,CS101,Team_7_Alpha,501,\n"
+    "Bob Smith,222,S-002,bsmith,CS101,Team_7_Alpha,501,\n"
+    "Ann Lee,333,S-003,alee,CS101,Team_7_Alpha,501,\n"
+    "Carl Roe,444,S-004,croe,CS101,Beta,502,\n"
+    "Dana Poe,555,S-005,dpoe,CS101,,,\n"
+)
+
+
+def test_a_canvas_group_submission_gives_every_member_a_gradebook_row(tmp_path) -> None:
+    """Canvas zips one submission per group (canvas-lms lib/content_zipper.rb `zip_assignment`
+    takes `assignment.representatives`, which for a group assignment is one member per group
+    renamed to the group: app/models/assignment.rb). The file is named
+    `<group name made file-safe>_<representative's user id>_<attachment id>_<file>`:
+    sanitize_user_name turns "Team_7_Alpha" into "team7alpha" (it drops the "_" around digits
+    and lowercases), sanitize_file_name drops every non-word character. The export names no other member: the group-set export does."""
+    from commslab.grading.report import grade_entry, write_outputs
+
+    groups = tmp_path / "CS101_groups.csv"
+    groups.write_text(CANVAS_GROUPS, encoding="utf-8")
+    roster = read_roster(groups)
+    assert roster.source == "canvas_groups" and len(roster) == 5
+    export = _zip(
+        tmp_path / "submissions.zip",
+        {
+            "team7alpha_222_900_collective_comms.ipynb": NB,  # Bob submitted for Team_7_Alpha
+            "beta_444_901_collective_comms.ipynb": NB,  # Carl alone in Beta
+            "poedana_555_902_collective_comms.ipynb": NB,  # Dana: no group, her own name
+        },
+    )
+    entries = collect([export], tmp_path / "work", roster=roster)
+    assert len(entries) == 3  # one row per file in grades.csv
+    e = _by_source(entries)
+    alpha = e["team7alpha_222_900_collective_comms.ipynb"]
+    assert (alpha.student_id, alpha.group, alpha.group_members) == (
+        "222",
+        "Team_7_Alpha",
+        ["111", "333"],
+    )
+    assert e["beta_444_901_collective_comms.ipynb"].group_members == []
+    assert e["poedana_555_902_collective_comms.ipynb"].group == ""
+
+    results = []
+    for entry, score in zip(entries, (30.0, 20.0, 10.0), strict=True):
+        entry.status = "graded elsewhere"  # a row without running the grader
+        row = grade_entry(
+            entry, term="t", autograder_dir=tmp_path, timeout=1, key=None, limits=None
+        )
+        row.score, row.max_score = score, 35.0
+        results.append(row)
+    assert results[0].group_members == ["111", "333"]
+    write_outputs(results, tmp_path / "out", roster=roster)
+    text = (tmp_path / "out" / "gradebook_canvas.csv").read_text(encoding="utf-8")
+    canvas = {uid: {} for uid in (111, 222, 333, 444, 555)}
+    imported, missing = _canvas_import(text, canvas)
+    assert missing == []
+    lab = "Collective Communication Lab"
+    assert imported == {
+        111: {lab: "30"},
+        222: {lab: "30"},
+        333: {lab: "30"},
+        444: {lab: "20"},
+        555: {lab: "10"},
+    }
+    grades = (tmp_path / "out" / "grades.csv").read_text(encoding="utf-8").splitlines()
+    assert len(grades) == 1 + 3  # grades.csv stays one row per file
+
+
+def test_a_group_set_roster_does_not_share_an_individual_submission(tmp_path) -> None:
+    """A student in a group who hands in an individual assignment is named after themselves
+    (Canvas's sortable name, "Smith, Bob" -> smithbob): the grade is theirs alone."""
+    groups = tmp_path / "groups.csv"
+    groups.write_text(CANVAS_GROUPS, encoding="utf-8")
+    export = _zip(tmp_path / "s.zip", {"smithbob_222_900_collective_comms.ipynb": NB})
+    (entry,) = collect([export], tmp_path / "work", roster=read_roster(groups))
+    assert (entry.student_id, entry.group, entry.group_members) == ("222", "", [])

@@ -56,6 +56,7 @@ class GradeResult:
     lms_name: str = ""  # the LMS's name for the student (Canvas file names), if known
     late: bool = False
     notes: list[str] = field(default_factory=list)
+    group_members: list[str] = field(default_factory=list)  # a group submission's others
     results: dict = field(default_factory=dict)  # Gradescope results.json (otter)
     bonus: float = 0.0  # extra credit (the MPI ring), not part of score / max_score
     bonus_max: float = 0.0  # 0: the bonus was not tried

@@ -143,6 +143,7 @@ class Entry:
     key: LmsKey | None = None
     verified: bool = True  # False: the LMS hides who it is (anonymous grading)
     group: str = ""  # a group submission's group name
+    group_members: list[str] = field(default_factory=list)  # the others its grade goes to
     in_roster: bool = True  # False: a roster was given and does not know this identity
     assignment: str = ""  # the LMS's assignment name, where the layout has one (nbgrader)
 
@@ -627,7 +628,28 @@ def apply_roster(entry: Entry, roster: Roster) -> None:
     if student.student_id != entry.student_id.lower():
         entry.notes.append(f"roster: {entry.key.kind} {entry.key.value} is {student.student_id}")
     entry.student_id = student.student_id
+    if entry.platform is Platform.CANVAS and canvas_group_submission(entry.name, student.group):
+        entry.group = student.group
+        entry.group_members = [m.student_id for m in roster.members(student.group)]
+        entry.group_members.remove(student.student_id)
+        entry.notes.append(
+            f"group {student.group}: one submission, graded for {student.student_id}; the "
+            f"gradebook gives its grade to {', '.join(entry.group_members) or 'nobody else'}"
+        )
     entry.name = entry.name or student.name
+
+
+def canvas_group_submission(file_name_part: str, group: str) -> bool:
+    """True if Canvas named the file after the student's group: in a group assignment the
+    representative's sortable name is replaced by the group's name (canvas-lms
+    app/models/assignment.rb `representatives`), made file-safe as every name is
+    (lib/content_zipper.rb: `sanitize_user_name` drops the "_" around digits and lowercases,
+    `sanitize_file_name` drops every non-word character). A student who is in a group but
+    hands in an individual assignment is named after themselves: no copy."""
+    if not group:
+        return False
+    name = re.sub(r"_(\d+)_", r"\1", group).lower()
+    return file_name_part == re.sub(r"[^\w]", "", name)
 
 
 def _gradescope_files(files: list[_File]) -> dict[str, list[dict]]:

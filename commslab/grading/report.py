@@ -23,6 +23,7 @@ Files in OUT (default grading-out/):
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -107,6 +108,7 @@ def grade_entry(
     result.lms_name = entry.name
     result.late = entry.late
     result.notes = [*entry.notes, *result.notes]
+    result.group_members = list(entry.group_members)
     return result
 
 
@@ -191,7 +193,8 @@ def _safe(text: str) -> str:
 
 
 def _gradebook_rows(results: list[GradeResult]) -> dict[str, GradeResult]:
-    """Per student id, the row the gradebook takes: not superseded, best score."""
+    """Per student id, the row the gradebook takes: not superseded, best score; each member
+    of a group submission gets the group's row (unless they have a row of their own)."""
     best: dict[str, GradeResult] = {}
     for r in results:
         if r.status.startswith(("superseded", "not graded: ")):
@@ -200,6 +203,10 @@ def _gradebook_rows(results: list[GradeResult]) -> dict[str, GradeResult]:
             best[r.student_id] = r
     for r in results:  # a student with only superseded rows still gets a gradebook row
         best.setdefault(r.student_id, r)
+    for r in list(best.values()):
+        for member in r.group_members:
+            if member not in best:
+                best[member] = dataclasses.replace(r, student_id=member, lms_name="")
     return best
 
 
@@ -309,6 +316,7 @@ def _canvas_csv(
     rows = _gradebook_rows(results)
     canvas = roster is not None and roster.source == "canvas"
     known = {s.student_id: s.row for s in roster.students} if canvas else {}
+    names = {s.student_id: s.name for s in roster.students} if roster is not None else {}
     column = f"{assignment} ({canvas_assignment_id})" if canvas_assignment_id else assignment
     max_score = max((r.max_score for r in results), default=0.0)
     # the MPI bonus, only if someone tried it: its own assignment with 0 points possible,
@@ -330,7 +338,8 @@ def _canvas_csv(
                 columns = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
                 writer.writerow([*(row.get(c, "") for c in columns), *points])
             else:
-                writer.writerow([r.lms_name, student_id, "", "", "", *points])
+                name = r.lms_name or names.get(student_id, "")
+                writer.writerow([name, student_id, "", "", "", *points])
 
 
 def _moodle_worksheet(results: list[GradeResult], roster: Roster, path: Path) -> None:

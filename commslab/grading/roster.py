@@ -14,6 +14,12 @@ Three files are read as the LMS writes them:
   the participant id of the download's folder names), `Full name`, the site's identity
   fields (`Email address`, `ID number`...), `Status`, [`Group`,] `Grade`, ...
   The student id is `ID number` where the course fills it, else the email address.
+* a **Canvas group-set export** (People > Groups > the group set's menu > Export; the
+  same columns as canvas-lms `spec/apis/v1/group_categories_api_spec.rb` expects of the
+  export: `name, canvas_user_id, user_id, login_id, sections, group_name, canvas_group_id,
+  group_id`; the import format is doc/api/group_category_csv.md). The student id is
+  `canvas_user_id` (the Canvas `ID`, as in the gradebook export); `group_name` says who
+  shares a group submission (commslab.grading.lms.apply_roster).
 * a **plain CSV** with a `student_id` column and any of `email`, `canvas_id`, `sis_id`,
   `login`, `participant_id`, `gradescope_id`, `nbgrader_id`, `name`, `group`.
 
@@ -40,6 +46,10 @@ FLEXIBLE = {
     "login": ("login", "student_id", "sis", "email"),
     "file": ("student_id", "canvas", "sis", "login", "email"),
 }
+
+# canvas-lms spec/apis/v1/group_categories_api_spec.rb: the export's header is
+# name canvas_user_id user_id login_id sections group_name canvas_group_id group_id
+CANVAS_GROUP_EXPORT = {"canvas_user_id", "user_id", "login_id", "group_name"}
 
 # plain CSV column -> LmsKey kind
 PLAIN_COLUMNS = {
@@ -137,11 +147,14 @@ def read_roster(path: str | Path, *, id_column: str | None = None) -> Roster:
         return _moodle(path, header, rows, id_column)
     if {"Student", "ID", "SIS User ID"} <= set(header):
         return _canvas(path, header, rows, id_column)
+    if CANVAS_GROUP_EXPORT <= set(header):
+        return _canvas_groups(path, header, rows, id_column)
     if "student_id" in header or (id_column and id_column in header):
         return _plain(path, header, rows, id_column)
     raise ValueError(
         f"{path}: not a roster this grader reads (a Canvas gradebook export, a Moodle grading "
-        "worksheet, or a CSV with a student_id column); its columns: " + ", ".join(header[:8])
+        "worksheet, a Canvas group-set export, or a CSV with a student_id column); its "
+        "columns: " + ", ".join(header[:8])
     )
 
 
@@ -170,6 +183,29 @@ def _canvas(path: Path, header, rows, id_column) -> Roster:
         student.keys.add(LmsKey("student_id", student.student_id))
         students.append(student)
     return Roster(students, "canvas", path, header)
+
+
+def _canvas_groups(path: Path, header, rows, id_column) -> Roster:
+    students = []
+    for row in rows:
+        if not row.get("canvas_user_id"):
+            continue
+        student = Student(
+            _pick(row, id_column, ("canvas_user_id",)),
+            name=row.get("name", ""),
+            group=row.get("group_name", ""),
+            row=row,
+        )
+        for column, kind in (
+            ("canvas_user_id", "canvas"),
+            ("user_id", "sis"),
+            ("login_id", "login"),
+        ):
+            if row.get(column):
+                student.keys.add(LmsKey(kind, _norm(row[column])))
+        student.keys.add(LmsKey("student_id", student.student_id))
+        students.append(student)
+    return Roster(students, "canvas_groups", path, header)
 
 
 def _moodle(path: Path, header, rows, id_column) -> Roster:
