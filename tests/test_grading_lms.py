@@ -616,7 +616,8 @@ def test_a_canvas_group_submission_gives_every_member_a_gradebook_row(tmp_path) 
     renamed to the group: app/models/assignment.rb). The file is named
     `<group name made file-safe>_<representative's user id>_<attachment id>_<file>`:
     sanitize_user_name turns "Team_7_Alpha" into "team7alpha" (it drops the "_" around digits
-    and lowercases), sanitize_file_name drops every non-word character. The export names no other member: the group-set export does."""
+    and lowercases), sanitize_file_name drops every non-word character. The export names no
+    other member: the group-set export does."""
     from commslab.grading.report import grade_entry, write_outputs
 
     groups = tmp_path / "CS101_groups.csv"
@@ -677,3 +678,104 @@ def test_a_group_set_roster_does_not_share_an_individual_submission(tmp_path) ->
     export = _zip(tmp_path / "s.zip", {"smithbob_222_900_collective_comms.ipynb": NB})
     (entry,) = collect([export], tmp_path / "work", roster=read_roster(groups))
     assert (entry.student_id, entry.group, entry.group_members) == ("222", "", [])
+
+
+# --- D2L Brightspace ------------------------------------------------------------------------
+
+# D2L publishes no specification of its download; the names below are the ones public code
+# reads: folders "<n>-<n> - <First Last> - <Mon D, YYYY HMM AM|PM>/<file>", a "<Group> - "
+# chunk before the name in group assignments, and the download's own index.html beside the
+# folders (saritonin/academic-shell-scripts rename_and_move.sh, its example
+# "397063-2557369 - Mary-Ann Smith - Sep 24, 2024 926 PM/document.pdf"); older downloads are
+# flat, "... - <date> - <file>" (the kodiak test fixtures, "13394-80551 - Charlie Brown -
+# Mar 29, 2018 1205 PM - CBrown - Homework 6.zip").
+D2L_DOWNLOAD = {
+    "index.html": "<html>the download's table of contents</html>",
+    "397063-2557369 - Mary-Ann Smith - Sep 24, 2024 926 PM/collective_comms.ipynb": NB,
+    "397063-2557370 - John Doe - Sep 24, 2024 930 PM/collective_comms.ipynb": NB,
+    "397063-2557371 - John Doe - Sep 25, 2024 1005 AM/collective_comms.ipynb": NB,  # later
+    "397063-2557372 - Team Red - Ann Lee - Sep 24, 2024 1101 AM/lab.ipynb": NB,
+    "397063-2557373 - Bo Chen - Sep 24, 2024 1102 AM/index.html": "<p>a student's own file</p>",
+    "13394-80551 - Charlie Brown - Mar 29, 2018 1205 PM - CBrown - collective_comms.ipynb": NB,
+}
+# A D2L grades export (Grades > Export, key field "Both"): "#" before each OrgDefinedId and
+# Username and in the End-of-Line Indicator column (University of Wisconsin KB 4330); two
+# students named Ann Lee.
+D2L_GRADES = (
+    "OrgDefinedId,Username,Last Name,First Name,Email,Lab Points Grade,End-of-Line Indicator\n"
+    "#001001,#msmith,Smith,Mary-Ann,msmith@uni.edu,,#\n"
+    "#001002,#jdoe,Doe,John,jdoe@uni.edu,,#\n"
+    "#001003,#alee,Lee,Ann,alee@uni.edu,,#\n"
+    "#001004,#alee2,Lee,Ann,alee2@uni.edu,,#\n"
+    "#001005,#cbrown,Brown,Charlie,cbrown@uni.edu,,#\n"
+)
+
+
+def test_a_d2l_download_gives_each_file_a_row_and_names_nobody_by_guess(tmp_path) -> None:
+    export = _zip(tmp_path / "Lab 3 Download Nov 30, 2026 1015 AM.zip", D2L_DOWNLOAD)
+    entries = collect([export], tmp_path / "work")
+    assert len(entries) == len(D2L_DOWNLOAD) - 1  # every file but D2L's own index.html
+    e = {x.source.split(":", 1)[-1]: x for x in entries}
+    mary = e["397063-2557369 - Mary-Ann Smith - Sep 24, 2024 926 PM/collective_comms.ipynb"]
+    assert (mary.platform, mary.student_id, mary.name) == (
+        Platform.D2L,
+        "mary-ann smith",
+        "Mary-Ann Smith",
+    )
+    assert not mary.verified and "STUDENT_ID was used" in mary.notes[-1]
+    first = e["397063-2557370 - John Doe - Sep 24, 2024 930 PM/collective_comms.ipynb"]
+    later = e["397063-2557371 - John Doe - Sep 25, 2024 1005 AM/collective_comms.ipynb"]
+    assert later.status is None and first.status.startswith("superseded")
+    ann = e["397063-2557372 - Team Red - Ann Lee - Sep 24, 2024 1101 AM/lab.ipynb"]
+    assert (ann.student_id, ann.group, ann.original) == ("ann lee", "Team Red", "lab.ipynb")
+    bo = e["397063-2557373 - Bo Chen - Sep 24, 2024 1102 AM/index.html"]
+    assert bo.student_id == "bo chen" and bo.path is not None  # the student's file is kept
+    flat = e["13394-80551 - Charlie Brown - Mar 29, 2018 1205 PM - CBrown - collective_comms.ipynb"]
+    assert (flat.student_id, flat.original) == ("charlie brown", "CBrown - collective_comms.ipynb")
+
+
+def test_a_d2l_grades_export_maps_names_to_org_ids_and_takes_the_grades_back(tmp_path) -> None:
+    import csv as _csv
+
+    from commslab.grading.report import grade_entry, write_outputs
+
+    grades_export = tmp_path / "Lab_GradesExport.csv"
+    grades_export.write_text(D2L_GRADES, encoding="utf-8")
+    roster = read_roster(grades_export)
+    assert roster.source == "d2l" and len(roster) == 5
+    export = _zip(tmp_path / "download.zip", D2L_DOWNLOAD)
+    entries = collect([export], tmp_path / "work", roster=roster)
+    by_name = {}
+    for entry in entries:
+        by_name.setdefault(entry.name, []).append(entry)
+    assert [(x.student_id, x.verified) for x in by_name["Mary-Ann Smith"]] == [("001001", True)]
+    assert {x.student_id for x in by_name["John Doe"]} == {"001002"}
+    (ann,) = by_name["Ann Lee"]  # two Ann Lees in the class: neither is guessed
+    assert (ann.student_id, ann.verified, ann.in_roster) == ("ann lee", False, False)
+
+    results = []
+    for entry in entries:
+        entry.status = entry.status or "graded elsewhere"  # rows without running the grader
+        row = grade_entry(
+            entry, term="t", autograder_dir=tmp_path, timeout=1, key=None, limits=None
+        )
+        row.score, row.max_score = {"001001": 30.0, "001002": 20.0}.get(row.student_id, 0.0), 35.0
+        results.append(row)
+    write_outputs(results, tmp_path / "out", roster=roster, assignment="Lab")
+    # D2L's import rules ("Importing grades", community.d2l.com kb 3538; KB 4330): OrgDefinedId
+    # and/or Username identify the user, a numeric item is "<item> Points Grade", and the
+    # End-of-Line Indicator closes each record with "#".
+    with open(tmp_path / "out" / "gradebook_d2l.csv", newline="", encoding="utf-8") as f:
+        rows = list(_csv.DictReader(f))
+    assert list(rows[0]) == [
+        "OrgDefinedId",
+        "Username",
+        "Lab Points Grade",
+        "End-of-Line Indicator",
+    ]
+    assert {r["OrgDefinedId"]: r["Lab Points Grade"] for r in rows} == {
+        "#001001": "30",
+        "#001002": "20",
+        "#001005": "0",
+    }
+    assert all(r["End-of-Line Indicator"] == "#" and r["Username"].startswith("#") for r in rows)

@@ -36,6 +36,18 @@ vangef/BBGradebookOrganiser parses it)::
 
     <assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>   (and a .txt receipt)
 
+D2L Brightspace, Assignments > the assignment > Download (no public specification; as
+saritonin/academic-shell-scripts `rename_and_move.sh` reads it, and the older flat form as
+the `kodiak` test fixtures name it)::
+
+    <n>-<n> - <First Last> - <Mon D, YYYY HMM AM|PM>/<file>            (folders, and index.html)
+    <n>-<n> - <Group> - <First Last> - <Mon D, YYYY HMM AM|PM>/<file>  (a group assignment)
+    <n>-<n> - <First Last> - <Mon D, YYYY HMM AM|PM> - <file>          (older: flat files)
+
+  The download names the student by display name only: a roster (the D2L grades export,
+  roster.py) maps the name to the OrgDefinedId; without one, the row is graded for the
+  notebook's own STUDENT_ID and says that the name could not be checked.
+
 Gradescope, "Export Submissions": one `submission_<id>/` folder per submission and a
 `submission_metadata.yml` that names each folder's submitters (`:submitters:` with `:name:`,
 `:sid:`, `:email:`).
@@ -97,6 +109,14 @@ BLACKBOARD_NAME = re.compile(
     r"^(?P<assignment>.+)_(?P<user>[^_]+)_attempt_"
     r"(?P<date>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?:_(?P<file>.+)|\.txt)$"
 )
+# D2L Brightspace's download (see the module docstring): "<ids> - [<group> - ]<name> - <date>"
+# as a folder, or followed by " - <file>" (older flat downloads); the date as D2L writes it.
+D2L_DATE = r"[A-Z][a-z]{2} \d{1,2}, \d{4} \d{3,4} [AP]M"
+D2L_FOLDER = re.compile(r"^(?P<ids>\d+(?:-\d+)?) - (?P<who>.+?) - (?P<date>" + D2L_DATE + r")$")
+D2L_FILE = re.compile(
+    r"^(?P<ids>\d+(?:-\d+)?) - (?P<who>.+?) - (?P<date>" + D2L_DATE + r") - (?P<file>.+)$"
+)
+D2L_INDEX = "index.html"  # the download's table of contents
 COPY_NUMBER = re.compile(r"^(?P<stem>.*?)(?:\s?\((?P<paren>\d+)\)|-(?P<dash>\d+))?$")
 GRADESCOPE_METADATA = "submission_metadata.yml"
 NOT_SUBMISSIONS = {"timestamp.txt"}  # nbgrader writes it next to each submission
@@ -108,6 +128,7 @@ class Platform(str, Enum):
     CANVAS = "canvas"
     MOODLE = "moodle"
     BLACKBOARD = "blackboard"
+    D2L = "d2l"
     NBGRADER = "nbgrader"
     GRADESCOPE = "gradescope"
     FILE = "file"  # no LMS layout: the file name is all there is
@@ -118,7 +139,7 @@ class LmsKey:
     """An identity as the platform wrote it, before the roster maps it to a student id.
 
     kind: "canvas" (user id), "canvas_anonymous", "moodle_participant", "moodle_group",
-    "nbgrader", "gradescope_sid", "email", "file" (a file name stem).
+    "nbgrader", "gradescope_sid", "email", "d2l_name" (a display name), "file" (a file stem).
     """
 
     kind: str
@@ -284,6 +305,43 @@ def _identify_blackboard(parts: tuple[str, ...]) -> _Identity | None:
     )
 
 
+def _identify_d2l(parts: tuple[str, ...]) -> _Identity | None:
+    for depth, part in enumerate(parts, start=1):
+        last = depth == len(parts)
+        match = (D2L_FILE if last else D2L_FOLDER).match(part)
+        if match is None:
+            continue
+        *group, name = match["who"].split(" - ")
+        return _Identity(
+            Platform.D2L,
+            LmsKey("d2l_name", d2l_name_key(name)),
+            name=name.strip(),
+            # a later submission of the same student has a later time (no seconds: ties keep
+            # the order of the names)
+            attachment=_d2l_minutes(match["date"]),
+            original=match["file"] if last else parts[-1],
+            depth=depth,
+            verified=False,
+            group=" - ".join(group),
+            notes=[f"D2L submission {match['ids']} of {match['date']}"],
+        )
+    return None
+
+
+def d2l_name_key(name: str) -> str:
+    """A D2L display name as the roster compares it: lowercased, single spaces."""
+    return " ".join(name.lower().split())
+
+
+def _d2l_minutes(date: str) -> int:
+    """ "Sep 24, 2024 926 PM" as minutes since 2000 (a sortable submission order)."""
+    from datetime import datetime
+
+    month_day_year, clock, half = date.rsplit(" ", 2)
+    moment = datetime.strptime(f"{month_day_year} {clock.zfill(4)} {half}", "%b %d, %Y %I%M %p")
+    return int((moment - datetime(2000, 1, 1)).total_seconds() // 60)
+
+
 def _identify_nbgrader(parts: tuple[str, ...]) -> _Identity | None:
     if "submitted" not in parts[:-3]:
         return None
@@ -324,7 +382,13 @@ def identify(parts: tuple[str, ...], gradescope: dict[str, list[dict]] | None = 
     """Who the file at these path parts (relative to the export's root) belongs to."""
     if gradescope and any(p in gradescope for p in parts[:-1]):
         return _identify_gradescope(parts, gradescope)
-    layouts = (_identify_nbgrader, _identify_moodle, _identify_blackboard, _identify_canvas)
+    layouts = (
+        _identify_nbgrader,
+        _identify_moodle,
+        _identify_d2l,
+        _identify_blackboard,
+        _identify_canvas,
+    )
     for identify_layout in layouts:
         found = identify_layout(parts)
         if found is not None:
@@ -603,12 +667,19 @@ def collect(
             entries.append(Entry(None, _printable(path.name), path.stem.lower(), status=problem))
             continue
         gradescope = _gradescope_files(files)
-        files = [f for f in files if not _bookkeeping(f, gradescope)]
+        d2l = any(D2L_FOLDER.match(p) for f in files for p in f.parts[:-1])
+        files = [f for f in files if not _bookkeeping(f, gradescope, d2l)]
         for file in _expand_student_zips(files, workdir, gradescope):
             entries.append(_entry(file, gradescope))
     if roster is not None:
         for entry in entries:
             apply_roster(entry, roster)
+    for entry in entries:
+        if entry.platform is Platform.D2L and not entry.verified:
+            entry.notes.append(
+                "D2L names the student by display name only: the notebook's STUDENT_ID was "
+                "used (give the D2L grades export as --roster to check it)"
+            )
     choose_notebooks(entries, release_stem)
     return entries
 
@@ -628,6 +699,7 @@ def apply_roster(entry: Entry, roster: Roster) -> None:
     if student.student_id != entry.student_id.lower():
         entry.notes.append(f"roster: {entry.key.kind} {entry.key.value} is {student.student_id}")
     entry.student_id = student.student_id
+    entry.verified = entry.verified or entry.platform is Platform.D2L  # the roster named them
     if entry.platform is Platform.CANVAS and canvas_group_submission(entry.name, student.group):
         entry.group = student.group
         entry.group_members = [m.student_id for m in roster.members(student.group)]
@@ -661,11 +733,13 @@ def _gradescope_files(files: list[_File]) -> dict[str, list[dict]]:
     return metadata
 
 
-def _bookkeeping(file: _File, gradescope: dict) -> bool:
+def _bookkeeping(file: _File, gradescope: dict, d2l: bool) -> bool:
     """Files the platform wrote about the submissions, not submissions."""
     name = file.parts[-1]
     if name == GRADESCOPE_METADATA and gradescope:
         return True
+    if name == D2L_INDEX and d2l and not any(D2L_FOLDER.match(p) for p in file.parts[:-1]):
+        return True  # D2L's table of contents, not inside a student's folder
     return name in NOT_SUBMISSIONS and "submitted" in file.parts
 
 

@@ -8,6 +8,7 @@ Files in OUT (default grading-out/):
     grades.csv              student_id, score, max_score, status, one column per question,
                             then bonus (extra credit; empty if not tried), late, file,
                             notebook_student_id, track, notes; one row per file
+    gradebook_d2l.csv       with a D2L grades export as the roster: D2L's grades import
     gradebook_canvas.csv    for Canvas: Grades > Import. Columns Student, ID, SIS User ID,
                             SIS Login ID, Section, then the assignment; the second row is
                             "Points Possible". Canvas matches rows on ID (the Canvas user id of
@@ -244,6 +245,8 @@ def write_outputs(
     _canvas_csv(results, out / "gradebook_canvas.csv", assignment, canvas_assignment_id, roster)
     if roster is not None and roster.source == "moodle":
         _moodle_worksheet(results, roster, out / "gradebook_moodle.csv")
+    if roster is not None and roster.source == "d2l":
+        _d2l_import(results, roster, assignment, out / "gradebook_d2l.csv")
     if nbgrader_assignment:
         _nbgrader_csv(results, nbgrader_assignment, out / "grades_nbgrader.csv")
     for r, name in zip(results, names, strict=True):
@@ -357,6 +360,34 @@ def _moodle_worksheet(results: list[GradeResult], roster: Roster, path: Path) ->
             if graded is not None:
                 row["Grade"] = f"{graded.score:.2f}"
             writer.writerow({k: row.get(k, "") for k in roster.header})
+
+
+def _d2l_import(results: list[GradeResult], roster: Roster, assignment: str, path: Path) -> None:
+    """A D2L Brightspace grades import (Grades > Enter Grades > Import): `OrgDefinedId`,
+    `Username`, `<item> Points Grade`, `End-of-Line Indicator` (D2L's "Importing grades",
+    community.d2l.com/brightspace/kb/articles/3538-importing-grades), with the "#" D2L's own
+    export puts before each id and as the end-of-line marker (University of Wisconsin KB 4330).
+    One row per roster student with a grade; the item is the assignment's name."""
+    rows = _gradebook_rows(results)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = SafeWriter(f)
+        writer.writerow(
+            ["OrgDefinedId", "Username", f"{assignment} Points Grade", "End-of-Line Indicator"]
+        )
+        for student in roster.students:
+            graded = rows.get(student.student_id)
+            if graded is None:
+                continue
+            ids = {k.lower(): v.removeprefix("#") for k, v in student.row.items()}
+            org_id, username = ids.get("orgdefinedid", ""), ids.get("username", "")
+            writer.writerow(
+                [
+                    f"#{org_id}" if org_id else "",
+                    f"#{username}" if username else "",
+                    _number(graded.score),
+                    "#",
+                ]
+            )
 
 
 NBGRADER_EXPORT_COLUMNS = (  # nbgrader/plugins/export.py, CsvExportPlugin.export

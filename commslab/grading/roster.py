@@ -20,6 +20,12 @@ Three files are read as the LMS writes them:
   group_id`; the import format is doc/api/group_category_csv.md). The student id is
   `canvas_user_id` (the Canvas `ID`, as in the gradebook export); `group_name` says who
   shares a group submission (commslab.grading.lms.apply_roster).
+* a **D2L Brightspace grades export** (Grades > Export, key field "Both"): `OrgDefinedId`,
+  `Username`, `Last Name`, `First Name`, `Email`, the grade items, `End-of-Line Indicator`;
+  D2L writes "#" before every OrgDefinedId and Username and as the end-of-line marker
+  (University of Wisconsin KB 4330, "Function of Pound Signs (#) in Grades File Records").
+  The student id is the OrgDefinedId (without "#"); the download's display name is matched
+  on "First Last" (a name two students share matches nobody).
 * a **plain CSV** with a `student_id` column and any of `email`, `canvas_id`, `sis_id`,
   `login`, `participant_id`, `gradescope_id`, `nbgrader_id`, `name`, `group`.
 
@@ -35,7 +41,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from commslab.grading.lms import LmsKey
+from commslab.grading.lms import LmsKey, d2l_name_key
 
 MOODLE_PARTICIPANT = re.compile(r"^\s*Participant\s*(\d+)\s*$")  # lang 'hiddenuser' + uniqueid
 
@@ -147,6 +153,8 @@ def read_roster(path: str | Path, *, id_column: str | None = None) -> Roster:
         return _moodle(path, header, rows, id_column)
     if {"Student", "ID", "SIS User ID"} <= set(header):
         return _canvas(path, header, rows, id_column)
+    if "orgdefinedid" in {h.lower() for h in header}:
+        return _d2l(path, header, rows, id_column)
     if CANVAS_GROUP_EXPORT <= set(header):
         return _canvas_groups(path, header, rows, id_column)
     if "student_id" in header or (id_column and id_column in header):
@@ -206,6 +214,27 @@ def _canvas_groups(path: Path, header, rows, id_column) -> Roster:
         student.keys.add(LmsKey("student_id", student.student_id))
         students.append(student)
     return Roster(students, "canvas_groups", path, header)
+
+
+def _d2l(path: Path, header, rows, id_column) -> Roster:
+    students = []
+    for raw in rows:
+        row = {k: v.removeprefix("#") for k, v in raw.items()}  # D2L's "#" guards
+        columns = {k.lower(): v for k, v in row.items()}
+        org_id, username = columns.get("orgdefinedid", ""), columns.get("username", "")
+        student_id = _pick(row, id_column, ()) or _norm(org_id or username)
+        if not student_id:
+            continue
+        name = f"{columns.get('first name', '')} {columns.get('last name', '')}".strip()
+        student = Student(student_id, name=name, row=raw)
+        for value, kind in ((org_id, "sis"), (username, "login"), (columns.get("email"), "email")):
+            if value:
+                student.keys.add(LmsKey(kind, _norm(value)))
+        if name:
+            student.keys.add(LmsKey("d2l_name", d2l_name_key(name)))
+        student.keys.add(LmsKey("student_id", student_id))
+        students.append(student)
+    return Roster(students, "d2l", path, header)
 
 
 def _moodle(path: Path, header, rows, id_column) -> Roster:
