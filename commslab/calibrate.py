@@ -63,6 +63,7 @@ from comms_core.fitting import (
 )
 from comms_core.plots import PALETTE, format_bytes, format_seconds
 from commslab.mpi import launch
+from commslab.options import output_file_option, timeout_option
 
 __all__ = [
     "CalibrationError",
@@ -601,25 +602,9 @@ def _summary_lines(report: dict) -> list[str]:
     default=None,
     help="Timed calls per size (default: adaptive, about 4 s of timing).",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1.0),
-    default=120.0,
-    show_default=True,
-    help="Seconds before the MPI run is stopped.",
-)
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the fit, the errors and the raw timings here.",
-)
-@click.option(
-    "--plot",
-    "plot_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Draw measured vs model (PNG, SVG or PDF).",
-)
+@timeout_option("Seconds before the MPI run is stopped.")
+@output_file_option("--json", "json_path", "Write the fit, the errors and the raw timings here.")
+@output_file_option("--plot", "plot_path", "Draw measured vs model (PNG, SVG or PDF).")
 @click.option(
     "--hostfile",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -78,6 +78,23 @@ def test_dockerfile_takes_its_base_as_a_build_argument() -> None:
     assert "--mount" not in text  # plain syntax: a real Docker without BuildKit builds it too
 
 
+def test_the_image_is_built_from_the_course_folder(tmp_path: Path) -> None:
+    """`commslab grade --engine podman` in a course folder builds from its autograder/ files
+    (an instructor's edit counts) and the package's probe.py; the repository is its own."""
+    from commslab.course import init_course
+
+    course = tmp_path / "my-course"
+    init_course(course)
+    with open(course / "autograder" / "Dockerfile", "a") as f:
+        f.write('LABEL org.comms-lab.course="my-course"\n')
+    root = container.image_root(course)
+    assert (root / "autograder" / "Dockerfile").read_text().endswith('"my-course"\n')
+    probe = ROOT / "commslab" / "grading" / "probe.py"
+    assert (root / "commslab" / "grading" / "probe.py").read_bytes() == probe.read_bytes()
+    assert container.image_tag(root) != container.image_tag(ROOT)
+    assert container.image_root(ROOT) == ROOT
+
+
 def _fake_bin(tmp_path: Path, name: str, script: str) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)

@@ -36,6 +36,7 @@ IMAGE_CONTEXT = [
     "autograder/probe-requirements.txt",
     "commslab/grading/probe.py",
 ]
+NOTEBOOK_NAME = "collective_comms.ipynb"
 COURSE_FILES = [
     CONFIG,
     "source/collective_comms/collective_comms.ipynb",
@@ -233,6 +234,7 @@ def test_a_plain_install_runs_every_command_in_a_course_folder_and_writes_nowher
         env,
     )
     _run("commslab grade submissions --jobs 1", course, env)
+    _run_job_array_and_prairielearn(course, env)
 
     outputs = {
         "release/TERM",
@@ -255,16 +257,21 @@ def test_a_plain_install_runs_every_command_in_a_course_folder_and_writes_nowher
         "release",
         "solutions",
         "submissions",
+        "submissions.zip",
         "grading-out",
+        "job",
+        "pl",
     }
     with (course / "grading-out" / "grades.csv").open() as f:
         (row,) = csv.DictReader(f)
     assert row["student_id"] == "1234567" and float(row["score"]) == float(row["max_score"]) > 0
     assert [p.name for p in work.iterdir()] == ["my-course"]
 
-    # The grading image's build context, from the package alone (no checkout around it).
+    # The grading image's build context: the course folder's image files and the package's
+    # probe.py (no checkout around it), as `commslab grade --engine podman` builds it there.
     script = (
-        "import json; from commslab.grading.container import image_root; r = image_root(); "
+        "import json, pathlib; from commslab.grading.container import image_root; "
+        "r = image_root(pathlib.Path.cwd()); "
         "print(json.dumps([str(r), {str(p.relative_to(r)): p.read_text() "
         "for p in r.rglob('*') if p.is_file()}]))"
     )
@@ -273,6 +280,36 @@ def test_a_plain_install_runs_every_command_in_a_course_folder_and_writes_nowher
     assert not Path(staged).exists(), "the staged build context outlived the process"
     assert _files(tmp_path / "venv") == installed, "the commands changed the environment"
     assert _git_status() == repo_before, "the commands changed the repository"
+
+
+def _job_array_lines() -> list[str]:
+    """The job array's three commands, as docs/platforms.md writes them."""
+    text = (ROOT / "docs" / "platforms.md").read_text()
+    block = text.split("## A class too large for one machine", 1)[1].split("```bash", 1)[1]
+    lines = [line.split("#")[0].strip() for line in block.split("```", 1)[0].splitlines()]
+    commands = [line for line in lines if line.startswith("commslab ")]
+    assert [c.split()[1] for c in commands] == ["grade", "grade-one", "grade"], commands
+    return commands
+
+
+def _run_job_array_and_prairielearn(course: Path, env: dict[str, str]) -> None:
+    """grade --plan, grade-one, grade --merge verbatim from docs/platforms.md in the course
+    folder; then PrairieLearn's entrypoint run from its job folder with a relative
+    --course-dir. Both read the course folder's hidden tests, key and term (issue 12)."""
+    with zipfile.ZipFile(course / "submissions.zip", "w") as z:
+        for path in sorted((course / "submissions").iterdir()):
+            z.write(path, path.name)
+    for command in _job_array_lines():
+        _run(command, course, {**env, "I": "0"})
+    assert json.loads((course / "job" / "results" / "0.json").read_text())["score"] > 0
+    job = course / "pl"
+    for folder in ("student", "data"):
+        (job / folder).mkdir(parents=True)
+    shutil.copy(next((course / "submissions").iterdir()), job / "student" / NOTEBOOK_NAME)
+    (job / "data" / "data.json").write_text(json.dumps({"params": {"student_id": "1234567"}}))
+    _run("commslab prairielearn --grade-dir . --course-dir ..", job, env)
+    results = json.loads((job / "results" / "results.json").read_text())
+    assert results["gradable"] and results["score"] == 1.0, results["message"]
 
 
 def _write_student_work(released: Path, out: Path) -> None:

@@ -52,13 +52,15 @@ def _class_zip(folder: Path) -> Path:
     return path
 
 
-def _run(engine: str, tmp_path: Path) -> dict[str, dict]:
-    """A new course folder (`commslab init`, as the README says), the class's zip in it, and
-    the README's command run there."""
+def _run(engine: str, tmp_path: Path, edit=None) -> dict[str, dict]:
+    """A new course folder (`commslab init`, as the README says), `edit(folder)` if given (an
+    instructor's change), the class's zip in it, and the README's command run there."""
     init = [str(BIN / "commslab"), "init", "my-course"]
     made = subprocess.run(init, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert made.returncode == 0, made.stdout + made.stderr
     folder = tmp_path / "my-course"
+    if edit is not None:
+        edit(folder)
     _class_zip(folder)
     argv = _readme_command(engine)
     run = subprocess.run(argv, cwd=folder, capture_output=True, text=True, timeout=1200)
@@ -79,8 +81,25 @@ def test_the_readme_ta_command_grades_in_the_sandbox(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.container
 @pytest.mark.usefixtures("grader_image")
-def test_the_readme_ta_command_grades_with_podman(tmp_path: Path) -> None:
-    rows = _run("podman", tmp_path)
+def test_the_readme_ta_command_grades_with_podman(tmp_path: Path, podman: str) -> None:
+    """The probe image is built from the course folder's autograder/Dockerfile: a label the
+    instructor adds there is on the image the grades came from."""
+    key, value = "org.comms-lab.course", tmp_path.name
+    mark = f"{key}={value}"
+
+    def label_the_image(folder: Path) -> None:
+        with open(folder / "autograder" / "Dockerfile", "a", encoding="utf-8") as f:
+            f.write(f'LABEL {key}="{value}"\n')
+
+    rows = _run("podman", tmp_path, edit=label_the_image)
     assert set(rows) == {"111", "222"}
     assert float(rows["111"]["score"]) == float(rows["111"]["max_score"]) > 0
     assert float(rows["222"]["score"]) == 0
+    listed = subprocess.run(
+        [podman, "images", "--filter", f"label={mark}", "--format", "{{.ID}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert len(listed) == 1, f"no image built from the course folder's Dockerfile: {listed}"
+    subprocess.run([podman, "rmi", "-f", *listed], capture_output=True, check=False)

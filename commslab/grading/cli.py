@@ -22,10 +22,10 @@ import click
 
 from commslab.course import CONFIG, Course, course_dir_option
 from commslab.grading import gradebook, harness, lms, report
-from commslab.grading.grade import default_autograder_dir, grade_notebook
+from commslab.grading.grade import grade_notebook
 from commslab.grading.roster import read_roster
+from commslab.options import autograder_option, jobs_option, term_option, timeout_option
 
-_AUTOGRADER_HELP = "tests/ and instructor.key (default: ./autograder, else the project's)"
 _UNSAFE = click.option(
     "--unsafe-no-sandbox",
     is_flag=True,
@@ -41,31 +41,23 @@ _ENGINE = click.option(
 )
 
 
-def _launcher(engine: str, unsafe_no_sandbox: bool):
-    """Where the probes run, checked before any work starts (a clear message if not here)."""
+def _launcher(engine: str, unsafe_no_sandbox: bool, course: Course):
+    """Where the probes run, checked before any work starts (a clear message if not here);
+    a container's image is built from the course folder's autograder/Dockerfile."""
     from commslab.grading.container import ContainerEngineError
     from commslab.grading.isolation import SandboxUnavailable
 
     try:
-        return report.make_launcher(engine, unsafe_no_sandbox=unsafe_no_sandbox)
+        return report.make_launcher(engine, unsafe_no_sandbox=unsafe_no_sandbox, course=course.root)
     except (SandboxUnavailable, ContainerEngineError, ValueError) as err:
         raise click.ClickException(str(err)) from err
 
 
 @click.command("grade")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--term", default=None, help="the term, e.g. 2026-fall (default: the course's commslab.toml)"
-)
+@term_option
 @_ENGINE
-@click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(min=1),
-    default=min(4, os.cpu_count() or 1),
-    show_default=True,
-    help="submissions graded in parallel",
-)
+@jobs_option(min(4, os.cpu_count() or 1))
 @click.option(
     "--out",
     "out_dir",
@@ -73,20 +65,8 @@ def _launcher(engine: str, unsafe_no_sandbox: bool):
     default=None,
     help="where the grades go (default: grading-out/ in the course folder)",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=120.0,
-    show_default=True,
-    help="seconds per submission, all cells and calls included",
-)
-@click.option(
-    "--autograder",
-    "autograder_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="tests/ and instructor.key (default: the course folder's autograder/)",
-)
+@timeout_option()
+@autograder_option
 @click.option(
     "--assignment",
     default="Collective Communication Lab",
@@ -103,8 +83,9 @@ def _launcher(engine: str, unsafe_no_sandbox: bool):
     "roster_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="the class list: a Canvas gradebook export, a Moodle grading worksheet or a CSV "
-    "with a student_id column; maps the LMS's ids to the student ids",
+    help="the class list: a Canvas gradebook or group-set export, a Moodle grading worksheet, "
+    "a D2L grades export or a CSV with a student_id column; maps the LMS's ids to the "
+    "student ids",
 )
 @click.option(
     "--roster-id",
@@ -150,8 +131,8 @@ def grade(
     unsafe_no_sandbox,
     course: Course,
 ):
-    """Grade notebooks, folders or an LMS export (Canvas, Moodle, Gradescope, nbgrader
-    submitted/): one row per file in grades.csv."""
+    """Grade notebooks, folders or an LMS export (Canvas, Moodle, D2L, Blackboard,
+    Gradescope, nbgrader submitted/): one row per file in grades.csv."""
 
     term = course.term_or(term)
     out_dir = out_dir or course.root / "grading-out"
@@ -177,7 +158,7 @@ def grade(
     if merge:
         entries, results = _merged_results(paths, term, autograder_dir)
     else:
-        launcher = _launcher(engine, unsafe_no_sandbox)
+        launcher = _launcher(engine, unsafe_no_sandbox, course)
         with tempfile.TemporaryDirectory(prefix="commslab-submissions-") as workdir:
             entries = lms.collect(list(paths), workdir, roster=roster)
             results = _grade_here(entries, paths, term, autograder_dir, launcher, jobs, timeout)
@@ -272,7 +253,7 @@ def _merged_results(plans, term: str, autograder_dir: Path) -> tuple[list, list]
 @click.argument(
     "notebook", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option("--term", required=True)
+@term_option
 @click.option("--student-id", default=None, help="the LMS id the grade is for")
 @click.option(
     "--plan",
@@ -289,16 +270,11 @@ def _merged_results(plans, term: str, autograder_dir: Path) -> tuple[list, list]
     required=True,
     help="where to write the GradeResult JSON",
 )
-@click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True)
-@click.option(
-    "--autograder",
-    "autograder_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help=_AUTOGRADER_HELP,
-)
+@timeout_option()
+@autograder_option
 @_ENGINE
 @_UNSAFE
+@course_dir_option
 def grade_one(
     notebook,
     term,
@@ -310,11 +286,13 @@ def grade_one(
     autograder_dir,
     engine,
     unsafe_no_sandbox,
+    course: Course,
 ):
     """Grade one notebook and write its GradeResult as JSON: NOTEBOOK --student-id ID, or
     one entry of a plan (--plan PLAN --index I)."""
-    autograder_dir = autograder_dir or default_autograder_dir()
-    launcher = _launcher(engine, unsafe_no_sandbox)
+    term = course.term_or(term)
+    autograder_dir = autograder_dir or course.autograder
+    launcher = _launcher(engine, unsafe_no_sandbox, course)
     if plan_file is not None:
         if index is None:
             raise click.UsageError("--plan needs --index")

@@ -181,16 +181,22 @@ def build_command(engine: str, tag: str, base_image: str | None, root: Path) -> 
 
 
 @functools.cache
-def image_root() -> Path:
-    """The build context: the checkout this package runs from, else (a plain install) a
-    temporary folder with the image's files from the package, removed when the process ends."""
-    if DOCKERFILE.is_file():
+def image_root(course: Path | None = None) -> Path:
+    """The build context. From a course folder (`commslab init`): its autograder/Dockerfile and
+    probe-requirements.txt (the instructor may edit them) with the package's probe.py and
+    relay_rank.py, staged
+    in a temporary folder removed when the process ends. Without one: the checkout this
+    package runs from, else (a plain install) the package's own course template."""
+    course = Path(course).resolve() if course is not None else None
+    if course == PROJECT_ROOT or (course is None and DOCKERFILE.is_file()):
         return PROJECT_ROOT
+    own = course / "autograder" if course is not None else None
+    template = own if own is not None and (own / "Dockerfile").is_file() else _TEMPLATE
     staged = Path(tempfile.mkdtemp(prefix="commslab-image-"))
     atexit.register(shutil.rmtree, staged, True)
     files = {
-        "autograder/Dockerfile": _TEMPLATE / "Dockerfile",
-        "autograder/probe-requirements.txt": _TEMPLATE / "probe-requirements.txt",
+        "autograder/Dockerfile": template / "Dockerfile",
+        "autograder/probe-requirements.txt": template / "probe-requirements.txt",
         "commslab/grading/probe.py": Path(__file__).with_name("probe.py"),
         "commslab/mpi/relay_rank.py": Path(__file__).parents[1] / "mpi" / "relay_rank.py",
     }
@@ -265,9 +271,10 @@ class ContainerLauncher:
     pids: int = 64
     memory: str = DEFAULT_MEMORY
     name: str = "container"
+    course: Path | None = None  # the image is built from this course folder (image_root)
 
     def check(self) -> None:
-        self.image = self.image or ensure_image(self.engine)
+        self.image = self.image or ensure_image(self.engine, root=image_root(self.course))
 
     def spec(self) -> str:
         """`ENGINE=IMAGE`: how a bonus rank (another process) starts the same containers."""

@@ -1,4 +1,4 @@
-"""PrairieLearn's external grader: `commslab prairielearn --term TERM` as the entrypoint.
+"""PrairieLearn's external grader: `commslab prairielearn --course-dir DIR` as the entrypoint.
 
 PrairieLearn (docs/externalGrading.md, github.com/PrairieLearn/PrairieLearn) runs the
 question's `externalGradingOptions.image` with its `entrypoint`; the student's files are in
@@ -22,12 +22,16 @@ Plug-in (a question's info.json)::
     "externalGradingOptions": {
         "enabled": true,
         "image": "<registry>/comms-lab-grader",
-        "entrypoint": "/opt/venv/bin/commslab prairielearn --term 2026-fall",
+        "entrypoint": "/opt/venv/bin/commslab prairielearn --course-dir /course",
         "timeout": 300
     }
 
-The image is the grading image (autograder/Dockerfile: this package, the hidden tests and
-the instructor key); the timeout must stay under PrairieLearn's maximum of 600 s.
+The image must hold this package (installed into /opt/venv) and the course folder made by
+`commslab init` at /course (its commslab.toml gives the term; its autograder/ the hidden tests
+and the instructor key), like every other command, which reads the course folder given by
+`--course-dir` or the working directory. This project builds no such image yet
+(autograder/Dockerfile is the probe's image, with nothing of the grader). The timeout must stay
+under PrairieLearn's maximum of 600 s.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ import tempfile
 from pathlib import Path
 
 import click
+
+from commslab.course import Course, course_dir_option
+from commslab.options import autograder_option, term_option
 
 MAX_RESULTS_BYTES = 1_000_000  # "this file should be limited to 1 MB"
 PROBE_SECONDS = 240.0  # PrairieLearn kills the job at `timeout` (at most 600 s)
@@ -82,7 +89,7 @@ def prairielearn_results(result, *, verified: bool) -> dict:
 
 
 @click.command("prairielearn", hidden=True)
-@click.option("--term", required=True)
+@term_option
 @click.option(
     "--grade-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -90,21 +97,19 @@ def prairielearn_results(result, *, verified: bool) -> dict:
     show_default=True,
     help="PrairieLearn's job folder: student/, data/data.json, results/",
 )
-@click.option(
-    "--autograder",
-    "autograder_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="tests/ and instructor.key (default: the image's)",
-)
-def prairielearn_command(term: str, grade_dir: Path, autograder_dir: Path | None) -> None:
+@autograder_option
+@course_dir_option
+def prairielearn_command(
+    term: str | None, grade_dir: Path, autograder_dir: Path | None, course: Course
+) -> None:
     """PrairieLearn's external-grader entrypoint: grade /grade/student, write results.json."""
     from commslab.grading import hosted, lms
-    from commslab.grading.grade import GradeResult, default_autograder_dir
+    from commslab.grading.grade import GradeResult
     from commslab.grading.notebook import read_submission
     from commslab.grading.sandbox import Limits
 
-    autograder_dir = autograder_dir or default_autograder_dir()
+    term = course.term_or(term)
+    autograder_dir = autograder_dir or course.autograder
     try:
         data = json.loads((grade_dir / "data" / "data.json").read_text(encoding="utf-8"))
         params = data.get("params") if isinstance(data, dict) else None

@@ -41,10 +41,13 @@ from commslab.grading.sandbox import Launcher, Limits
 ENGINES = ("local", "docker", "podman")
 
 
-def make_launcher(engine: str, *, unsafe_no_sandbox: bool = False) -> Launcher:
-    """Where each probe runs: the bubblewrap sandbox ("local"), a container, or (only when
-    asked for by name) a plain subprocess. Raises SandboxUnavailable / ContainerEngineError
-    with the fix when it cannot run here."""
+def make_launcher(
+    engine: str, *, unsafe_no_sandbox: bool = False, course: Path | None = None
+) -> Launcher:
+    """Where each probe runs: the bubblewrap sandbox ("local"), a container (its image built
+    from the course folder `course`, container.image_root), or (only when asked for by name)
+    a plain subprocess. Raises SandboxUnavailable / ContainerEngineError with the fix when it
+    cannot run here."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     if unsafe_no_sandbox and engine != "local":
@@ -54,7 +57,7 @@ def make_launcher(engine: str, *, unsafe_no_sandbox: bool = False) -> Launcher:
     else:
         from commslab.grading import container
 
-        launcher = container.ContainerLauncher(engine)
+        launcher = container.ContainerLauncher(engine, course=course)
     launcher.check()
     return launcher
 

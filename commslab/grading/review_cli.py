@@ -18,6 +18,7 @@ import click
 
 from commslab.grading import gradebook, lms, report
 from commslab.grading.grade import default_autograder_dir, normalise_id
+from commslab.options import jobs_option, timeout_option
 
 _OUT = click.option(
     "--out",
@@ -95,8 +96,8 @@ def set_score(student_id: str, question: str, points: float, comment: str, out_d
 @click.command("regrade")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--student", "student_id", required=True, help="the LMS id to grade again")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True)
+@jobs_option(2)
+@timeout_option()
 @click.option("--autograder", "autograder_dir", type=click.Path(path_type=Path), default=None)
 @_OUT
 def regrade(paths, student_id, jobs, timeout, autograder_dir, out_dir):
