@@ -26,6 +26,7 @@ import jsonschema
 import nbformat
 import pytest
 from adversarial import notebooks as nbs
+from pythons import python310
 
 from commslab.bundle import build_bundle, gradescope_identity, gradescope_results
 from commslab.grading.grade import GradeResult, grade_notebook
@@ -94,12 +95,6 @@ METADATA = {  # docs "Submission Metadata", with the documented fields only
 }
 
 
-def _python310() -> Path:
-    """pyenv's 3.10 prefix (Ubuntu 22.04's python3 is 3.10)."""
-    root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
-    return Path(root or Path.home() / ".pyenv") / "versions" / "3.10.13"
-
-
 # Docker's default capabilities (docs.docker.com, "Runtime privilege and Linux capabilities"):
 # the container a hosted grader runs is root with these, and without CAP_SYS_ADMIN.
 DOCKER_CAPABILITIES = (
@@ -124,7 +119,7 @@ def _bwrap(
     # only pyenv's 3.10 from /root (0700 on the host), in folders anyone may enter, as an
     # image's /usr/bin/python3 is
     args += ["--perms", "0755", "--tmpfs", "/root"]
-    prefix = _python310()
+    prefix = python310()
     for parent in reversed(prefix.parents):
         if str(parent).startswith("/root/"):
             args += ["--perms", "0755", "--dir", str(parent)]
@@ -150,7 +145,7 @@ def gradescope(tmp_path_factory) -> Path:
     """The bundle unpacked as Gradescope unpacks it, setup.sh run once on Python 3.10."""
     if shutil.which("bwrap") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "bubblewrap"], check=True)
-    assert _python310().exists(), f"{_python310()}: Python 3.10 (pyenv) is what Ubuntu 22.04 has"
+    assert python310().exists(), f"{python310()}: Python 3.10 (pyenv) is what Ubuntu 22.04 has"
     previous = os.environ.get("COMMSLAB_GRADING_KEY")
     os.environ["COMMSLAB_GRADING_KEY"] = KEY
     try:
@@ -171,7 +166,7 @@ def gradescope(tmp_path_factory) -> Path:
         "student_id,email,name\n1234567,jane@uni.edu,Jane Doe\n"
     )
     env = {
-        "COMMSLAB_PYTHON": str(_python310() / "bin" / "python3.10"),
+        "COMMSLAB_PYTHON": str(python310() / "bin" / "python3.10"),
         "HOME": "/tmp",
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     }
