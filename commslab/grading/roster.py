@@ -161,8 +161,8 @@ def read_roster(path: str | Path, *, id_column: str | None = None) -> Roster:
         return _plain(path, header, rows, id_column)
     raise ValueError(
         f"{path}: not a roster this grader reads (a Canvas gradebook export, a Moodle grading "
-        "worksheet, a Canvas group-set export, or a CSV with a student_id column); its "
-        "columns: " + ", ".join(header[:8])
+        "worksheet, a Canvas group-set export, a D2L grades export, or a CSV with a student_id "
+        "column); its columns: " + ", ".join(header[:8])
     )
 
 
@@ -173,46 +173,47 @@ def _pick(row: dict[str, str], id_column: str | None, defaults: tuple[str, ...])
     return ""
 
 
+def _student(row: dict[str, str], student_id: str, keys, **details: str) -> Student:
+    """A roster row's student, with an LmsKey of `kind` for each (column, kind) it fills."""
+    student = Student(student_id, row=row, **details)
+    for column, kind in keys:
+        if row.get(column):
+            student.keys.add(LmsKey(kind, _norm(row[column])))
+    student.keys.add(LmsKey("student_id", student_id))
+    return student
+
+
+CANVAS_KEYS = (
+    ("ID", "canvas"),
+    ("SIS User ID", "sis"),
+    ("SIS Login ID", "login"),
+    ("Integration ID", "integration"),
+)
+CANVAS_GROUP_KEYS = (("canvas_user_id", "canvas"), ("user_id", "sis"), ("login_id", "login"))
+
+
 def _canvas(path: Path, header, rows, id_column) -> Roster:
-    students = []
-    for row in rows:
-        name = row.get("Student", "")
-        if not row.get("ID") or "Points Possible" in name:  # the points row, muted rows
-            continue
-        student = Student(_pick(row, id_column, ("ID",)), name=name, row=row)
-        for column, kind in (
-            ("ID", "canvas"),
-            ("SIS User ID", "sis"),
-            ("SIS Login ID", "login"),
-            ("Integration ID", "integration"),
-        ):
-            if row.get(column):
-                student.keys.add(LmsKey(kind, _norm(row[column])))
-        student.keys.add(LmsKey("student_id", student.student_id))
-        students.append(student)
+    students = [
+        _student(row, _pick(row, id_column, ("ID",)), CANVAS_KEYS, name=row.get("Student", ""))
+        for row in rows
+        # not the points row nor a muted row
+        if row.get("ID") and "Points Possible" not in row.get("Student", "")
+    ]
     return Roster(students, "canvas", path, header)
 
 
 def _canvas_groups(path: Path, header, rows, id_column) -> Roster:
-    students = []
-    for row in rows:
-        if not row.get("canvas_user_id"):
-            continue
-        student = Student(
+    students = [
+        _student(
+            row,
             _pick(row, id_column, ("canvas_user_id",)),
+            CANVAS_GROUP_KEYS,
             name=row.get("name", ""),
             group=row.get("group_name", ""),
-            row=row,
         )
-        for column, kind in (
-            ("canvas_user_id", "canvas"),
-            ("user_id", "sis"),
-            ("login_id", "login"),
-        ):
-            if row.get(column):
-                student.keys.add(LmsKey(kind, _norm(row[column])))
-        student.keys.add(LmsKey("student_id", student.student_id))
-        students.append(student)
+        for row in rows
+        if row.get("canvas_user_id")
+    ]
     return Roster(students, "canvas_groups", path, header)
 
 
