@@ -184,9 +184,8 @@ def build_command(engine: str, tag: str, base_image: str | None, root: Path) -> 
 def image_root(course: Path | None = None) -> Path:
     """The build context. From a course folder (`commslab init`): its autograder/Dockerfile and
     probe-requirements.txt (the instructor may edit them) with the package's probe.py and
-    relay_rank.py, staged
-    in a temporary folder removed when the process ends. Without one: the checkout this
-    package runs from, else (a plain install) the package's own course template."""
+    relay_rank.py, staged in a temporary folder removed when the process ends. Without one:
+    the checkout this package runs from, else (a plain install) the package's own template."""
     course = Path(course).resolve() if course is not None else None
     if course == PROJECT_ROOT or (course is None and DOCKERFILE.is_file()):
         return PROJECT_ROOT
