@@ -35,6 +35,7 @@ IMAGE_CONTEXT = [
     "autograder/Dockerfile",
     "autograder/probe-requirements.txt",
     "commslab/grading/probe.py",
+    "commslab/mpi/relay_rank.py",
 ]
 NOTEBOOK_NAME = "collective_comms.ipynb"
 COURSE_FILES = [
