@@ -11,8 +11,8 @@ commslab demo                       the instructor's loop on a synthetic class
 commslab figures                    the lab's figures on the embedded default scenario
 commslab calibrate                  measure a real AllReduce and fit α, β
 
-release, solutions and grade work on the course folder given by --course-dir, else the
-working directory, and write nowhere else (commslab/course.py).
+Every command but init, demo, figures and calibrate works on the course folder given by
+--course-dir, else the working directory, and writes nowhere else (commslab/course.py).
 """
 
 from __future__ import annotations

@@ -70,14 +70,39 @@ def test_init_refuses_a_folder_with_files(tmp_path):
 
 @pytest.mark.parametrize(
     "args",
-    [["release"], ["solutions", "--student", "1", "--out", "k.ipynb"], ["grade", "."]],
-    ids=["release", "solutions", "grade"],
+    [
+        ["release"],
+        ["solutions", "--student", "1", "--out", "k.ipynb"],
+        ["grade", "."],
+        ["grade-one", "--plan", __file__, "--index", "0", "--out", "r.json"],
+        ["prairielearn", "--grade-dir", "."],
+        ["report"],
+        ["review", "set", "--student", "1", "--question", "q", "--points", "1"],
+    ],
+    ids=["release", "solutions", "grade", "grade-one", "prairielearn", "report", "review"],
 )
 def test_commands_outside_a_course_folder_say_what_to_do(tmp_path, args):
     result = CliRunner().invoke(main, [*args, "--course-dir", str(tmp_path)])
     assert result.exit_code != 0
     assert "is not a course folder" in result.output and "commslab init" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_report_rewrites_the_grades_of_the_course_folder_it_is_given(tmp_path, monkeypatch):
+    """`commslab report --course-dir my-course` from the folder above: its grading-out/."""
+    from commslab.grading import gradebook
+    from commslab.grading.grade import GradeResult
+
+    course = tmp_path / "my-course"
+    init_course(course)
+    out = course / "grading-out"
+    row = GradeResult("1234567", 30.0, 35.0, "graded", max_points={"q": 35.0}, points={"q": 30})
+    gradebook.save(out, [row], {"term": "2026-fall", "course_dir": str(course)})  # as grade does
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["report", "--course-dir", "my-course"])
+    assert result.exit_code == 0, result.output
+    assert (out / "grades.csv").read_text().splitlines()[1].startswith("1234567,30,35,graded")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my-course"]
 
 
 def test_a_term_comes_from_the_command_line_or_the_config(tmp_path):

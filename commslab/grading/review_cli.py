@@ -5,29 +5,43 @@ commslab review set --student ID --question Q --points P [--comment C] [--out gr
 commslab regrade PATH... --student ID [--out grading-out]    one student again, nobody else
 commslab report [--out grading-out]                          rewrite every page and CSV
 
+Each works on the course folder given by --course-dir, else the working directory; --out
+defaults to its grading-out/.
+
 Each rewrites every output of OUT from gradebook.json, overrides.csv and the late policy
 (commslab.grading.gradebook.publish).
 """
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from pathlib import Path
 
 import click
 
+from commslab.course import Course, course_dir_option
 from commslab.grading import gradebook, lms, report
 from commslab.grading.grade import default_autograder_dir, normalise_id
 from commslab.options import jobs_option, timeout_option
 
-_OUT = click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("grading-out"),
-    show_default=True,
-    help="the folder `commslab grade` wrote",
-)
+
+def _OUT(function):
+    """--out DIR (default: grading-out/ in the course folder) and --course-dir DIR (default:
+    the working directory), passed on as `out_dir`, as `commslab grade` writes it."""
+
+    @functools.wraps(function)
+    def with_out(*args, out_dir: Path | None, course: Course, **kwargs):
+        return function(*args, out_dir=out_dir or course.root / "grading-out", **kwargs)
+
+    with_out = click.option(
+        "--out",
+        "out_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="the folder `commslab grade` wrote (default: grading-out/ in the course folder)",
+    )(with_out)
+    return course_dir_option(with_out)
 
 
 def _publish(out_dir: Path) -> None:
