@@ -122,7 +122,7 @@ def test_each_track_sees_its_own_words():
     for track, words in WORDS.items():
         hud = topology_hud(N=6, M=M, alpha=ALPHA, beta=BETA, words=words, static=True)
         shown = "\n".join(hud.text)
-        assert words.devices in shown
+        assert words.devices in shown and f"over {words.link}:" in shown
         if track != "cloud_titan":
             assert "GPU" not in shown
 

@@ -340,7 +340,7 @@ class TopologyHUD:
         w, N = self.words, self.N
         fmt_t, fmt_b = plots.format_seconds, plots.format_bytes
         setting = (
-            f"{self.algorithm.capitalize()} AllReduce on your N = {N} {w.devices}: "
+            f"{self.algorithm.capitalize()} AllReduce on your N = {N} {w.devices} over {w.link}: "
             f"M = {fmt_b(self.M)}, α = {fmt_t(self.alpha)}, β = {fmt_b(self.beta)}/s."
         )
         if N > SHOWN_RANKS:

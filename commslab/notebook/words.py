@@ -15,18 +15,23 @@ class Words:
     groups: str
     fast: str  # the fast link inside a group
     slow: str  # the slow link between groups
+    link: str = "the link"  # Part 1's link (its α and β): what one AllReduce message crosses
 
 
 WORDS = {
-    "cloud_titan": Words("GPU", "GPUs", "node", "nodes", "NVLink", "InfiniBand"),
+    "cloud_titan": Words("GPU", "GPUs", "node", "nodes", "NVLink", "InfiniBand", link="InfiniBand"),
     "edge_guardian": Words(
-        "SoC", "SoCs", "vehicle", "vehicles", "automotive Ethernet", "vehicle-to-vehicle wireless"
+        "SoC", "SoCs", "vehicle", "vehicles", "automotive Ethernet", "vehicle-to-vehicle wireless",
+        link="the shared 802.11p radio channel",
     ),
-    "mobile_nomad": Words("device", "devices", "home", "homes", "home Wi-Fi", "cellular uplink"),
+    "mobile_nomad": Words(
+        "device", "devices", "home", "homes", "home Wi-Fi", "cellular uplink", link="Bluetooth LE"
+    ),
     "tiny_pioneer": Words(
-        "hearable", "hearables", "user (ear pair)", "users", "ear-to-ear link", "BLE"
+        "hearable", "hearables", "user (ear pair)", "users", "ear-to-ear link", "BLE",
+        link="Bluetooth LE",
     ),
-}
+}  # fmt: skip
 GENERIC = Words("device", "devices", "node", "nodes", "the fast link", "the slow link")
 
 
