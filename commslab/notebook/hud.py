@@ -367,7 +367,7 @@ class TopologyHUD:
         lines = [
             setting,
             f"Step {self.step} of {len(steps)} ({s.phase}): {senders} {what}. "
-            f"{w.device.capitalize()} → {w.device}: {who}.",
+            f"{w.device[0].upper()}{w.device[1:]} → {w.device}: {who}.",
             f"This step: α + bytes/β = {fmt_t(self.alpha)} + {fmt_b(s.bytes)} / "
             f"{fmt_b(self.beta)}/s = {fmt_t(s.cost, 4)}.",
             f"Running total after {self.step} of {len(steps)} steps: {fmt_t(s.total, 4)}.",
