@@ -317,11 +317,12 @@ def test_a_moodle_worksheet_roster_maps_participants_and_team_downloads(tmp_path
         'Participant 1234567,Jane Doe,jane@uni.edu,"Submitted for grading",Team Alpha,,35.00,'
         'Yes,"Monday, 1 December 2026, 9:00 AM",-,\n'
         "Participant 1234568,Bob Smith,bob@uni.edu,Submitted for grading,Team Beta,,35.00,"
-        "Yes,-,-,\n",
+        "Yes,-,-,\n"
+        "Participant 1234569,Ann Lee,ann@uni.edu,No submission,Team Alpha,,35.00,Yes,-,-,\n",
         encoding="utf-8",
     )
     roster = read_roster(worksheet)
-    assert roster.source == "moodle" and len(roster) == 2
+    assert roster.source == "moodle" and len(roster) == 3
     archive = _zip(
         tmp_path / "moodle.zip",
         {
@@ -334,6 +335,8 @@ def test_a_moodle_worksheet_roster_maps_participants_and_team_downloads(tmp_path
     entries = collect([archive], tmp_path / "work", roster=roster)
     assert [e.student_id for e in entries] == ["jane@uni.edu", "jane@uni.edu", "1234599"]
     assert entries[2].in_roster is False and "not in the roster" in entries[2].notes[-1]
+    # the team's one submission: graded for Jane, its grade goes to Ann too (not to Bob)
+    assert (entries[0].group_members, entries[1].group_members) == ([], ["ann@uni.edu"])
 
 
 def test_nbgrader_submitted_folders_give_one_student_each(tmp_path) -> None:

@@ -19,8 +19,9 @@ import pytest
 from pythons import python310
 
 ROOT = Path(__file__).resolve().parents[1]
-# nbgrader is a course dependency, not a grading one (it is not in the bundle's pins)
-SELECTION = ["-k", "not nbgrader", str(ROOT / "tests" / "test_grading_lms.py")]
+# all but the test that runs nbgrader itself: nbgrader is a course dependency, not a grading
+# one (it is not in the bundle's pins); nbgrader's submitted/ layout is read on 3.10 too
+SELECTION = ["-k", "not nbgrader_courses", str(ROOT / "tests" / "test_grading_lms.py")]
 PYTEST = ["-m", "pytest", "-p", "no:cacheprovider", "-q"]
 
 

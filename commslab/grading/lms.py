@@ -700,7 +700,7 @@ def apply_roster(entry: Entry, roster: Roster) -> None:
         entry.notes.append(f"roster: {entry.key.kind} {entry.key.value} is {student.student_id}")
     entry.student_id = student.student_id
     entry.verified = entry.verified or entry.platform is Platform.D2L  # the roster named them
-    if entry.platform is Platform.CANVAS and canvas_group_submission(entry.name, student.group):
+    if _named_after_group(entry, student.group):
         entry.group = student.group
         entry.group_members = [m.student_id for m in roster.members(student.group)]
         entry.group_members.remove(student.student_id)
@@ -709,6 +709,15 @@ def apply_roster(entry: Entry, roster: Roster) -> None:
             f"gradebook gives its grade to {', '.join(entry.group_members) or 'nobody else'}"
         )
     entry.name = entry.name or student.name
+
+
+def _named_after_group(entry: Entry, group: str) -> bool:
+    """The LMS named the file after the student's group: one submission for the group.
+    Moodle's team download is "<group name>_<group id>_..." (downloader.php), matched to a
+    member through the worksheet's Group column (roster.py)."""
+    if entry.platform is Platform.MOODLE:
+        return bool(group) and entry.name.strip().lower() == group.strip().lower()
+    return entry.platform is Platform.CANVAS and canvas_group_submission(entry.name, group)
 
 
 def canvas_group_submission(file_name_part: str, group: str) -> bool:
