@@ -78,8 +78,9 @@ def start(track: str, term: str, student_id: str) -> Scenario | None:
     except ValueError as err:
         _markdown(f"✋ **{err}.** Fix the cell above, then run this cell again.")
         return None
+    words = words_for(s.track.key)
     rows = "\n".join(
-        f"| `{name}` | {_fmt(value, unit)} | {unit} | {note} |"
+        f"| `{name}` | {_fmt(value, unit)} | {_unit(unit, words)} | {note} |"
         for name, value, unit, note in s.table()
     )
     _markdown(
@@ -91,13 +92,25 @@ def start(track: str, term: str, student_id: str) -> Scenario | None:
     return s
 
 
+def _unit(unit: str, words) -> str:
+    """A scenario unit in the track's own words (the hierarchy's G and K)."""
+    return {"GPUs/node": f"{words.devices}/{words.group}", "nodes": words.groups}.get(unit, unit)
+
+
 def _fmt(value, unit: str) -> str:
+    """A scenario number as the table shows it: exact, since the student computes with it.
+
+    Drawn numbers have 3 significant digits (comms_core.scenarios.Param.draw), so 3 digits
+    show them exactly; a constant that needs more (a frame of 1/60 s) gets 6. Times of a
+    minute or more stay in seconds (118 s, not 1.97 min)."""
     if isinstance(value, str):
         return value
     if unit == "B":
         return f"{value:,.0f} ({plots.format_bytes(value)})"
     if unit == "s":
-        return plots.format_seconds(value)
+        if value >= 60:
+            return f"{value:.6g} s"
+        return plots.format_seconds(value, 3 if float(f"{value:.3g}") == value else 6)
     if unit == "B/s":
         return plots.format_bytes(value) + "/s"
     return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
@@ -148,6 +161,7 @@ def part1(scenario: Scenario | None, prediction: object, namespace: Mapping | No
         ),
         prediction=prediction,
         static=_static(),
+        words=words_for(scenario.track.key),
     )
     return _show(wb)
 
@@ -259,6 +273,7 @@ def part3(scenario: Scenario | None, prediction: object, namespace: Mapping | No
         dim=CONVERGENCE_DIM,
         prediction=prediction,
         static=_static(),
+        words=words_for(scenario.track.key),
     )
     return _show(wb)
 
