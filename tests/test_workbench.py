@@ -184,12 +184,12 @@ def test_hierarchical_static_numbers_match_the_formulas():
     shown = text(bench)
     assert f"T_hier = {plots.format_seconds(T_hier, 4)}" in shown
     assert (
-        f"T_flat (one ring over all 128 devices, one NIC per node) = "
+        f"T_flat (one ring over all 128 devices, one slow-link port per node) = "
         f"{plots.format_seconds(T_flat, 4)}" in shown
     )
-    # one ring per NIC (8 rails): 2(P−1)·α + 2(P−1)/P·M/(8·β), by hand
+    # one ring per slow-link port (8 rails): 2(P−1)·α + 2(P−1)/P·M/(8·β), by hand
     rails = 2 * (P - 1) * 5e-6 + 2 * (P - 1) / P * 141.2e9 / (8 * 50e9)
-    assert f"8 rings take {plots.format_seconds(rails, 4)}" in shown
+    assert f"(8 rings at once) takes {plots.format_seconds(rails, 4)}" in shown
     bars = [p.get_height() for p in bench.figure.axes[0].patches]
     assert bars[3] == pytest.approx(T_hier) and bars[4] == pytest.approx(T_flat)
 

@@ -48,7 +48,10 @@ __all__ = [
     "usable_cores",
 ]
 
-INSTALL_HINT = "install with pip install 'comms-lab[mpi]'"
+INSTALL_HINT = (
+    "install with `python -m pip install mpi4py mpich` (in a notebook: %pip install mpi4py mpich; "
+    "in a comms-lab checkout: pip install 'comms-lab[mpi]')"
+)
 TRANSPORTS = ("tcp", "shm")
 
 

@@ -45,16 +45,17 @@ LOCKS = {
         ("more", "less"),
         "less",
         "The tree gets **less** attractive as M grows: each of its 2⌈log₂N⌉ steps carries the "
-        "whole message, while the ring sends only 2(N−1)/N·M per rank, so above the crossover "
+        "whole message, while the ring sends only 2(N−1)/N·M per device, so above the crossover "
         "M* the ring's bandwidth term wins.",
     ),
     2: Lock(
         "PREDICTION_PART2",
         ("yes", "no"),
         "yes",
-        "**Yes**: per node the slow link carries the same bytes as a multi-rail flat ring, but "
-        "hierarchy pays 2(K−1) slow-link latencies instead of 2(P−1) and keeps the rest on "
-        "the fast link (with one NIC per node it also sends G× fewer slow-link bytes).",
+        "**Yes**: the slow link carries as many bytes as G flat rings side by side (one per "
+        "slow-link port), but the hierarchy pays 2(K−1) slow-link latencies instead of 2(P−1) "
+        "and keeps the rest on the fast link (against one flat ring it also sends G× fewer "
+        "slow-link bytes).",
     ),
     3: Lock(
         "PREDICTION_PART3",

@@ -37,7 +37,7 @@ def math_peek_html() -> str:
     )
     return (
         "<details><summary style='cursor:pointer'><b>🔍 Math Peek</b> (click to open or close "
-        "the models; M bytes, α seconds, β bytes/s, N ranks)</summary>"
+        "the models; M bytes, α seconds, β bytes/s, N devices)</summary>"
         f"<table>{rows}</table><p>{CONVENTION}</p></details>"
     )
 

@@ -217,18 +217,21 @@ def _relabel(fig: Figure, words: Words) -> None:
         ("all GPUs", f"all {words.devices}"),
         ("GPUs", words.devices),
     )
-    for text in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "set_text")):
-        label = text.get_text()
+
+    def swap(label: str) -> str:
         for old, new in swaps:
             label = label.replace(old, new)
-        if label != text.get_text():
-            text.set_text(label)
-    for ax in fig.axes:  # the legend's entries (handles keep their own labels)
+        return label
+
+    for text in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "set_text")):
+        if swap(text.get_text()) != text.get_text():
+            text.set_text(swap(text.get_text()))
+    for ax in fig.axes:
         for line in ax.get_lines() + list(ax.patches) + list(ax.containers):
-            label = line.get_label()
-            for old, new in swaps:
-                label = label.replace(old, new)
-            line.set_label(label)
+            line.set_label(swap(line.get_label()))  # the legend's entries
+        names = [t.get_text() for t in ax.get_xticklabels()]  # the bars' names
+        if any(swap(name) != name for name in names):
+            ax.set_xticks(ax.get_xticks(), [swap(name) for name in names])
 
 
 def _is_switch(w, control) -> bool:
@@ -309,8 +312,10 @@ _TOGGLES = {
 class CrossoverWorkbench(Workbench):
     title = "Part 1 workbench: the algorithm crossover"
 
-    def __init__(self, values: dict, student: dict, static: bool | None) -> None:
-        self.student = student
+    def __init__(
+        self, values: dict, student: dict, static: bool | None, words: Words = GENERIC
+    ) -> None:
+        self.student, self.words = student, words
         super().__init__(values, static)
 
     def render(self) -> tuple[list[str], Figure]:
@@ -330,7 +335,7 @@ class CrossoverWorkbench(Workbench):
         T_tree = cm.tree_allreduce_time(M, N, alpha, beta)
         M_star = cm.crossover_message_size(N, alpha, beta)
         lines = [
-            f"At M = {plots.format_bytes(M)} on N = {N} ranks "
+            f"At M = {plots.format_bytes(M)} on N = {N} {self.words.devices} "
             f"(α = {plots.format_seconds(alpha)}, β = {plots.format_bytes(beta)}/s):",
             f"T_ring = {plots.format_seconds(T_ring, 4)}    "
             f"T_tree = {plots.format_seconds(T_tree, 4)}",
@@ -362,7 +367,7 @@ class CrossoverWorkbench(Workbench):
             "M": _log_slider(w, values["M"], 3, 10, "M (bytes)"),
             "N": w.SelectionSlider(
                 options=rank_counts(values["N"]),
-                description="N (ranks, log scale)",
+                description=f"N ({self.words.devices}, log scale)",
                 continuous_update=False,
                 style={"description_width": "150px"},
                 layout={"width": CONTROL_WIDTH},
@@ -394,6 +399,7 @@ def crossover_workbench(
     student: Mapping[str, Callable] | None = None,
     prediction: object = None,
     static: bool | None = None,
+    words: Words = GENERIC,
 ) -> Workbench | Locked:
     """Part 1: slide M, N, α, β; toggle ring, tree and two ungraded algorithms.
 
@@ -415,7 +421,7 @@ def crossover_workbench(
         "double_binary_tree": False,
         "yours": True,
     }
-    return CrossoverWorkbench(values, _student_functions(student, _PART1), static)
+    return CrossoverWorkbench(values, _student_functions(student, _PART1), static, words)
 
 
 # --- Part 2: the hierarchy and the aggregation factor ----------------------------------------
@@ -504,7 +510,7 @@ class HierarchicalWorkbench(Workbench):
             f"β inside a {w.group} ({w.fast}) = "
             f"{plots.format_bytes(self.values['beta_intra'])}/s, β between {w.groups} "
             f"({w.slow}) = {plots.format_bytes(self.values['beta_inter'])}/s",
-            f"T_flat (one ring over all {P} {w.devices}, one NIC per {w.group}) = "
+            f"T_flat (one ring over all {P} {w.devices}, one {w.port} per {w.group}) = "
             f"{plots.format_seconds(T_flat, 4)}",
         ]
         if hier:
@@ -515,11 +521,11 @@ class HierarchicalWorkbench(Workbench):
                 f"T_hier = {plots.format_seconds(T_hier, 4)} "
                 f"({T_flat / T_hier:.3g}x faster than the flat ring)",
                 f"Bytes each {w.group} puts on the slow link: hierarchical "
-                f"{plots.format_bytes(2 * (K - 1) / K * M)} over its {G} NICs, flat ring "
-                f"{plots.format_bytes(2 * (P - 1) / P * M)} through one NIC. NCCL runs one "
-                f"ring per NIC: {G} rings take {plots.format_seconds(float(rails), 4)} "
-                "(the same bytes per node as the hierarchy; 2(P−1) slow-link latencies instead "
-                "of 2(K−1), and no intra-node phases).",
+                f"{plots.format_bytes(2 * (K - 1) / K * M)} over its {G} {w.ports}, flat ring "
+                f"{plots.format_bytes(2 * (P - 1) / P * M)} through one {w.port}. One flat ring "
+                f"per {w.port} ({G} rings at once) takes {plots.format_seconds(float(rails), 4)} "
+                f"(the same bytes per {w.group} as the hierarchy; 2(P−1) slow-link latencies "
+                f"instead of 2(K−1), and no phases inside a {w.group}).",
                 f"The fast link ({w.fast}) is busy {intra / T_hier:.0%} of the sync "
                 f"and idle the rest.",
             ]
@@ -640,9 +646,16 @@ class CompressionWorkbench(Workbench):
     title = "Part 3 workbench: compression and error feedback"
 
     def __init__(
-        self, values: dict, d: int, N: int, training: dict, student: dict, static: bool | None
+        self,
+        values: dict,
+        d: int,
+        N: int,
+        training: dict,
+        student: dict,
+        static: bool | None,
+        words: Words = GENERIC,
     ) -> None:
-        self.d, self.N, self.training, self.student = d, N, training, student
+        self.d, self.N, self.training, self.student, self.words = d, N, training, student, words
         self._runs: dict = {}  # (method, compressor name) -> TrainingRun, computed once
         super().__init__(values, static)
 
@@ -692,13 +705,16 @@ class CompressionWorkbench(Workbench):
         gap = (compressed - base) / base
         ok = abs(gap) <= convergence.EF_RELATIVE_TOLERANCE
         lines[:0] = [
-            f"Your gradient, d = {self.d:,} float32 values, AllReduced by N = {self.N} devices. "
+            f"Your gradient, d = {self.d:,} float32 values, AllReduced by N = {self.N} "
+            f"{self.words.devices}. "
             f"Each device sends {plots.format_bytes(dense)} in a ring AllReduce, "
             f"{plots.format_bytes(sent)} in the compressed AllReduce with {name} "
             f"({dense / sent:.3g}x fewer bytes; scales and indices counted). Compressed "
             "vectors cannot be summed inside a ring, so it compresses, all-to-alls, averages, "
             "compresses again and all-gathers, with error feedback on both sides.",
-            f"Final training loss: no compression {base:.4g}; {name} "
+            "Training (the convergence monitor: a seeded least-squares model of "
+            f"{self.training['dim']} weights on {self.training['n_workers']} workers, small "
+            f"so it trains in a second) ends at loss {base:.4g} without compression; {name} "
             f"{'with' if ef else 'without'} error feedback {compressed:.4g} "
             f"({gap:+.1%}).",
             ("✓ within " if ok else "✗ not within ")
@@ -713,12 +729,11 @@ class CompressionWorkbench(Workbench):
         )
         labels = [(f"{n} ({compression.compression_ratio(n, self.d):.3g}x)", n) for n in options]
         return {
-            "compressor": w.SelectionSlider(
+            "compressor": w.ToggleButtons(  # every label in full, ordered by ratio
                 options=labels,
                 description="compression",
-                continuous_update=False,
-                style={"description_width": "100px"},
-                layout={"width": "520px"},
+                style={"description_width": "100px", "button_width": "auto"},
+                layout={"width": "auto"},
             ),
             "error_feedback": w.ToggleButton(
                 description="Error feedback", layout={"width": "200px"}
@@ -739,10 +754,11 @@ def compression_workbench(
     dim: int = 50,
     steps: int = 300,
     seed: int = 0,
+    words: Words = GENERIC,
 ) -> Workbench | Locked:
     """Part 3: pick a compressor by its ratio, toggle error feedback, watch training.
 
-    The compression slider runs over comms_core.COMPRESSORS, ordered by their honest
+    The compression buttons run over comms_core.COMPRESSORS, ordered by their honest
     compression ratio at your gradient size d (float32 values; scales and indices count).
     The text compares the bytes each of your N devices sends in a ring AllReduce with the
     compressed AllReduce (compression.allreduce_bytes; N defaults to n_workers).
@@ -769,4 +785,5 @@ def compression_workbench(
         training,
         _student_functions(student, _PART3),
         static,
+        words,
     )
