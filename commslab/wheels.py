@@ -33,6 +33,9 @@ ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # fixed: the same files give the same bytes
 STUDENT_PACKAGES = ("comms_core", "commslab.notebook")  # shipped whole, data files included
 FORBIDDEN = ("commslab.grading",)  # never on the student side
 STUDENT_EXTRAS = ("lab",)  # the pyproject extras a student's Jupyter needs
+# Scripts that mpiexec runs by path or with -m (never imported, so no import reaches them):
+# the notebook's calibration and its bonus check. The grader's relay stays out.
+STUDENT_WORKERS = ("commslab.mpi.allreduce_timing", "commslab.mpi.bonus_runner")
 _JUNK = {"__pycache__", ".ipynb_checkpoints"}
 
 
@@ -118,7 +121,7 @@ def student_modules(entry_sources: list[str]) -> list[str]:
     """The modules of ours that ENTRY_SOURCES and the STUDENT_PACKAGES reach (those packages'
     own modules included); raise StudentSideError if the grader is among them."""
     ours = ("commslab", "comms_core")
-    todo = {name for src in entry_sources for name in imports_of(src)}
+    todo = {name for src in entry_sources for name in imports_of(src)} | set(STUDENT_WORKERS)
     for package in STUDENT_PACKAGES:
         for arcname, data in _package_files(package).items():
             if "/public_tests/" in arcname:  # files the checker runs, not modules

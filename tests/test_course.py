@@ -120,6 +120,9 @@ def test_the_student_side_reaches_the_notebook_helpers_but_never_the_grader():
     assert not [m for m in modules if m.startswith("commslab.grading")]
     with pytest.raises(wheels.StudentSideError, match=r"commslab\.grading"):
         wheels.student_modules(["from commslab.grading import grade"])
+    # what mpiexec runs for the notebook's calibration and bonus check, never the grader's relay
+    assert {"commslab.mpi.allreduce_timing", "commslab.mpi.bonus_runner"} <= set(modules)
+    assert "commslab.mpi.bonus_relay" not in modules
 
 
 def test_relative_imports_resolve_inside_their_package():
@@ -400,3 +403,35 @@ def test_the_readme_student_line_installs_the_lab_from_the_release_folder_alone(
         assert text not in hidden, f"{path} is a hidden test"
     ours = [p for p in site.rglob("*") if p.parts[len(site.parts)] in ("comms_core", "commslab")]
     assert not [p for p in ours if "grading" in p.parts or p.name == "answers.py"]
+
+    # The optional calibration and the MPI bonus, with the install line the notebook gives.
+    released = json.loads((folder / "collective_comms.ipynb").read_text())
+    text = "\n".join("".join(c["source"]) for c in released["cells"])
+    line = re.search(r"`%pip install ([^`]+)`", text).group(1)
+    _run(f"python -m pip install {line}", folder, env)
+    bonus = _solved_bonus_source() + (
+        "\nimport commslab.lab as lab\n"
+        "shown = []\n"
+        "lab._markdown = shown.append\n"
+        "lab._show = lambda obj: None\n"
+        "lab.calibrate_my_machine()\n"
+        "lab.check_bonus(my_ring_allreduce)\n"
+        "print('\\n'.join(shown))\n"
+    )
+    (folder / "mpi_check.py").write_text(bonus)
+    out = _run("python mpi_check.py", folder, env)
+    assert "**Your machine** (2 MPI ranks)" in out and "could not run" not in out, out
+    assert "**2 ranks:** 4/4" in out and "**3 ranks:** 4/4" in out, out
+
+
+def _solved_bonus_source() -> str:
+    """The solutions' my_ring_allreduce (the bonus cell of a solved notebook)."""
+    solved = json.loads(
+        (ROOT / "solutions" / "collective_comms" / "collective_comms_cloud_titan.ipynb").read_text()
+    )
+    (cell,) = [
+        c
+        for c in solved["cells"]
+        if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "bonus_ring"
+    ]
+    return "import numpy as np\n\n" + "".join(cell["source"])

@@ -250,12 +250,13 @@ def _log_slider(w, value: float, lo: int, hi: int, description: str):
         description=description,
         continuous_update=False,
         readout_format=".3s",
-        style={"description_width": "150px"},
+        style={"description_width": DESCRIPTION_WIDTH},
         layout={"width": CONTROL_WIDTH},
     )
 
 
-CONTROL_WIDTH = "560px"  # wide enough to set a value to 3 significant digits by dragging
+CONTROL_WIDTH = "660px"  # wide enough to set a value to 3 significant digits by dragging
+DESCRIPTION_WIDTH = "230px"  # the longest label in full: "β between vehicles (B/s)"
 
 
 def rank_counts(N: int, largest: int = 1024) -> list[int]:
@@ -369,7 +370,7 @@ class CrossoverWorkbench(Workbench):
                 options=rank_counts(values["N"]),
                 description=f"N ({self.words.devices}, log scale)",
                 continuous_update=False,
-                style={"description_width": "150px"},
+                style={"description_width": DESCRIPTION_WIDTH},
                 layout={"width": CONTROL_WIDTH},
             ),
             "alpha": _log_slider(w, values["alpha"], -7, -2, "α (s)"),
