@@ -146,7 +146,7 @@ def _mobile(s: Scenario) -> Instrument:
     lines = "\n".join(
         f"| {r.method} | {r.final_loss:.4g} | {r.bytes_per_worker_per_step:,} |" for r in runs
     )
-    ring = cm.ring_allreduce_time(s.M_model, s.N, s.alpha, s.beta)
+    ring = cm.ring_allreduce_time(s.M_message, s.N, s.alpha, s.beta)  # Part 1's M
     text = (
         f"**Convergence monitor** (8 workers, least squares, {CONVERGENCE_DIM} weights, seeded; "
         f"least-squares optimum {runs[0].optimal_loss:.4g})\n\n"

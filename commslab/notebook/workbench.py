@@ -212,7 +212,7 @@ class Workbench:
 def _relabel(fig: Figure, words: Words) -> None:
     """The figure's generic cluster words (NVLink, nodes, GPUs) in the track's own words."""
     swaps = (
-        ("intra-node (fast link, e.g. NVLink)", f"inside a {words.group} ({words.fast})"),
+        ("intra-node (fast link, e.g. NVLink)", f"inside {words.a_group} ({words.fast})"),
         ("inter-node (slow link, e.g. InfiniBand)", f"between {words.groups} ({words.slow})"),
         ("all GPUs", f"all {words.devices}"),
         ("GPUs", words.devices),
@@ -508,7 +508,7 @@ class HierarchicalWorkbench(Workbench):
         intra = breakdown["intra_reduce_scatter"] + breakdown["intra_all_gather"]
         lines = [
             f"{P} {w.devices} = {K} {w.groups} × {G}; gradient M = {plots.format_bytes(M)}; "
-            f"β inside a {w.group} ({w.fast}) = "
+            f"β inside {w.a_group} ({w.fast}) = "
             f"{plots.format_bytes(self.values['beta_intra'])}/s, β between {w.groups} "
             f"({w.slow}) = {plots.format_bytes(self.values['beta_inter'])}/s",
             f"T_flat (one ring over all {P} {w.devices}, one {w.port} per {w.group}) = "
@@ -526,7 +526,7 @@ class HierarchicalWorkbench(Workbench):
                 f"{plots.format_bytes(2 * (P - 1) / P * M)} through one {w.port}. One flat ring "
                 f"per {w.port} ({G} rings at once) takes {plots.format_seconds(float(rails), 4)} "
                 f"(the same bytes per {w.group} as the hierarchy; 2(P−1) slow-link latencies "
-                f"instead of 2(K−1), and no phases inside a {w.group}).",
+                f"instead of 2(K−1), and no phases inside {w.a_group}).",
                 f"The fast link ({w.fast}) is busy {intra / T_hier:.0%} of the sync "
                 f"and idle the rest.",
             ]
@@ -569,7 +569,7 @@ class HierarchicalWorkbench(Workbench):
     def make_controls(self, w) -> dict:
         return {
             "beta_intra": _log_slider(
-                w, self.values["beta_intra"], 9, 13, f"β in a {self.words.group} (B/s)"
+                w, self.values["beta_intra"], 9, 13, f"β in {self.words.a_group} (B/s)"
             ),
             "beta_inter": _log_slider(
                 w, self.values["beta_inter"], 8, 12, f"β between {self.words.groups} (B/s)"
