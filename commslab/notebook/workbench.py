@@ -328,13 +328,16 @@ class CrossoverWorkbench(Workbench):
             for role, f in self.student.items()
             if role in ("ring", "tree") and self.values["yours"]
         }
-        M_range = (min(1e3, M / 10), max(1e10, M * 10))  # the chosen M is always on the plot
+        # four decades each side of the chosen M and the crossover: both always on the plot,
+        # and no hours-long sync of 10 GB on a link that carries a few hundred bytes
+        M_star = float(cm.crossover_message_size(N, alpha, beta))
+        span = (M, M_star) if M_star > 0 else (M,)
+        M_range = (max(1.0, min(span) / 1e2), max(span) * 1e4)
         fig = plots.communication_crossover_plot(
             N, alpha, beta, algorithms=mine, reference=reference, highlight=M, M_range=M_range
         )
         T_ring = cm.ring_allreduce_time(M, N, alpha, beta)
         T_tree = cm.tree_allreduce_time(M, N, alpha, beta)
-        M_star = cm.crossover_message_size(N, alpha, beta)
         lines = [
             f"At M = {plots.format_bytes(M)} on N = {N} {self.words.devices} "
             f"(α = {plots.format_seconds(alpha)}, β = {plots.format_bytes(beta)}/s):",
