@@ -711,9 +711,11 @@ class CompressionWorkbench(Workbench):
         lines[:0] = [
             f"Your gradient, d = {self.d:,} float32 values, AllReduced by N = {self.N} "
             f"{self.words.devices}. "
-            f"Each device sends {plots.format_bytes(dense)} in a ring AllReduce, "
+            f"Each {self.words.device} sends {plots.format_bytes(dense)} in a ring AllReduce, "
             f"{plots.format_bytes(sent)} in the compressed AllReduce with {name} "
-            f"({dense / sent:.3g}x fewer bytes; scales and indices counted). Compressed "
+            f"({dense / sent:.3g}x fewer bytes; scales and indices counted; the button's "
+            f"{compression.compression_ratio(name, self.d):.3g}x is one whole vector, here "
+            "each of the N chunks of ⌈d/N⌉ values carries its own scale). Compressed "
             "vectors cannot be summed inside a ring, so it compresses, all-to-alls, averages, "
             "compresses again and all-gathers, with error feedback on both sides.",
             "Training (the convergence monitor: a seeded least-squares model of "
