@@ -1,9 +1,9 @@
 """Each track's screens speak its own words: no GPUs, NVLink or ranks on a hearable.
 
 Every screen lab draws for a track is rendered (the scenario table, the Locks' refusal and
-both reveals, the three workbenches with their controls and figures, the crisis instrument,
-the ledger table) and searched for the words that belong to another track only
-(commslab.notebook.words.FOREIGN).
+every reveal, the three workbenches and Part 1's HUD with their controls and figures, the
+crisis instrument, the ledger table) and searched for the words that belong to another track
+only (commslab.notebook.words.FOREIGN).
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ def screens(track: str, monkeypatch, live: bool) -> str:
         run(s, "maybe", {})  # the refusal
         run(s, lock.answer, {"K_TRIES": [1, 2]})  # the reveal, then the workbench
         shown += [lock.reveal(made) for made in lock.choices]  # every other reveal
+        if part == 1:
+            lab.topology_hud(s)
     lab.crisis(s)
     lab.ledger_table(track)
     return "\n".join(t for obj in shown for t in _texts(obj))

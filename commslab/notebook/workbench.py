@@ -216,6 +216,7 @@ def _relabel(fig: Figure, words: Words) -> None:
         ("inter-node (slow link, e.g. InfiniBand)", f"between {words.groups} ({words.slow})"),
         ("all GPUs", f"all {words.devices}"),
         ("GPUs", words.devices),
+        ("bytes per rank", f"bytes per {words.device}"),
     )
 
     def swap(label: str) -> str:
@@ -336,6 +337,7 @@ class CrossoverWorkbench(Workbench):
         fig = plots.communication_crossover_plot(
             N, alpha, beta, algorithms=mine, reference=reference, highlight=M, M_range=M_range
         )
+        _relabel(fig, self.words)
         T_ring = cm.ring_allreduce_time(M, N, alpha, beta)
         T_tree = cm.tree_allreduce_time(M, N, alpha, beta)
         lines = [
