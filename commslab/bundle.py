@@ -239,25 +239,17 @@ def _grade_upload(
         path = notebooks[0].path
         claimed = read_submission(path).student_id
         student_id, notes = gradescope_identity(metadata, claimed, roster)
-        try:
-            result, sandbox = hosted.grade_hosted(
-                path,
-                term=term,
-                student_id=student_id or claimed,
-                autograder_dir=autograder_dir,
-                results_dir=results_dir,
-                limits=Limits(total_seconds=PROBE_SECONDS, memory_bytes=PROBE_MEMORY_BYTES),
-            )
-            checks += sandbox
-        except Exception as err:  # no key in the bundle, no sandbox: say so, run nothing
-            failed = GradeResult.failed(
-                path=path,
-                term=term,
-                student_id=student_id or claimed,
-                status=f"grader error: {err}"[:300],
-                autograder_dir=autograder_dir,
-            )
-            return failed, checks
+        result, sandbox = hosted.grade_hosted(
+            path,
+            term=term,
+            student_id=student_id or claimed,
+            autograder_dir=autograder_dir,
+            results_dir=results_dir,
+            limits=Limits(total_seconds=PROBE_SECONDS, memory_bytes=PROBE_MEMORY_BYTES),
+        )
+        if not sandbox:  # no key in the bundle or no sandbox: nothing was run
+            return result, checks
+        checks += sandbox
     result.notes = [*notes, *result.notes]
     checks.append(f"STUDENT_ID in the notebook: {claimed or '(empty)'}")
     checks.extend(notes)

@@ -297,3 +297,25 @@ def test_results_show_nothing_hidden_before_publication() -> None:
     assert "tree" not in results["output"] and results["stdout_visibility"] == "hidden"
     tree = results["tests"][2]
     assert tree["visibility"] == "after_published" and "ceil(log2 N)" in tree["output"]
+
+
+def test_a_bundle_without_its_key_gives_a_row_and_runs_nothing(tmp_path) -> None:
+    """Gradescope and PrairieLearn share hosted.grade_hosted: with no instructor key in the
+    bundle it never raises and never makes a key; the row says why, no sandbox line."""
+    from commslab.grading import hosted
+    from commslab.grading.sandbox import Limits
+
+    autograder = tmp_path / "autograder"
+    shutil.copytree(ROOT / "autograder" / "tests", autograder / "tests")
+    notebook = nbs.write(nbs.solved_notebook("1234567"), tmp_path / "collective_comms.ipynb")
+    result, lines = hosted.grade_hosted(
+        notebook,
+        term=TERM,
+        student_id="1234567",
+        autograder_dir=autograder,
+        results_dir=tmp_path / "results",
+        limits=Limits(),
+    )
+    assert result.status.startswith("grader error") and result.score == 0 and lines == []
+    assert result.max_score > 0  # the row still counts the points possible
+    assert not (autograder / "instructor.key").exists()

@@ -187,8 +187,25 @@ def grade_hosted(
 ):
     """Grade one notebook inside a hosted grader's container: the strongest sandbox the
     container allows, what must stay hidden locked first (for the unprivileged user), and
-    what the submission's code could reach, for the output. (GradeResult, lines); raises
-    SandboxUnavailable or GraderError (no key in the bundle) for the caller's row."""
+    what the submission's code could reach, for the output. (GradeResult, lines); never
+    raises: no sandbox or no key in the bundle is the row "grader error: ...", and the
+    submission's code is not run."""
+    from commslab.grading.grade import GradeResult
+
+    try:
+        return _grade_hosted(path, term, student_id, autograder_dir, results_dir, limits)
+    except Exception as err:  # SandboxUnavailable, GraderError (no key): say so, run nothing
+        failed = GradeResult.failed(
+            path=path,
+            term=term,
+            student_id=student_id,
+            status=f"grader error: {err}"[:300],
+            autograder_dir=autograder_dir,
+        )
+        return failed, []
+
+
+def _grade_hosted(path, term, student_id, autograder_dir, results_dir, limits):
     from commslab.grading.grade import grade_notebook
     from commslab.grading.harness import KEY_FILE, instructor_key
 

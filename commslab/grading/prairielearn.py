@@ -126,23 +126,14 @@ def prairielearn_command(
         if notebooks:
             path = notebooks[0].path
             claimed = read_submission(path).student_id
-            try:
-                result, sandbox = hosted.grade_hosted(
-                    path,
-                    term=term,
-                    student_id=given or claimed,
-                    autograder_dir=autograder_dir,
-                    results_dir=results_dir,
-                    limits=Limits(total_seconds=PROBE_SECONDS),
-                )
-            except Exception as err:  # no sandbox here: say so, never run the code bare
-                result = GradeResult.failed(
-                    path=path,
-                    term=term,
-                    student_id=given or claimed,
-                    status=f"grader error: {err}"[:300],
-                    autograder_dir=autograder_dir,
-                )
+            result, sandbox = hosted.grade_hosted(  # never runs the code bare
+                path,
+                term=term,
+                student_id=given or claimed,
+                autograder_dir=autograder_dir,
+                results_dir=results_dir,
+                limits=Limits(total_seconds=PROBE_SECONDS),
+            )
         else:
             result = GradeResult.failed(
                 path=None,
