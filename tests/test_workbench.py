@@ -422,3 +422,18 @@ def test_the_n_slider_is_a_log_scale_of_whole_numbers_with_your_n():
     bench = wb.crossover_workbench(N=50, alpha=1e-5, beta=1e10, prediction="less", static=False)
     assert bench.controls["N"].value == 50
     assert bench.controls["M"].layout.width == wb.CONTROL_WIDTH
+
+
+def test_a_moved_slider_says_the_numbers_are_not_the_scenarios():
+    """A student who moved a slider and then reads the crossover or the speed-up is told that
+    these are not their scenario's numbers (the ledger's)."""
+    bench = wb.crossover_workbench(
+        N=10, alpha=2.61e-4, beta=7.3e5, M=276, prediction="less", static=False
+    )
+    assert "Sliders moved" not in text(bench)
+    bench.controls["beta"].value = 1e6
+    assert "Sliders moved" in text(bench)
+    bench = wb.hierarchical_workbench(**P2, prediction="yes", static=False, tries=[1, 2])
+    assert "Sliders moved" not in text(bench)
+    bench.controls["beta_inter"].value = P2["beta_inter"] * 2
+    assert "Sliders moved" in text(bench) and "tries below are at your scenario's β" in text(bench)

@@ -123,6 +123,12 @@ def _ipywidgets():
     return ipywidgets
 
 
+MOVED = (
+    "⚠️ Sliders moved: these numbers are for the sliders' values, not your scenario's; the "
+    "ledger uses your scenario (run the cell again to get its numbers back)."
+)
+
+
 class Workbench:
     """A panel of controls, a few lines of numbers and one figure, kept in step.
 
@@ -135,6 +141,7 @@ class Workbench:
 
     def __init__(self, values: dict, static: bool | None) -> None:
         self.values = dict(values)
+        self.scenario_values = dict(values)  # what the cell started with: the student's own
         self.controls: dict = {}
         self.widget = None
         self.text: tuple[str, ...] = ()
@@ -163,6 +170,10 @@ class Workbench:
             self._html.value = self._as_html()
             if redraw:
                 self._image.value = _figure_png(self.figure, LIVE_DPI)
+
+    def moved(self, *names: str) -> bool:
+        """Has the student moved any of these controls away from their scenario's value?"""
+        return any(self.values[n] != self.scenario_values[n] for n in names)
 
     def _as_html(self) -> str:
         return "<br>".join(html.escape(line) for line in self.text)
@@ -353,6 +364,8 @@ class CrossoverWorkbench(Workbench):
                 else ": the ring is never slower here."
             ),
         ]
+        if self.moved("M", "N", "alpha", "beta"):
+            lines.append(MOVED)
         for role, f in self.student.items():
             if role == "crossover":
                 value, problem = _student_value(f, N, alpha, beta)
@@ -537,6 +550,8 @@ class HierarchicalWorkbench(Workbench):
             ]
         else:
             lines.append("Hierarchical mode is off: every byte crosses the slow link.")
+        if self.moved("beta_intra", "beta_inter"):
+            lines.append(MOVED + " The tries below are at your scenario's β.")
         for role, fn in self.student.items():
             value, problem = _student_value(
                 fn,
