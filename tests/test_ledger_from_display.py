@@ -187,3 +187,29 @@ def test_every_graded_ledger_number_can_be_read_from_the_notebook(track, student
         except CheckFailed as err:
             failed[name] = str(err)
     assert failed == {}, f"read from the notebook: {ledger}"
+
+
+@pytest.mark.parametrize("track", ["mobile_nomad", "tiny_pioneer"])
+def test_the_crisis_and_table_alone_give_many_students_their_track_numbers(track, monkeypatch):
+    """The hand computations of Mobile Nomad and Tiny Pioneer from the scenario table and the
+    crisis text (as lab displays them, no kernel) get every track field right, 6 students."""
+    from comms_core.scenarios import ledger_fields
+    from commslab import lab
+    from commslab.grading.checks import ledger_check, mission_answers_for
+
+    shown: list[str] = []
+    monkeypatch.setattr(lab, "_markdown", shown.append)
+    monkeypatch.setattr(lab, "_show", lambda obj: shown.append(obj.text))
+    failed = {}
+    for student in (f"many-{i}" for i in range(6)):
+        shown.clear()
+        lab.start(track, TERM, student)
+        lab.crisis(scenario := scenario_for(track, TERM, student))
+        ledger = READERS[track]({"scenario": shown[0], "crisis": shown[1]})
+        for field in ledger_fields(track):
+            if field.key in ledger:
+                try:
+                    ledger_check(field, ledger, mission_answers_for(scenario)[field.key])
+                except CheckFailed as err:
+                    failed[(student, field.key)] = str(err)
+    assert failed == {}
