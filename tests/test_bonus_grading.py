@@ -200,7 +200,7 @@ def test_the_bonus_ranks_run_in_the_grading_container(grader_image, tmp_path) ->
     # end-of-file on stdin, exits and is removed (--rm) within seconds
     for _ in range(60):
         left = subprocess.run(
-            ["podman", "ps", "-a", "--filter", "name=comms-lab-probe-", "--format", "{{.Names}}"],
+            ["podman", "ps", "-a", "--filter", "name=comms-lab-relay-rank-", "--format={{.Names}}"],
             capture_output=True, text=True, env=container.engine_env("podman"), check=True,
         )  # fmt: skip
         if not left.stdout.strip():

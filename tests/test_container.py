@@ -17,6 +17,7 @@ from __future__ import annotations
 import stat
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -302,9 +303,9 @@ EXPECTED = {
 }
 
 
-def _left_running() -> str:
+def _left_running(prefix: str = "comms-lab-probe-") -> str:
     left = subprocess.run(
-        ["podman", "ps", "-a", "--filter", "name=comms-lab-probe-", "--format", "{{.Names}}"],
+        ["podman", "ps", "-a", "--filter", f"name={prefix}", "--format", "{{.Names}}"],
         capture_output=True, text=True, env=container.engine_env("podman"), check=True,
     )  # fmt: skip
     return left.stdout.strip()
@@ -340,15 +341,18 @@ def test_a_probe_out_of_time_is_killed_and_its_container_removed(
         notebooks.solved_notebook(STUDENT, extra=[(0, "while True:\n    pass\n")]),
         tmp_path / "loop.ipynb",
     )
+    # a prefix of its own: other tests' containers may be running at the same time
+    prefix = f"comms-lab-test-{uuid.uuid4().hex[:8]}"
+    launcher = container.ContainerLauncher("podman", image=grader_image, prefix=prefix)
     start = time.monotonic()
     row = grade_notebook(
         looping, term=TERM, student_id=STUDENT, autograder_dir=AUTOGRADER,
-        timeout=3, launcher=container.ContainerLauncher("podman", image=grader_image),
+        timeout=3, launcher=launcher,
     )  # fmt: skip
     assert time.monotonic() - start < 60  # killed at 3 s, not left to finish
     assert row.status.startswith("timed out"), row.status
     assert row.student_id == STUDENT
-    assert _left_running() == ""  # no container left behind
+    assert _left_running(f"{prefix}-probe-") == ""  # no container left behind
 
 
 @pytest.mark.slow

@@ -271,6 +271,7 @@ class ContainerLauncher:
     memory: str = DEFAULT_MEMORY
     name: str = "container"
     course: Path | None = None  # the image is built from this course folder (image_root)
+    prefix: str = "comms-lab"  # containers are named PREFIX-probe-… and PREFIX-relay-rank-…
 
     def check(self) -> None:
         self.image = self.image or ensure_image(self.engine, root=image_root(self.course))
@@ -289,7 +290,7 @@ class ContainerLauncher:
         name = Path(script).name
         if name not in IN_IMAGE:
             raise ValueError(f"{name} is not in the probe image (only {', '.join(IN_IMAGE)})")
-        container = f"comms-lab-probe-{uuid.uuid4().hex[:12]}"
+        container = f"{self.prefix}-{Path(name).stem.replace('_', '-')}-{uuid.uuid4().hex[:12]}"
         memory = self.memory
         uid = f"{SANDBOX_UID}:{SANDBOX_UID}"
         argv = [
