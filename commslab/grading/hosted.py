@@ -25,7 +25,6 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -104,17 +103,9 @@ class UnprivilegedUser:
         site, copy = self._prepare(Path(script))
         os.chown(workdir, SANDBOX_UID, SANDBOX_UID)
         os.chmod(workdir, 0o700)
-        python = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
         argv = [
-            shutil.which("setpriv") or "/usr/bin/setpriv",
-            f"--reuid={SANDBOX_UID}",
-            f"--regid={SANDBOX_UID}",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            "--no-new-privs",
-            "--",
-            python,
+            *isolation.as_sandbox_user(shutil.which("setpriv") or "/usr/bin/setpriv"),
+            isolation.base_python(),
             "-S",
             "-s",
             *isolation.NO_SCRIPT_DIR,

@@ -95,6 +95,27 @@ class Launch:
     cleanup: Callable[[], None] | None = None  # after the probe was killed and reaped
 
 
+def base_python() -> str:
+    """The real interpreter behind this one (a venv's python is a link to it)."""
+    return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+
+
+def as_sandbox_user(setpriv: str = "/usr/bin/setpriv") -> list[str]:
+    """`setpriv ... --`: run what follows as uid/gid SANDBOX_UID with no groups, no inheritable
+    capabilities, an empty bounding set and no_new_privs (util-linux setpriv(1))."""
+    uid = str(SANDBOX_UID)
+    return [
+        setpriv,
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--",
+    ]
+
+
 class Unsandboxed:
     """The probe as a plain subprocess (`--unsafe-no-sandbox`): rlimits and the audit hook
     only, which a determined student can get around. For trusted notebooks only."""
@@ -171,7 +192,7 @@ class Bubblewrap:
 
     def _runtime_binds(self) -> list[tuple[str, str]]:
         """(host path, sandbox path), read-only: interpreter, stdlib, libpython, libraries."""
-        executable = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+        executable = base_python()
         version = f"python{sys.version_info.major}.{sys.version_info.minor}"
         base = os.path.realpath(sys.base_prefix)
         binds = [(executable, executable)]
@@ -238,21 +259,9 @@ class Bubblewrap:
 
     def launch_script(self, script: str | os.PathLike, workdir: str, disk_bytes: int) -> Launch:
         """Any script of ours (the probe, the bonus's relay_rank.py) in this sandbox."""
-        python = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
-        program = [python, "-S", "-s", *NO_SCRIPT_DIR, PROBE_IN_SANDBOX]
+        program = [base_python(), "-S", "-s", *NO_SCRIPT_DIR, PROBE_IN_SANDBOX]
         if os.geteuid() == 0:
-            uid = str(SANDBOX_UID)
-            program = [
-                "/usr/bin/setpriv",
-                f"--reuid={uid}",
-                f"--regid={uid}",
-                "--clear-groups",
-                "--inh-caps=-all",
-                "--bounding-set=-all",
-                "--no-new-privs",
-                "--",
-                *program,
-            ]
+            program = [*as_sandbox_user(), *program]
         env = probe_environment(WORKDIR)
         env["PYTHONPATH"] = SITE
         argv = [self.bwrap, *self.arguments(disk_bytes, script), "--", *program]
