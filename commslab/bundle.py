@@ -18,6 +18,12 @@ unpacks the zip to /autograder/source, runs `setup.sh` once as root to build the
 * Student code runs in bubblewrap's sandbox where the container allows namespaces, else as an
   unprivileged user that cannot read the key, the tests or the grader and cannot write the
   results (commslab/grading/hosted.py); the "Submission check" says which one it got.
+* The MPI bonus is graded there too: the pins bring mpi4py and MPICH (the `mpich` wheel: mpiexec,
+  its Hydra proxy beside it, libmpi). mpiexec and the ranks' relays run as root (the grader);
+  each rank's student code runs in the same sandbox as the probe (uid 65534 where namespaces
+  are refused), and MPICH's shared-memory files in /dev/shm are root's, 0600. A "Bonus" test
+  (max_score 0: extra credit above the assignment's total) says what it earned and under which
+  protections; the top-level score is the main score plus the bonus.
 * Limits fit the service's defaults (docs "Troubleshooting": 768 MB per container, 10 min,
   half a CPU): the probe gets 512 MiB of address space and 240 s.
 * Visibility: every graded test is `after_published`; the top-level output says only the
@@ -39,6 +45,7 @@ ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 REQUIREMENTS = "autograder/requirements-gradescope.txt"
 PROBE_MEMORY_BYTES = 512 * 1024**2  # under Gradescope's 768 MB container, with the grader
 PROBE_SECONDS = 240.0  # of the default 10-minute limit, at half a CPU
+BONUS_TEST = "Bonus: ring AllReduce on MPI ranks (extra credit)"
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, to build the image. Ubuntu 22.04's python3 is 3.10 and
@@ -65,8 +72,10 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 set -uo pipefail
 cd /autograder/source
 mkdir -p /autograder/results
-export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MPLBACKEND=Agg
-exec "${COMMSLAB_VENV:-/autograder/venv}/bin/commslab" gradescope /autograder/submission \\
+VENV="${COMMSLAB_VENV:-/autograder/venv}"
+# the venv's mpiexec (the mpich wheel) before any MPI the image may have
+export PATH="$VENV/bin:$PATH" OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MPLBACKEND=Agg
+exec "$VENV/bin/commslab" gradescope /autograder/submission \\
     --term "$(cat TERM)" --metadata /autograder/submission_metadata.json \\
     --autograder /autograder/source/autograder --out /autograder/results/results.json
 """
@@ -161,8 +170,24 @@ def feedback_per_question(feedback: list[str], questions) -> dict[str, list[str]
     return found
 
 
-def gradescope_results(result, checks: list[str]) -> dict:
-    """results.json as Gradescope's specification writes it (docs "Autograder Specifications")."""
+def bonus_feedback(feedback: list[str]) -> list[str]:
+    """The MPI bonus's lines of the feedback (grading/bonus_step.py): each `bonus...` line and
+    the `  - ` lines under it; none if the bonus was not tried."""
+    lines, inside = [], False
+    for line in feedback:
+        inside = line.startswith("bonus") or (inside and line.startswith("  - "))
+        if inside:
+            lines.append(line)
+    return lines
+
+
+def gradescope_results(result, checks: list[str], sandbox: list[str] = ()) -> dict:
+    """results.json as Gradescope's specification writes it (docs "Autograder Specifications").
+
+    The top-level score "overrides total of tests" (ibid.): it is the main score plus the MPI
+    bonus, whose own test has max_score 0, so its points are extra credit above the
+    assignment's total. sandbox: what the submission's code could reach (hosted.protections),
+    repeated in the bonus's test because the ranks' code ran under the same protections."""
     lines = feedback_per_question(result.feedback, result.max_points)
     tests = [{"name": "Submission check", "output": "\n".join(checks), "visibility": "visible"}]
     for number, (question, possible) in enumerate(result.max_points.items(), start=1):
@@ -176,8 +201,25 @@ def gradescope_results(result, checks: list[str]) -> dict:
                 "visibility": "after_published",
             }
         )
+    bonus = bonus_feedback(result.feedback)
+    if bonus:
+        if result.bonus_max and sandbox:  # graded: the ranks' code ran where the probe ran
+            bonus += [
+                "Each rank's code ran in the sandbox of the rest of your code; the MPI calls "
+                "and the byte count were made outside it, by the grader:",
+                *sandbox,
+            ]
+        tests.append(
+            {
+                "name": BONUS_TEST,
+                "score": float(result.bonus),
+                "max_score": 0.0,
+                "output": "\n".join(bonus),
+                "visibility": "after_published",
+            }
+        )
     return {
-        "score": float(result.score),
+        "score": float(result.score + result.bonus),
         "output": f"Status: {result.status}. Your score appears when grades are published.",
         "visibility": "after_published",
         "stdout_visibility": "hidden",
@@ -201,10 +243,14 @@ def gradescope_command(
 ) -> None:
     """Gradescope's run_autograder: grade the notebook submitted, write results.json."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    result, checks = _grade_upload(submission_dir, term, metadata, autograder_dir, out.parent)
+    result, checks, sandbox = _grade_upload(
+        submission_dir, term, metadata, autograder_dir, out.parent
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(gradescope_results(result, checks), indent=1))
-    click.echo(f"{result.student_id}: {result.score:g}/{result.max_score:g} ({result.status})")
+    out.write_text(json.dumps(gradescope_results(result, checks, sandbox), indent=1))
+    bonus = f" + bonus {result.bonus:g}" if result.bonus_max else ""
+    score = f"{result.score:g}/{result.max_score:g}{bonus}"
+    click.echo(f"{result.student_id}: {score} ({result.status})")
 
 
 def _grade_upload(
@@ -235,7 +281,8 @@ def _grade_upload(
                 status="no notebook submitted: upload collective_comms.ipynb",
                 autograder_dir=autograder_dir,
             )
-            return failed, [*checks, "No notebook (.ipynb) found: upload collective_comms.ipynb."]
+            checks.append("No notebook (.ipynb) found: upload collective_comms.ipynb.")
+            return failed, checks, []
         path = notebooks[0].path
         claimed = read_submission(path).student_id
         student_id, notes = gradescope_identity(metadata, claimed, roster)
@@ -248,11 +295,11 @@ def _grade_upload(
             limits=Limits(total_seconds=PROBE_SECONDS, memory_bytes=PROBE_MEMORY_BYTES),
         )
         if not sandbox:  # no key in the bundle or no sandbox: nothing was run
-            return result, checks
+            return result, checks, []
         checks += sandbox
     result.notes = [*notes, *result.notes]
     checks.append(f"STUDENT_ID in the notebook: {claimed or '(empty)'}")
     checks.extend(notes)
     if result.identity_note:
         checks.append(f"Identity: {result.identity_note}")
-    return result, checks
+    return result, checks, sandbox

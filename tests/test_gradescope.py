@@ -7,7 +7,8 @@ source: github.com/gradescope/autograder_samples docs/specs.md): the zip is unpa
 upload in /autograder/submission and /autograder/submission_metadata.json (docs
 "Submission Metadata": `users[]` with `email`, `id`, `name`); it writes
 /autograder/results/results.json. The default base image is Ubuntu 22.04, whose python3 is
-3.10 (docs "Base Images"); here pyenv's 3.10.13 stands in for it.
+3.10 (docs "Base Images"); here pyenv's 3.10.13 stands in for it. setup.sh installs MPI from
+the pinned wheels (mpi4py, mpich), so the MPI bonus is graded on real ranks there too.
 
 Bubblewrap puts a temporary folder at /autograder without touching the host: every top-level
 folder of the host is bound to itself, /autograder is created in bubblewrap's own root.
@@ -25,10 +26,11 @@ from pathlib import Path
 import jsonschema
 import nbformat
 import pytest
+import test_bonus_grading as bonus_cases  # the batch's bonus submissions, on Gradescope here
 from adversarial import notebooks as nbs
 from pythons import python310
 
-from commslab.bundle import build_bundle, gradescope_identity, gradescope_results
+from commslab.bundle import BONUS_TEST, build_bundle, gradescope_identity, gradescope_results
 from commslab.grading.grade import GradeResult, grade_notebook
 from commslab.grading.lms import LmsKey
 from commslab.grading.roster import Roster, Student
@@ -214,6 +216,7 @@ def test_the_bundle_grades_on_a_simulated_gradescope_with_python_310(gradescope)
     assert "sandbox: bubblewrap" in check["output"]
     assert {t["visibility"] for t in first["tests"][1:]} == {"after_published"}
     assert sum(t["max_score"] for t in first["tests"][1:]) == 35
+    assert BONUS_TEST not in {t["name"] for t in first["tests"]}  # no bonus tried, none shown
 
     # the same key locally: the same hidden inputs, the same points
     local = grade_notebook(
@@ -254,6 +257,60 @@ def test_a_container_without_namespaces_still_runs_student_code_unprivileged(gra
         assert f"{what}" in check and "REACHABLE" not in check
     assert result["score"] == 35  # the grader's own results.json, nothing the cells wrote
     assert KEY not in json.dumps(result)
+    assert BONUS_TEST not in {t["name"] for t in result["tests"]}  # no bonus tried
+
+
+# the batch's correct ring, correct only where it runs as uid 65534 and cannot read the key
+RING_AS_NOBODY = "import os\n" + bonus_cases.RING.replace(
+    "    r, n = comm.Get_rank(), comm.Get_size()\n",
+    "    r, n = comm.Get_rank(), comm.Get_size()\n"
+    "    if os.getuid() != 65534 or os.access('/autograder/source/autograder', os.R_OK):\n"
+    "        return buffer\n",
+)
+# the forger of the batch's test (bonus_cases.FORGE: the relay's verdict files, the counter),
+# reaching for Gradescope's own files too: results.json and the instructor key
+FORGE_ON_GRADESCOPE = bonus_cases.FORGE.replace(
+    "    comm.bytes_sent",
+    """    for path in ('/autograder/results/results.json',
+                 '/autograder/source/autograder/instructor.key'):
+        try:
+            open(path, 'w').write('{"score": 1000}')
+        except OSError:
+            pass
+    comm.bytes_sent""",
+)
+
+
+@pytest.mark.slow
+@pytest.mark.mpi
+def test_the_mpi_bonus_is_graded_on_gradescope_as_the_unprivileged_user(gradescope):
+    """The bundle's own MPI (the mpich wheel's mpiexec, mpi4py) on 2 and 3 real ranks, in a
+    container without namespaces: mpiexec and the relays run as root, each rank's student code
+    as uid 65534. A correct ring earns the bonus on top of the 35 points; a collective or a
+    forger earns 0 bonus and keeps its 35; the bonus's test says where the code ran."""
+    assert "getuid" in RING_AS_NOBODY and "instructor.key" in FORGE_ON_GRADESCOPE  # rewritten
+    cases = {
+        "ring": (RING_AS_NOBODY, 4.0),
+        "collective": (bonus_cases.COLLECTIVE, 0.0),
+        "forge": (FORGE_ON_GRADESCOPE, 0.0),
+    }
+    for name, (code, points) in cases.items():
+        notebook = nbs.solved_notebook("1234567", replace={"bonus_ring": code})
+        (result,) = _submit(gradescope, notebook, runs=1, docker_caps=True)
+        jsonschema.validate(result, RESULTS_SCHEMA)
+        *questions, bonus = result["tests"][1:]
+        assert bonus["name"] == BONUS_TEST and bonus["max_score"] == 0, (name, bonus)
+        assert bonus["score"] == points, (name, bonus["output"])
+        assert sum(t["score"] for t in questions) == 35, name  # the main score is unchanged
+        assert result["score"] == 35 + points, name  # extra credit on top
+        output = bonus["output"]
+        assert "not graded here" not in output and "bonus, 3 ranks" in output, output
+        assert "sandbox: unprivileged-user (uid 65534" in output, output
+        for what in ("the instructor key", "the hidden tests", "writing the results"):
+            assert f"{what}: refused" in output, output
+        assert "REACHABLE" not in output, output
+        if name == "collective":
+            assert "comm.Allreduce is not allowed" in output, output
 
 
 def test_identity_comes_from_the_documented_fields_through_the_roster() -> None:
@@ -297,6 +354,42 @@ def test_results_show_nothing_hidden_before_publication() -> None:
     assert "tree" not in results["output"] and results["stdout_visibility"] == "hidden"
     tree = results["tests"][2]
     assert tree["visibility"] == "after_published" and "ceil(log2 N)" in tree["output"]
+
+
+def test_the_bonus_is_its_own_extra_credit_test_and_adds_to_the_score() -> None:
+    """The bonus's lines (as bonus_step writes them) become a test of max_score 0; the
+    top-level score, which overrides the tests' total, is the main score plus the bonus."""
+    feedback = [
+        "Status: graded",
+        "ring_allreduce_time: 3 / 3",
+        "bonus, 2 ranks: 4 / 4 (ok)",
+        "bonus, 3 ranks: 2 / 4 (partial)",
+        "  - rank 0 sent 16000 bytes; a ring sends 10672 here",
+    ]
+    result = GradeResult(
+        student_id="1",
+        score=3.0,
+        max_score=3.0,
+        status="graded",
+        points={"ring_allreduce_time": 3.0},
+        max_points={"ring_allreduce_time": 3.0},
+        feedback=feedback,
+        bonus=3.0,
+        bonus_max=4.0,
+    )
+    sandbox = ["sandbox: unprivileged-user (uid 65534; this container refuses namespaces)"]
+    results = gradescope_results(result, ["file: collective_comms.ipynb: graded"], sandbox)
+    jsonschema.validate(results, RESULTS_SCHEMA)
+    ring, bonus = results["tests"][1:]
+    assert ring["output"] == "ring_allreduce_time: 3 / 3" and ring["score"] == 3
+    assert (bonus["name"], bonus["score"], bonus["max_score"]) == (BONUS_TEST, 3.0, 0.0)
+    assert bonus["output"].splitlines()[:3] == feedback[2:] and sandbox[0] in bonus["output"]
+    assert results["score"] == 6.0
+    # tried where MPI cannot run: the row says so, no points, no sandbox claimed
+    result.bonus, result.bonus_max = 0.0, 0.0
+    result.feedback = ["Status: graded", "bonus: not graded here (mpi4py is not installed)"]
+    (bonus,) = gradescope_results(result, [], sandbox)["tests"][2:]
+    assert bonus["output"] == result.feedback[1] and bonus["score"] == 0
 
 
 def test_a_bundle_without_its_key_gives_a_row_and_runs_nothing(tmp_path) -> None:
