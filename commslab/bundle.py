@@ -20,8 +20,13 @@ unpacks the zip to /autograder/source, runs `setup.sh` once as root to build the
   results (commslab/grading/hosted.py); the "Submission check" says which one it got.
 * The MPI bonus is graded there too: the pins bring mpi4py and MPICH (the `mpich` wheel: mpiexec,
   its Hydra proxy beside it, libmpi). mpiexec and the ranks' relays run as root (the grader);
-  each rank's student code runs in the same sandbox as the probe (uid 65534 where namespaces
-  are refused), and MPICH's shared-memory files in /dev/shm are root's, 0600. A "Bonus" test
+  each relay starts its rank's student code in the same sandbox as the probe (where namespaces
+  are refused: uid 65534 through setpriv, hosted.UnprivilegedUser.launch_script), so MPI never
+  runs as the student; MPICH's shared-memory files in /dev/shm are root's, 0600. What MPICH needs
+  (measured with the wheel, strace): Hydra starts `hydra_pmi_proxy` from mpiexec's own folder
+  (no PATH needed) and talks to it over TCP; a network namespace with loopback only and a host
+  name that does not resolve both work; it writes /tmp/hydra_hwloc_xmlfile_* and about 1-2 MB
+  per run in /dev/shm (Docker gives 64 MB). A "Bonus" test
   (max_score 0: extra credit above the assignment's total) says what it earned and under which
   protections; the top-level score is the main score plus the bonus.
 * Limits fit the service's defaults (docs "Troubleshooting": 768 MB per container, 10 min,
