@@ -178,7 +178,6 @@ def _common_ledger(extra: tuple[LedgerField, ...]) -> tuple[LedgerField, ...]:
     """Ledger fields every track shares (Parts 1-3), then the track's own mission fields."""
     return (
         LedgerField("crossover_bytes", "number", "Ring/tree crossover M* for your N, α, β", "B"),
-        LedgerField("hier_speedup", "number", "T_flat / T_hier for your model's gradient", "x"),
         LedgerField(
             "accumulation_steps",
             "k",
@@ -457,12 +456,6 @@ MOBILE_NOMAD = Track(
                 rel_tol=0.0,
             ),
             LedgerField(
-                "airtime_dense_s", "number", "Time per sync, float32: 2(N−1)α + bytes/β", "s"
-            ),
-            LedgerField(
-                "airtime_one_bit_s", "number", "Time per sync, 1-bit: 2(N−1)α + bytes/β", "s"
-            ),
-            LedgerField(
                 "frames_disturbed_dense",
                 "int",
                 "Frames disturbed per sync, float32",
@@ -560,7 +553,6 @@ TINY_PIONEER = Track(
     ),
     ledger=_common_ledger(
         (
-            LedgerField("slem", "number", "SLEM of your Metropolis gossip matrix"),
             LedgerField("gossip_rounds", "int", "Rounds to reach your ε (the SLEM bound)"),
             LedgerField(
                 "gossip_energy_per_device_j",

@@ -33,7 +33,7 @@ from commslab.course import ASSIGNMENT, NOTEBOOK, Course, course_dir_option
 from commslab.grading.answers import mission_answers
 
 DEMO_STUDENT = "demo"
-TEXT_STUB = "_Write your answer here (3–6 sentences)._"
+TEXT_STUB = "_Write your answer here (see the sentences asked for above)._"
 REQUIREMENTS = "requirements.txt"
 _BEGIN, _END = "### BEGIN SOLUTION", "### END SOLUTION"
 

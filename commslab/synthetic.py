@@ -30,7 +30,7 @@ import nbformat
 
 from comms_core.scenarios import TRACKS
 from commslab.course import Course
-from commslab.release import solved_notebook
+from commslab.release import TEXT_STUB, solved_notebook
 
 FILE = "collective_comms.ipynb"
 # What each known mistake (commslab/notebook/misconceptions.py, named "<function>: <mistake>"
@@ -114,28 +114,6 @@ SENTENCES = {
             "My tries showed the time to train rising again beyond the best k.",
         ],
     ],
-    "reflect_part3": [
-        [
-            "Without error feedback the sign compressor throws away the magnitude every step "
-            "and the training stalls.",
-            "Plain 1-bit compression loses what it rounds away, so the loss stops improving.",
-            "The monitor shows 1-bit without EF stuck well above the uncompressed loss.",
-            "Sign compression alone is biased and the lost part never comes back.",
-        ],
-        [
-            "Error feedback adds the residual to the next gradient, so nothing is lost for good.",
-            "With EF the residual e carries what was not sent into the next step.",
-            "EF keeps a memory of the compression error and sends it later.",
-            "The residual makes the sum of what was sent track the sum of the gradients.",
-        ],
-        [
-            "With EF the curve reaches the uncompressed loss while sending about 1/32 of the "
-            "bytes.",
-            "So EF recovers the accuracy and keeps the roughly thirty-fold saving.",
-            "The EF run ends at the uncompressed loss with d/8 + 4 bytes per step instead of 4d.",
-            "That is why I keep compression on: same loss, a fraction of the bytes.",
-        ],
-    ],
     "strategy": [
         [
             "My communication-to-compute ratio stays above one, so communication dominates.",
@@ -155,13 +133,19 @@ SENTENCES = {
             "The crossover and my k complete the plan.",
             "Together with the right algorithm per bucket this is my plan.",
         ],
+        [
+            "To the ML Lead: with EF the curve reaches the uncompressed loss while sending "
+            "about 1/32 of the bytes.",
+            "The monitor shows EF recovers the accuracy and keeps the roughly thirty-fold saving.",
+            "The EF run ends at the uncompressed loss with d/8 + 4 bytes per step instead of 4d.",
+            "Without EF the loss stalls, with it the residual carries what was not sent.",
+        ],
     ],
 }
 FILLER = {
     "reflect_part1": "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do "
     "eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam.",
     "reflect_part2": "Gradient accumulation is good. " * 10,
-    "reflect_part3": "",  # left as released (the placeholder)
     "strategy": "",  # the question pasted twice (filled in from the notebook)
 }
 TAMPER = """
@@ -230,7 +214,9 @@ def notebook(student: Student, term: str, course: Course):
         cell.source = cell.source.replace(right, wrong)
     if student.mistakes:  # a partial notebook also leaves one ledger number out
         ledger = _cell(nb, "ledger")
-        ledger.source = re.sub(r"'hier_speedup': [^,\n]+", "'hier_speedup': None", ledger.source)
+        ledger.source = re.sub(
+            r"'comm_to_compute_ratio': [^,\n]+", "'comm_to_compute_ratio': None", ledger.source
+        )
     return nb
 
 
@@ -314,7 +300,7 @@ def make_class(term: str, folder: str | Path, course: Course, size: str = "demo"
                 cell = _cell(nb, grade_id)
                 if grade_id == "strategy":
                     text = _prompt(nb, grade_id) * 2
-                cell.source = text or "_Write your answer here (3–6 sentences)._"
+                cell.source = text or TEXT_STUB
         if s.kind == "tampering":
             _cell(nb, "part1_stubs").source = TAMPER + "\n" + _cell(nb, "part1_stubs").source
         files[s.file] = nbformat.writes(nb).encode()

@@ -53,7 +53,7 @@ def test_the_contract_cells_are_found_by_grade_id(tmp_path) -> None:
     assert sub.literals["PREDICTION_PART1"] == "less"
     assert sub.literals["PREDICTION_PART3"] == "worse"
     assert 4 in sub.literals["K_TRIES"]  # the optimal k of this student is among the tries
-    assert set(sub.written) == {"reflect_part1", "reflect_part2", "reflect_part3", "strategy"}
+    assert set(sub.written) == {"reflect_part1", "reflect_part2", "strategy"}
     assert "latency term" in sub.written["reflect_part1"]
     assert "Patterson" in sub.prompts["reflect_part1"]  # the question before the answer
     # solution cells and the student's own cell, in notebook order; locked cells are not run

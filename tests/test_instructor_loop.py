@@ -129,9 +129,9 @@ def test_ta_scores_and_a_regrade_change_only_their_student(graded, tmp_path) -> 
         "student_id,question,points,comment\n"
         + "".join(
             f"{original},written:{q},1,your own words: the classmate copied you\n"
-            for q in ("reflect_part1", "reflect_part2", "reflect_part3")
+            for q in ("reflect_part1", "reflect_part2")
         )
-        + f"{original},written:strategy,0.5,say which track's numbers\n"
+        + f"{original},written:strategy,1.5,say which track's numbers\n"
     )
     run("review", "import", "ta_scores.csv", cwd=work)
     after, canvas_after = _rows(out / "grades.csv"), _rows(out / "gradebook_canvas.csv")

@@ -20,6 +20,7 @@ from commslab.grading.gradebook import LatePolicy, finalise
 from commslab.grading.lms import Entry
 from commslab.grading.report import grade_batch, spreadsheet_safe, write_outputs
 from commslab.grading.written import class_flags, filler_problem
+from commslab.release import TEXT_STUB
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTOGRADER = ROOT / "autograder"
@@ -38,7 +39,7 @@ FILLER = {
         QUESTION.replace("Patterson asks", "Patterson asked").replace("Use", "I use"),
         "copy of the question",
     ),
-    "the placeholder": ("_Write your answer here (3–6 sentences)._", "placeholder"),
+    "the placeholder": (TEXT_STUB, "placeholder"),
     "the placeholder repeated": ("YOUR ANSWER HERE " * 12, "placeholder"),
     "lorem ipsum": (LOREM, "lorem ipsum"),
     "lorem ipsum around the latency term": (LOREM + " 2(N−1)α latency. " + LOREM, "lorem"),
@@ -89,8 +90,7 @@ def graded_class(tmp_path_factory):
     filler = {
         "reflect_part1": QUESTION + "\n" + QUESTION,
         "reflect_part2": LOREM,
-        "reflect_part3": "Error feedback recovers the accuracy. " * 8,
-        "strategy": "_Write your answer here (3–6 sentences)._",
+        "strategy": TEXT_STUB,
     }
     hostile = dict(nbs.ANSWERS, strategy='=HYPERLINK("http://127.0.0.1/x","click") ' * 3)
     notebooks = {
@@ -111,11 +111,11 @@ def graded_class(tmp_path_factory):
 
 def test_filler_and_copies_get_no_automatic_point_and_are_flagged(graded_class) -> None:
     rows, _ = graded_class
-    # 111 and 222 wrote the same four answers (the test class's model answers): copies
+    # 111 and 222 wrote the same three answers (the test class's model answers): copies
     for sid, other in (("111", "222"), ("222", "111")):
         r = rows[sid]
         assert r.points["written"] == 0, r.feedback
-        assert r.score == r.max_score - 4
+        assert r.score == r.max_score - 4  # all the written points
         for grade_id in nbs.ANSWERS:
             assert r.written_flags[grade_id].startswith("identical to another"), r.written_flags
             assert other in r.written_flags[grade_id]
@@ -124,11 +124,11 @@ def test_filler_and_copies_get_no_automatic_point_and_are_flagged(graded_class) 
     assert filler.points["written"] == 0
     assert "copy of the question" in filler.written_flags["reflect_part1"]
     assert "lorem ipsum" in filler.written_flags["reflect_part2"]
-    assert "repeated" in filler.written_flags["reflect_part3"]
     assert "placeholder" in filler.written_flags["strategy"]
     assert filler.score == filler.max_score - 4
-    # the hostile student's first three answers are the model answers too: copies
+    # the hostile student's first two answers are the model answers too: copies
     assert rows["=1+2"].points["written"] == 0
+    assert "repeated" in rows["=1+2"].written_flags["strategy"]
 
 
 def _cells(path: Path) -> list[str]:

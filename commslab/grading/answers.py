@@ -33,8 +33,6 @@ def mission_answers(s: Scenario) -> dict[str, float | int | str | bool]:
     answers: dict[str, float | int | str | bool] = {}
     answers["crossover_bytes"] = float(cm.crossover_message_size(s.N, s.alpha, s.beta))
     T_hier = float(cm.hierarchical_allreduce_time(s.M_model, *_hier_args(s)))
-    T_flat = float(cm.flat_ring_allreduce_time(s.M_model, s.G, s.K, s.alpha_inter, s.beta_inter))
-    answers["hier_speedup"] = T_flat / T_hier
     k = int(cm.optimal_accumulation_steps(T_hier, s.t_compute, s.micro_batch, s.G * s.K, s.B_noise))
     answers["accumulation_steps"] = k
     answers["comm_to_compute_ratio"] = T_hier / (k * s.t_compute)
@@ -88,8 +86,6 @@ def _mobile(s: Scenario) -> dict:
     return {
         "bytes_dense": dense,
         "bytes_one_bit": one_bit,
-        "airtime_dense_s": air_dense,
-        "airtime_one_bit_s": air_one_bit,
         "frames_disturbed_dense": math.ceil(air_dense / s.frame_time),
         "frames_disturbed_one_bit": math.ceil(air_one_bit / s.frame_time),
         "ef_keeps_accuracy": bool(ef.final_loss <= plain.final_loss * (1 + EF_RELATIVE_TOLERANCE)),
@@ -109,7 +105,6 @@ def _tiny(s: Scenario) -> dict:
     r_dev = float(attempt) / float(gossip.ring_completion_probability(s.N, s.presence))
     budget = s.power_budget * s.radio_share * s.sync_period
     return {
-        "slem": float(gossip.slem(W)),
         "gossip_rounds": rounds,
         "gossip_energy_per_device_j": g_dev,
         "ring_energy_per_device_j": r_dev,

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from commslab.grading.grade import GradeResult
-from commslab.grading.notebook import WRITTEN_IDS
+from commslab.grading.notebook import WRITTEN_IDS, written_share
 from commslab.grading.written import IDENTICAL, class_flags
 
 GRADEBOOK = "gradebook.json"
@@ -203,11 +203,11 @@ def flag_identical_written(results: list[GradeResult]) -> None:
     shared = class_flags([(r.student_id, r.written) for r in rows])
     for r, flags in zip(rows, shared, strict=True):
         total = r.max_points.get("written", 0.0)
-        each = total / len(WRITTEN_IDS) if total else 0.0
         for grade_id, others in sorted(flags.items()):
             earned = r.written_flags.get(grade_id) == ""
             r.written_flags[grade_id] = f"{IDENTICAL} ({', '.join(others)})"
             if earned and "written" in r.points:
+                each = written_share(grade_id, total)
                 r.points["written"] = round(max(0.0, r.points["written"] - each), 6)
                 r.score = round(sum(r.points.values()), 6)
                 if r.results:
@@ -221,9 +221,9 @@ def flag_identical_written(results: list[GradeResult]) -> None:
 def _written_total(r: GradeResult, ta: dict[str, Override]) -> float:
     """Written points: the TA's score per answer where given, else the automatic one."""
     total = r.max_points.get("written", 0.0)
-    each = total / len(WRITTEN_IDS) if total else 0.0
     points = 0.0
     for grade_id in WRITTEN_IDS:
+        each = written_share(grade_id, total)
         if grade_id in ta:
             points += min(ta[grade_id].points, each)
         elif r.written_flags.get(grade_id) == "":

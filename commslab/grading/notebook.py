@@ -29,9 +29,16 @@ MAX_NOTEBOOK_BYTES = 256 * 1024**2
 IDENTITY_NAMES = ("STUDENT_ID", "TRACK")
 PREDICTION_NAMES = ("PREDICTION_PART1", "PREDICTION_PART2", "PREDICTION_PART3")
 LITERAL_NAMES = (*IDENTITY_NAMES, *PREDICTION_NAMES, "K_TRIES")
-WRITTEN_IDS = ("reflect_part1", "reflect_part2", "reflect_part3", "strategy")
+# the written answers and their points (the strategy also answers Part 3's ML Lead)
+WRITTEN_POINTS = {"reflect_part1": 1.0, "reflect_part2": 1.0, "strategy": 2.0}
+WRITTEN_IDS = tuple(WRITTEN_POINTS)
 # names the probe reads from the namespace after running the cells
 EXPORT_NAMES = ("LEDGER", "K_TRIES", *PREDICTION_NAMES)
+
+
+def written_share(grade_id: str, total: float) -> float:
+    """The part of `total` written points that the answer `grade_id` is worth."""
+    return total * WRITTEN_POINTS[grade_id] / sum(WRITTEN_POINTS.values())
 
 
 @dataclass

@@ -17,7 +17,7 @@ Files in OUT (default grading-out/):
                             offer to create a new assignment of that name. One row per student:
                             the best of the files of their latest submission.
     feedback/<id>.md        per student: status, score, each failed check and why (no hidden value)
-    written_answers.csv/.md the four written answers per student, for a TA to read and score
+    written_answers.csv/.md the written answers per student, for a TA to read and score
     results/<id>.json       the Gradescope results.json (otter GradingResults)
 """
 

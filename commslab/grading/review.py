@@ -32,7 +32,7 @@ from importlib import resources
 from pathlib import Path
 
 from commslab.grading.grade import GradeResult
-from commslab.grading.notebook import WRITTEN_IDS
+from commslab.grading.notebook import WRITTEN_IDS, written_share
 from commslab.grading.written import IDENTICAL, own_words
 
 REVIEW = "review.html"
@@ -56,13 +56,11 @@ RUBRIC = {
     "per AllReduce) with the student's k and numbers, and why it balances the idle fast link "
     "and the saturated network; mentions the cost of a too-large k. ½ point: the idea "
     "without the student's numbers.",
-    "reflect_part3": "1 point: reads the convergence monitor: 1-bit without error feedback "
-    "stalls or diverges, with error feedback it reaches the uncompressed loss, while sending "
-    "~1/32 of the bytes; says why (the residual carries what was not sent). ½ point: the "
-    "outcome without the why.",
-    "strategy": "1 point: a strategy (raw speed or rigor) justified with the student's "
-    "communication-to-compute ratio and the track's crisis numbers. ½ point: a strategy "
-    "with a generic justification.",
+    "strategy": "2 points: a strategy (raw speed or rigor) justified with the student's "
+    "communication-to-compute ratio and the track's crisis numbers (1), and an answer to the "
+    "ML Lead from the convergence monitor: 1-bit without error feedback stalls, with it the "
+    "loss reaches the uncompressed one at ~1/32 of the bytes, because the residual carries "
+    "what was not sent (1). 1 point: one of the two. ½ point: a generic justification.",
 }
 
 
@@ -127,12 +125,12 @@ def review_data(
 ) -> dict:
     """What review.html shows, as JSON (also what the test reads)."""
     answered = [r for r in students(rows) if r.written]
-    each = {r.student_id: (r.max_points.get("written", 0.0) / len(WRITTEN_IDS)) for r in answered}
     items = []
     qs = questions(course_dir)
     for grade_id in WRITTEN_IDS:
         answers = []
         for r in answered:
+            worth = written_share(grade_id, r.max_points.get("written", 0.0))
             flag = r.written_flags.get(grade_id, "")
             answers.append(
                 {
@@ -143,8 +141,8 @@ def review_data(
                     "words": len(own_words(r.written.get(grade_id, ""))),
                     "flag": flag,
                     "kind": kind_of(flag),
-                    "automatic": each[r.student_id] if flag == "" else 0.0,
-                    "max": each[r.student_id],
+                    "automatic": worth if flag == "" else 0.0,
+                    "max": worth,
                 }
             )
         items.append(

@@ -29,7 +29,9 @@ PLACEHOLDERS = (
     "YOUR ANSWER HERE",
     "Type your answer here, replacing this text.",
     "_Type your answer here, replacing this text._",
-    "_Write your answer here (3–6 sentences)._",  # commslab.release.TEXT_STUB
+    "_Write your answer here (see the sentences asked for above)._",  # commslab.release.TEXT_STUB
+    "Write your answer here (see the sentences asked for above).",
+    "_Write your answer here (3–6 sentences)._",  # the stub of releases before 2026-fall
     "Write your answer here (3–6 sentences).",
 )
 # The opening words of the standard Lorem ipsum passage (Cicero, De finibus 1.10.32, as the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,6 +137,7 @@ def _edge(s: Scenario) -> Instrument:
 
 def _mobile(s: Scenario) -> Instrument:
     from comms_core import cost_models as cm
+    from comms_core.compression import dense_allreduce_bytes
     from comms_core.convergence import EF_RELATIVE_TOLERANCE, run_data_parallel_training
 
     runs = [
@@ -147,6 +149,8 @@ def _mobile(s: Scenario) -> Instrument:
         f"| {r.method} | {r.final_loss:.4g} | {r.bytes_per_worker_per_step:,} |" for r in runs
     )
     ring = cm.ring_allreduce_time(s.M_message, s.N, s.alpha, s.beta)  # Part 1's M
+    dense = int(dense_allreduce_bytes(s.d, s.N))
+    sync_dense = 2 * (s.N - 1) * s.alpha + dense / s.beta
     text = (
         f"**Convergence monitor** (8 workers, least squares, {CONVERGENCE_DIM} weights, seeded; "
         f"least-squares optimum {runs[0].optimal_loss:.4g})\n\n"
@@ -165,6 +169,10 @@ def _mobile(s: Scenario) -> Instrument:
         "frame every 1/60 s (60 FPS). Each sync sends 2(N−1) messages in a row, so it takes "
         "2(N−1)α + bytes/β (bytes: per device, from the formulas above) and disturbs "
         "⌈sync time / frame time⌉ frames.\n\n"
+        f"**The crisis, in float32:** each device sends {dense:,} B per sync, which takes "
+        f"{plots.format_seconds(sync_dense)} and disturbs "
+        f"{math.ceil(sync_dense / s.frame_time)} frames. What does 1-bit with error feedback make "
+        "of it?\n\n"
         f"*Why not Part 1's T_ring = {plots.format_seconds(ring, 4)}?* The same ring, but "
         "Part 1 counts 2(N−1)/N·M bytes, while whole chunks of c = ⌈d/N⌉ values send "
         "2(N−1)·4c, a few bytes more."
@@ -194,6 +202,9 @@ def _tiny(s: Scenario) -> Instrument:
     ax.set_title(f"{s.N} hearables, {s.topology} topology, Metropolis weights")
     ax.legend()
     degree = A.sum(axis=1)
+    radio = (s.energy_tx, s.energy_rx, s.energy_event)
+    attempt = gossip.ring_allreduce_energy_joules(s.N, 4 * s.d, *radio).per_device_joules
+    ring_energy = float(attempt) / float(gossip.ring_completion_probability(s.N, s.presence))
     text = (
         f"**Gossip on your topology:** SLEM(W) = {lam:.10f}; degrees from "
         f"{int(degree.min())} to {int(degree.max())}, mean degree {degree.mean():g}. Each "
@@ -211,7 +222,9 @@ def _tiny(s: Scenario) -> Instrument:
         f"- the ring needs all {s.N} hearables: it completes with probability presence^N "
         f"= {s.presence:g}^{s.N}, so one completed ring costs an attempt / presence^N on "
         "average.\n\n"
-        "Budget per sync: power_budget · radio_share · sync_period."
+        "Budget per sync: power_budget · radio_share · sync_period.\n\n"
+        f"**The crisis:** one completed ring AllReduce costs each hearable "
+        f"{ring_energy:.3g} J on average. What does gossip cost to reach your ε?"
     )
     return Instrument(text, fig)
 

@@ -117,8 +117,6 @@ PROMPTS = {
     'bandwidth-optimal but latency-inefficient?"* Use the 2(N−1)α term.',
     "reflect_part2": '### Reflect\n*Jeff Dean observes: "Your intra-node link is 90% idle while '
     'the network is 100% saturated."* Propose a gradient-accumulation change.',
-    "reflect_part3": "### Reflect\n*The ML Lead refuses 1-bit compression because the model "
-    "diverges.* Show whether error feedback recovers the accuracy.",
     "strategy": '### Your Communication Strategy\nDid you choose "raw speed" (ring) or "rigor" '
     "(sync + compression)? Justify it with your communication-to-compute ratio.",
 }
@@ -132,10 +130,6 @@ ANSWERS = {
     "the number of slow inter-node syncs by k, so the network share of a step "
     "falls while the GPUs keep computing; past the optimal k the larger batch "
     "needs more examples and the time to train rises again.",
-    "reflect_part3": "Without error feedback the sign compressor throws away magnitude every "
-    "step and the lost part never comes back, so training stalls. With error "
-    "feedback the residual carries what was not sent into the next step and "
-    "the loss reaches the uncompressed curve while sending 1/32 of the bytes.",
     "strategy": "My communication-to-compute ratio stays above one at the optimal k, so "
     "communication still dominates a step; I keep the ring for large buckets above "
     "the crossover, accumulate k micro-batches, and turn on 1-bit compression with "
@@ -231,8 +225,6 @@ def build(
         _code("lock_part3", cells["lock_part3"]),
         _code("part3_stubs", cells["part3_stubs"]),
         _code("check_part3", 'grader.check("part3")', solution=False),
-        _markdown("md_reflect3", PROMPTS["reflect_part3"]),
-        _markdown("reflect_part3", written["reflect_part3"], solution=True),
         _code("ledger", cells["ledger"]),
         _markdown("md_strategy", PROMPTS["strategy"]),
         _markdown("strategy", written["strategy"], solution=True),
@@ -286,7 +278,7 @@ def untouched_notebook(
         "part2_stubs": stub_source("part2_stubs"),
         "part3_stubs": stub_source("part3_stubs"),
         "part2_tries": "K_TRIES = []   # the values of k you tried, at most 10\n",
-        "ledger": 'LEDGER = {\n    "crossover_bytes": None,\n    "hier_speedup": None,\n'
+        "ledger": 'LEDGER = {\n    "crossover_bytes": None,\n    "comm_to_compute_ratio": None,\n'
         '    "accumulation_steps": None,\n    "compression": None,\n}\n',
     }
     cells.update(replace or {})
@@ -306,7 +298,7 @@ def buggy_notebook(
     cells.update(BUGGY)
     answers = solved_answers(student_id, track, term)["LEDGER"]
     answers["crossover_bytes"] *= 1.5  # one number read off the wrong curve
-    answers["hier_speedup"] = None  # not done
+    answers["comm_to_compute_ratio"] = None  # not done
     cells["ledger"] = _ledger_source(answers)
     cells.update(replace or {})
     written = dict(personal_answers(student_id), strategy="Ring, because it is fast.")

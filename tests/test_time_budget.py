@@ -1,0 +1,215 @@
+"""The lab fits 45 minutes: the released notebook, counted action by action.
+
+docs/LAB_SPEC.md ("Predictions, reflections and the ledger"): the lab fits 45 minutes for a
+student who knows the chapter, and the notebook states the time budget of each part. The
+count below is what docs/time_budget.md explains: every action the released notebook asks of
+a student (reading its text, a Lock, a workbench, a stub, a check, a k try, a written sentence,
+a ledger number) priced in minutes, summed per part and compared with the minutes the notebook
+itself states. Adding a stub, a ledger number or a written answer makes this test fail until
+something else goes or the budget is restated.
+
+Minutes per action (assumptions, except where a source is named):
+- READING_WPM = 150 words per minute: silent reading of English non-fiction averages 238 wpm
+  (Brysbaert 2019, "How many words do we read per minute?", J. Memory and Language 109,
+  104047); text with formulas and code is read slower, assumed about 0.6 of that.
+- WRITING_WPM = 19 words per minute: composing text at a keyboard (Karat et al. 1999,
+  "Patterns of entry and correction in large vocabulary continuous speech recognition
+  systems", CHI '99: 19.0 wpm composition by keyboard); WORDS_PER_SENTENCE = 17 (assumption),
+  plus THINK = 1 minute per answer to decide what to say (assumption).
+- The rest are assumptions for a student who knows the chapter: a Lock 0.5 min, a workbench
+  2 min of sliders and its text, the HUD 1 min, the Math Peek 0.5 min, a check run with one
+  fix 1 min, a k try 0.2 min, a stub as long as its formula takes to type (the formula is in
+  the text; the crossover solves the equation the text gives), a ledger number read off the
+  screen 0.3 min, one computed by hand from a formula the notebook shows 0.75 min, a choice
+  0.15 min, reading the crisis instrument 2 min, typing the identity 1 min.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from comms_core.scenarios import TRACKS, ledger_fields
+from commslab.grading.notebook import WRITTEN_IDS
+
+RELEASED = Path(__file__).resolve().parents[1] / "release/collective_comms/collective_comms.ipynb"
+LAB_MINUTES = 45
+
+READING_WPM = 150
+WRITING_WPM = 19
+WORDS_PER_SENTENCE = 17
+THINK = 1.0
+LOCK, WORKBENCH, HUD, MATH_PEEK, CHECK, K_TRY = 0.5, 2.0, 1.0, 0.5, 1.0, 0.2
+CRISIS, IDENTITY = 2.0, 1.0
+READ_NUMBER, COMPUTED_NUMBER, CHOICE = 0.3, 0.75, 0.15
+MAX_TRIES = 10
+STUB = {  # minutes to write each stub, its formula given in the text (the crossover derived)
+    "ring_allreduce_time": 1.0,
+    "tree_allreduce_time": 1.0,
+    "crossover_message_size": 2.0,  # solve the linear equation the text gives for M
+    "hierarchical_allreduce_time": 0.5,  # the sum of hierarchical_breakdown's three phases
+    "hierarchical_breakdown": 1.5,
+    "one_bit_compress": 1.5,
+    "error_feedback_step": 1.0,
+}
+# ledger numbers the student computes by hand from a formula the crisis shows (the others are
+# shown as numbers: tests/test_ledger_from_display.py reads each one the way a student does)
+COMPUTED_BY_HAND = {
+    "alpha_share_full",
+    "bytes_one_bit",
+    "frames_disturbed_one_bit",
+    "gossip_rounds",
+    "gossip_energy_per_device_j",
+}
+# The notebook's sections: the heading that opens each, in order; optional ones are not counted
+SECTIONS = {
+    "setup": "# Collective Communication",
+    "part1": "## Part 1",
+    "part2": "## Part 2",
+    "part3": "## Part 3",
+    "finish": "## Your track's crisis",
+    "optional": "## Optional",
+}
+
+
+def _sections(nb) -> dict[str, list]:
+    """The released cells, by section (a cell belongs to the last heading above it)."""
+    out: dict[str, list] = {name: [] for name in SECTIONS}
+    current = "setup"
+    for cell in nb.cells:
+        for name, heading in SECTIONS.items():
+            if cell.cell_type == "markdown" and heading in cell.source:
+                current = name
+        out[current].append(cell)
+    return out
+
+
+def _grade_id(cell) -> str:
+    return cell.metadata.get("nbgrader", {}).get("grade_id", "")
+
+
+def _stated_minutes(nb) -> dict[str, float]:
+    """The minutes each section's heading states, e.g. "## Part 1 — ... (12 min)"; the last
+    section's minutes are the sum of its headings (crisis, ledger, strategy)."""
+    stated: dict[str, float] = {}
+    for name, cells in _sections(nb).items():
+        found = [
+            float(m)
+            for c in cells
+            if c.cell_type == "markdown"
+            for m in re.findall(r"^#+ .*?\((\d+) min", c.source, flags=re.M)
+        ]
+        if found:
+            stated[name] = sum(found)
+    intro = nb.cells[0].source
+    stated["setup"] = float(re.search(r"setup (\d+) min", intro).group(1))
+    return stated
+
+
+def _sentences_asked(prompt: str) -> int:
+    """'(2 sentences)' → 2, '(2-3 sentences)' → 3 (the upper end)."""
+    asked = re.search(r"(\d+)(?:-(\d+))? sentences", prompt)
+    return int(asked.group(2) or asked.group(1))
+
+
+def _ledger_minutes(track: str) -> float:
+    minutes = 0.0
+    for field in ledger_fields(track):
+        if field.kind in ("choice", "bool"):
+            minutes += CHOICE
+        elif field.key in COMPUTED_BY_HAND:
+            minutes += COMPUTED_NUMBER
+        else:
+            minutes += READ_NUMBER
+    return minutes
+
+
+def counted_minutes(nb, track: str) -> dict[str, float]:
+    """Minutes per section for a student of `track`, action by action (module docstring)."""
+    minutes: dict[str, float] = {}
+    cells = nb.cells
+    for name, section in _sections(nb).items():
+        if name == "optional":
+            continue
+        words = sum(len(c.source.split()) for c in section if c.cell_type == "markdown")
+        total = words / READING_WPM
+        for c in section:
+            gid, src = _grade_id(c), c.source
+            if gid.startswith("lock_"):
+                total += LOCK
+            elif gid.startswith("workbench_"):
+                total += WORKBENCH
+            elif gid == "topology_hud":
+                total += HUD
+            elif gid == "math_peek":
+                total += MATH_PEEK
+            elif gid == "identity":
+                total += IDENTITY
+            elif gid == "crisis":
+                total += CRISIS
+            elif gid == "part2_tries":
+                total += MAX_TRIES * K_TRY
+            elif gid == "ledger":
+                total += _ledger_minutes(track)
+            elif gid.endswith("_stubs"):
+                total += sum(STUB[f] for f in re.findall(r"^def (\w+)\(", src, flags=re.M))
+            elif re.fullmatch(r'grader\.check\("\w+"\)', src.strip()):
+                total += CHECK
+            elif gid in WRITTEN_IDS:
+                prompt = cells[cells.index(c) - 1].source
+                sentences = _sentences_asked(prompt)
+                total += THINK + sentences * WORDS_PER_SENTENCE / WRITING_WPM
+        minutes[name] = total
+    return minutes
+
+
+@pytest.fixture(scope="module")
+def released():
+    return nbformat.read(RELEASED, as_version=4)
+
+
+def test_the_notebook_states_a_budget_per_part_that_sums_to_45_minutes(released) -> None:
+    stated = _stated_minutes(released)
+    assert set(stated) == {"setup", "part1", "part2", "part3", "finish"}, stated
+    assert sum(stated.values()) == LAB_MINUTES, stated
+    intro = released.cells[0].source  # the overview repeats each part's minutes
+    for n in (1, 2, 3):
+        assert float(re.search(rf"Part {n} (\d+) min", intro).group(1)) == stated[f"part{n}"]
+
+
+@pytest.mark.parametrize("track", sorted(TRACKS))
+def test_every_part_fits_its_stated_minutes_counted_action_by_action(released, track) -> None:
+    stated, counted = _stated_minutes(released), counted_minutes(released, track)
+    report = {k: (round(counted[k], 1), stated[k]) for k in counted}
+    over = {k: v for k, v in report.items() if v[0] > v[1]}
+    assert over == {}, f"counted vs stated minutes per part: {report}"
+    assert sum(counted.values()) <= LAB_MINUTES, report
+
+
+def test_the_count_sees_every_action_the_notebook_asks_for(released) -> None:
+    """The counter is not blind: every stub, Lock and written answer of the notebook is found
+    and priced, and every ledger field it prices as computed by hand exists."""
+    counted = {"stubs": [], "locks": 0, "written": 0}
+    for c in released.cells:
+        gid = _grade_id(c)
+        counted["stubs"] += re.findall(r"^def (\w+)\(", c.source, flags=re.M) * gid.endswith(
+            "_stubs"
+        )
+        counted["locks"] += gid.startswith("lock_")
+        counted["written"] += gid in WRITTEN_IDS
+    assert sorted(counted["stubs"]) == sorted(STUB)
+    assert (counted["locks"], counted["written"]) == (3, len(WRITTEN_IDS))
+    assert COMPUTED_BY_HAND <= {f.key for t in TRACKS for f in ledger_fields(t)}
+
+
+def test_minutes_per_part(released, capsys) -> None:
+    """Prints the count per track (the figures docs/time_budget.md quotes)."""
+    with capsys.disabled():
+        for track in sorted(TRACKS):
+            counted = counted_minutes(released, track)
+            parts = " · ".join(f"{k} {v:.1f}" for k, v in counted.items())
+            print(f"\n{track}: {parts} · total {sum(counted.values()):.1f} min")
+    assert counted
