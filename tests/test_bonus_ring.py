@@ -3,6 +3,7 @@ MPI ranks with a correct ring and broken ones (slow, mpi)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -185,6 +186,39 @@ def test_a_deadlock_is_stopped_at_the_timeout():
     result = grade_bonus_ring(DATA / "bonus_ring_deadlock.py", ranks=2, timeout=4)
     assert result.score == 0 and result.status == "timeout"
     assert "deadlock" in result.messages[0]
+
+
+def _unmapped_new_segments(before: set[Path]) -> set[Path]:
+    """MPICH segments in /dev/shm that appeared since `before` and no live process maps: the
+    ones a killed or aborted run leaked (they hold RAM until reboot)."""
+    mapped = set()
+    for maps in Path("/proc").glob("[0-9]*/maps"):
+        try:
+            mapped |= {line.split()[-1] for line in maps.read_text().splitlines()}
+        except OSError:
+            continue
+    now = set(Path("/dev/shm").glob("mpich_shm_*"))
+    return {p for p in now - before if str(p) not in mapped and _age(p) > 1}
+
+
+def _age(path: Path) -> float:
+    """Seconds since the file last changed (a concurrent run maps a new segment at once)."""
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+@real_mpi
+@pytest.mark.parametrize("case", ["bonus_ring_deadlock", "bonus_ring_collective"])
+def test_a_killed_or_aborted_run_leaves_no_shared_memory_behind(case):
+    """Found leaking: every deadlock (killed at the timeout) and every refused collective
+    (MPI_Abort) left a 1-2 MB MPICH segment in /dev/shm for good."""
+    before = set(Path("/dev/shm").glob("mpich_shm_*"))
+    result = grade_bonus_ring(DATA / f"{case}.py", ranks=3, timeout=4)
+    assert result.score == 0
+    time.sleep(1.1)  # every segment of this run is now over a second old
+    assert _unmapped_new_segments(before) == set()
 
 
 @real_mpi

@@ -199,6 +199,47 @@ def _session_members(sid: int) -> list[int]:
     return members
 
 
+SHM_DIR, SHM_PREFIX = Path("/dev/shm"), "mpich_shm_"  # MPICH's shared-memory segments
+
+
+def _shared_memory_files() -> set[Path]:
+    return set(SHM_DIR.glob(SHM_PREFIX + "*"))
+
+
+def _mapped_shared_memory() -> set[str]:
+    """Every MPICH segment a live process maps (/proc/PID/maps, Linux), where readable."""
+    mapped = set()
+    for maps in Path("/proc").glob("[0-9]*/maps"):
+        try:
+            lines = maps.read_text().splitlines()
+        except OSError:
+            continue
+        mapped.update(line.split()[-1] for line in lines if SHM_PREFIX in line)
+    return mapped
+
+
+def _remove_leaked_shared_memory(before: set[Path], settle_s: float = 1.0) -> None:
+    """MPICH unlinks a segment once every rank has attached it; ranks killed or aborted
+    before that leave it in /dev/shm, holding RAM until reboot. After a run, remove the
+    segments that appeared during it, are ours, are over settle_s old (a concurrent run maps
+    its own within microseconds of creating it) and no live process maps."""
+    new = {}
+    for path in _shared_memory_files() - before:
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        if info.st_uid == os.geteuid():
+            new[path] = info.st_mtime
+    if not new:
+        return
+    time.sleep(max(0.0, settle_s - (time.time() - max(new.values()))))
+    mapped = _mapped_shared_memory()
+    for path in new:
+        if str(path) not in mapped:
+            path.unlink(missing_ok=True)
+
+
 def _kill_process_group(proc: subprocess.Popen) -> None:
     """SIGTERM the whole group (mpiexec, its proxies, every rank), then SIGKILL; then
     SIGKILL whatever is left in the session (the run was started as its own session)."""
@@ -249,6 +290,7 @@ def run_mpi(
     command = [mpiexec, "-n", str(ranks), *args, sys.executable, *worker_args]
     command += ["--status-dir", str(status_dir)]
     env = {**os.environ, **env_extra, "PYTHONUNBUFFERED": "1"}
+    shared_before = _shared_memory_files()
     start = time.perf_counter()
     try:
         proc = subprocess.Popen(
@@ -272,12 +314,14 @@ def run_mpi(
         except subprocess.TimeoutExpired:  # a survivor still holds the pipes: stop reading
             proc.kill()
             stdout, stderr = "", ""
+    elapsed = time.perf_counter() - start
+    _remove_leaked_shared_memory(shared_before)
     return MPIRun(
         returncode=None if timed_out else proc.returncode,
         stdout=stdout,
         stderr=stderr,
         timed_out=timed_out,
-        elapsed_s=time.perf_counter() - start,
+        elapsed_s=elapsed,
         status_dir=status_dir,
         ranks=ranks,
     )
