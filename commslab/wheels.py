@@ -5,6 +5,8 @@
   and the commslab modules that these or the released notebook import. The grader
   (commslab.grading: hidden checks, mission answers) and everything else of commslab stay out;
   the release refuses to build a student wheel that would reach the grader.
+  It also carries one data file for the student's Jupyter (`JUPYTER_DATA`): JupyterLab's
+  default-setting override that saves the widgets' state in the notebook (see below).
 - `full_wheel`: `comms-lab` itself, for the Gradescope bundle and the grading image.
 
 Both are written from the files this interpreter imports (an editable checkout or a plain
@@ -21,7 +23,7 @@ import base64
 import hashlib
 import importlib.util
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -38,6 +40,22 @@ STUDENT_EXTRAS = ("lab",)  # the pyproject extras a student's Jupyter needs
 STUDENT_WORKERS = ("commslab.mpi.allreduce_timing", "commslab.mpi.bonus_runner")
 _JUNK = {"__pycache__", ".ipynb_checkpoints"}
 
+# Jupyter's widget manager (jupyterlab_widgets, plugin `@jupyter-widgets/jupyterlab-manager:plugin`)
+# saves the widgets' state into the notebook's metadata (`widgets`,
+# application/vnd.jupyter.widget-state+json) on every save only when its `saveState` setting is
+# true (default false, its schemas/.../plugin.json); on reopening, it rebuilds the views from that
+# state, so a notebook whose kernel is gone shows its controls instead of "Error displaying
+# widget: model not found". JupyterLab and Notebook 7 read default-setting overrides from
+# {sys.prefix}/share/jupyter/lab/settings/overrides.d/*.json, one file per package, before the
+# user's own overrides.json (jupyterlab_server.settings_utils._get_overrides; the folder is
+# jupyterlab.commands.get_app_dir() + "/settings" in both apps). The student wheel installs this
+# file there as a wheel data file ({distribution}-{version}.data/data/, the "data" scheme =
+# sys.prefix); Settings > "Save Widget State Automatically" still turns it off.
+JUPYTER_OVERRIDES = "share/jupyter/lab/settings/overrides.d/comms-lab.json"
+JUPYTER_DATA = {
+    JUPYTER_OVERRIDES: b'{"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": true}}\n'
+}
+
 
 class StudentSideError(RuntimeError):
     """The student wheel would contain the grader."""
@@ -45,17 +63,23 @@ class StudentSideError(RuntimeError):
 
 @dataclass(frozen=True)
 class WheelSpec:
-    """What goes into one wheel: its name, version, metadata and {archive path: bytes}."""
+    """What goes into one wheel: its name, version, metadata, {archive path: bytes} and
+    {path under sys.prefix: bytes} (data files, installed outside site-packages)."""
 
     name: str
     version: str
     metadata: str
     files: dict[str, bytes]
     entry_points: str = ""
+    data: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def filename(self) -> str:
-        return f"{self.name.replace('-', '_')}-{self.version}-py3-none-any.whl"
+        return f"{self.stem}-py3-none-any.whl"
+
+    @property
+    def stem(self) -> str:
+        return f"{self.name.replace('-', '_')}-{self.version}"
 
 
 def _package_dir(package: str) -> Path:
@@ -197,7 +221,9 @@ def student_wheel(entry_sources: list[str]) -> WheelSpec:
             f"Provides-Extra: {extra}",
             *(f'Requires-Dist: {r}; extra == "{extra}"' for r in reqs),
         ]
-    return WheelSpec(STUDENT_DISTRIBUTION, version, "\n".join(lines) + "\n", files)
+    return WheelSpec(
+        STUDENT_DISTRIBUTION, version, "\n".join(lines) + "\n", files, data=dict(JUPYTER_DATA)
+    )
 
 
 def full_wheel() -> WheelSpec:
@@ -220,11 +246,12 @@ def _record_line(name: str, data: bytes) -> str:
 
 def write_wheel(spec: WheelSpec, out_dir: Path) -> Path:
     """Write SPEC as a wheel in OUT_DIR (same inputs, same bytes); return its path."""
-    info = f"{spec.name.replace('-', '_')}-{spec.version}.dist-info"
+    info = f"{spec.stem}.dist-info"
     wheel_meta = (
         "Wheel-Version: 1.0\nGenerator: commslab\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )
     entries = dict(sorted(spec.files.items()))
+    entries.update(sorted((f"{spec.stem}.data/data/{p}", d) for p, d in spec.data.items()))
     entries[f"{info}/METADATA"] = spec.metadata.encode()
     entries[f"{info}/WHEEL"] = wheel_meta.encode()
     if spec.entry_points:

@@ -166,6 +166,48 @@ def test_the_committed_release_holds_a_student_install():
     assert _readme_student_line() == "python -m pip install -r requirements.txt"
 
 
+WIDGET_PLUGIN = "@jupyter-widgets/jupyterlab-manager:plugin"
+
+
+def test_the_student_wheel_makes_jupyter_save_the_widget_state(tmp_path):
+    """The committed student wheel carries JupyterLab's default-setting override (saveState
+    true) as a data file listed in its RECORD; pip installs it under the environment's prefix,
+    where JupyterLab's own settings reader (jupyterlab_server) turns the widget manager's
+    default to true. JupyterLab and Notebook 7 both read that folder of their environment."""
+    import sys
+
+    from jupyter_core.paths import jupyter_path
+    from jupyterlab.labapp import LabApp
+    from jupyterlab_server.settings_utils import get_settings
+    from notebook.app import JupyterNotebookApp
+
+    (wheel,) = RELEASE.glob("*.whl")
+    stem = wheel.name.removesuffix("-py3-none-any.whl")
+    name = f"{stem}.data/data/{wheels.JUPYTER_OVERRIDES}"
+    assert wheels.JUPYTER_OVERRIDES.startswith("share/jupyter/lab/settings/overrides.d/")
+    with zipfile.ZipFile(wheel) as zf:
+        data = zf.read(name)
+        record = zf.read(f"{stem}.dist-info/RECORD").decode().splitlines()
+    assert wheels._record_line(name, data) in record
+    assert json.loads(data) == {WIDGET_PLUGIN: {"saveState": True}}
+
+    prefix = tmp_path / "prefix"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index"]
+        + ["--prefix", str(prefix), str(wheel)],
+        check=True,
+    )
+    app_settings = prefix / "share" / "jupyter" / "lab" / "settings"
+    (tmp_path / "user").mkdir()
+    found, _ = get_settings(
+        str(app_settings), "", str(tmp_path / "user"), WIDGET_PLUGIN,
+        labextensions_path=jupyter_path("labextensions"),
+    )  # fmt: skip
+    assert found["schema"]["properties"]["saveState"]["default"] is True
+    shared = Path(sys.prefix, "share", "jupyter", "lab", "settings").resolve()
+    assert Path(LabApp().app_settings_dir) == Path(JupyterNotebookApp().app_settings_dir) == shared
+
+
 # --- fresh virtual environments (slow) -------------------------------------------------------
 
 
