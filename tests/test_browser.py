@@ -18,13 +18,13 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
+from fresh_env import student_jupyter
 
 from comms_core.scenarios import TRACKS
 
@@ -40,6 +40,7 @@ SHOTS = {
 }
 # The cells that leave a picture in the saved notebook (shown without a kernel).
 PICTURES = ("workbench_part1", "topology_hud", "workbench_part2", "workbench_part3")
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"  # the notebook's saved widgets
 
 pytestmark = pytest.mark.slow
 
@@ -83,8 +84,24 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def lab_server(tmp_path_factory):
-    """JupyterLab on 127.0.0.1 with a token, rooted in a fresh folder; cells not windowed."""
+def student_env(tmp_path_factory) -> dict[str, str]:
+    """The student's Jupyter: a fresh virtual environment where the README's student line ran in
+    a copy of release/ (so JupyterLab gets the student wheel's settings from its data file, as a
+    student's does). One per test run, shared by the pytest-xdist workers."""
+    run_dir = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run_dir = run_dir.parent  # the run's folder, above the workers' own
+    return student_jupyter(run_dir / "student-jupyter")
+
+
+def _python(env: dict[str, str]) -> str:
+    return str(Path(env["VIRTUAL_ENV"]) / "bin" / "python")
+
+
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory, student_env):
+    """The student's JupyterLab on 127.0.0.1 with a token, rooted in a fresh folder; cells not
+    windowed (a test-only user setting, as are the news off)."""
     root = tmp_path_factory.mktemp("jupyter")
     settings = root / ".settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
@@ -93,12 +110,11 @@ def lab_server(tmp_path_factory):
     news.mkdir(parents=True)
     (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
     port, token = _free_port(), "commslab-browser-test"
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(root / ".settings"))
-    env.pop("COMMS_LAB_STATIC", None)
+    env = dict(student_env, JUPYTERLAB_SETTINGS_DIR=str(root / ".settings"))
     log = (root / "server.log").open("w")
     server = subprocess.Popen(
         [
-            sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
+            _python(student_env), "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
             f"--port={port}", f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root}", "--ServerApp.disable_check_xsrf=True", "--allow-root",
             "--LabApp.expose_app_in_browser=True",
@@ -252,6 +268,13 @@ def _picture(cell) -> str | None:
         return None
 
 
+def _readouts(cell) -> list[str]:
+    """The value labels of the cell's sliders, as shown."""
+    from selenium.webdriver.common.by import By
+
+    return [e.text for e in cell.find_elements(By.CSS_SELECTOR, ".widget-readout")]
+
+
 def _png(src: str) -> bytes:
     """The PNG bytes of a data: URI (base64 may be wrapped differently on the way)."""
     return base64.b64decode(src.split(",", 1)[1])
@@ -308,7 +331,7 @@ def _cut_off(element) -> list[str]:
 
 
 @pytest.mark.parametrize("track", BROWSER_TRACKS)
-def test_the_renamed_notebook_runs_in_jupyterlab(browser, lab_server, track, tmp_path):
+def test_the_renamed_notebook_runs_in_jupyterlab(browser, lab_server, student_env, track, tmp_path):
     lock1 = "maybe" if track == "cloud_titan" else "less"
     nb = _open(browser, lab_server, track, lock1)
     _run_all(browser)
@@ -341,8 +364,16 @@ def test_the_renamed_notebook_runs_in_jupyterlab(browser, lab_server, track, tmp
     for part, gid in SHOTS.items():
         _shoot(browser, cells[gid], shots / f"{track}_{part}.png")
 
-    # Saved, the kernel shut down, reopened: every workbench and the HUD still show a picture
-    # (the last one), in JupyterLab and in nbconvert's HTML export.
+    # Saved, the kernel shut down, reopened (JupyterLab starts a fresh kernel, which holds none
+    # of the widgets): every workbench and the HUD still show their last picture, in JupyterLab
+    # and in nbconvert's HTML export, and their controls as the student left them: the student
+    # wheel's setting (saveState) made JupyterLab save the widgets' state in the notebook.
+    assert browser.execute_script(
+        "return window.jupyterapp.commands.isToggled("
+        "'@jupyter-widgets/jupyterlab-manager:saveWidgetState');"
+    ), "JupyterLab did not get the student wheel's saveState setting"
+    readouts = {gid: _readouts(cells[gid]) for gid in PICTURES}
+    assert readouts["topology_hud"] and readouts["workbench_part2"], readouts
     root, base, token = lab_server
     path = root / "Downloads" / track / NAME
     browser.execute_script("window.jupyterapp.commands.execute('docmanager:save');")
@@ -350,21 +381,32 @@ def test_the_renamed_notebook_runs_in_jupyterlab(browser, lab_server, track, tmp
     browser.execute_script("window.jupyterapp.commands.execute('kernelmenu:shutdown');")
     time.sleep(3)
     saved = nbformat.read(path, as_version=4)
+    assert saved.metadata["widgets"][WIDGET_STATE]["state"], "no widget state in the notebook"
     browser.get(
         f"{base}/lab/workspaces/{track}-reopened/tree/Downloads/{track}/"
         f"{NAME.replace(' ', '%20')}?reset&token={token}"
     )
-    time.sleep(8)
+    time.sleep(3)
     cells = _cells(browser, saved)
+    for _ in range(90):  # until the widget manager has drawn every widget (or failed to)
+        page = _notebook_node(browser).text
+        restored = {gid: _readouts(cells[gid]) for gid in PICTURES}
+        if "Error displaying widget" in page or (
+            "Loading widget" not in page and all(restored.values())
+        ):
+            break
+        time.sleep(1)
     pictures = {gid: _picture(cells[gid]) for gid in PICTURES}
     _shoot(browser, cells["topology_hud"], shots / f"{track}_reopened_without_kernel.png")
+    assert "Error displaying widget" not in page and "model not found" not in page
+    assert restored == readouts  # every slider shows the value the student left it at
     assert all(p and p.startswith("data:image/png") for p in pictures.values()), pictures
     assert "Step 2 of" in cells["topology_hud"].text  # the last step shown, with its picture
     assert _png(pictures["topology_hud"]) == _png(hud_picture)
     assert _png(pictures["workbench_part2"]) == _png(part2_picture)
     exported = subprocess.run(
-        [sys.executable, "-m", "nbconvert", "--to", "html", "--stdout", str(path)],
-        capture_output=True, text=True, check=True, timeout=300,
+        [_python(student_env), "-m", "nbconvert", "--to", "html", "--stdout", str(path)],
+        capture_output=True, text=True, check=True, timeout=300, env=student_env,
     ).stdout  # fmt: skip
     for gid in PICTURES:
         cell = next(c for c in saved.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)

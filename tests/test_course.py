@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import shutil
 import subprocess
-import venv
+import sys
 import zipfile
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
+from fresh_env import fresh_venv, readme_student_line, run
 
 from commslab import wheels
 from commslab.cli import main
@@ -163,7 +163,7 @@ def test_the_committed_release_holds_a_student_install():
     requirements = (RELEASE / "requirements.txt").read_text()
     (wheel,) = RELEASE.glob("*.whl")
     assert f"./{wheel.name}" in requirements.splitlines()
-    assert _readme_student_line() == "python -m pip install -r requirements.txt"
+    assert readme_student_line() == "python -m pip install -r requirements.txt"
 
 
 WIDGET_PLUGIN = "@jupyter-widgets/jupyterlab-manager:plugin"
@@ -174,8 +174,6 @@ def test_the_student_wheel_makes_jupyter_save_the_widget_state(tmp_path):
     true) as a data file listed in its RECORD; pip installs it under the environment's prefix,
     where JupyterLab's own settings reader (jupyterlab_server) turns the widget manager's
     default to true. JupyterLab and Notebook 7 both read that folder of their environment."""
-    import sys
-
     from jupyter_core.paths import jupyter_path
     from jupyterlab.labapp import LabApp
     from jupyterlab_server.settings_utils import get_settings
@@ -192,11 +190,8 @@ def test_the_student_wheel_makes_jupyter_save_the_widget_state(tmp_path):
     assert json.loads(data) == {WIDGET_PLUGIN: {"saveState": True}}
 
     prefix = tmp_path / "prefix"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index"]
-        + ["--prefix", str(prefix), str(wheel)],
-        check=True,
-    )
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index"]
+    subprocess.run([*pip, "--prefix", str(prefix), str(wheel)], check=True)
     app_settings = prefix / "share" / "jupyter" / "lab" / "settings"
     (tmp_path / "user").mkdir()
     found, _ = get_settings(
@@ -209,46 +204,6 @@ def test_the_student_wheel_makes_jupyter_save_the_widget_state(tmp_path):
 
 
 # --- fresh virtual environments (slow) -------------------------------------------------------
-
-
-def _readme_student_line() -> str:
-    """The student's install command, as the README writes it."""
-    text = (ROOT / "README.md").read_text()
-    match = re.search(r"^\s*(python -m pip install -r requirements\.txt)\s*$", text, re.M)
-    assert match, "the README has no student install line"
-    return match.group(1)
-
-
-def _fresh_venv(path: Path) -> dict[str, str]:
-    """A fresh virtual environment (pip only) and the environment to run commands in it."""
-    venv.EnvBuilder(with_pip=True, clear=True).create(path)
-    home = path.parent / "home"
-    home.mkdir(exist_ok=True)
-    keep = {k: v for k, v in os.environ.items() if k.startswith(("PIP_", "LANG", "LC_"))}
-    return {
-        **keep,
-        "PATH": f"{path / 'bin'}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(home),  # caches (matplotlib, Jupyter) go here, not in the user's home
-        "VIRTUAL_ENV": str(path),
-        "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip")),
-    }
-
-
-def _run(command: str, cwd: Path, env: dict[str, str], timeout: float = 900) -> str:
-    proc = subprocess.run(
-        command,
-        shell=True,
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert proc.returncode == 0, (
-        f"`{command}` failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    )
-    return proc.stdout
 
 
 def _files(root: Path) -> dict[str, tuple[int, int]]:
@@ -287,24 +242,24 @@ def _git_status() -> str:
 
 @pytest.mark.slow
 def test_a_plain_install_runs_every_command_in_a_course_folder_and_writes_nowhere_else(tmp_path):
-    env = _fresh_venv(tmp_path / "venv")
+    env = fresh_venv(tmp_path / "venv")
     source = _copy_of_checkout(tmp_path / "src")  # a build writes build/: not in the checkout
-    _run(f'python -m pip install -q "{source}[course]"', tmp_path, env)
+    run(f'python -m pip install -q "{source}[course]"', tmp_path, env)
     installed = _files(tmp_path / "venv")
     repo_before = _git_status()
     work = tmp_path / "work"
     work.mkdir()
 
-    _run("commslab init my-course", work, env)
+    run("commslab init my-course", work, env)
     course = work / "my-course"
-    _run("commslab release", course, env)
-    _run(
+    run("commslab release", course, env)
+    run(
         "commslab solutions --student 1234567 --track edge_guardian "
         "--out submissions/doejane_1234567_1_collective_comms.ipynb",
         course,
         env,
     )
-    _run("commslab grade submissions --jobs 1", course, env)
+    run("commslab grade submissions --jobs 1", course, env)
     _run_job_array_and_prairielearn(course, env)
 
     outputs = {
@@ -346,7 +301,7 @@ def test_a_plain_install_runs_every_command_in_a_course_folder_and_writes_nowher
         "print(json.dumps([str(r), {str(p.relative_to(r)): p.read_text() "
         "for p in r.rglob('*') if p.is_file()}]))"
     )
-    staged, context = json.loads(_run(f'python -c "{script}"', course, env))
+    staged, context = json.loads(run(f'python -c "{script}"', course, env))
     assert context == {name: (ROOT / name).read_text() for name in IMAGE_CONTEXT}
     assert not Path(staged).exists(), "the staged build context outlived the process"
     assert _files(tmp_path / "venv") == installed, "the commands changed the environment"
@@ -371,14 +326,14 @@ def _run_job_array_and_prairielearn(course: Path, env: dict[str, str]) -> None:
         for path in sorted((course / "submissions").iterdir()):
             z.write(path, path.name)
     for command in _job_array_lines():
-        _run(command, course, {**env, "I": "0"})
+        run(command, course, {**env, "I": "0"})
     assert json.loads((course / "job" / "results" / "0.json").read_text())["score"] > 0
     job = course / "pl"
     for folder in ("student", "data"):
         (job / folder).mkdir(parents=True)
     shutil.copy(next((course / "submissions").iterdir()), job / "student" / NOTEBOOK_NAME)
     (job / "data" / "data.json").write_text(json.dumps({"params": {"student_id": "1234567"}}))
-    _run("commslab prairielearn --grade-dir . --course-dir ..", job, env)
+    run("commslab prairielearn --grade-dir . --course-dir ..", job, env)
     results = json.loads((job / "results" / "results.json").read_text())
     assert results["gradable"] and results["score"] == 1.0, results["message"]
 
@@ -410,10 +365,10 @@ def _tracks() -> list[str]:
 def test_the_readme_student_line_installs_the_lab_from_the_release_folder_alone(tmp_path):
     folder = tmp_path / "collective_comms"
     shutil.copytree(RELEASE, folder)
-    env = _fresh_venv(tmp_path / "venv")
-    _run(_readme_student_line(), folder, env)
+    env = fresh_venv(tmp_path / "venv")
+    run(readme_student_line(), folder, env)
 
-    _run(
+    run(
         "jupyter nbconvert --to notebook --execute collective_comms.ipynb "
         "--output executed.ipynb --ExecutePreprocessor.timeout=300",
         folder,
@@ -422,7 +377,7 @@ def test_the_readme_student_line_installs_the_lab_from_the_release_folder_alone(
     assert "Type your LMS id" in (folder / "executed.ipynb").read_text()
     # A student's finished work, renamed: the public checks run from the installed package.
     _write_student_work(folder / "collective_comms.ipynb", folder / "my lab (final).ipynb")
-    _run(
+    run(
         'jupyter nbconvert --to notebook --execute "my lab (final).ipynb" '
         "--output finished.ipynb --ExecutePreprocessor.timeout=300",
         folder,
@@ -437,7 +392,7 @@ def test_the_readme_student_line_installs_the_lab_from_the_release_folder_alone(
         "import importlib.util as u; "
         "print(u.find_spec('comms_core') is not None, u.find_spec('commslab.grading'))"
     )
-    assert _run(f'python -c "{check}"', folder, env).split() == ["True", "None"]
+    assert run(f'python -c "{check}"', folder, env).split() == ["True", "None"]
     hidden = [p.read_text() for p in HIDDEN_TESTS]
     for path in site.rglob("*.py"):
         text = path.read_text(errors="replace")
@@ -450,7 +405,7 @@ def test_the_readme_student_line_installs_the_lab_from_the_release_folder_alone(
     released = json.loads((folder / "collective_comms.ipynb").read_text())
     text = "\n".join("".join(c["source"]) for c in released["cells"])
     line = re.search(r"`%pip install ([^`]+)`", text).group(1)
-    _run(f"python -m pip install {line}", folder, env)
+    run(f"python -m pip install {line}", folder, env)
     bonus = _solved_bonus_source() + (
         "\nimport commslab.lab as lab\n"
         "shown = []\n"
@@ -461,7 +416,7 @@ def test_the_readme_student_line_installs_the_lab_from_the_release_folder_alone(
         "print('\\n'.join(shown))\n"
     )
     (folder / "mpi_check.py").write_text(bonus)
-    out = _run("python mpi_check.py", folder, env)
+    out = run("python mpi_check.py", folder, env)
     assert "**Your machine** (2 MPI ranks)" in out and "could not run" not in out, out
     assert "**2 ranks:** 4/4" in out and "**3 ranks:** 4/4" in out, out
 
