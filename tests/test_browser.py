@@ -196,26 +196,36 @@ def _cells(driver, nb) -> dict:
 
 
 def _open(driver, lab_server, track: str, lock1: str):
+    folder = lab_server[0] / "Downloads" / track
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = _notebook(track, lock1)
+    nbformat.write(nb, folder / NAME)
+    _load(driver, lab_server, track, track)
+    return nb
+
+
+def _load(driver, lab_server, track: str, workspace: str) -> None:
+    """Open the track's notebook in JupyterLab, in a fresh workspace (so that no earlier
+    notebook is restored beside it); wait until it is the current widget."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    root, base, token = lab_server
-    folder = root / "Downloads" / track
-    folder.mkdir(parents=True, exist_ok=True)
-    nb = _notebook(track, lock1)
-    nbformat.write(nb, folder / NAME)
-    # a fresh workspace per track, so that no earlier notebook is restored beside this one
-    url = (
-        f"{base}/lab/workspaces/{track}/tree/Downloads/{track}/{NAME.replace(' ', '%20')}"
+    _, base, token = lab_server
+    driver.get(
+        f"{base}/lab/workspaces/{workspace}/tree/Downloads/{track}/{NAME.replace(' ', '%20')}"
         f"?reset&token={token}"
     )
-    driver.get(url)
     WebDriverWait(driver, 120).until(
         ec.presence_of_element_located((By.CSS_SELECTOR, ".jp-Notebook .jp-CodeCell"))
     )
+    WebDriverWait(driver, 120).until(
+        lambda d: d.execute_script(
+            "const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+            "return !!(w && w.content && w.content.node);"
+        )
+    )
     time.sleep(3)
-    return nb
 
 
 def _shoot(driver, element, path: Path) -> None:
@@ -374,19 +384,14 @@ def test_the_renamed_notebook_runs_in_jupyterlab(browser, lab_server, student_en
     ), "JupyterLab did not get the student wheel's saveState setting"
     readouts = {gid: _readouts(cells[gid]) for gid in PICTURES}
     assert readouts["topology_hud"] and readouts["workbench_part2"], readouts
-    root, base, token = lab_server
-    path = root / "Downloads" / track / NAME
+    path = lab_server[0] / "Downloads" / track / NAME
     browser.execute_script("window.jupyterapp.commands.execute('docmanager:save');")
     time.sleep(3)
     browser.execute_script("window.jupyterapp.commands.execute('kernelmenu:shutdown');")
     time.sleep(3)
     saved = nbformat.read(path, as_version=4)
     assert saved.metadata["widgets"][WIDGET_STATE]["state"], "no widget state in the notebook"
-    browser.get(
-        f"{base}/lab/workspaces/{track}-reopened/tree/Downloads/{track}/"
-        f"{NAME.replace(' ', '%20')}?reset&token={token}"
-    )
-    time.sleep(3)
+    _load(browser, lab_server, track, f"{track}-reopened")
     cells = _cells(browser, saved)
     for _ in range(90):  # until the widget manager has drawn every widget (or failed to)
         page = _notebook_node(browser).text
