@@ -397,8 +397,8 @@ def test_the_renamed_notebook_runs_in_jupyterlab(browser, lab_server, student_en
         page = _notebook_node(browser).text
         restored = {gid: _readouts(cells[gid]) for gid in PICTURES}
         if "Error displaying widget" in page or (
-            "Loading widget" not in page and all(restored.values())
-        ):
+            "Loading widget" not in page and restored == readouts
+        ):  # (Part 3's workbench has toggles, no slider readout)
             break
         time.sleep(1)
     pictures = {gid: _picture(cells[gid]) for gid in PICTURES}
