@@ -21,7 +21,8 @@ from pathlib import Path
 import nbformat
 from matplotlib.figure import Figure
 
-from comms_core.scenarios import scenario_for
+from comms_core import compression
+from comms_core.scenarios import CONVERGENCE_DIM, scenario_for
 from commslab.notebook import workbench as wb
 from commslab.notebook.hud import topology_hud
 
@@ -69,14 +70,20 @@ def main() -> None:
         micro_batch=s.micro_batch, B_noise=s.B_noise, prediction="yes", static=False,
     )  # fmt: skip
     part2_changes = [("beta_inter", s.beta * 2), ("beta_inter", s.beta)]
-    part3 = wb.compression_workbench(d=int(s.d), dim=256, prediction="worse", static=False)
-    part3_changes = [("error_feedback", True), ("error_feedback", False)]
+    part3 = wb.compression_workbench(
+        d=int(s.d), dim=CONVERGENCE_DIM, prediction="worse", static=False
+    )  # as lab.part3 builds it
+    others = [c for c in compression.COMPRESSORS if c not in ("none", "1-bit (scaled sign)")]
+    part3_changes = [("error_feedback", True), ("error_feedback", False)] + [
+        ("compressor", c)
+        for c in others  # each one's training runs for the first time
+    ]
     hud = topology_hud(N=s.N, M=s.M_message, alpha=s.alpha, beta=s.beta, static=False)
     hud_changes = [("step", k) for k in range(2, 2 + REPEATS)]  # steps not drawn before
     rows = [("baseline: PNG of an empty figure", _png_floor())]
     rows.append(("Part 1 crossover (M, β sliders)", _latencies(part1, part1_changes)))
     rows.append(("Part 2 hierarchy (β_inter slider)", _latencies(part2, part2_changes)))
-    rows.append(("Part 3 compression (EF toggle)", _latencies(part3, part3_changes)))
+    rows.append(("Part 3 compression (EF, compressor)", _latencies(part3, part3_changes)))
     rows.append(("Part 1 topology HUD (step slider)", _latencies(hud, hud_changes)))
     base = statistics.median(rows[0][1])
     print(f"{'slider change':36s} {'median s':>9s} {'p95 s':>7s} {'x baseline':>10s}  aim 0.3 s")
