@@ -23,6 +23,7 @@ from comms_core.compression import (
 )
 from comms_core.convergence import karimireddy_counterexample, run_data_parallel_training
 from comms_core.cost_models import (
+    allreduce_time_from_bytes,
     crossover_message_size,
     double_binary_tree_allreduce_time,
     flat_ring_allreduce_time,
@@ -36,6 +37,7 @@ from comms_core.cost_models import (
 )
 from comms_core.fitting import LineFit, PiecewiseFit, fit_alpha_beta, fit_piecewise
 from comms_core.gossip import (
+    expected_ring_energy_joules,
     gossip_energy_joules,
     gossip_rounds,
     grid_topology,
@@ -72,6 +74,7 @@ __all__ = [
     "LineFit",
     "PiecewiseFit",
     "Step",
+    "allreduce_time_from_bytes",
     "compare_model_to_measurements",
     "compressed_allreduce",
     "compressed_allreduce_bytes",
@@ -82,6 +85,7 @@ __all__ = [
     "double_binary_tree_allreduce_time",
     "error_feedback_run",
     "error_feedback_step",
+    "expected_ring_energy_joules",
     "fit_alpha_beta",
     "fit_piecewise",
     "flat_ring_allreduce_time",

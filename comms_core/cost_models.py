@@ -15,6 +15,7 @@ from numpy.typing import ArrayLike
 from comms_core import _validate as v
 
 __all__ = [
+    "allreduce_time_from_bytes",
     "crossover_message_size",
     "double_binary_tree_allreduce_time",
     "flat_ring_allreduce_time",
@@ -62,6 +63,22 @@ def ring_allreduce_time(M: ArrayLike, N: ArrayLike, alpha: ArrayLike, beta: Arra
     alpha, beta = v.nonnegative("alpha", alpha), v.positive("beta", beta)
     T = 2 * (N - 1) * alpha + 2 * (N - 1) / N * M / beta
     return v.scalar_or_array(T)
+
+
+def allreduce_time_from_bytes(
+    bytes_per_rank: ArrayLike, N: ArrayLike, alpha: ArrayLike, beta: ArrayLike
+):
+    """An AllReduce that sends its 2(N-1) messages one after another, seconds.
+
+        T = 2(N-1)·α + bytes_per_rank/β
+
+    The ring's pattern (ring_allreduce_time is this with bytes_per_rank = 2(N-1)/N·M), and the
+    compressed AllReduce's (2(N-1) compressed chunks: compression.allreduce_bytes), counted
+    in whole bytes sent per rank. Bytes, N ranks, α s, β bytes/s. N = 1 costs 0.
+    """
+    sent, N = v.nonnegative("bytes_per_rank", bytes_per_rank), _ranks(N)
+    alpha, beta = v.nonnegative("alpha", alpha), v.positive("beta", beta)
+    return v.scalar_or_array(2 * (N - 1) * alpha + sent / beta)
 
 
 def tree_allreduce_time(M: ArrayLike, N: ArrayLike, alpha: ArrayLike, beta: ArrayLike):

@@ -26,6 +26,7 @@ from comms_core import _validate as v
 
 __all__ = [
     "RadioEnergy",
+    "expected_ring_energy_joules",
     "gossip_energy_joules",
     "gossip_rounds",
     "grid_topology",
@@ -343,3 +344,25 @@ def ring_completion_probability(N: ArrayLike, presence: ArrayLike):
     N = v.count("N", N)
     presence = v.probability("presence", presence, open_interval=False)
     return v.scalar_or_array(presence ** N.astype(np.float64))
+
+
+def expected_ring_energy_joules(
+    N: ArrayLike,
+    M: ArrayLike,
+    energy_per_byte_tx: ArrayLike,
+    energy_per_byte_rx: ArrayLike,
+    energy_per_message: ArrayLike,
+    presence: ArrayLike,
+):
+    """Expected radio energy per device of one *completed* ring AllReduce, joules.
+
+        E = E_attempt / presence^N
+
+    An attempt costs ring_allreduce_energy_joules' per-device energy, and a ring completes
+    with ring_completion_probability, so it takes 1/presence^N attempts on average
+    (geometric). ASSUMPTION: a lost attempt costs as much as a whole one.
+    """
+    attempt = ring_allreduce_energy_joules(
+        N, M, energy_per_byte_tx, energy_per_byte_rx, energy_per_message
+    ).per_device_joules
+    return v.scalar_or_array(attempt / ring_completion_probability(N, presence))

@@ -53,6 +53,18 @@ def test_hand_computed_small_cases():
 POWERS_OF_TWO_AND_NEIGHBOURS = [2**k + j for k in range(53) for j in (-1, 0, 1) if 2**k + j >= 1]
 
 
+def test_allreduce_time_from_bytes_by_hand():
+    """2(N−1) messages in a row: 4 ranks, α = 1 ms, 3 kB at 1 MB/s: 6 ms + 3 ms; with the
+    ring's 2(N−1)/N·M bytes it is the ring's time; one rank costs nothing."""
+    assert math.isclose(cm.allreduce_time_from_bytes(3000, 4, 1e-3, 1e6), 9e-3)
+    ring_bytes = 2 * 3 / 4 * 8e6
+    assert math.isclose(
+        cm.allreduce_time_from_bytes(ring_bytes, 4, 2e-6, 5e10),
+        cm.ring_allreduce_time(8e6, 4, 2e-6, 5e10),
+    )
+    assert cm.allreduce_time_from_bytes(0, 1, 1e-3, 1e6) == 0
+
+
 @settings(deadline=None)
 @given(st.integers(min_value=1, max_value=2**52))
 def test_tree_levels_are_exact_ceil_log2(N):
@@ -272,6 +284,7 @@ def _call(name, **bad):
     """Call cost function `name` with good arguments except the ones in `bad`."""
     good = {
         "M": 1e6,
+        "bytes_per_rank": 1.75e6,
         "N": 8,
         "alpha": 1e-6,
         "beta": 1e10,
@@ -306,6 +319,7 @@ KINDS = {
     "P": COUNT_BAD,
     "rails": COUNT_BAD,
     "M": NONNEG_BAD,
+    "bytes_per_rank": NONNEG_BAD,
     "alpha": NONNEG_BAD,
     "alpha_intra": NONNEG_BAD,
     "alpha_inter": NONNEG_BAD,

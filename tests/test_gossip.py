@@ -254,6 +254,7 @@ def test_one_radio_model_counts_every_message_of_both_schemes():
     """Count the messages of each schedule one by one (each costs e_msg at both ends, and its
     bytes at e_tx + e_rx), then compare with the closed forms."""
     from comms_core.gossip import (
+        expected_ring_energy_joules,
         gossip_energy_joules,
         ring_allreduce_energy_joules,
         ring_completion_probability,
@@ -282,3 +283,6 @@ def test_one_radio_model_counts_every_message_of_both_schemes():
     assert ring_completion_probability(3, 1.0) == 1.0
     with pytest.raises(ValueError, match="presence"):
         ring_completion_probability(3, 1.5)
+    # a completed ring takes 1/presence^N attempts on average: 1/0.9^6 of the count above
+    expected = expected_ring_energy_joules(N, M, e_tx, e_rx, e_msg, 0.9)
+    assert expected == pytest.approx(ring_energy[0] / 0.9**6, rel=1e-12)

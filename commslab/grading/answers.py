@@ -79,8 +79,9 @@ def _mobile(s: Scenario) -> dict:
     from comms_core.convergence import EF_RELATIVE_TOLERANCE, run_data_parallel_training
 
     dense, one_bit = int(dense_allreduce_bytes(s.d, s.N)), int(compressed_allreduce_bytes(s.d, s.N))
-    latency = 2 * (s.N - 1) * s.alpha  # both send 2(N−1) messages in a row
-    air_dense, air_one_bit = latency + dense / s.beta, latency + one_bit / s.beta
+    air_dense, air_one_bit = (  # both send 2(N−1) messages in a row
+        float(cm.allreduce_time_from_bytes(sent, s.N, s.alpha, s.beta)) for sent in (dense, one_bit)
+    )
     plain = run_data_parallel_training("none", dim=CONVERGENCE_DIM, seed=0)
     ef = run_data_parallel_training("compressed_ef", dim=CONVERGENCE_DIM, seed=0)
     return {
@@ -101,8 +102,7 @@ def _tiny(s: Scenario) -> dict:
     message = 4 * s.d
     radio = (s.energy_tx, s.energy_rx, s.energy_event)  # one radio model for both
     g_dev = gossip.gossip_energy_joules(A, rounds, message, *radio).total_joules / s.N
-    attempt = gossip.ring_allreduce_energy_joules(s.N, message, *radio).per_device_joules
-    r_dev = float(attempt) / float(gossip.ring_completion_probability(s.N, s.presence))
+    r_dev = float(gossip.expected_ring_energy_joules(s.N, message, *radio, s.presence))
     budget = s.power_budget * s.radio_share * s.sync_period
     return {
         "gossip_rounds": rounds,

@@ -150,7 +150,7 @@ def _mobile(s: Scenario) -> Instrument:
     )
     ring = cm.ring_allreduce_time(s.M_message, s.N, s.alpha, s.beta)  # Part 1's M
     dense = int(dense_allreduce_bytes(s.d, s.N))
-    sync_dense = 2 * (s.N - 1) * s.alpha + dense / s.beta
+    sync_dense = float(cm.allreduce_time_from_bytes(dense, s.N, s.alpha, s.beta))
     text = (
         f"**Convergence monitor** (8 workers, least squares, {CONVERGENCE_DIM} weights, seeded; "
         f"least-squares optimum {runs[0].optimal_loss:.4g})\n\n"
@@ -203,8 +203,7 @@ def _tiny(s: Scenario) -> Instrument:
     ax.legend()
     degree = A.sum(axis=1)
     radio = (s.energy_tx, s.energy_rx, s.energy_event)
-    attempt = gossip.ring_allreduce_energy_joules(s.N, 4 * s.d, *radio).per_device_joules
-    ring_energy = float(attempt) / float(gossip.ring_completion_probability(s.N, s.presence))
+    ring_energy = float(gossip.expected_ring_energy_joules(s.N, 4 * s.d, *radio, s.presence))
     text = (
         f"**Gossip on your topology:** SLEM(W) = {lam:.10f}; degrees from "
         f"{int(degree.min())} to {int(degree.max())}, mean degree {degree.mean():g}. Each "
