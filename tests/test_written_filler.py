@@ -169,3 +169,22 @@ def test_no_csv_cell_starts_a_formula(graded_class, name) -> None:
 )
 def test_spreadsheet_safe(value, safe) -> None:
     assert spreadsheet_safe(value) == safe
+
+
+def test_a_roster_name_is_neutralised_and_a_huge_cell_is_cut(tmp_path) -> None:
+    """The Moodle worksheet copies the roster's own columns: they go through the same rule;
+    a cell longer than a spreadsheet holds (Excel: 32,767 characters) is cut, saying so."""
+    from commslab.grading.csvsafe import MAX_CELL_CHARS, SafeDictWriter
+
+    path = tmp_path / "w.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = SafeDictWriter(f, ["Full name", "Grade", "Last modified (grade)", "notes"])
+        writer.writeheader()
+        writer.writerow(
+            {"Full name": "=HYPERLINK(1)", "Grade": "-1.50", "Last modified (grade)": "-"}
+        )
+        writer.writerow({"Full name": "@A1", "notes": "x" * 10**6})
+    rows = list(csv.reader(open(path, encoding="utf-8", newline="")))
+    assert rows[1] == ["'=HYPERLINK(1)", "-1.50", "-", ""]
+    assert rows[2][0] == "'@A1"
+    assert MAX_CELL_CHARS < len(rows[2][3]) < 32_767 and "cut]" in rows[2][3]

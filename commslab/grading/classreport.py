@@ -23,6 +23,7 @@ import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from comms_core.scenarios import TRACKS
 from commslab.grading.grade import GradeResult
 from commslab.grading.notebook import PREDICTION_NAMES, WRITTEN_IDS
 from commslab.grading.review import kind_of, students
@@ -38,16 +39,26 @@ LOCK_QUESTIONS = {
 }
 DECISIONS = ("bucket_algorithm", "deadline_algorithm", "accumulation_steps", "compression")
 DECISIONS += ("strategy", "ef_keeps_accuracy", "gossip_within_budget")
+MAX_VALUE_CHARS = 60  # a ledger value longer than this is the student's text, shown cut
+
+
+def track_of(r: GradeResult) -> str:
+    """The row's track as the report groups it: one of the tracks, "no track", or "unknown
+    TRACK" for every other string (a student's TRACK is free text: a thousand of them must
+    not make a thousand groups)."""
+    if not r.track:
+        return "no track"
+    return r.track if r.track in TRACKS else "unknown TRACK"
 
 
 def score_table(rows: list[GradeResult]) -> list[dict]:
     """Per track ("all" first) and question ("total" last): n, mean, median, max points."""
     table = []
-    tracks = ["all", *sorted({r.track or "no track" for r in rows})]
+    tracks = ["all", *sorted({track_of(r) for r in rows})]
     questions = [q for r in rows for q in r.max_points]
     questions = list(dict.fromkeys(questions))
     for track in tracks:
-        mine = [r for r in rows if track == "all" or (r.track or "no track") == track]
+        mine = [r for r in rows if track == "all" or track_of(r) == track]
         for question in [*questions, "total"]:
             values = [r.score if question == "total" else r.points.get(question, 0.0) for r in mine]
             possible = max(
@@ -71,10 +82,10 @@ def prediction_table(rows: list[GradeResult]) -> list[dict]:
     """Per Lock, track ("all" first) and choice: how many predicted it; right marks the
     answer the workbench reveals; "(none)" counts students with no valid prediction."""
     table = []
-    tracks = ["all", *sorted({r.track or "no track" for r in rows})]
+    tracks = ["all", *sorted({track_of(r) for r in rows})]
     for lock in LOCKS.values():
         for track in tracks:
-            mine = [r for r in rows if track == "all" or (r.track or "no track") == track]
+            mine = [r for r in rows if track == "all" or track_of(r) == track]
             made = Counter(lock.normalise(r.predictions.get(lock.name)) for r in mine)
             for choice in [*lock.choices, "(none)"]:
                 count = made[None if choice == "(none)" else choice]
@@ -132,7 +143,10 @@ def ledger_table(rows: list[GradeResult]) -> list[dict]:
                 value = r.ledger[key]
                 if isinstance(value, float) and value.is_integer():
                     value = int(value)
-                counts[r.track or "no track", key, str(value)] += 1
+                value = str(value)
+                if len(value) > MAX_VALUE_CHARS:
+                    value = value[:MAX_VALUE_CHARS] + "…"
+                counts[track_of(r), key, value] += 1
     return [
         {"track": t, "decision": k, "value": v, "students": n}
         for (t, k, v), n in sorted(counts.items())
@@ -154,7 +168,7 @@ def written_table(rows: list[GradeResult]) -> list[dict]:
 
 
 def _csv(path: Path, table: list[dict]) -> None:
-    from commslab.grading.report import SafeWriter
+    from commslab.grading.csvsafe import SafeWriter
 
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = SafeWriter(f)
@@ -164,6 +178,13 @@ def _csv(path: Path, table: list[dict]) -> None:
 
 
 def _png(fig) -> str:
+    """The figure as base64 PNG, every text drawn as plain text: a student's TRACK such as
+    "$\\rtthree$" would otherwise be parsed as mathtext and stop the report
+    (matplotlib's Text.set_parse_math)."""
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     return base64.b64encode(buffer.getvalue()).decode()
@@ -177,10 +198,10 @@ def _figures(rows: list[GradeResult], predictions: list[dict], mistakes: list[di
     figures = []
     fig = Figure(figsize=(7, 3.2))
     ax = fig.add_subplot()
-    tracks = sorted({r.track or "no track" for r in rows})
+    tracks = sorted({track_of(r) for r in rows})
     top = max((r.max_score for r in rows), default=1) or 1
     ax.hist(
-        [[r.score for r in rows if (r.track or "no track") == t] for t in tracks],
+        [[r.score for r in rows if track_of(r) == t] for t in tracks],
         bins=[top * i / 10 for i in range(11)],
         stacked=True,
         label=tracks,

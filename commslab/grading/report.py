@@ -23,7 +23,6 @@ Files in OUT (default grading-out/):
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import re
 from collections import Counter
@@ -32,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from commslab.grading import isolation
+from commslab.grading.csvsafe import SafeDictWriter, SafeWriter, spreadsheet_safe  # noqa: F401
 from commslab.grading.grade import GradeResult, grade_notebook, normalise_id
 from commslab.grading.lms import Entry
 from commslab.grading.notebook import WRITTEN_IDS, read_submission
@@ -164,33 +164,6 @@ def grade_batch(
 
 
 # --- writing the outputs --------------------------------------------------------------------
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
-
-
-def spreadsheet_safe(value: object) -> object:
-    """A CSV cell a spreadsheet will not run: text starting with =, +, -, @, tab or CR gets a
-    leading apostrophe (OWASP, "CSV Injection"); plain numbers are left as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        if not _PLAIN_NUMBER.fullmatch(value):
-            return "'" + value
-    return value
-
-
-class SafeWriter:
-    """csv.writer whose rows go through spreadsheet_safe: every CSV the TA opens uses it."""
-
-    def __init__(self, f) -> None:
-        self._writer = csv.writer(f)
-
-    def writerow(self, row) -> None:
-        self._writer.writerow([spreadsheet_safe(v) for v in row])
-
-    def writerows(self, rows) -> None:
-        for row in rows:
-            self.writerow(row)
-
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:100] or "unknown"
@@ -355,7 +328,7 @@ def _moodle_worksheet(results: list[GradeResult], roster: Roster, path: Path) ->
     (grade) columns; a student without a submission keeps an empty grade (Moodle skips it)."""
     rows = _gradebook_rows(results)
     with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=roster.header)
+        writer = SafeDictWriter(f, roster.header)
         writer.writeheader()
         for student in roster.students:
             row = dict(student.row)

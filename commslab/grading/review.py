@@ -274,7 +274,7 @@ def similarity_groups(rows: list[GradeResult]) -> list[Group]:
 
 
 def write_similarity(rows: list[GradeResult], out: str | Path) -> list[Group]:
-    from commslab.grading.report import SafeWriter
+    from commslab.grading.csvsafe import SafeWriter
 
     out = Path(out)
     groups = similarity_groups(rows)
