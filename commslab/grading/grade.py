@@ -71,6 +71,18 @@ class GradeResult:
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
 
+    def bound(self) -> GradeResult:
+        """Cap what the row carries, in place (a crafted notebook must not make a 50 MB row):
+        MAX_NOTES notes and MAX_FEEDBACK feedback lines (the last line says how many were cut),
+        MAX_LINE_CHARS per line, MAX_TEXT_CHARS per written answer or code cell, MAX_CODE_CELLS
+        code cells."""
+        self.notes = bounded_lines(self.notes, MAX_NOTES, "notes")
+        self.feedback = bounded_lines(self.feedback, MAX_FEEDBACK, "feedback lines")
+        self.written = {k: _cut(v, MAX_TEXT_CHARS) for k, v in self.written.items()}
+        code = list(self.code.items())
+        self.code = {k: _cut(v, MAX_TEXT_CHARS) for k, v in code[:MAX_CODE_CELLS]}
+        return self
+
     @classmethod
     def from_json(cls, text: str) -> GradeResult:
         data = json.loads(text)
@@ -103,6 +115,30 @@ class GradeResult:
             feedback=[f"Status: {status}"],
             file=Path(path).name if path else "",
         )
+
+
+# What one row may carry (GradeResult.bound). A written answer of 20,000 words is ~120,000
+# characters; the notebook itself is at most notebook.MAX_NOTEBOOK_BYTES.
+MAX_NOTES = 40
+MAX_FEEDBACK = 300
+MAX_LINE_CHARS = 2_000
+MAX_TEXT_CHARS = 200_000
+MAX_CODE_CELLS = 500
+
+
+def _cut(text: str, limit: int) -> str:
+    if not isinstance(text, str) or len(text) <= limit:
+        return text
+    return f"{text[:limit]} […{len(text) - limit} more characters cut]"
+
+
+def bounded_lines(lines: list[str], limit: int, what: str = "lines") -> list[str]:
+    """At most `limit` lines of at most MAX_LINE_CHARS each; past the limit, the last line
+    says how many were cut."""
+    kept = [_cut(str(line), MAX_LINE_CHARS) for line in lines[:limit]]
+    if len(lines) > limit:
+        kept[-1] = f"… {len(lines) - limit + 1} more {what} cut"
+    return kept
 
 
 def default_autograder_dir() -> Path:
@@ -261,7 +297,7 @@ def grade_notebook(
         result.points = dict.fromkeys(result.max_points, 0.0)
         result.max_score = float(sum(result.max_points.values()))
         result.seconds = time.monotonic() - started
-        return result
+        return result.bound()
     _fill(result, outcome, probes[0] if probes else None, sub)
     result.written_flags = {
         k: checks.written_problem(k, sub.written.get(k), view.templates.get(k, []))
@@ -279,7 +315,7 @@ def grade_notebook(
                 result.notes.extend(tried.lines)
             result.feedback.extend(tried.lines)
     result.seconds = time.monotonic() - started
-    return result
+    return result.bound()
 
 
 def _plain_ledger(ledger) -> dict:
@@ -323,7 +359,9 @@ def _fill(
     unknown_track = sub.ok and bool(sub.track) and sub.track not in TRACKS
     if unknown_track:
         result.status += " (unknown TRACK)"
-    result.feedback = _feedback(result, files, outcome, probe, sub)
+    result.feedback = bounded_lines(
+        _feedback(result, files, outcome, probe, sub), MAX_FEEDBACK, "feedback lines"
+    )
     if unknown_track:
         result.feedback.append(
             f"note: TRACK = {sub.track!r} names no track: use one of {', '.join(TRACKS)}"

@@ -214,9 +214,10 @@ def _read_cells(path: Path, cells: list) -> Submission:
             "no nbgrader metadata (a different editor?): every code cell was run and read"
         )
     previous_markdown = ""
+    not_cells = []
     for index, cell in enumerate(cells):
         if not isinstance(cell, dict):
-            submission.notes.append(f"cell {index + 1} is not a cell; ignored")
+            not_cells.append(index + 1)
             continue
         kind, source, nbgrader = cell.get("cell_type"), _source(cell), _nbgrader(cell)
         grade_id = nbgrader.get("grade_id") if nbgrader else None
@@ -234,4 +235,9 @@ def _read_cells(path: Path, cells: list) -> Submission:
         python = python_source(source)
         submission.cells.append(StudentCell(index, grade_id, python))
         submission.literals.update(literal_assignments(python))  # in order: the last wins
+    if not_cells:  # one note, however many: a list of a million numbers is one problem
+        shown = ", ".join(map(str, not_cells[:10])) + (", …" if len(not_cells) > 10 else "")
+        submission.notes.append(
+            f"{len(not_cells)} entries of 'cells' are not cells ({shown}); ignored"
+        )
     return submission

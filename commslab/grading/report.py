@@ -112,6 +112,7 @@ def grade_entry(
     result.lms_name = entry.name
     result.late = entry.late
     result.notes = [*entry.notes, *result.notes]
+    result.bound()
     result.group_members = list(entry.group_members)
     return result
 
@@ -164,6 +165,7 @@ def grade_batch(
 
 
 # --- writing the outputs --------------------------------------------------------------------
+
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:100] or "unknown"
