@@ -19,10 +19,25 @@ STUDENTS = ("1001", "2718", "31415", "demo")
 
 
 def t_hier(s) -> float:
-    """2(G−1)(α_f + M/(G·β_f)) + 2(K−1)(α_s + M/(G·K·β_s)), seconds (docs/LAB_SPEC.md Part 2)."""
+    """T_hier by the track's links, seconds, written out by hand (docs/science.md):
+
+    cloud_titan    2(G−1)(α_f + M/(Gβ_f)) + 2(K−1)(α_s + M/(GKβ_s))      (full duplex)
+    edge_guardian  2(G−1)(α_f + M/(Gβ_f)) + 2(K−1)·GK·(α_s + M/(GKβ_s))  (one shared channel)
+    mobile_nomad   2(G−1)·G·(α_f + M/(Gβ_f)) + 2(K−1)(α_s + M/(Kβ_s))    (Wi-Fi, one modem)
+    tiny_pioneer   2(G−1)(α_f + 2M/(Gβ_f)) + 2(K−1)(α_s + 2M/(GKβ_s))    (half-duplex BLE)
+    """
     G, K, M = s.G, s.K, s.M_model
-    intra = 2 * (G - 1) * (s.alpha_intra + M / (G * s.beta_intra))
-    return intra + 2 * (K - 1) * (s.alpha_inter + M / (G * K * s.beta_inter))
+    a_f, b_f, a_s, b_s = s.alpha_intra, s.beta_intra, s.alpha_inter, s.beta_inter
+    return {
+        "cloud_titan": 2 * (G - 1) * (a_f + M / (G * b_f))
+        + 2 * (K - 1) * (a_s + M / (G * K * b_s)),
+        "edge_guardian": 2 * (G - 1) * (a_f + M / (G * b_f))
+        + 2 * (K - 1) * G * K * (a_s + M / (G * K * b_s)),
+        "mobile_nomad": 2 * (G - 1) * G * (a_f + M / (G * b_f))
+        + 2 * (K - 1) * (a_s + M / (K * b_s)),
+        "tiny_pioneer": 2 * (G - 1) * (a_f + 2 * M / (G * b_f))
+        + 2 * (K - 1) * (a_s + 2 * M / (G * K * b_s)),
+    }[s.track.key]
 
 
 def time_to_train(s, k: int) -> float:

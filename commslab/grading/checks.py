@@ -187,14 +187,11 @@ def shown_match(got: float, expected: float, rel_tol: float) -> bool:
 
 
 def _sync_time(s) -> float:
-    """T_hier of the scenario's model gradient (the AllReduce of Part 2's k), seconds."""
-    from comms_core import cost_models as ref
+    """T_hier of the scenario's model gradient (the AllReduce of Part 2's k), seconds, by the
+    track's physical model (comms_core.shared_medium.part2_allreduce_time)."""
+    from comms_core.shared_medium import part2_allreduce_time
 
-    return float(
-        ref.hierarchical_allreduce_time(
-            s.M_model, s.G, s.K, s.alpha_intra, s.beta_intra, s.alpha_inter, s.beta_inter
-        )
-    )
+    return float(part2_allreduce_time(s, s.M_model))
 
 
 TRIES_WITHIN = 0.05  # the tries rule: a k whose time to train is within 5% of the optimum
