@@ -9,14 +9,16 @@ executes the solutions headless).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from comms_core import plots
 from comms_core.scenarios import CONVERGENCE_DIM, TRACKS, Scenario, ledger_fields, scenario_for
-from commslab.notebook import workbench
+from commslab.notebook import rules, workbench
 from commslab.notebook.checker import checker
-from commslab.notebook.locks import LOCKS
+from commslab.notebook.locks import BY_NAME, LOCKS, recorded_firsts
 from commslab.notebook.words import words_for
 
 __all__ = [
@@ -123,27 +125,110 @@ def _need(scenario: Scenario | None) -> bool:
     return True
 
 
-PREDICTIONS: dict[int, str] = {}  # the Locks' recorded predictions in this kernel
+PREDICTIONS: dict[int, str] = {}  # the Locks' recorded (first) predictions in this kernel
+_FIRSTS: dict[tuple[str, str], str] = {}  # (student, lock name) -> the first valid prediction
+LOCK_FILE = ".comms_lab_locks.json"  # beside the notebook: the first predictions, per student
 
 
-def _unlock(part: int, prediction: object) -> str | None:
-    """The Lock: refuse anything but its answers (a friendly message), else record the
-    prediction and reveal what happened and why. Returns the accepted prediction or None."""
+def notebook_path() -> Path | None:
+    """The running notebook's file, when the kernel can know it: JupyterLab and Jupyter
+    Server 2 start the kernel with JPY_SESSION_NAME = the notebook's path
+    (jupyter_server/services/sessions/sessionmanager.py, get_kernel_env), which ipykernel
+    also puts in `__session__` (ipykernel/ipkernel.py); VS Code sets `__vsc_ipynb_file__`.
+    A rename after the kernel started is not seen; None when nothing names an existing file."""
+    from commslab.notebook.checker import _student_namespace
+
+    namespace = _student_namespace()
+    for candidate in (
+        namespace.get("__vsc_ipynb_file__"),
+        namespace.get("__session__"),
+        os.environ.get("JPY_SESSION_NAME"),
+    ):
+        if isinstance(candidate, str) and candidate.endswith(".ipynb"):
+            path = Path(candidate)
+            if path.is_file():
+                return path
+    return None
+
+
+def _student(scenario: Scenario) -> str:
+    return f"{scenario.term}/{scenario.student_id}"
+
+
+def _saved_first(scenario: Scenario, name: str) -> str | None:
+    """A first prediction made before this kernel: in the saved notebook's outputs (the
+    reveal's record), else in LOCK_FILE beside it (made, then the kernel restarted before a
+    save). None when the kernel cannot find the notebook or nothing was recorded."""
+    path = notebook_path()
+    if path is None:
+        return None
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells")
+        first = recorded_firsts(cells).get(name)
+    except (OSError, ValueError, AttributeError):
+        first = None
+    if first is not None:
+        return first
+    try:
+        saved = json.loads((path.parent / LOCK_FILE).read_text(encoding="utf-8"))
+        return BY_NAME[name].normalise(saved.get(_student(scenario), {}).get(name))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _remember(scenario: Scenario, name: str, first: str) -> None:
+    """Write the first prediction to LOCK_FILE beside the notebook (when it is known)."""
+    path = notebook_path()
+    if path is None:
+        return
+    file = path.parent / LOCK_FILE
+    try:
+        saved = json.loads(file.read_text(encoding="utf-8")) if file.is_file() else {}
+        saved = saved if isinstance(saved, dict) else {}
+        saved.setdefault(_student(scenario), {}).setdefault(name, first)
+        file.write_text(json.dumps(saved, indent=1), encoding="utf-8")
+    except (OSError, ValueError, AttributeError):
+        return  # a read-only folder: the kernel and the saved outputs still keep it
+
+
+def _reveal(text: str, metadata: dict) -> None:
+    """The Lock's reveal, with its record in the output's metadata (saved in the .ipynb)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:
+        return _markdown(text)
+    if get_ipython() is None:
+        return _markdown(text)
+    display(Markdown(text), metadata=metadata)
+    return None
+
+
+def _unlock(scenario: Scenario, part: int, prediction: object) -> str | None:
+    """The Lock: refuse anything but its answers (a friendly message), else reveal what
+    happened and why. The first valid prediction is the recorded one, in this kernel and
+    (where the kernel finds its notebook) across a restart and a reopen; a later change is
+    shown beside it. Returns the recorded prediction or None."""
     lock = LOCKS[part]
+    key = (_student(scenario), lock.name)
     made = lock.normalise(prediction)
     if made is None:
         _markdown(lock.refusal(prediction))
         return None
-    PREDICTIONS[part] = made
-    _markdown(lock.reveal(made))
-    return made
+    first = _FIRSTS.get(key) or _saved_first(scenario, lock.name) or made
+    if key not in _FIRSTS:
+        _FIRSTS[key] = first
+        _remember(scenario, lock.name, first)
+    PREDICTIONS[part] = first
+    _reveal(lock.reveal(first, made), lock.record(first))
+    return first
 
 
 def part1(scenario: Scenario | None, prediction: object, namespace: Mapping | None = None):
     """The algorithm crossover: your N, α, β; your functions beside the reference."""
     if not _need(scenario):
         return None
-    prediction = _unlock(1, prediction)
+    prediction = _unlock(scenario, 1, prediction)
     if prediction is None:
         return None
     wb = workbench.crossover_workbench(
@@ -191,7 +276,7 @@ def part2(scenario: Scenario | None, prediction: object, namespace: Mapping | No
     """The hierarchical multiplier and the aggregation factor k (your K_TRIES, at most 10)."""
     if not _need(scenario):
         return None
-    prediction = _unlock(2, prediction)
+    prediction = _unlock(scenario, 2, prediction)
     if prediction is None:
         return None
     tries, message = _tries_allowed(scenario, (namespace or {}).get("K_TRIES"))
@@ -217,53 +302,24 @@ def part2(scenario: Scenario | None, prediction: object, namespace: Mapping | No
     return _show(wb)
 
 
-MAX_TRIES = 10  # the 10-iteration rule (docs/LAB_SPEC.md Part 2)
-_SHOWN_K: dict[tuple[str, str, str], list[int]] = {}  # every k this kernel has shown, per student
-
-
 def _tries_allowed(scenario: Scenario, k_tries: object) -> tuple[list[int], str]:
-    """The k values of K_TRIES the workbench may show, and a message when it refuses some.
+    """The k values of K_TRIES the workbench shows, and a message when it shows none.
 
-    K_TRIES is the only way to try a k, and what it shows is remembered for the kernel's
-    life: a k once shown counts as a try even if it is removed from K_TRIES, so re-running
-    with new lists cannot exceed MAX_TRIES. A k shown before must stay in K_TRIES (the
-    grader reads K_TRIES, not this memory)."""
+    The tries are counted as the grader counts them (commslab.notebook.rules.tries): the
+    distinct values of K_TRIES, at most 10; a longer list is refused as a whole, with what to
+    do, and uses no try, so the honest list that follows works. Nothing else is remembered:
+    the grader reads K_TRIES alone."""
     if k_tries is None or (isinstance(k_tries, list | tuple) and not k_tries):
         return [], ""
-    if not isinstance(k_tries, list | tuple) or not all(
-        isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in k_tries
-    ):
-        return [], "✋ **`K_TRIES` must be a list of whole numbers ≥ 1**, e.g. `[1, 2, 4]`."
-    key = (scenario.track.key, scenario.term, scenario.student_id)
-    shown = _SHOWN_K.setdefault(key, [])
-    allowed, refused = [], []
-    for k in dict.fromkeys(k_tries):  # in order, without repeats
-        if k in shown or len(shown) < MAX_TRIES:
-            if k not in shown:
-                shown.append(k)
-            allowed.append(k)
-        else:
-            refused.append(k)
-    notes = []
-    if refused:
-        notes.append(
-            f"⚠️ **The 10-iteration rule:** you have tried {MAX_TRIES} values of k "
-            f"({', '.join(map(str, shown))}); k = {', '.join(map(str, refused))} is not shown."
-        )
-    dropped = [k for k in shown if k not in k_tries]
-    if dropped:
-        notes.append(
-            f"⚠️ You already tried k = {', '.join(map(str, dropped))}: keep every k you tried "
-            "in `K_TRIES` (they count toward the 10)."
-        )
-    return allowed, "\n\n".join(notes)
+    allowed, problem = rules.tries(k_tries)
+    return allowed, (f"✋ **The 10-iteration rule:** {problem}" if problem else "")
 
 
 def part3(scenario: Scenario | None, prediction: object, namespace: Mapping | None = None):
     """Compression with error feedback: the ratio slider, the EF toggle, the convergence monitor."""
     if not _need(scenario):
         return None
-    prediction = _unlock(3, prediction)
+    prediction = _unlock(scenario, 3, prediction)
     if prediction is None:
         return None
     wb = workbench.compression_workbench(

@@ -1,34 +1,84 @@
-"""K_TRIES is the only way to try a k, and the 10-try rule holds across re-runs of the cell."""
+"""K_TRIES: the notebook and the grader count tries by one rule (commslab.notebook.rules.tries):
+the distinct values, at most 10; a longer list is refused as a whole with what to do, uses no
+try, and the honest list that follows works in the same kernel."""
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
 from comms_core.scenarios import scenario_for
 from commslab import lab
+from commslab.grading.checks import CheckFailed
+from commslab.notebook.rules import MAX_TRIES
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _scenario(student_id: str):
-    return scenario_for("cloud_titan", "2026-fall", student_id)
+    return scenario_for("edge_guardian", "2026-fall", student_id)
 
 
-def test_tries_are_shown_for_the_listed_k_only():
+def _hidden_tries_test():
+    spec = importlib.util.spec_from_file_location(
+        "part2_tries", ROOT / "autograder" / "tests" / "09_part2_tries.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tries_are_the_distinct_listed_k():
     tries, message = lab._tries_allowed(_scenario("ktries-a"), [1, 2, 4, 2])
     assert tries == [1, 2, 4] and message == ""
 
 
-def test_the_rule_holds_when_the_cell_is_rerun_with_new_lists():
+def test_an_over_long_list_is_refused_whole_and_the_honest_list_then_works():
+    """The issue's student: one run with 11 values, then [1, 4, 16, 64, 256]."""
     s = _scenario("ktries-b")
-    lab._tries_allowed(s, list(range(1, 9)))  # 8 tries shown
-    tries, message = lab._tries_allowed(s, [20, 21, 22, 23])  # a "fresh" list on re-run
-    assert tries == [20, 21]  # tries 9 and 10
-    assert "10-iteration rule" in message and "22, 23" in message
-    assert "keep every k you tried" in message  # the 8 earlier tries left K_TRIES
-    again, _ = lab._tries_allowed(s, [*range(1, 9), 20, 21, 99])
-    assert again == [*range(1, 9), 20, 21]  # still at most 10, across re-runs
+    tries, message = lab._tries_allowed(s, list(range(1, 12)))
+    assert tries == []
+    assert "11 different values" in message and "remove 1 value" in message
+    assert "no try was used" in message and "run the `K_TRIES` cell" in message
+    honest, message = lab._tries_allowed(s, [1, 4, 16, 64, 256])
+    assert honest == [1, 4, 16, 64, 256] and message == ""
+    # repeats count once, by both the notebook and the grader
+    assert lab._tries_allowed(s, [*range(1, 11), 3, 3])[0] == list(range(1, 11))
 
 
-def test_students_have_their_own_record_and_bad_lists_are_refused():
-    lab._tries_allowed(_scenario("ktries-c"), list(range(1, 11)))
-    assert lab._tries_allowed(_scenario("ktries-d"), [5])[0] == [5]
+@pytest.mark.parametrize(
+    "k_tries",
+    [
+        [1, 4, 16],
+        list(range(1, 11)),
+        [*range(1, 11), 5, 5],
+        list(range(1, 12)),
+        list(range(1, 30)),
+        [0],
+        [1.5],
+        [True],
+        "4",
+        [],
+        None,
+    ],
+)
+def test_the_notebook_and_the_grader_count_tries_the_same_way(k_tries):
+    shown, message = lab._tries_allowed(_scenario("ktries-c"), k_tries)
+    refused_by_notebook = bool(message) or not shown
+    try:
+        _hidden_tries_test().tries.test_func(SimpleNamespace(k_tries=k_tries))
+        refused_by_grader = False
+    except CheckFailed:
+        refused_by_grader = True
+    assert refused_by_notebook == refused_by_grader
+    if not refused_by_grader:
+        assert 1 <= len(shown) <= MAX_TRIES
+
+
+def test_bad_lists_say_what_to_write():
     for bad in ("4", [0], [1.5], [True], 4):
         tries, message = lab._tries_allowed(_scenario("ktries-e"), bad)
         assert tries == [] and "whole numbers" in message

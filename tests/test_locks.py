@@ -4,6 +4,7 @@ hidden tests' feedback uses the same Locks."""
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,17 +13,21 @@ import pytest
 from comms_core.scenarios import scenario_for
 from commslab import lab
 from commslab.grading.checks import CheckFailed
-from commslab.notebook.locks import LOCKS
+from commslab.notebook.locks import LOCKS, RECORD_KEY, recorded_firsts
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def shown(monkeypatch):
-    """What lab displays, as text (lab shows Markdown through _markdown)."""
+    """What lab displays, as text (lab shows Markdown through _markdown), in a fresh kernel
+    whose notebook file the kernel cannot find."""
     out: list[str] = []
     monkeypatch.setattr(lab, "_markdown", lambda text: out.append(text))
     monkeypatch.setattr(lab, "_show", lambda obj: out.append(repr(obj)))
+    monkeypatch.setattr(lab, "_FIRSTS", {})
+    monkeypatch.setattr(lab, "PREDICTIONS", {})
+    monkeypatch.setattr(lab, "notebook_path", lambda: None)
     return out
 
 
@@ -48,8 +53,15 @@ def test_a_valid_answer_is_recorded_and_revealed(shown, part):
     assert "Recorded" in shown[0] and "Not this time" in shown[0] and lock.why in shown[0]
     assert "workbench" in shown[-1].lower()  # the workbench opens after the reveal
     shown.clear()
-    getattr(lab, f"part{part}")(s, lock.answer, {})
-    assert "Right" in shown[0]
+    right = getattr(lab, f"part{part}")
+    right(s, lock.answer, {})  # changed after the reveal: the first stays the recorded one
+    assert lab.PREDICTIONS[part] == wrong
+    assert f'you first predicted **"{wrong}"**' in shown[0] and f'now `"{lock.answer}"`' in shown[0]
+    assert "Not this time" in shown[0] and "Right" not in shown[0]
+    other = scenario_for("edge_guardian", "2026-fall", "lock-2b")  # another student's own
+    shown.clear()
+    right(other, lock.answer, {})
+    assert "Right" in shown[0] and "first" not in shown[0]
     sentences = [x for x in lock.why.replace("M*", "M").split(". ") if x.strip()]
     assert 1 <= len(sentences) <= 2
 
@@ -66,3 +78,77 @@ def test_the_hidden_feedback_uses_the_same_locks():
     assert LOCKS[1].why in notes[0]
     with pytest.raises(CheckFailed, match="not one of"):
         module.check(SimpleNamespace(predictions={"PREDICTION_PART2": "maybe"}), feedback, 2)
+
+
+def _cell(outputs: list) -> dict:
+    return {"cell_type": "code", "source": "", "metadata": {}, "outputs": outputs}
+
+
+def test_the_record_is_read_from_saved_outputs_first_valid_wins():
+    first = {"output_type": "display_data", "data": {}, "metadata": LOCKS[1].record("more")}
+    later = {"output_type": "display_data", "data": {}, "metadata": LOCKS[1].record("less")}
+    forged = {"output_type": "display_data", "metadata": {RECORD_KEY: {"name": "X", "first": 1}}}
+    bad = {"output_type": "display_data", "metadata": {RECORD_KEY: "less"}}
+    cells = [_cell([bad, forged]), "not a cell", _cell([first]), _cell([later]), _cell("x")]
+    assert recorded_firsts(cells) == {"PREDICTION_PART1": "more"}
+    assert recorded_firsts("nonsense") == {}
+
+
+def test_a_restarted_kernel_keeps_the_first_from_the_saved_notebook(shown, tmp_path, monkeypatch):
+    """Run the Lock with "more", save (the reveal's record is in the saved outputs),
+    restart the kernel, change to "less": the reveal still records "more"."""
+    notebook = tmp_path / "renamed by me.ipynb"
+    s = scenario_for("tiny_pioneer", "2026-fall", "lock-3")
+    monkeypatch.setattr(lab, "notebook_path", lambda: notebook)
+    records: list[dict] = []
+    texts: list[str] = []
+    monkeypatch.setattr(
+        lab, "_reveal", lambda text, meta: (texts.append(text), records.append(meta))
+    )
+    notebook.write_text(json.dumps({"cells": []}))
+    lab.part1(s, "more", {})
+    saved = {"output_type": "display_data", "data": {}, "metadata": records[-1]}
+    notebook.write_text(json.dumps({"cells": [_cell([saved])]}))
+    assert json.loads((tmp_path / lab.LOCK_FILE).read_text()) == {
+        "2026-fall/lock-3": {"PREDICTION_PART1": "more"}
+    }
+    monkeypatch.setattr(lab, "_FIRSTS", {})  # a new kernel
+    lab.part1(s, "less", {})
+    assert records[-1] == LOCKS[1].record("more") and "first predicted" in texts[-1]
+    # made, then the kernel restarted before any save: the file beside the notebook keeps it
+    notebook.write_text(json.dumps({"cells": []}))
+    monkeypatch.setattr(lab, "_FIRSTS", {})
+    lab.part1(s, "less", {})
+    assert records[-1] == LOCKS[1].record("more")
+
+
+def test_the_grader_and_the_class_report_take_the_recorded_first(tmp_path):
+    """A saved notebook whose Lock recorded "more" and whose variable now says "less"."""
+    from commslab.grading.harness import SubmissionView, _apply_exports
+    from commslab.grading.notebook import read_submission
+
+    cells = [
+        {
+            "cell_type": "code",
+            "source": 'PREDICTION_PART1 = "less"\n',
+            "metadata": {"nbgrader": {"grade_id": "lock_part1", "solution": True}},
+            "outputs": [],
+        },
+        {
+            "cell_type": "code",
+            "source": "lab.part1(scenario, PREDICTION_PART1, globals())\n",
+            "metadata": {"nbgrader": {"grade_id": "workbench_part1", "solution": False}},
+            "outputs": [{"output_type": "display_data", "data": {"text/markdown": "x"},
+                         "metadata": LOCKS[1].record("more")}],
+        },
+    ]  # fmt: skip
+    path = tmp_path / "my copy (2).ipynb"
+    path.write_text(
+        json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells})
+    )
+    sub = read_submission(path)
+    assert sub.literals["PREDICTION_PART1"] == "less" and sub.firsts == {"PREDICTION_PART1": "more"}
+    view = SubmissionView("1", "1", "cloud_titan", "t", predictions={"PREDICTION_PART1": "more"},
+                          recorded=dict(sub.firsts))  # fmt: skip
+    _apply_exports(view, {"PREDICTION_PART1": "less", "PREDICTION_PART2": "no"})
+    assert view.predictions == {"PREDICTION_PART1": "more", "PREDICTION_PART2": "no"}

@@ -18,6 +18,8 @@ import re
 import numpy as np
 
 from commslab.grading.written import filler_problem, own_words
+from commslab.notebook.rules import MAX_TRIES, number_problem, shown_match, whole_k
+from commslab.notebook.rules import how_far as _how_far
 
 __all__ = [
     "LEDGER_POINTS",
@@ -74,24 +76,6 @@ def numbers(got, what: str) -> np.ndarray:
     except (TypeError, ValueError):
         raise CheckFailed(f"{what} returned something that is not an array of numbers") from None
     return arr
-
-
-def _how_far(got: float, expected: float) -> str:
-    if expected == 0:
-        return "should be 0 but is not"
-    ratio = got / expected
-    if ratio <= 0:
-        return "has the wrong sign"
-    if ratio > 10 or ratio < 0.1:
-        return "is off by more than a factor of 10"
-    percent = abs(ratio - 1) * 100
-    if percent >= 10:
-        amount = f"{percent:.0f}%"
-    elif percent >= 0.01:
-        amount = f"{percent:.2g}%"
-    else:
-        amount = "a tiny amount"
-    return f"is {amount} too {'large' if ratio > 1 else 'small'}"
 
 
 def expect_close(
@@ -176,16 +160,6 @@ def _as_bool(value):
     return value if isinstance(value, bool) else None
 
 
-def shown_match(got: float, expected: float, rel_tol: float) -> bool:
-    """The fairness rule for a number the notebook shows to 3 significant digits: the same
-    3 significant digits as the answer, or within rel_tol (at least SHOWN_REL_TOL) of it."""
-    from comms_core.scenarios import SHOWN_REL_TOL
-
-    if f"{got:.3g}" == f"{expected:.3g}":
-        return True
-    return math.isclose(got, expected, rel_tol=max(rel_tol, SHOWN_REL_TOL), abs_tol=1e-300)
-
-
 def _sync_time(s) -> float:
     """T_hier of the scenario's model gradient (the AllReduce of Part 2's k), seconds, by the
     track's physical model (comms_core.shared_medium.part2_allreduce_time)."""
@@ -195,7 +169,6 @@ def _sync_time(s) -> float:
 
 
 TRIES_WITHIN = 0.05  # the tries rule: a k whose time to train is within 5% of the optimum
-MAX_TRIES = 10  # the 10-iteration rule: K_TRIES holds at most 10 values
 
 
 def time_to_train_excess(s, k: int) -> float:
@@ -207,17 +180,6 @@ def time_to_train_excess(s, k: int) -> float:
     f_best = ref.time_to_train(best, T_hier, s.t_compute, s.micro_batch, P, s.B_noise)
     f_k = ref.time_to_train(int(k), T_hier, s.t_compute, s.micro_batch, P, s.B_noise)
     return float(f_k / f_best - 1)
-
-
-def whole_k(value) -> bool:
-    """A k the tries rule can judge: a whole number ≥ 1 (bool is not a number)."""
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and float(value).is_integer()
-        and value >= 1
-    )
 
 
 def student_k(s, ledger: dict | None) -> int:
@@ -275,18 +237,8 @@ def ledger_check(field, ledger: dict | None, expected) -> None:
         expect(_as_bool(got) is not None, f"{label} must be True or False")
         expect(got == expected, f"{label} is not right for your scenario")
         return
-    expect(isinstance(got, float | int) and not isinstance(got, bool), f"{label} must be a number")
-    expect(math.isfinite(got), f"{label} must be a finite number")
-    if field.kind == "int" and field.rel_tol == 0:
-        expect(float(got).is_integer(), f"{label} must be a whole number")
-        expect(int(got) == int(expected), f"{label} is not right for your scenario")
-        return
-    if not shown_match(float(got), float(expected), field.rel_tol):
-        how = _how_far(float(got), float(expected))
-        raise CheckFailed(
-            f"{label} {how} for your scenario (accepted: the same 3 significant digits, "
-            f"or within {max(field.rel_tol, 0.005):.1%})"
-        )
+    problem = number_problem(field, got, float(expected))  # the rule the public check applies
+    expect(not problem, problem)
 
 
 def k_check(s, ledger: dict | None, k_tries) -> None:
@@ -294,8 +246,8 @@ def k_check(s, ledger: dict | None, k_tries) -> None:
     is within TRIES_WITHIN of the optimum of the student's scenario."""
     k = (ledger or {}).get("accumulation_steps")
     expect(whole_k(k), 'LEDGER["accumulation_steps"] must be your chosen k, a whole number ≥ 1')
-    tries = k_tries if isinstance(k_tries, list) else []
-    expect(k in tries[:MAX_TRIES], "your chosen k is not one of your K_TRIES")
+    listed = k_tries if isinstance(k_tries, list) else []  # an over-long list: its own test
+    expect(k in listed, "your chosen k is not one of your K_TRIES")
     excess = time_to_train_excess(s, int(k))
     expect(
         excess <= TRIES_WITHIN,

@@ -248,7 +248,11 @@ def grade_notebook(
         notebook_id=sub.student_id,
         track=sub.track,
         term=term,
-        predictions={k: v for k, v in sub.literals.items() if k.startswith("PREDICTION_")},
+        predictions={
+            **{k: v for k, v in sub.literals.items() if k.startswith("PREDICTION_")},
+            **sub.firsts,  # the Locks' recorded first predictions win over the variables
+        },
+        recorded=dict(sub.firsts),
         k_tries=sub.literals.get("K_TRIES"),
         written=dict(sub.written),
         templates=_templates(sub, autograder_dir),

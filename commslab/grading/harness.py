@@ -199,6 +199,7 @@ class SubmissionView:
     track: str
     term: str
     predictions: dict[str, object] = field(default_factory=dict)
+    recorded: dict[str, str] = field(default_factory=dict)  # Locks' first predictions, saved
     k_tries: object = None
     ledger: dict | None = None
     written: dict[str, str] = field(default_factory=dict)
@@ -333,5 +334,5 @@ def _apply_exports(view: SubmissionView, exports: dict) -> None:
     if isinstance(exports.get("K_TRIES"), list):
         view.k_tries = exports["K_TRIES"]
     for name, value in exports.items():
-        if name.startswith("PREDICTION_") and isinstance(value, str):
-            view.predictions[name] = value
+        if name.startswith("PREDICTION_") and isinstance(value, str) and name not in view.recorded:
+            view.predictions[name] = value  # a Lock's recorded first prediction stays

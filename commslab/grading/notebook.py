@@ -5,7 +5,9 @@ broken file gets a precise status instead of an exception), finds the cells of t
 contract by `metadata.nbgrader.grade_id` (docs/DESIGN.md), and extracts:
 
 * identity: `STUDENT_ID`, `TRACK` (literal assignments, read with `ast`);
-* predictions `PREDICTION_PART1..3` and `K_TRIES` (literals);
+* predictions `PREDICTION_PART1..3` and `K_TRIES` (literals), and the first predictions the
+  Locks recorded in the saved outputs (commslab.notebook.locks.recorded_firsts), which win
+  over the variables' last values;
 * the written answers (Markdown cells `reflect_part1/2/3`, `strategy`);
 * the student-editable code cells, in notebook order: solution cells, and cells without
   nbgrader metadata (the student added them). IPython syntax (`%time`, `!ls`) is translated
@@ -65,6 +67,7 @@ class Submission:
     prompts: dict[str, str] = field(default_factory=dict)  # the Markdown cell before each
     cells: list[StudentCell] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    firsts: dict[str, str] = field(default_factory=dict)  # the Locks' recorded predictions
 
     @property
     def ok(self) -> bool:
@@ -207,7 +210,10 @@ def read_submission(path: str | Path) -> Submission:
 
 
 def _read_cells(path: Path, cells: list) -> Submission:
+    from commslab.notebook.locks import recorded_firsts
+
     submission = Submission(path, "ok")
+    submission.firsts = recorded_firsts(cells)
     tagged = any(_nbgrader(c) is not None for c in cells if isinstance(c, dict))
     if not tagged:
         submission.notes.append(
