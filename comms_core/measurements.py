@@ -76,12 +76,14 @@ __all__ = [
     "DEFAULT_NCCL_VERSION",
     "NCCL_TUNING",
     "NVLS_BUS_BW_GBS",
+    "PROVENANCE",
     "RING_BUS_BW_H100_GBS",
     "SIZE_REGIMES",
     "SYSTEMS",
     "ModelComparison",
     "NcclMeasurement",
     "NcclTuning",
+    "Provenance",
     "SystemModel",
     "bus_bandwidth",
     "compare_model_to_measurements",
@@ -317,6 +319,86 @@ NVLS_BUS_BW_GBS = {2: 367.5, 3: 367.5, 4: 367.5, 5: 420.0, 6: 440.0, 7: 460.0, 8
 RING_BUS_BW_H100_GBS = (365.0, 370.0)  # forced Ring, 2-8 GPUs, 2-4 GiB (nccl#1455)
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """Where a measured constant of the models comes from, and what a held-out evaluation
+    must do about it (comms_core.held_out).
+
+    measured_on names the systems of the dataset whose own measurement the constant is:
+    taken from the same page or thread as their rows, or the very quantity their rows
+    measure. Such a system is not held out for this constant: held_out says whether the
+    evaluation refits the constant on the conditions it calibrates on ("refit") or does
+    not count the system as held out at all ("exclude"); "kept": measured on no system of
+    the dataset, so used as published.
+    """
+
+    constant: str
+    value: str
+    sources: tuple[str, ...]
+    measured_on: tuple[str, ...]
+    held_out: str  # "refit", "exclude", or "kept" (measured on no system of the dataset)
+    why: str
+
+
+# Measured constants only: NCCL's tuning.cc latencies and topo.h link speeds are code, not
+# measurements of any row, and the datasheet α of the plain ring is none either.
+PROVENANCE: tuple[Provenance, ...] = (
+    Provenance(
+        "NVLS_BUS_BW_GBS[8]",
+        "480 GB/s, NVLS bus bandwidth of one node of 8 H100",
+        ("NVIDIA/nccl#1455 (shh2000)", "NVIDIA/nccl-tests#212 (sjeaugey)"),
+        ("dgx_h100_1x8", "azure_nd_h100_v5", "h100_1x8_single"),
+        "refit",
+        "these systems' rows of >= 1 GiB measure this very bandwidth (466-480 GB/s), and "
+        "h100_1x8_single's only row (8 GiB, busbw 479.41) is the peak itself; so the held-out "
+        "evaluation never uses the published value: it fits the NVLS bus bandwidth of an "
+        "8-GPU node on the calibration rows (comms_core.held_out.fit_nvls_bus_bw)",
+    ),
+    Provenance(
+        "NVLS_BUS_BW_GBS[2..7]",
+        "367.5-460 GB/s by GPU count",
+        ("NVIDIA/nccl#1455 (shh2000)",),
+        (),
+        "kept",
+        "no row of the dataset runs NVLS on 2-7 GPUs of a node",
+    ),
+    Provenance(
+        "a100_3x8_hdr.bus_bw_inter",
+        "24 GB/s per HDR 200G NIC, 4 per node",
+        ("NVIDIA/nccl-tests#119 (sjeaugey)",),
+        ("a100_3x8_hdr",),
+        "exclude",
+        "stated in a100_3x8_hdr's own thread, in answer to its rows (busbw 95.7-96.5 = 4 × "
+        "24): the condition is not counted as held out",
+    ),
+    Provenance(
+        "dgx_a100_2x8_ring.bus_bw_inter",
+        "12 GB/s per 100G NIC, 8 per node",
+        ("NVIDIA/nccl-tests#119 (sjeaugey)",),
+        (),
+        "kept",
+        "the same sentence of nccl-tests#119, a thread of another system; dgx_a100_2x8_ring's "
+        "own thread (nccl#812) gave no constant, and its rows (8-256 B) are not bandwidth-bound",
+    ),
+    Provenance(
+        "NDR NIC bandwidth (h20_2x8_ndr, h100_2x1_tree)",
+        "48 GB/s per NDR 400G NIC",
+        ("NVIDIA/nccl-tests#290 (AddyLaddy)",),
+        (),
+        "kept",
+        "a thread of no row of the dataset",
+    ),
+    Provenance(
+        "H100 / A100 NVLink bus bandwidth",
+        "370.8 / 240 GB/s",
+        ("NVIDIA/nccl src/graph/topo.h", "NVIDIA/nccl-tests#212 (sjeaugey)"),
+        (),
+        "kept",
+        "NCCL's code and a thread of no row of the dataset",
+    ),
+)
+
+
 # --- the NCCL-like model -------------------------------------------------------------------
 # NVIDIA/nccl src/graph/tuning.cc, read at the tag of each NCCL release the dataset ran:
 # baseLat, hwLat[NVLINK|NET], llMaxBws and the ring rules differ between releases, so each
@@ -475,6 +557,7 @@ def nccl_like_algorithm_times(
     n_channels: int = 16,
     nvls: bool = False,
     nccl_version: str = DEFAULT_NCCL_VERSION,
+    nvls_bus_bw_gbs: dict[int, float] | None = None,
 ) -> dict[tuple[str, str], float | np.ndarray]:
     """NCCL's predicted AllReduce time for each (algorithm, protocol), seconds, with the
     constants of NCCL release nccl_version (NCCL_TUNING; src/graph/tuning.cc at its tag).
@@ -500,6 +583,8 @@ def nccl_like_algorithm_times(
     with L_nvls, L_net and the hop count of the release (NcclTuning), B_nvls(N) the busbw
     measured on H100 (NVLS_BUS_BW_GBS, nccl#1455) and the NVLSTree's inter-node algBw
     bounded by the node's NICs (each node sends and receives M once; nccl-tests#153).
+    nvls_bus_bw_gbs replaces B_nvls for the GPU counts it names (GB/s): comms_core.held_out
+    refits it on the conditions it calibrates on (PROVENANCE).
     """
     M = v.nonnegative("M", M)
     N = v.scalar_count("N", N, minimum=2)
@@ -570,7 +655,8 @@ def nccl_like_algorithm_times(
         times[("tree", proto)] = tree_latency + M / (1e3 * bus[proto] * 0.5 * factor)
     if nvls and tuning.nvls_latency_us is not None and N // n_nodes >= 2:
         gpus_per_node = N // n_nodes
-        alg_bw = NVLS_BUS_BW_GBS[min(gpus_per_node, 8)] * gpus_per_node / (2 * (gpus_per_node - 1))
+        nvls_bw = {**NVLS_BUS_BW_GBS, **(nvls_bus_bw_gbs or {})}[min(gpus_per_node, 8)]
+        alg_bw = nvls_bw * gpus_per_node / (2 * (gpus_per_node - 1))
         if n_nodes == 1:
             times[("nvls", "Simple")] = tuning.nvls_latency_us + M / (1e3 * alg_bw)
         else:

@@ -15,6 +15,8 @@ from comms_core.measurements import (
     DATA_PATH,
     DEFAULT_NCCL_VERSION,
     NCCL_TUNING,
+    NVLS_BUS_BW_GBS,
+    PROVENANCE,
     SIZE_REGIMES,
     SYSTEMS,
     bus_bandwidth,
@@ -266,6 +268,56 @@ def test_nvls_and_nvlstree_times_by_hand():
 def _latency_us(M, N, nodes, key, version, **system):
     table = nccl_like_algorithm_times(M, N, nodes, nccl_version=version, **system)
     return float(table[key]) * 1e6
+
+
+def test_an_nvls_bandwidth_passed_in_replaces_the_published_one_by_hand():
+    """The held-out evaluation refits NVLS (comms_core.held_out): with 400 GB/s for 8 GPUs,
+    NCCL 2.21.5, 1 GiB: 25 µs + 2^30 B / (400 GB/s · 8/14) = 25 + 4697.6 µs; other GPU
+    counts keep nccl#1455's values."""
+    v2_21 = {"nccl_version": "2.21.5", "nvls": True}
+    t = nccl_like_algorithm_times(2**30, 8, 1, nvls_bus_bw_gbs={8: 400.0}, **v2_21)
+    assert t[("nvls", "Simple")] * 1e6 == pytest.approx(25 + 4697.6, abs=0.1)
+    four = nccl_like_algorithm_times(2**30, 4, 1, nvls_bus_bw_gbs={8: 400.0}, **v2_21)
+    expected = 25 + 2**30 / (NVLS_BUS_BW_GBS[4] * 1e9 * 4 / 6) * 1e6
+    assert four[("nvls", "Simple")] * 1e6 == pytest.approx(expected, rel=1e-12)
+
+
+def test_every_measured_constant_names_its_sources_and_the_systems_it_measured():
+    systems = {r.system for r in ROWS}
+    for p in PROVENANCE:
+        assert p.sources and p.why and p.held_out in ("refit", "exclude", "kept")
+        assert set(p.measured_on) <= systems, p.constant
+        assert (p.held_out == "kept") == (not p.measured_on), p.constant
+
+
+def test_every_system_whose_rows_measure_the_nvls_constant_is_named_in_its_provenance():
+    """Oracle: the rows themselves. A one-node NVLS row of >= 1 GiB whose bus bandwidth is
+    within 5% of the 8-GPU constant measures that constant, so its system must be listed
+    (and the evaluation must refit it, never use it)."""
+    nvls8 = next(p for p in PROVENANCE if p.constant == "NVLS_BUS_BW_GBS[8]")
+    assert nvls8.held_out == "refit"
+    measuring = {
+        r.system
+        for r in ROWS
+        if SYSTEMS[r.system].nvls
+        and r.nodes == 1
+        and r.gpus == 8
+        and r.size_bytes >= 2**30
+        and abs(r.busbw_gbs / NVLS_BUS_BW_GBS[8] - 1) < 0.05
+    }
+    assert "h100_1x8_single" in measuring
+    assert measuring <= set(nvls8.measured_on)
+
+
+def test_a_nic_constant_stated_in_a_systems_own_thread_excludes_that_system():
+    """a100_3x8_hdr's 24 GB/s per NIC is sjeaugey's sentence in nccl-tests#119, the thread
+    its rows come from (their source column): it cannot count as held out."""
+    hdr = next(p for p in PROVENANCE if p.constant == "a100_3x8_hdr.bus_bw_inter")
+    own_sources = {r.source for r in ROWS if r.system == "a100_3x8_hdr"}
+    assert own_sources == {"https://github.com/NVIDIA/nccl-tests/issues/119"}
+    assert any("nccl-tests#119" in source for source in hdr.sources)
+    assert hdr.measured_on == ("a100_3x8_hdr",) and hdr.held_out == "exclude"
+    assert SYSTEMS["a100_3x8_hdr"].bus_bw_inter == 4 * 24e9
 
 
 @pytest.mark.parametrize(
