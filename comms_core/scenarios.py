@@ -170,7 +170,12 @@ _BLE_1M = (
 _ETH = "IEEE 802.3bp 1000BASE-T1 automotive Ethernet: 1 Gb/s = 125 MB/s"
 _V2V = (
     "IEEE 802.11p (DSRC) on one shared 10 MHz channel: PHY 3-27 Mb/s (≤ 3.4 MB/s); "
-    "0.5-2.5 MB/s after MAC overhead"
+    "0.5-2.5 MB/s after MAC overhead; CSMA/CA: one transmission at a time (IEEE 802.11 DCF)"
+)
+_V2V_BROADCAST = (
+    "IEEE 802.11p group-addressed frames: heard by every vehicle in range, not acknowledged, "
+    "sent at a fixed rate, 6 Mb/s = 0.75 MB/s by default (ETSI EN 302 663); less after MAC "
+    "overhead"
 )
 
 
@@ -210,15 +215,19 @@ def _common_ledger(extra: tuple[LedgerField, ...]) -> tuple[LedgerField, ...]:
     )
 
 
-def _hier(G, K, a_f, b_f, a_s, b_s, src_f, src_s, assume_f=False, assume_s=False):
+def _hier(
+    G, K, a_f, b_f, a_s, b_s, src_f, src_s, assume_f=False, assume_s=False, src_G="", src_K=""
+):
+    """Part 2's G, K and the two links. src_G, src_K: where G and K come from, when that is not
+    the link's own source (then they are assumptions)."""
     return (
         Param(
             "G",
             "GPUs/node",
             G,
             scale="int",
-            source=src_f,
-            assumption=assume_f,
+            source=src_G or src_f,
+            assumption=bool(src_G) or assume_f,
             description="devices per group on the fast link",
         ),
         Param(
@@ -226,8 +235,8 @@ def _hier(G, K, a_f, b_f, a_s, b_s, src_f, src_s, assume_f=False, assume_s=False
             "nodes",
             K,
             scale="int",
-            source=src_s,
-            assumption=assume_s,
+            source=src_K or src_s,
+            assumption=bool(src_K) or assume_s,
             description="groups on the slow link",
         ),
         Param("alpha_intra", "s", *a_f, source=src_f, assumption=assume_f),
@@ -323,8 +332,8 @@ EDGE_GUARDIAN = Track(
     mission="A deterministic 10 ms safety loop across 10 vehicle SoCs.",
     crisis=(
         "The Jittery Mesh: perception gradients sync over one shared wireless channel whose "
-        "α varies a lot, and only one vehicle can transmit at a time. Which algorithm misses "
-        "the 10 ms deadline less often?"
+        "α varies a lot, and only one vehicle can transmit at a time. Ring, tree, or every SoC "
+        "broadcasting once: which misses the 10 ms deadline least often?"
     ),
     stakeholder="Safety Lead: 'Give me the miss probability, not the average.'",
     params=(
@@ -361,6 +370,8 @@ EDGE_GUARDIAN = Track(
             _V2V,
             assume_f=True,
             assume_s=True,
+            src_G="2 SoCs per vehicle (the seed's 10 SoCs on 5 vehicles)",
+            src_K="5 vehicles, one radio each, on one shared channel",
         ),
         *_accumulation((2e-3, 5e-3), "one micro-batch on the SoC", 8, (256, 1024), "samples"),
         Param(
@@ -372,16 +383,21 @@ EDGE_GUARDIAN = Track(
             source="per-loop gradient delta of a perception head (float32 values)",
             assumption=True,
         ),
+        Param("beta_broadcast", "B/s", 0.4e6, 0.75e6, source=_V2V_BROADCAST, assumption=True),
     ),
     ledger=_common_ledger(
         (
-            LedgerField("ring_miss_probability", "number", "P(ring misses the deadline)"),
             LedgerField("tree_miss_probability", "number", "P(tree misses the deadline)"),
+            LedgerField(
+                "broadcast_miss_probability",
+                "number",
+                "P(broadcast-then-sum misses the deadline)",
+            ),
             LedgerField(
                 "deadline_algorithm",
                 "choice",
                 "Algorithm you choose for the deadline",
-                choices=("ring", "tree"),
+                choices=("ring", "tree", "broadcast"),
             ),
         )
     ),

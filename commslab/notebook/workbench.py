@@ -728,8 +728,9 @@ class CompressionWorkbench(Workbench):
         lines[:0] = [
             f"Your gradient, d = {self.d:,} float32 values, AllReduced by N = {self.N} "
             f"{self.words.devices}. "
-            f"Each {self.words.device} sends {plots.format_bytes(dense)} in a ring AllReduce, "
-            f"{plots.format_bytes(sent)} in the compressed AllReduce with {name} "
+            f"Each {self.words.device} sends {dense:,} B ({plots.format_bytes(dense)}) in a "
+            f"ring AllReduce, {sent:,} B ({plots.format_bytes(sent)}) in the compressed "
+            f"AllReduce with {name} "
             f"({dense / sent:.3g}x fewer bytes; scales and indices counted; the button's "
             f"{compression.compression_ratio(name, self.d):.3g}x is one whole vector, here "
             "each of the N chunks of ⌈d/N⌉ values carries its own scale). Compressed "
