@@ -38,7 +38,8 @@ from comms_core.measurements import (
     time_from_bus_bandwidth,
 )
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
 ROWS = load_nccl_measurements()
 SCORE_LIST = leave_one_condition_out(ROWS)
 SCORES = {s.condition.label: s for s in SCORE_LIST}
@@ -384,3 +385,19 @@ def test_the_readme_states_the_benchmarks_pooled_figures():
     nested = summarize(SCORE_LIST, "calibrated")
     assert written["rows"] == str(nested.rows)
     assert written["systems"] == str(nested.conditions)
+
+
+def test_the_docs_state_the_same_pooled_figures():
+    """docs/science.md and docs/calibrate.md repeat the README's figures; they must agree
+    with the evaluation too."""
+    figures = {m: f"{100 * summarize(SCORE_LIST, m).geomean_rows:.1f}" for m in MODELS}
+    science = (REPO / "docs" / "science.md").read_text()
+    assert (
+        f"α-β ring {figures['alpha_beta']}%, NCCL's constants {figures['nccl_like']}%, "
+        f"calibrated on the other systems {figures['calibrated']}%"
+    ) in " ".join(science.split())
+    calibrate = " ".join((REPO / "docs" / "calibrate.md").read_text().split())
+    assert (
+        f"NCCL's tuning model {figures['nccl_like']}%, calibrated {figures['calibrated']}%, "
+        f"the α-β ring {figures['alpha_beta']}%"
+    ) in calibrate
