@@ -116,8 +116,7 @@ def held_out() -> None:
 
     print("\nwhat was fitted where (the held-out system's rows are in none of these):")
     for s in scores:
-        ring = ", ".join(s.calibration.ring_fitted_on)
-        print(f"  {s.condition.label}: {s.calibration.describe()}; alpha-beta ring on {ring}")
+        print(f"  {s.condition.label}: {s.calibration.describe()}")
 
     print("\nthe calibrated model's variant: each fixed for every system, and chosen in the loop")
     print(f"{'variant':>34} {'pooled over rows':>17} {'over systems':>17}")

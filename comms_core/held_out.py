@@ -237,6 +237,9 @@ class Calibration:
     nvls_gbs: tuple[tuple[int, float], ...] = ()
     nvls_fitted_on: tuple[str, ...] = ()
     ring_fitted_on: tuple[str, ...] = ()  # systems whose rows gave the α-β ring's α and β
+    fitted_rows: int = 0  # how many rows gave floor and scale
+    nvls_rows: int = 0  # how many rows (one-node NVLS, >= 1 GiB) gave the NVLS bandwidth
+    ring_rows: int = 0
 
     @property
     def nvls(self) -> dict[int, float]:
@@ -244,12 +247,20 @@ class Calibration:
 
     def describe(self) -> str:
         """One line: what was fitted where."""
+        large = " >= 64 MiB" if "scale" in self.variant else ""
         parts = [
-            f"{self.variant}: floor {1e6 * self.floor_s:.1f} µs, scale {self.scale:.2f} "
-            f"on {', '.join(self.fitted_on) or 'nothing'}"
+            f"{self.variant}: floor {1e6 * self.floor_s:.1f} µs, scale {self.scale:.2f} on "
+            f"{self.fitted_rows} rows{large} of {', '.join(self.fitted_on) or 'none'}"
         ]
         for n, bw in self.nvls_gbs:
-            parts.append(f"NVLS {n} GPUs {bw:.1f} GB/s on {', '.join(self.nvls_fitted_on)}")
+            parts.append(
+                f"NVLS bus bandwidth at {n} GPUs {bw:.1f} GB/s on {self.nvls_rows} rows >= 1 GiB"
+                f" of {', '.join(self.nvls_fitted_on)}"
+            )
+        if self.ring_rows:
+            parts.append(
+                f"alpha-beta ring on {self.ring_rows} rows of {', '.join(self.ring_fitted_on)}"
+            )
         return "; ".join(parts)
 
 
@@ -319,18 +330,19 @@ def _gpu_model(gpu: str) -> str:
 
 
 _Group = dict[Condition, list[NcclMeasurement]]
-_VariantFit = Callable[[list[NcclMeasurement], _Group, dict, dict], tuple[float, float, tuple]]
+# A variant returns (floor s, scale, the rows it fitted them on).
+_VariantFit = Callable[[list[NcclMeasurement], _Group, dict, dict], tuple[float, float, list]]
 
 
 def _median_floor(held: list, group: _Group, systems: dict, nvls: dict):
     floors = [fit_launch_floor(rows, systems, nvls) for rows in group.values()]
-    return float(np.median(floors)), 1.0, _systems_of([r for g in group.values() for r in g])
+    return float(np.median(floors)), 1.0, [r for g in group.values() for r in g]
 
 
 def _pooled_scale(held: list, group: _Group, systems: dict, nvls: dict):
     rows = [r for g in group.values() for r in g if r.size_bytes >= LARGE_BYTES]
     scale = fit_scale(rows, systems, nvls)
-    return 0.0, (1.0 if scale is None else scale), _systems_of(rows)
+    return 0.0, (1.0 if scale is None else scale), rows
 
 
 def _pooled_scale_same_gpu(held: list, group: _Group, systems: dict, nvls: dict):
@@ -343,8 +355,9 @@ def _median_scale(held: list, group: _Group, systems: dict, nvls: dict):
     scales = {c: fit_scale(rows, systems, nvls) for c, rows in group.items()}
     kept = {c: s for c, s in scales.items() if s is not None}
     if not kept:
-        return 0.0, 1.0, ()
-    return 0.0, float(np.median(list(kept.values()))), tuple(sorted(c.system for c in kept))
+        return 0.0, 1.0, []
+    rows = [r for c in kept for r in group[c] if r.size_bytes >= LARGE_BYTES]
+    return 0.0, float(np.median(list(kept.values()))), rows
 
 
 _VARIANT_FITS: dict[str, _VariantFit] = {
@@ -379,28 +392,42 @@ def calibrate_for(
     others = {c: rows for c, rows in grouped.items() if c != held_out}
     other_rows = [r for rows in others.values() for r in rows]
     nvls = fit_nvls_bus_bw(other_rows, systems)
-    nvls_on = _systems_of(_nvls_rows(other_rows, systems))
+    nvls_rows = _nvls_rows(other_rows, systems)
     same_system = [r for c, rows in others.items() if c.system == held_out.system for r in rows]
     if same_system:
         floor, scale = fit_calibrated_nccl(same_system, systems, nvls)
-        calibration = Calibration(
-            "own system", floor, scale, (held_out.system,), tuple(nvls.items()), nvls_on
-        )
+        calibration = _calibration("own system", floor, scale, same_system, nvls, nvls_rows)
         return same_system, _with_ring(calibration, same_system)
     same_class = {
         c: rows for c, rows in others.items() if c.several_nodes == held_out.several_nodes
     }
     if not same_class:
         raise ValueError(f"no other condition of {held_out.label}'s class to calibrate on")
-    floor, scale, fitted_on = _VARIANT_FITS[variant](grouped[held_out], same_class, systems, nvls)
+    floor, scale, used = _VARIANT_FITS[variant](grouped[held_out], same_class, systems, nvls)
     rows = [r for g in same_class.values() for r in g]
-    calibration = Calibration(variant, floor, scale, fitted_on, tuple(nvls.items()), nvls_on)
+    calibration = _calibration(variant, floor, scale, used, nvls, nvls_rows)
     return rows, _with_ring(calibration, rows)
 
 
+def _calibration(
+    variant: str, floor: float, scale: float, used: list, nvls: dict, nvls_rows: list
+) -> Calibration:
+    """A Calibration that records the systems and the number of rows of each fit."""
+    return Calibration(
+        variant,
+        floor,
+        scale,
+        _systems_of(used),
+        tuple(nvls.items()),
+        _systems_of(nvls_rows),
+        fitted_rows=len(used),
+        nvls_rows=len(nvls_rows),
+    )
+
+
 def _with_ring(calibration: Calibration, rows: list[NcclMeasurement]) -> Calibration:
-    """The calibration with the systems its α-β ring is fitted on."""
-    return replace(calibration, ring_fitted_on=_systems_of(rows))
+    """The calibration with the rows its α-β ring is fitted on."""
+    return replace(calibration, ring_fitted_on=_systems_of(rows), ring_rows=len(rows))
 
 
 # --- scoring --------------------------------------------------------------------------------
@@ -455,7 +482,6 @@ def predict(
 
 def _not_held_out_because(
     condition: Condition,
-    rows: list[NcclMeasurement],
     calibration: Calibration,
     systems: dict[str, SystemModel],
     provenance: tuple[Provenance, ...],
@@ -488,7 +514,7 @@ def _score(
     calibration_rows, calibration = calibrate_for(condition, grouped, systems, variant)
     predicted = predict(held, calibration_rows, calibration, systems)
     measured = np.array([r.time_s for r in held])
-    why = _not_held_out_because(condition, held, calibration, systems, provenance)
+    why = _not_held_out_because(condition, calibration, systems, provenance)
     return ConditionScore(
         condition=condition,
         rows=len(held),
@@ -569,19 +595,14 @@ def leave_one_row_out(
             everything_else = [r for r in rows if r is not row]
             nvls = fit_nvls_bus_bw(everything_else, systems)
             floor, scale = fit_calibrated_nccl(mine, systems, nvls)
-            calibration = Calibration(
-                "own system",
-                floor,
-                scale,
-                (condition.system,),
-                tuple(nvls.items()),
-                _systems_of(_nvls_rows(everything_else, systems)),
-                (condition.system,),
+            nvls_rows = _nvls_rows(everything_else, systems)
+            calibration = _with_ring(
+                _calibration("own system", floor, scale, mine, nvls, nvls_rows), mine
             )
             predicted = predict([row], mine, calibration, systems)
             for m in MODELS:
                 errors[m].append(float((predicted[m][0] - row.time_s) / row.time_s))
-        why = _not_held_out_because(condition, held, calibration, systems, provenance)
+        why = _not_held_out_because(condition, calibration, systems, provenance)
         scores.append(
             ConditionScore(
                 condition,
