@@ -37,7 +37,9 @@ channel tuning for small messages and every system's own launch floor. Errors ar
 (model − measured)/measured: +0.25 = the model is 25% slow.
 
 What the comparison finds (median |error| over each system's rows; benchmarks/
-bench_calibrate.py prints it, and comms_core.held_out scores conditions held out):
+bench_calibrate.py prints it). These are NOT held-out figures: the NVLS bandwidth and one
+NIC constant are measurements of systems in the dataset (PROVENANCE); comms_core.held_out
+predicts each system without them:
 
     system               plain α-β   NCCL-like   why the NCCL-like model misses
     dgx_h100_1x8         36%         12%         one outlier row (32 B, 68 µs) in the source
