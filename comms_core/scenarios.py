@@ -136,7 +136,11 @@ class Scenario:
 
 
 # --- Sources used below (short keys, cited in each Param) -----------------------------------
-_SPEC = "docs/LAB_SPEC.md (the four tracks)"
+_DGX = (
+    "NVIDIA DGX H100 datasheet: 8 H100 per node, 8 ConnectX-7 400 Gb/s NICs (one per GPU); "
+    "128 such nodes is the lab's choice (Llama 3 trained on up to 16,384 H100, Dubey et al. "
+    "2024 §3.3.1)"
+)
 _LLAMA3 = (
     "Llama 3 herd paper (Dubey et al. 2024, arXiv 2407.21783): Llama-3-8B = 8.03e9 parameters "
     "(8,030,261,248 counted from the published config), trained on 8192-token sequences"
@@ -263,13 +267,23 @@ def _accumulation(t_compute, t_source, micro_batch, B_noise, unit):
     )
 
 
+# Cloud Titan's memory, per GPU (80 GB H100): bf16 weights 16.06 GB + bf16 gradients 16.06 GB
+# + ZeRO-1's shard of the float32 master weights and Adam moments (12 B × 8.03e9 / 1024 =
+# 0.09 GB) = 32.2 GB. Activations of one 8192-token sequence are about 36-48 GB without
+# recomputation (34·s·h bytes per layer with flash attention, Korthikanti et al. 2022,
+# "Reducing Activation Recomputation in Large Transformer Models", arXiv 2205.05198: 36.5 GB
+# for 32 layers of h = 4096, more for Llama-3-8B's 14,336-wide MLP), so the step fits in 80 GB
+# only with activation recomputation (each layer keeps its 2·s·h-byte input: 2.1 GB in all),
+# which costs about one more forward pass: t_compute's 6·n_params·seq_len FLOP per sequence
+# counts no recomputation (an assumption; 8·n_params·seq_len with it). docs/science.md §10.
 CLOUD_TITAN = Track(
     key="cloud_titan",
     title="Cloud Titan",
     persona="LLM Architect",
     mission=(
         "Maximize Llama-3-8B training throughput on 1024 H100 (128 nodes x 8), data parallel: "
-        "every GPU holds the whole bf16 model and AllReduces its whole gradient each step."
+        "every GPU holds the whole bf16 model (activations recomputed, so a step fits in 80 GB) "
+        "and AllReduces its whole bf16 gradient each step."
     ),
     crisis=(
         "The Parameter Flood: your ring AllReduce is bandwidth-saturated, yet training is "
@@ -277,7 +291,7 @@ CLOUD_TITAN = Track(
     ),
     stakeholder="CFO: 'Every idle GPU-second costs us. Which algorithm, and why?'",
     params=(
-        Param("N", "GPUs", 1024, scale="int", source=_SPEC),
+        Param("N", "GPUs", 1024, scale="int", source=_DGX),
         Param("alpha", "s", 1.5e-6, 5e-6, source=_IB_ALPHA),
         Param("beta", "B/s", 40e9, 50e9, source=_IB_NDR),
         Param("n_params", "parameters", 8.03e9, source=_LLAMA3),
@@ -317,7 +331,7 @@ CLOUD_TITAN = Track(
             LedgerField(
                 "bucket_algorithm",
                 "choice",
-                "Faster algorithm for one DDP bucket",
+                "Faster for one DDP bucket: the ring or NCCL's pipelined double binary tree",
                 choices=("ring", "tree"),
             ),
         )

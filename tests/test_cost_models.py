@@ -301,6 +301,7 @@ def _call(name, **bad):
         "P": 8,
         "B_noise": 1e4,
         "rails": 2,
+        "chunks": 3,
     }
     f = getattr(cm, name)
     params = f.__code__.co_varnames[: f.__code__.co_argcount]
@@ -318,6 +319,7 @@ KINDS = {
     "micro_batch": COUNT_BAD,
     "P": COUNT_BAD,
     "rails": COUNT_BAD,
+    "chunks": [b for b in COUNT_BAD if b is not None],  # None: the best chunk count
     "M": NONNEG_BAD,
     "bytes_per_rank": NONNEG_BAD,
     "alpha": NONNEG_BAD,
@@ -421,14 +423,16 @@ def test_multi_rail_flat_ring_broadcasts_and_refuses_bad_rails():
         (1, 0, 0.0),
         (2, 2, 1.0),
         (8, 6, 14 / 8),
-        (6, 6, 10 / 6 + 2),  # MPICH: (2⌊lg 6⌋ + 2)α + (2·5/6 + 2)Mβ
-        (12, 8, 22 / 12 + 2),
+        (6, 6, 6 / 4 + 2),  # p′ = 4: (2⌊lg 6⌋ + 2)α + (2·3/4 + 2)M/β
+        (12, 8, 14 / 8 + 2),  # p′ = 8
         (1024, 20, 2046 / 1024),
-        (1000, 20, 1998 / 1000 + 2),
+        (1000, 20, 1022 / 512 + 2),  # p′ = 512
     ],
 )
 def test_recursive_halving_doubling_hand_values(N, steps, volume):
-    """Steps and volume written out by hand from MPICH's cost comments (power of two or not)."""
+    """Steps and volume written out by hand: p′ = 2^⌊lg N⌋ ranks run halving-doubling, the
+    N − p′ others fold in before and get the result after (tests/test_science_hierarchy.py
+    checks the same against a step-by-step run)."""
     alpha, beta, M = 3e-6, 2e10, 5e7
     expected = steps * alpha + volume * M / beta
     assert cm.recursive_halving_doubling_time(M, N, alpha, beta) == pytest.approx(

@@ -43,10 +43,16 @@ def _plain(value):
 
 
 def _cloud(s: Scenario) -> dict:
+    """Cloud Titan: α's share of the whole gradient's ring, and the faster of what NCCL picks
+    from for one DDP bucket: the ring or the pipelined double binary tree (NCCL's "tree";
+    Sanders, Speck & Träff 2009), both on one link of α, β. Not the unpipelined binomial
+    tree of Part 1: NCCL never runs it. The pick agrees with NCCL's own tuning model
+    (comms_core.measurements.nccl_like_choice; tests/test_bucket_choice.py), and the two
+    times differ by more than 2× for every student, so no rounding decides it."""
     latency = 2 * (s.N - 1) * s.alpha
     total = float(cm.ring_allreduce_time(s.M_model, s.N, s.alpha, s.beta))
-    ring = cm.ring_allreduce_time(s.M_message, s.N, s.alpha, s.beta)
-    tree = cm.tree_allreduce_time(s.M_message, s.N, s.alpha, s.beta)
+    ring = float(cm.ring_allreduce_time(s.M_message, s.N, s.alpha, s.beta))
+    tree = float(cm.double_binary_tree_allreduce_time(s.M_message, s.N, s.alpha, s.beta))
     bucket = "tree" if tree < ring else "ring"
     return {"alpha_share_full": latency / total, "bucket_algorithm": bucket}
 

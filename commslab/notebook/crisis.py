@@ -45,9 +45,23 @@ def instrument(s: Scenario, static: bool | None = None) -> Instrument:
 
 
 def _cloud(s: Scenario) -> Instrument:
+    from comms_core import cost_models as cm
+
     latency = 2 * (s.N - 1) * s.alpha
     bandwidth = 2 * (s.N - 1) / s.N * s.M_model / s.beta
-    fig = plots.communication_crossover_plot(s.N, s.alpha, s.beta, highlight=s.M_message)
+    bucket = (s.M_message, s.N, s.alpha, s.beta)
+    ring = float(cm.ring_allreduce_time(*bucket))
+    binomial = float(cm.tree_allreduce_time(*bucket))
+    chunks = int(cm.double_binary_tree_chunks(*bucket))
+    dbt = float(cm.double_binary_tree_allreduce_time(*bucket))
+    L = math.ceil(math.log2(s.N))
+    fig = plots.communication_crossover_plot(
+        s.N,
+        s.alpha,
+        s.beta,
+        reference=("ring", "tree", "double_binary_tree"),
+        highlight=s.M_message,
+    )
     text = (
         f"**The whole gradient** ({plots.format_bytes(s.M_model)}) on a flat ring of {s.N} GPUs: "
         f"latency term 2(N−1)α = {plots.format_seconds(latency)}, bandwidth term "
@@ -55,8 +69,18 @@ def _cloud(s: Scenario) -> Instrument:
         f"NIC per node; NCCL runs one ring per NIC, so with {s.G} NICs per node the bandwidth "
         f"term is {plots.format_seconds(bandwidth / s.G)} "
         f"(`flat_ring_allreduce_time(M, G, K, α, β, rails={s.G})`).\n\n"
-        f"**One DDP bucket** ({plots.format_bytes(s.M_message)}) is marked on the plot: "
-        "which side of the crossover is it on?"
+        f"**One DDP bucket** ({plots.format_bytes(s.M_message)}) is marked on the plot. NCCL "
+        "does not choose between the ring and Part 1's binomial tree: it chooses between the "
+        "ring and a **pipelined double binary tree** (two binary trees, each rank a leaf in "
+        "one; each carries M/2 in k chunks; Sanders, Speck & Träff 2009). Reduce, then "
+        "broadcast, each in 2L + 2k steps of one chunk: "
+        "T_dbt = 4(L + k)·α + 2M/β + 2L·M/(k·β), L = ⌈log₂N⌉, best k near √(L·M/(2αβ)).\n\n"
+        f"| bucket of {plots.format_bytes(s.M_message)}, N = {s.N} | time |\n|---|---|\n"
+        f"| ring, 2(N−1)α + 2(N−1)/N·M/β | T_ring = {plots.format_seconds(ring, 4)} |\n"
+        f"| binomial tree (Part 1), 2L(α + M/β) | {plots.format_seconds(binomial, 4)} |\n"
+        f"| double binary tree, L = {L}, k = {chunks} | "
+        f"T_dbt = {plots.format_seconds(dbt, 4)} |\n\n"
+        "Which of the two NCCL picks from is faster for your bucket, and why does α decide it?"
     )
     return Instrument(text, fig)
 
