@@ -32,6 +32,11 @@ LOREM = (
     "incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud "
     "exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat."
 )
+# Latin letters and the Cyrillic letters that look the same (Unicode's confusables.txt maps
+# each Cyrillic one to the Latin one), U+1D41A.. MATHEMATICAL BOLD SMALL A.., U+FF21.. FULLWIDTH
+CYRILLIC = str.maketrans("aceopxyiACEHKMOPTXBS", "асеорхуіАСЕНКМОРТХВЅ")
+BOLD = {ord("a") + i: chr(0x1D41A + i) for i in range(26)}
+FULLWIDTH = {ord("A") + i: chr(0xFF21 + i) for i in range(26)}
 FILLER = {
     "the question": (QUESTION, "copy of the question"),
     "the question pasted twice": (QUESTION + "\n\n" + QUESTION, "copy of the question"),
@@ -48,6 +53,21 @@ FILLER = {
         "repeated",
     ),
     "one word repeated": ("latency " * 40, "repeated"),
+    # disguises (issue 20): the comparison is on the folded text (written.fold)
+    "the question in Cyrillic look-alike letters": (QUESTION.translate(CYRILLIC), "copy"),
+    "the question twice, look-alike letters": ((QUESTION * 2).translate(CYRILLIC), "copy"),
+    "the question with zero-width spaces": ("\u200b".join(QUESTION), "copy of the question"),
+    "the question in mathematical bold": (QUESTION.translate(BOLD), "copy of the question"),
+    "the question in fullwidth letters": (QUESTION.translate(FULLWIDTH), "copy of the question"),
+    "the question, its words shuffled": (" ".join(sorted(QUESTION.split())), "copy"),
+    "question, lorem ipsum and placeholder, repeated": (
+        (QUESTION + "\n" + LOREM + "\nYOUR ANSWER HERE ") * 3,
+        "lorem ipsum",
+    ),
+    "question, lorem ipsum, placeholder repeated": (
+        QUESTION + "\n" + LOREM + " " + "YOUR ANSWER HERE " * 6,
+        "lorem ipsum",
+    ),
 }
 
 
@@ -66,6 +86,70 @@ def test_an_honest_answer_is_not_filler(grade_id) -> None:
     # quoting the question inside a real answer is fine
     quoted = f"> {nbs.PROMPTS[grade_id]}\n\n{text}"
     assert written_problem(grade_id, quoted, [nbs.PROMPTS[grade_id]]) == ""
+
+
+@pytest.mark.parametrize("grade_id", list(nbs.ANSWERS))
+def test_every_question_disguised_earns_nothing(grade_id) -> None:
+    """For each question (the 11_written hidden test's three): its text in look-alike
+    letters, and the issue's "question + lorem ipsum + placeholder repeated", earn nothing;
+    the honest answer in look-alike letters is still the honest answer."""
+    question = nbs.PROMPTS[grade_id]
+    for text in (
+        question.translate(CYRILLIC),
+        (question + " " + LOREM + " YOUR ANSWER HERE") * 3,
+        question + " " + LOREM + " YOUR ANSWER HERE" * 6,
+    ):
+        assert written_problem(grade_id, text, [question]), text
+    assert written_problem(grade_id, nbs.ANSWERS[grade_id].translate(CYRILLIC), [question]) == ""
+
+
+def test_near_copies_and_disguised_copies_are_found() -> None:
+    """A copy with a few words changed, or in look-alike letters, is a copy; two answers on
+    the same question in different words are not."""
+    same = nbs.ANSWERS["reflect_part2"]
+    edited = same.replace("divides", "cuts").replace("keep computing", "compute on")
+    rows = [
+        ("a", {"reflect_part2": same}),
+        ("b", {"reflect_part2": edited}),
+        ("c", {"reflect_part2": same.translate(CYRILLIC)}),
+        ("d", {"reflect_part2": nbs.ANSWERS["strategy"]}),
+    ]
+    assert class_flags(rows) == [
+        {"reflect_part2": ["b", "c"]},
+        {"reflect_part2": ["a", "c"]},
+        {"reflect_part2": ["a", "b"]},
+        {},
+    ]
+
+
+def test_similarity_of_huge_answers_is_fast_and_stored(tmp_path, monkeypatch) -> None:
+    """Two answers of 20,000 words (the issue's stall: 220 s with difflib) compare in under a
+    second; within stored_in the result is kept in OUT/similarity.json and read back."""
+    import random
+    import time
+
+    from commslab.grading import written
+
+    vocabulary = [f"w{i}" for i in range(3000)]
+    rng = random.Random(1)
+    a = [rng.choice(vocabulary) for _ in range(20_000)]
+    b = list(a)
+    for i in range(0, len(b), 40):
+        b[i] = "changed"  # 2.5% of the words
+    c = [rng.choice(vocabulary) for _ in range(20_000)]
+    started = time.perf_counter()
+    with written.stored_in(tmp_path):
+        pairs = written.near_pairs({"a": a, "b": b, "c": c})
+    assert time.perf_counter() - started < 1.0
+    assert [(x, y) for x, y, _ in pairs] == [("a", "b")] and pairs[0][2] > 0.95
+    assert (tmp_path / written.STORE).exists()
+
+    def fail(*args):
+        raise AssertionError("compared again")
+
+    monkeypatch.setattr(written, "_compare", fail)
+    with written.stored_in(tmp_path):
+        assert written.near_pairs({"a": a, "b": b, "c": c}) == pairs
 
 
 def test_identical_answers_are_found_across_students_not_within_one() -> None:

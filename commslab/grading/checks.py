@@ -306,13 +306,14 @@ def written_problem(grade_id: str, text: str | None, templates: list[str] = ()) 
     """Why a written answer earns no point ("" if it has substance).
 
     Substance: not filler (commslab.grading.written: the question, the placeholder, lorem
-    ipsum, repeated text), at least MIN_WORDS words of the student's own, and for
-    reflect_part1 the latency term.
+    ipsum, repeated text, each also in look-alike letters), at least MIN_WORDS words of the
+    student's own (not the question's, not lorem ipsum), and for reflect_part1 the latency
+    term.
     """
     problem = filler_problem(text, templates)
     if problem:
         return problem
-    count = len(own_words(str(text)))
+    count = len(own_words(str(text), templates))
     if count < MIN_WORDS:
         return f"too short ({count} words; write at least {MIN_WORDS})"
     if grade_id == "reflect_part1" and not LATENCY.search(str(text)):

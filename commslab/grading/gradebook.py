@@ -28,7 +28,7 @@ from pathlib import Path
 
 from commslab.grading.grade import GradeResult
 from commslab.grading.notebook import WRITTEN_IDS, written_share
-from commslab.grading.written import IDENTICAL, class_flags
+from commslab.grading.written import IDENTICAL, class_flags, stored_in
 
 GRADEBOOK = "gradebook.json"
 OVERRIDES = "overrides.csv"
@@ -296,7 +296,8 @@ def publish(out: str | Path, *, late_policy_file: str | Path | None = None) -> l
     rows, meta = load(out)
     policy_file = late_policy_file or meta.get("late_policy_file")
     policy = load_late_policy(policy_file)
-    final = finalise(rows, read_overrides(out / OVERRIDES), policy)
+    with stored_in(out):  # the near-copy comparison is made once per batch, then read back
+        final = finalise(rows, read_overrides(out / OVERRIDES), policy)
     roster = None
     if meta.get("roster"):
         from commslab.grading.roster import read_roster

