@@ -139,6 +139,7 @@ def gradescope_identity(metadata: dict, claimed: str, roster=None) -> tuple[str 
 
     users = [u for u in metadata.get("users") or [] if isinstance(u, dict)]
     notes = []
+    sids = [str(u.get("sid") or "").strip().lower() for u in users if u.get("sid")]
     if len(users) > 1:
         names = ", ".join(str(u.get("name") or u.get("email") or u.get("id")) for u in users)
         notes.append(f"group submission of {names}: Gradescope gives every member this score")
@@ -146,15 +147,22 @@ def gradescope_identity(metadata: dict, claimed: str, roster=None) -> tuple[str 
     matched: list[str] = []
     for user in users:
         email, uid = str(user.get("email") or "").lower(), str(user.get("id") or "")
+        sid = str(user.get("sid") or "").strip().lower()
         if roster is not None:
-            student = roster.match(LmsKey("email", email)) or roster.match(
-                LmsKey("gradescope_id", uid)
+            student = (
+                (roster.match(LmsKey("gradescope_sid", sid)) if sid else None)
+                or roster.match(LmsKey("email", email))
+                or roster.match(LmsKey("gradescope_id", uid))
             )
             if student is not None:
                 matched.append(student.student_id)
                 continue
-        if claimed and claimed in (email, uid.lower()):
+        if sid:  # the course's student id, set on Gradescope's roster: it is the identity
+            matched.append(sid)
+        elif claimed and claimed in (email, uid.lower()):
             matched.append(claimed)
+    if not matched and sids:
+        matched = sids
     if not matched:
         return None, [*notes, "identity not verified: no roster entry names this Gradescope user"]
     return (claimed if claimed in matched else matched[0]), notes
@@ -233,8 +241,12 @@ def gradescope_results(result, checks: list[str], sandbox: list[str] = ()) -> di
 
 
 @click.command("gradescope", hidden=True)
-@click.argument("submission_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--term", required=True)
+@click.argument("submission_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--term",
+    default=None,
+    help="default: the TERM file stored in the bundle (beside the autograder folder)",
+)
 @click.option("--metadata", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option(
@@ -246,11 +258,27 @@ def gradescope_results(result, checks: list[str], sandbox: list[str] = ()) -> di
 def gradescope_command(
     submission_dir: Path, term: str, metadata: Path, out: Path, autograder_dir: Path
 ) -> None:
-    """Gradescope's run_autograder: grade the notebook submitted, write results.json."""
+    """Gradescope's run_autograder: grade the notebook submitted, write results.json (always:
+    a grader error is a result, with its status, as otter writes one)."""
+    from commslab.grading.grade import GradeResult
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    result, checks, sandbox = _grade_upload(
-        submission_dir, term, metadata, autograder_dir, out.parent
-    )
+    stored = autograder_dir.resolve().parent / "TERM"
+    try:
+        term = term or stored.read_text(encoding="utf-8").strip()
+        result, checks, sandbox = _grade_upload(
+            submission_dir, term, metadata, autograder_dir, out.parent
+        )
+    except Exception as err:
+        status = f"grader error: {type(err).__name__}: {err}"[:300]
+        result = GradeResult.failed(
+            path=None,
+            term=term or "",
+            student_id="unknown",
+            status=status,
+            autograder_dir=autograder_dir,
+        )
+        checks, sandbox = [f"The grader failed: {status}. Your TA has been told."], []
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(gradescope_results(result, checks, sandbox), indent=1))
     bonus = f" + bonus {result.bonus:g}" if result.bonus_max else ""
@@ -275,10 +303,12 @@ def _grade_upload(
     roster_path = autograder_dir / "roster.csv"
     roster = read_roster(roster_path) if roster_path.exists() else None
     with tempfile.TemporaryDirectory(prefix="commslab-upload-") as workdir:
-        entries = lms.collect([submission_dir], workdir)
-        notebooks = [e for e in entries if e.status is None and lms._is_notebook_name(e)]
+        # the upload's files are only files: its identity is the metadata's (never a
+        # submission_metadata.* the student uploaded)
+        entries = lms.collect_upload(submission_dir, workdir, platform=lms.Platform.GRADESCOPE)
+        chosen = lms.graded(entries)
         checks = [f"file: {e.original or e.file_name}: {e.status or 'graded'}" for e in entries]
-        if not notebooks:
+        if chosen is None:
             failed = GradeResult.failed(
                 path=None,
                 term=term,
@@ -288,7 +318,7 @@ def _grade_upload(
             )
             checks.append("No notebook (.ipynb) found: upload collective_comms.ipynb.")
             return failed, checks, []
-        path = notebooks[0].path
+        path = chosen.path
         claimed = read_submission(path).student_id
         student_id, notes = gradescope_identity(metadata, claimed, roster)
         result, sandbox = hosted.grade_hosted(

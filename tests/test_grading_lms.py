@@ -34,6 +34,7 @@ import pytest
 from commslab.grading import lms
 from commslab.grading.lms import LmsKey, Platform, collect, copy_number, parse_canvas_name
 from commslab.grading.roster import read_roster
+from commslab.grading.unpack import UnpackLimits
 
 NB = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
 
@@ -145,7 +146,7 @@ def test_a_canvas_export_one_row_per_file_and_one_graded_notebook_each(tmp_path)
     assert "Untitled (copy).ipynb" in graded.notes[-1]
     copy = e["doejane_111_501_Untitled (copy).ipynb"]
     assert copy.student_id == "111" and copy.status.startswith("not graded: collective_comms")
-    assert e["doejane_111_502_notes.pdf"].status is None  # graded: "not a notebook"
+    assert e["doejane_111_502_notes.pdf"].status.startswith("not a notebook")  # a clean row
     assert e["smithbob_LATE_222_601_collective_comms-1.ipynb"].status is None
     assert e["smithbob_LATE_222_600_collective_comms.ipynb"].status.startswith("superseded")
     assert e["smithbob_LATE_222_601_collective_comms-1.ipynb"].late
@@ -153,6 +154,7 @@ def test_a_canvas_export_one_row_per_file_and_one_graded_notebook_each(tmp_path)
     assert "last notebook uploaded" in e["de_la_cruzjuan_333_700_lab.ipynb"].status
     assert e["de_la_cruzjuan_333_700_lab.ipynb"].student_id == "333"
     assert e["lee_444_text.html"].student_id == "444"
+    assert e["lee_444_text.html"].status.startswith("not a notebook (a Canvas text entry")
     anon = e["anon_aB3xZ_800_collective_comms.ipynb"]
     assert anon.key.kind == "canvas_anonymous" and not anon.verified and anon.status is None
     assert e["group0_555_900_collective_comms.ipynb"].student_id == "555"
@@ -198,8 +200,7 @@ def _set_compression(archive: Path, method: int) -> None:
     archive.write_bytes(bytes(data))
 
 
-def test_hostile_zips_each_get_their_rows_and_the_batch_goes_on(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(lms, "MAX_NOTEBOOK_BYTES", 1000)
+def test_hostile_zips_each_get_their_rows_and_the_batch_goes_on(tmp_path) -> None:
     (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 this is not a zip")
     unsupported = _zip(tmp_path / "ppmd.zip", {"doejane_111_1_collective_comms.ipynb": NB})
     _set_compression(unsupported, 98)  # PPMd (APPNOTE 4.4.5): zipfile cannot read it
@@ -224,31 +225,36 @@ def test_hostile_zips_each_get_their_rows_and_the_batch_goes_on(tmp_path, monkey
     entries = collect(
         [tmp_path / "broken.zip", unsupported, names, good, tmp_path / "missing.ipynb"],
         tmp_path / "work",
+        platform="canvas",
+        limits=UnpackLimits(member_bytes=1000),
     )
     assert len(entries) == 9
     by_id = {e.student_id: e for e in entries}
-    assert by_id["broken"].status.startswith("corrupt zip")
+    by_source = {e.source: e for e in entries}
+    assert by_source["broken.zip"].status.startswith("corrupt zip")
     assert "unsupported compression method 98" in by_id["111"].status
-    for sid in ("222", "333", "555"):  # names made safe, nothing outside the work folder
+    for sid in ("222", "555"):  # names made safe, nothing outside the work folder
         assert by_id[sid].status is None
         assert by_id[sid].path.resolve().is_relative_to((tmp_path / "work").resolve())
+    # a member in a folder is not where Canvas puts a file: its row names nobody
+    unplaced = by_source["names.zip:abs/root_333_1_collective_comms.ipynb"]
+    assert unplaced.student_id == "" and "not where canvas puts" in unplaced.status
     assert not (tmp_path / "escape_222_1_collective_comms.ipynb").exists()
-    assert by_id["444"].status == "not graded: too large in the zip"
+    assert by_id["444"].status.startswith("not graded: too large in the zip")
     assert by_id["666"].status is None
-    assert by_id["missing"].status == "missing: no such file"
+    assert by_source[str(tmp_path / "missing.ipynb")].status == "missing: no such file"
     for e in entries:
         e.source.encode("utf-8")  # every name can be written to the CSV
 
 
-def test_a_member_that_lies_about_its_size_stops_at_the_cap(tmp_path, monkeypatch) -> None:
+def test_a_member_that_lies_about_its_size_stops_at_the_cap(tmp_path) -> None:
     archive = _zip(tmp_path / "class.zip", {"liar_1_1_nb.ipynb": "x" * 5000})
     data = bytearray(archive.read_bytes())
     # shrink the declared size in the central directory: the stream still inflates 5000 bytes
     central = data.rindex(b"PK\x01\x02")
     data[central + 24 : central + 28] = (10).to_bytes(4, "little")
     archive.write_bytes(bytes(data))
-    monkeypatch.setattr(lms, "MAX_NOTEBOOK_BYTES", 1000)
-    (entry,) = collect([archive], tmp_path / "work")
+    (entry,) = collect([archive], tmp_path / "work", limits=UnpackLimits(member_bytes=1000))
     assert entry.status is not None and entry.path is None  # not unpacked past the cap
 
 
@@ -262,10 +268,13 @@ def test_a_folder_skips_hidden_files_and_checkpoints(tmp_path) -> None:
     for name, text in files.items():
         (tmp_path / "in" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "in" / name).write_text(text)
-    entries = collect([tmp_path / "in"], tmp_path / "work")
+    # a Canvas name beside a plain notebook: the folder is no platform's export as a whole
+    with pytest.raises(lms.PlatformError, match="--lms"):
+        collect([tmp_path / "in"], tmp_path / "work")
+    entries = collect([tmp_path / "in"], tmp_path / "work", platform="canvas")
     assert len(entries) == 2
     plain = _by_source(entries)["in/plain_notebook.ipynb"]
-    assert plain.student_id == "plain_notebook" and "not an LMS export name" in plain.notes[0]
+    assert plain.student_id == "" and "not where canvas puts" in plain.status
 
 
 # --- Moodle, nbgrader, Gradescope ------------------------------------------------------------
@@ -591,11 +600,11 @@ def test_a_blackboard_download_gives_each_username_a_row(tmp_path) -> None:
     export = tmp_path / "roster.csv"
     export.write_text("student_id,login\n111,jdoe\n222,bsmith\n")
     entries = collect([archive], tmp_path / "work", roster=read_roster(export))
-    assert len(entries) == 4
-    assert [e.student_id for e in entries] == ["111", "111", "111", "222"]
+    assert len(entries) == 3  # the .txt receipt is Blackboard's, not a submission
+    assert [e.student_id for e in entries] == ["111", "111", "222"]
     assert {e.platform for e in entries} == {Platform.BLACKBOARD}
     assert entries[0].status.startswith("superseded")  # the later attempt is graded
-    assert entries[2].status is None and entries[3].status is None
+    assert entries[1].status is None and entries[2].status is None
 
 
 # --- Canvas group assignments ---------------------------------------------------------------

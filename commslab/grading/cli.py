@@ -2,6 +2,7 @@
 
 commslab grade PATH... [--term TERM] [--engine local|docker|podman] [--jobs N] [--out DIR]
                         [--timeout S] [--roster FILE [--roster-id COLUMN]] [--course-dir DIR]
+                        [--lms canvas|moodle|d2l|blackboard|gradescope|nbgrader|files]
 commslab grade PATH... --term TERM --plan --out DIR      unpack and identify only: DIR/plan.json
 commslab grade-one NOTEBOOK --term TERM --student-id ID --out FILE.json
 commslab grade-one --plan DIR/plan.json --index I --term TERM --out DIR/results/I.json
@@ -106,6 +107,14 @@ def _launcher(engine: str, unsafe_no_sandbox: bool, course: Course):
     "(results/I.json) into one grades.csv and gradebook",
 )
 @click.option(
+    "--lms",
+    "platform",
+    type=click.Choice(lms.LMS_CHOICES),
+    default=None,
+    help="the platform the export came from (default: read from the export's structure; "
+    "'files': single notebooks or a plain folder, each notebook's STUDENT_ID is the identity)",
+)
+@click.option(
     "--late-policy",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -127,6 +136,7 @@ def grade(
     roster_id,
     plan,
     merge,
+    platform,
     late_policy,
     unsafe_no_sandbox,
     course: Course,
@@ -153,14 +163,17 @@ def grade(
             raise click.ClickException(str(err)) from err
     out_dir.mkdir(parents=True, exist_ok=True)
     if plan:
-        _write_plan(paths, out_dir, roster, term)
+        _write_plan(paths, out_dir, roster, term, platform)
         return
     if merge:
         entries, results = _merged_results(paths, term, autograder_dir)
+        platform = next((e.platform.value for e in entries), platform)
     else:
         launcher = _launcher(engine, unsafe_no_sandbox, course)
         with tempfile.TemporaryDirectory(prefix="commslab-submissions-") as workdir:
-            entries = lms.collect(list(paths), workdir, roster=roster)
+            batch = intake(paths, workdir, platform, roster)
+            entries, platform = batch.entries, batch.platform.value
+            click.echo(f"platform: {platform} (from {batch.decided_by})")
             results = _grade_here(entries, paths, term, autograder_dir, launcher, jobs, timeout)
     meta = {
         "term": term,
@@ -173,6 +186,12 @@ def grade(
         "nbgrader_assignment": next(
             (e.assignment for e in entries if e.platform is lms.Platform.NBGRADER), None
         ),
+        "nbgrader_timestamps": {e.student_id: e.timestamp for e in entries if e.timestamp},
+        # what `regrade` reuses: the same platform's rules, roster, engine and term
+        "platform": platform,
+        "engine": engine,
+        "unsafe_no_sandbox": bool(unsafe_no_sandbox),
+        "timeout": timeout,
     }
     gradebook.save(out_dir, results, meta)
     final = gradebook.publish(out_dir)
@@ -183,6 +202,14 @@ def grade(
         f"{out_dir / 'review.html'}, {out_dir / 'similarity.html'}, "
         f"{out_dir / 'class_report.html'}"
     )
+
+
+def intake(paths, workdir, platform, roster) -> lms.Batch:
+    """lms.intake, with a platform it cannot decide said as a clear message (it names --lms)."""
+    try:
+        return lms.intake(list(paths), workdir, platform=platform, roster=roster)
+    except lms.PlatformError as err:
+        raise click.ClickException(str(err)) from err
 
 
 def _grade_here(entries, paths, term, autograder_dir, launcher, jobs, timeout):
@@ -204,10 +231,10 @@ def _grade_here(entries, paths, term, autograder_dir, launcher, jobs, timeout):
         )
 
 
-def _write_plan(paths, out_dir: Path, roster, term: str) -> None:
+def _write_plan(paths, out_dir: Path, roster, term: str, platform: str | None) -> None:
     """The files unpacked into OUT/files and identified, one entry per file in OUT/plan.json,
     for a job array (Slurm, Kubernetes, Gradescope-like runners) to grade one each."""
-    entries = lms.collect(list(paths), out_dir / "files", roster=roster)
+    entries = intake(paths, out_dir / "files", platform, roster).entries
     plan = out_dir / "plan.json"
     plan.write_text(lms.entries_to_json(entries, out_dir), encoding="utf-8")
     click.echo(

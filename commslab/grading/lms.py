@@ -1,93 +1,55 @@
-"""What the LMS gives a TA, as one Entry per file: n files in, n entries (rows) out.
+"""Intake: what a TA hands the grader, as one Entry per file, each read by its platform's rules.
 
-An export is a zip or a folder; each layout names the student in its own way, and the
-identity is always read from the **outermost** level the platform wrote, never from a name
-the student chose (a file inside a student's own zip, a folder inside their Moodle folder, the
-display name after Canvas's prefix). Each layout below is taken from the platform's source or
-documentation (docs/platforms.md has the details and links):
+    batch = intake(["submissions.zip"], workdir, platform=None, roster=roster)
+    batch.platform, batch.entries      # one Entry per file: n files in, n entries (rows) out
 
-Canvas, "Download all submissions" (canvas-lms `lib/content_zipper.rb`, `get_filename` and
-`add_upload_submission`)::
+The steps, in order, used by `commslab grade`, `regrade`, `grade --plan`, the Gradescope
+bundle (commslab/bundle.py) and PrairieLearn (commslab/grading/prairielearn.py):
 
-    <sortable name>[_LATE]_<user id>_<attachment id>_<display name>   an uploaded file
-    [LATE_]anon_<anonymous id>_<attachment id>_<display name>         anonymous grading
-    <sortable name>[_LATE]_<user id>_text.html | _link.html           text entry / URL
-    <group name>_<user id of the submitter>_<attachment id>_<file>    a group assignment
+1. **collect**: every input is listed (a zip from its central directory, nothing extracted).
+2. **detect**: the platform is decided ONCE per batch, from the export's structure (a
+   `Signature` per platform below, each taken from that platform's source), or given
+   (`--lms`). An export that matches no platform's signature but looks partly like one, or
+   that matches more than one, stops with a `PlatformError` that names `--lms`. Inputs with
+   nothing of any platform in them (a single notebook, a plain folder) are `files`.
+3. **unpack** (commslab/grading/unpack.py): every member bounded per file and per batch
+   before it is written; a member over a limit keeps its row.
+4. **identify**: each file by the batch's platform only, from what the platform controls
+   (never from a file or name inside a student's upload). A file the platform did not put
+   there gets its own row, "not graded: ...", and no identity. In `files` mode the
+   notebook's own STUDENT_ID is the identity, bound by the roster when one is given.
+5. **kind**: a file is a notebook by its content (a .txt that parses as a notebook is one);
+   anything else gets a clean "not a notebook" row.
+6. **roster**: the platform's identity mapped to the student id (roster.py).
+7. **choose**: one graded notebook per student, by the platform's own rule (the latest
+   attempt; within one attempt the notebook named like the release, then the .ipynb, then
+   the last uploaded); every other notebook of that student is not graded and flagged for
+   the TA. Never "best of".
 
-  The sortable name is lowercased, stripped of every non-word character, and may keep
-  underscores (`de_la_cruzjuan`); the anonymous id is 5 base58 characters.
-
-Moodle, "Download all submissions" (moodle `mod/assign/classes/downloader.php`)::
-
-    <Full Name>_<participant id>_assignsubmission_file_/<path>/<file>  (folders, the default)
-    <Full Name>_<participant id>_assignsubmission_file_<file>          (without folders)
-    Participant_<participant id>_assignsubmission_file_/...            (blind marking)
-    <Group name>_<group id>_assignsubmission_file_/...                 (team submission)
-
-  Moodle replaces "_" in names by spaces, so the first "_" ends the name. The participant
-  id is per assignment: a Moodle grading worksheet (roster.py) maps it to the student.
-
-nbgrader course folder (nbgrader's `CourseDirectory.directory_structure`)::
-
-    submitted/<student id>/<assignment id>/<notebook>.ipynb   (timestamp.txt is nbgrader's)
-
-Blackboard Learn, "Assignment File Download" (no public specification; as
-vangef/BBGradebookOrganiser parses it)::
-
-    <assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>   (and a .txt receipt)
-
-D2L Brightspace, Assignments > the assignment > Download (no public specification; as
-saritonin/academic-shell-scripts `rename_and_move.sh` reads it, and the older flat form as
-the `kodiak` test fixtures name it)::
-
-    <n>-<n> - <First Last> - <Mon D, YYYY HMM AM|PM>/<file>            (folders, and index.html)
-    <n>-<n> - <Group> - <First Last> - <Mon D, YYYY HMM AM|PM>/<file>  (a group assignment)
-    <n>-<n> - <First Last> - <Mon D, YYYY HMM AM|PM> - <file>          (older: flat files)
-
-  The download names the student by display name only: a roster (the D2L grades export,
-  roster.py) maps the name to the OrgDefinedId; without one, the row is graded for the
-  notebook's own STUDENT_ID and says that the name could not be checked.
-
-Gradescope, "Export Submissions": one `submission_<id>/` folder per submission and a
-`submission_metadata.yml` that names each folder's submitters (`:submitters:` with `:name:`,
-`:sid:`, `:email:`).
-
-Any other file keeps its stem as the student id and a note says so.
-
-Several notebooks of one student: the one named like the release (`collective_comms.ipynb`,
-also `collective_comms (1).ipynb` from a browser and `collective_comms-1.ipynb` from Canvas's
-renaming; the highest copy number wins), else the last uploaded one (highest attachment id,
-else the last name); the others get their own row, "not graded: ..." and are listed in the
-graded row's notes. Never "best of".
-
-Every file is guarded on its own: a zip that is corrupt, encrypted, uses an unsupported
-compression method, holds a huge member, a zip bomb or unreadable names gives rows with a
-status, never an exception. Members are never extracted by their own path (no zip-slip):
-each part of the path is sanitised. A zip inside the export (a student's own upload) is
-unpacked once, its files inherit the identity of the zip; a zip inside that is not opened.
-Hidden files and folders (`.ipynb_checkpoints`, `.DS_Store`) and `__MACOSX/` are skipped.
+The signatures, identities and refusals per platform, with their sources, are in
+docs/platforms.md and on each `Signature` below.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
-import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from commslab.grading.notebook import MAX_NOTEBOOK_BYTES
+from commslab.grading import unpack
+from commslab.grading.unpack import Budget, File, UnpackLimits, printable
 
 if TYPE_CHECKING:
     from commslab.grading.roster import Roster
 
 RELEASE_STEM = "collective_comms"  # commslab.release.ASSIGNMENT (not imported: no nbgrader here)
-MAX_ZIP_TOTAL_BYTES = 8 * 1024**3
-MAX_COMPRESSION_RATIO = 1000  # a member that inflates more than this is a bomb, not a notebook
-MAX_NAME_CHARS = 120
+MAX_NOTEBOOK_BYTES = unpack.MAX_NOTEBOOK_BYTES
 
 # canvas-lms lib/content_zipper.rb: [users_name, "LATE", id].compact.join("_"), then
 # "#{filename}_#{attachment.id}_#{display_name}" or "#{filename}_text.html" / "_link.html".
@@ -97,10 +59,16 @@ CANVAS_ANONYMOUS = re.compile(
     r"^(?:(?P<late>LATE)_)?(?P<anon>anon_[" + BASE58 + r"]{5})" + _CANVAS_TAIL
 )
 CANVAS_NAME = re.compile(r"^(?P<name>\w*?)_(?:(?P<late>LATE)_)?(?P<user>\d+)" + _CANVAS_TAIL)
-# moodle mod/assign/classes/downloader.php: clean_filename(name_with_spaces . '_' . uniqueid)
-# . '_' . subtype . '_' . type, then "_/" + path (folders) or "_" + file name (flat).
-MOODLE_NAME = re.compile(
-    r"^(?P<name>[^_/]*?)(?:_(?P<id>\d+))?_assignsubmission_(?P<plugin>[a-z]+)_(?P<rest>.*)$"
+# moodle mod/assign/classes/downloader.php (4.1+, `get_student_prefix` and
+# `load_submissionplugin_filelist`): prefix = clean_filename(str_replace('_', ' ', name)
+# . '_' . uniqueid); folders: clean_filename(prefix . '_' . subtype . '_' . type) . filepath
+# . file (no "_" before the "/"); flat: clean_filename(prefix . '_' . subtype . '_' . type .
+# '_' . file). Moodle <= 4.0 (mod/assign/locallib.php `download_submissions`) wrote
+# "<prefix>_<subtype>_<type>_/" for folders. A team without a group is "Default group" with
+# no id. The name holds no "_" (replaced by spaces), so the first "_" ends it.
+MOODLE_PREFIX = re.compile(
+    r"^(?P<name>[^_/]*?)(?:_(?P<id>\d+))?_assignsubmission_(?P<plugin>[a-z]+)"
+    r"(?:_(?P<rest>.*))?$"
 )
 # Blackboard Learn (Original) "Assignment File Download": no public specification; the names
 # as vangef/BBGradebookOrganiser (utils/organiser.py) parses them: the username is the last
@@ -109,29 +77,45 @@ BLACKBOARD_NAME = re.compile(
     r"^(?P<assignment>.+)_(?P<user>[^_]+)_attempt_"
     r"(?P<date>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?:_(?P<file>.+)|\.txt)$"
 )
-# D2L Brightspace's download (see the module docstring): "<ids> - [<group> - ]<name> - <date>"
-# as a folder, or followed by " - <file>" (older flat downloads); the date as D2L writes it.
+# D2L Brightspace's download: "<ids> - [<group> - ]<name> - <date>" as a folder, or followed
+# by " - <file>" (older flat downloads); the date as D2L writes it; index.html beside them.
 D2L_DATE = r"[A-Z][a-z]{2} \d{1,2}, \d{4} \d{3,4} [AP]M"
 D2L_FOLDER = re.compile(r"^(?P<ids>\d+(?:-\d+)?) - (?P<who>.+?) - (?P<date>" + D2L_DATE + r")$")
 D2L_FILE = re.compile(
     r"^(?P<ids>\d+(?:-\d+)?) - (?P<who>.+?) - (?P<date>" + D2L_DATE + r") - (?P<file>.+)$"
 )
-D2L_INDEX = "index.html"  # the download's table of contents
-COPY_NUMBER = re.compile(r"^(?P<stem>.*?)(?:\s?\((?P<paren>\d+)\)|-(?P<dash>\d+))?$")
+D2L_INDEX = "index.html"
+# nbgrader: CourseDirectory.directory_structure "{nbgrader_step}/{student_id}/{assignment_id}";
+# the exchange's submit (nbgrader/exchange/default/submit.py `init_dest`) names
+# inbound/"{student_id}+{assignment_id}+{timestamp}[+{random_str}]"; collect copies the latest
+# into submitted/ with timestamp.txt (exchange/default/collect.py).
+NBGRADER_INBOUND = re.compile(
+    r"^(?P<student>[^+]+)\+(?P<assignment>[^+]+)\+(?P<timestamp>[^+]+)(?:\+(?P<random>[^+]+))?$"
+)
+NBGRADER_BOOKKEEPING = {"timestamp.txt", "submission_secret.txt"}
 GRADESCOPE_METADATA = "submission_metadata.yml"
-NOT_SUBMISSIONS = {"timestamp.txt"}  # nbgrader writes it next to each submission
+GRADESCOPE_FOLDER = re.compile(r"^submission_\d+$")
+COPY_NUMBER = re.compile(r"^(?P<stem>.*?)(?:\s?\((?P<paren>\d+)\)|-(?P<dash>\d+))?$")
 
 
 class Platform(str, Enum):
-    """Which layout named the file (str-valued: it is written into the notes)."""
+    """Which platform's export a batch is (str-valued: it is stored with the batch)."""
 
     CANVAS = "canvas"
     MOODLE = "moodle"
-    BLACKBOARD = "blackboard"
     D2L = "d2l"
-    NBGRADER = "nbgrader"
+    BLACKBOARD = "blackboard"
     GRADESCOPE = "gradescope"
-    FILE = "file"  # no LMS layout: the file name is all there is
+    NBGRADER = "nbgrader"
+    PRAIRIELEARN = "prairielearn"
+    FILES = "files"  # no platform: a single file, a plain folder; STUDENT_ID is the identity
+
+
+LMS_CHOICES = tuple(p.value for p in Platform)
+
+
+class PlatformError(ValueError):
+    """The export is not one platform's, or is more than one's: the TA must say (--lms)."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +123,8 @@ class LmsKey:
     """An identity as the platform wrote it, before the roster maps it to a student id.
 
     kind: "canvas" (user id), "canvas_anonymous", "moodle_participant", "moodle_group",
-    "nbgrader", "gradescope_sid", "email", "d2l_name" (a display name), "file" (a file stem).
+    "nbgrader", "gradescope_sid", "email", "login" (Blackboard), "d2l_name" (a display name),
+    "notebook" (files mode: the notebook's STUDENT_ID).
     """
 
     kind: str
@@ -148,25 +133,28 @@ class LmsKey:
 
 @dataclass
 class Entry:
-    """One file to grade, with its LMS identity; `status` set means: do not grade, say this."""
+    """One file to grade, with its identity; `status` set means: do not grade, say this."""
 
     path: Path | None
     source: str  # where the file came from, for the row ("class.zip:doejane_1_2_nb.ipynb")
     student_id: str
     name: str = ""  # the LMS's name for the student ("doejane"), for the gradebook
-    submission_id: int = -1  # Canvas attachment id: a later upload has a larger one
+    submission_id: int = -1  # order inside one submission (Canvas attachment id)
     resubmission: int = 0  # the copy number of "name-2.ipynb" / "name (2).ipynb"
     original: str = ""  # the file name the student gave it
     late: bool = False
     notes: list[str] = field(default_factory=list)
     status: str | None = None
-    platform: Platform = Platform.FILE
+    platform: Platform = Platform.FILES
     key: LmsKey | None = None
-    verified: bool = True  # False: the LMS hides who it is (anonymous grading)
+    verified: bool = True  # False: the platform hides who it is (anonymous, blind marking)
     group: str = ""  # a group submission's group name
     group_members: list[str] = field(default_factory=list)  # the others its grade goes to
     in_roster: bool = True  # False: a roster was given and does not know this identity
     assignment: str = ""  # the LMS's assignment name, where the layout has one (nbgrader)
+    attempt: int = -1  # the platform's attempt order (Blackboard, D2L, nbgrader's exchange)
+    timestamp: str = ""  # the platform's submission time, where it writes one (nbgrader)
+    identity_source: str = ""  # where the identity was read ("Canvas user id in the name")
 
     @property
     def file_name(self) -> str:
@@ -174,20 +162,31 @@ class Entry:
 
 
 @dataclass
-class _Identity:
-    """Who a path belongs to, and how many leading path parts the platform named."""
+class Identity:
+    """Who a file belongs to, as its platform says, and where that was read."""
 
-    platform: Platform
     key: LmsKey
+    source: str
     name: str = ""
     late: bool = False
     attachment: int = -1
+    attempt: int = -1
     original: str = ""
-    depth: int = 1
     verified: bool = True
     group: str = ""
     assignment: str = ""
+    submission: tuple[str, ...] = ()  # the path parts of the submission's own folder
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Batch:
+    """One intake: its platform (decided once), how it was decided, and every file's Entry."""
+
+    platform: Platform
+    decided_by: str
+    entries: list[Entry]
+    skipped: list[str] = field(default_factory=list)  # the platform's own files, not submissions
 
 
 # --- naming conventions -------------------------------------------------------------------
@@ -244,90 +243,6 @@ def named_like_release(file_name: str, release_stem: str = RELEASE_STEM) -> bool
     return base.lower() == f"{release_stem}.ipynb"
 
 
-def _identify_canvas(parts: tuple[str, ...]) -> _Identity | None:
-    parsed = parse_canvas_name(parts[-1])
-    if parsed is None:
-        return None
-    anonymous = parsed["anonymous"]
-    identity = _Identity(
-        Platform.CANVAS,
-        LmsKey("canvas_anonymous" if anonymous else "canvas", parsed["student_id"]),
-        name=parsed["name"],
-        late=parsed["late"],
-        attachment=parsed["submission_id"],
-        original=parsed["original"],
-        depth=len(parts),
-        verified=not anonymous,
-    )
-    if anonymous:
-        identity.notes.append(
-            f"anonymous grading ({anonymous}): the notebook's STUDENT_ID cannot be checked"
-        )
-    return identity
-
-
-def _identify_moodle(parts: tuple[str, ...]) -> _Identity | None:
-    for depth, part in enumerate(parts, start=1):
-        match = MOODLE_NAME.match(part)
-        if match is None:
-            continue
-        name, number = match["name"].strip(), match["id"]
-        blind = name == "Participant"
-        if number is None:  # a team submission of students in no group: "Default group"
-            key, what = LmsKey("moodle_group", name.lower()), f"group {name}"
-        else:  # a participant id, or a group id in a team assignment (roster.py tells)
-            key, what = LmsKey("moodle_participant", number), f"participant {number}"
-        last = depth == len(parts)
-        return _Identity(
-            Platform.MOODLE,
-            key,
-            name="" if blind else name,
-            original=match["rest"] if last else parts[-1],
-            depth=depth,
-            notes=[f"Moodle {what}"],
-        )
-    return None
-
-
-def _identify_blackboard(parts: tuple[str, ...]) -> _Identity | None:
-    match = BLACKBOARD_NAME.match(parts[-1])
-    if match is None:
-        return None
-    return _Identity(
-        Platform.BLACKBOARD,
-        LmsKey("login", match["user"].lower()),
-        name=match["user"],
-        attachment=int(match["date"].replace("-", "")),  # a later attempt sorts after
-        original=match["file"] or "receipt.txt",
-        depth=len(parts),
-        assignment=match["assignment"],
-        notes=[f"Blackboard attempt {match['date']}"],
-    )
-
-
-def _identify_d2l(parts: tuple[str, ...]) -> _Identity | None:
-    for depth, part in enumerate(parts, start=1):
-        last = depth == len(parts)
-        match = (D2L_FILE if last else D2L_FOLDER).match(part)
-        if match is None:
-            continue
-        *group, name = match["who"].split(" - ")
-        return _Identity(
-            Platform.D2L,
-            LmsKey("d2l_name", d2l_name_key(name)),
-            name=name.strip(),
-            # a later submission of the same student has a later time (no seconds: ties keep
-            # the order of the names)
-            attachment=_d2l_minutes(match["date"]),
-            original=match["file"] if last else parts[-1],
-            depth=depth,
-            verified=False,
-            group=" - ".join(group),
-            notes=[f"D2L submission {match['ids']} of {match['date']}"],
-        )
-    return None
-
-
 def d2l_name_key(name: str) -> str:
     """A D2L display name as the roster compares it: lowercased, single spaces."""
     return " ".join(name.lower().split())
@@ -340,67 +255,6 @@ def _d2l_minutes(date: str) -> int:
     month_day_year, clock, half = date.rsplit(" ", 2)
     moment = datetime.strptime(f"{month_day_year} {clock.zfill(4)} {half}", "%b %d, %Y %I%M %p")
     return int((moment - datetime(2000, 1, 1)).total_seconds() // 60)
-
-
-def _identify_nbgrader(parts: tuple[str, ...]) -> _Identity | None:
-    if "submitted" not in parts[:-3]:
-        return None
-    at = parts.index("submitted")
-    student, assignment = parts[at + 1], parts[at + 2]
-    return _Identity(
-        Platform.NBGRADER,
-        LmsKey("nbgrader", student),
-        name=student,
-        original=parts[-1],
-        depth=at + 3,
-        assignment=assignment,
-        notes=[f"nbgrader submitted/{student}/{assignment}"],
-    )
-
-
-def _identify_gradescope(parts: tuple[str, ...], metadata: dict[str, list[dict]]) -> _Identity:
-    folder = next(p for p in parts if p in metadata)
-    submitters = metadata[folder]
-    first = submitters[0] if submitters else {}
-    sid, email = str(first.get("sid") or "").strip(), str(first.get("email") or "").strip()
-    key = LmsKey("gradescope_sid", sid) if sid else LmsKey("email", email.lower() or folder)
-    identity = _Identity(
-        Platform.GRADESCOPE,
-        key,
-        name=str(first.get("name") or ""),
-        original=parts[-1],
-        depth=parts.index(folder) + 1,
-    )
-    if len(submitters) > 1:
-        others = ", ".join(str(s.get("sid") or s.get("email") or s.get("name")) for s in submitters)
-        identity.group = folder
-        identity.notes.append(f"group submission of {others}: graded for the first submitter")
-    return identity
-
-
-def identify(parts: tuple[str, ...], gradescope: dict[str, list[dict]] | None = None) -> _Identity:
-    """Who the file at these path parts (relative to the export's root) belongs to."""
-    if gradescope and any(p in gradescope for p in parts[:-1]):
-        return _identify_gradescope(parts, gradescope)
-    layouts = (
-        _identify_nbgrader,
-        _identify_moodle,
-        _identify_d2l,
-        _identify_blackboard,
-        _identify_canvas,
-    )
-    for identify_layout in layouts:
-        found = identify_layout(parts)
-        if found is not None:
-            return found
-    stem = PurePosixPath(parts[-1]).stem or parts[-1]
-    return _Identity(
-        Platform.FILE,
-        LmsKey("file", stem.lower()),
-        original=parts[-1],
-        depth=len(parts),
-        notes=["the file name is not an LMS export name: the student id is the file name"],
-    )
 
 
 def _gradescope_metadata(text: str) -> dict[str, list[dict]]:
@@ -425,200 +279,590 @@ def _gradescope_metadata(text: str) -> dict[str, list[dict]]:
     return folders
 
 
-# --- reading zips and folders ------------------------------------------------------------
+def clean_filename(name: str) -> str:
+    """A name as Moodle writes it into a download: moodle lib/moodlelib.php `clean_filename`
+    is `clean_param($string, PARAM_FILE)`, which drops control characters and
+    & < > " ` | ' : \\ / (`preg_replace('~[[:cntrl:]]|[&<>"`\\|\\':\\\\\\\\/]~u', '', ...)`);
+    downloader.php first replaces "_" by a space. "Chloé O'Brien" -> "Chloé OBrien"."""
+    return re.sub(r"[\x00-\x1f\x7f&<>\"`|':\\/]", "", name.replace("_", " "))
 
 
-def _hidden(parts: tuple[str, ...]) -> bool:
-    return any((p.startswith(".") and p not in (".", "..")) or p == "__MACOSX" for p in parts)
-
-
-def _printable(text: str) -> str:
-    """A name as it can go into a CSV: undecodable bytes and control characters replaced."""
-    text = os.fsencode(text).decode("utf-8", "replace")
-    return re.sub(r"[\x00-\x1f\x7f]", "?", text)
-
-
-def _safe_part(part: str) -> str:
-    part = re.sub(r"[^\w.\- ()+,@]", "_", _printable(part)).strip()
-    if part in ("", ".", ".."):
-        part = "_"
-    return part[:MAX_NAME_CHARS]
+# --- identity, per platform: (parts relative to the export's root, context) -> Identity -------
 
 
 @dataclass
-class _File:
-    """One file found in the input: where it is now, what it was called, how it was read."""
+class _Context:
+    """What a platform's rules need besides a file's path: read once per input."""
 
-    path: Path | None
-    source: str
-    parts: tuple[str, ...]  # path parts relative to the export's root, as the LMS wrote them
-    status: str | None = None
-    inherited: _Identity | None = None  # a file from a student's own zip
+    name: str  # the input's folder name after the root is found ("submitted", "inbound")
+    gradescope: dict[str, list[dict]] = field(default_factory=dict)
 
 
-def _member_status(info: zipfile.ZipInfo, total: int) -> str | None:
-    if info.flag_bits & 0x1:
-        return "not graded: encrypted in the zip"
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2):
-        if info.compress_type != zipfile.ZIP_LZMA:
-            return f"not graded: unsupported compression method {info.compress_type} in the zip"
-    too_big = info.file_size > MAX_NOTEBOOK_BYTES
-    bomb = (
-        info.compress_size
-        and info.file_size / info.compress_size > MAX_COMPRESSION_RATIO
-        and info.file_size > 10 * 1024**2
+def _canvas(parts: tuple[str, ...], ctx: _Context) -> Identity | None:
+    if len(parts) != 1:
+        return None  # Canvas's zip is flat (content_zipper.rb adds every file at its root)
+    parsed = parse_canvas_name(parts[0])
+    if parsed is None:
+        return None
+    anonymous = parsed["anonymous"]
+    identity = Identity(
+        LmsKey("canvas_anonymous" if anonymous else "canvas", parsed["student_id"]),
+        "Canvas anonymous id in the file name" if anonymous else "Canvas user id in the file name",
+        name=parsed["name"],
+        late=parsed["late"],
+        attachment=parsed["submission_id"],
+        original=parsed["original"],
+        verified=not anonymous,
+        submission=parts,
     )
-    if too_big or bomb:
-        return "not graded: too large in the zip"
-    if total + info.file_size > MAX_ZIP_TOTAL_BYTES:
-        return "not graded: the zip is too large to unpack"
+    if anonymous:
+        identity.notes.append(
+            f"anonymous grading ({anonymous}): the notebook's STUDENT_ID cannot be checked"
+        )
+    return identity
+
+
+def _moodle(parts: tuple[str, ...], ctx: _Context) -> Identity | None:
+    match = MOODLE_PREFIX.match(parts[0])
+    if match is None:
+        return None
+    folder = len(parts) > 1
+    if folder and match["rest"] not in (None, ""):
+        return None  # "<prefix>_file_x/..." is no folder Moodle writes
+    if not folder and not match["rest"]:
+        return None
+    name, number = match["name"].strip(), match["id"]
+    blind = name == "Participant"
+    if number is None:  # a team submission of students in no group: "Default group"
+        key, what = LmsKey("moodle_group", name.lower()), f"group {name}"
+    else:  # a participant id, or a group id in a team assignment (roster.py tells)
+        key, what = LmsKey("moodle_participant", number), f"participant {number}"
+    identity = Identity(
+        key,
+        "Moodle participant id in the folder name" if number else "Moodle team name",
+        name="" if blind else name,
+        original=parts[-1] if folder else match["rest"],
+        verified=not blind,
+        submission=parts[:1],
+        notes=[f"Moodle {what}"],
+    )
+    if blind:
+        identity.notes.append(
+            "blind marking: Moodle hides who this is; the notebook's STUDENT_ID binds the variant"
+        )
+    return identity
+
+
+def _blackboard(parts: tuple[str, ...], ctx: _Context) -> Identity | None:
+    match = BLACKBOARD_NAME.match(parts[0]) if len(parts) == 1 else None
+    if match is None or match["file"] is None:
+        return None
+    return Identity(
+        LmsKey("login", match["user"].lower()),
+        "Blackboard username in the file name",
+        name=match["user"],
+        attempt=int(match["date"].replace("-", "")),  # a later attempt sorts after
+        original=match["file"],
+        assignment=match["assignment"],
+        submission=(match["user"].lower(), match["date"]),
+        notes=[f"Blackboard attempt {match['date']}"],
+    )
+
+
+def _d2l(parts: tuple[str, ...], ctx: _Context) -> Identity | None:
+    folder = len(parts) > 1
+    match = (D2L_FOLDER if folder else D2L_FILE).match(parts[0])
+    if match is None:
+        return None
+    *group, name = match["who"].split(" - ")
+    return Identity(
+        LmsKey("d2l_name", d2l_name_key(name)),
+        "D2L display name in the download name",
+        name=name.strip(),
+        # a later submission of the same student has a later time (no seconds: ties keep
+        # the order of the names)
+        attempt=_d2l_minutes(match["date"]),
+        original=parts[-1] if folder else match["file"],
+        verified=False,
+        group=" - ".join(group),
+        submission=parts[:1],
+        notes=[f"D2L submission {match['ids']} of {match['date']}"],
+    )
+
+
+def _nbgrader_place(parts: tuple[str, ...], ctx: _Context) -> tuple[int, str] | None:
+    """(index of the student's folder in `parts`, layout) for nbgrader's layouts, or None."""
+    if ctx.name == "submitted" and len(parts) >= 3:
+        return 0, "submitted"
+    if ctx.name == "inbound" and len(parts) >= 2 and NBGRADER_INBOUND.match(parts[0]):
+        return 0, "inbound"
+    if parts[0] == "submitted" and len(parts) >= 4:
+        return 1, "submitted"
+    if parts[0] == "inbound" and len(parts) >= 3 and NBGRADER_INBOUND.match(parts[1]):
+        return 1, "inbound"
     return None
 
 
-def _unzip(zip_path: Path, source: str, target: Path) -> tuple[list[_File], str | None]:
-    """The zip's files, each written under `target` by its sanitised path; (files, problem)."""
-    try:
-        archive = _open_zip(zip_path, target)
-        infos = archive.infolist()
-    except Exception as err:  # BadZipFile, OSError, ValueError, a bad central directory...
-        return [], f"corrupt zip: {err}"[:200]
-    files: list[_File] = []
-    used: set[Path] = set()
-    total = 0
-    with archive:
-        for info in infos:
-            raw = _printable(info.filename.replace("\\", "/"))
-            member = PurePosixPath(raw)
-            parts = tuple(p for p in member.parts if p not in ("/", "")) or ("file",)
-            if info.is_dir() or _hidden(parts):
-                continue
-            file = _File(None, f"{source}:{raw}", parts)
-            files.append(file)
-            file.status = _member_status(info, total)
-            if file.status is not None:
-                continue
-            destination = target.joinpath(*(_safe_part(p) for p in parts))
-            while destination in used:
-                destination = destination.with_name("_" + destination.name)
-            used.add(destination)
-            try:
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                written = _copy_capped(archive, info, destination)
-            except Exception as err:  # NotImplementedError, BadZipFile, zlib.error, OSError...
-                file.status = f"corrupt zip member: {type(err).__name__}: {err}"[:200]
-                destination.unlink(missing_ok=True)
-                continue
-            if written is None:
-                file.status = "not graded: too large in the zip"
-                continue
-            total += written
-            file.path = destination
-    return files, None
-
-
-def _open_zip(zip_path: Path, workdir: Path) -> zipfile.ZipFile:
-    """The zip, also when a member's name claims UTF-8 (flag bit 11) but is not: Python
-    refuses the whole zip then, so such names are re-read as CP437 from a patched copy
-    (APPNOTE.TXT 4.4.4: without bit 11 a name is CP437), and every other file keeps its row."""
-    try:
-        return zipfile.ZipFile(zip_path)
-    except UnicodeDecodeError:
-        pass
-    data = bytearray(zip_path.read_bytes())
-    at = data.find(b"PK\x01\x02")
-    while at >= 0 and at + 46 <= len(data):
-        flags = int.from_bytes(data[at + 8 : at + 10], "little")
-        length = int.from_bytes(data[at + 28 : at + 30], "little")
-        name = bytes(data[at + 46 : at + 46 + length])
-        if flags & 0x800:
-            try:
-                name.decode("utf-8")
-            except UnicodeDecodeError:
-                data[at + 8 : at + 10] = (flags & ~0x800).to_bytes(2, "little")
-        at = data.find(b"PK\x01\x02", at + 46 + length)
-    workdir.mkdir(parents=True, exist_ok=True)
-    patched = workdir.with_name(workdir.name + "-names.zip")
-    patched.write_bytes(bytes(data))
-    return zipfile.ZipFile(patched)
-
-
-def _copy_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path) -> int | None:
-    """Copy one member, stopping at the cap whatever its header claims; None if over."""
-    written = 0
-    with archive.open(info) as source, open(destination, "wb") as target:
-        while chunk := source.read(1 << 20):
-            written += len(chunk)
-            if written > MAX_NOTEBOOK_BYTES:
-                break
-            target.write(chunk)
-    if written > MAX_NOTEBOOK_BYTES:
-        destination.unlink()
+def _nbgrader(parts: tuple[str, ...], ctx: _Context) -> Identity | None:
+    place = _nbgrader_place(parts, ctx)
+    if place is None:
         return None
-    return written
+    at, layout = place
+    if layout == "submitted":
+        student, assignment = parts[at], parts[at + 1]
+        return Identity(
+            LmsKey("nbgrader", student.lower()),
+            "nbgrader's student folder",
+            name=student,
+            original=parts[-1],
+            assignment=assignment,
+            submission=parts[: at + 2],
+            notes=[f"nbgrader submitted/{student}/{assignment}"],
+        )
+    match = NBGRADER_INBOUND.match(parts[at])
+    assert match is not None
+    return Identity(
+        LmsKey("nbgrader", match["student"].lower()),
+        "nbgrader's exchange folder name (inbound/)",
+        name=match["student"],
+        attempt=_nbgrader_order(match["timestamp"]),
+        original=parts[-1],
+        assignment=match["assignment"],
+        submission=parts[: at + 1],
+        notes=[f"nbgrader inbound {match['timestamp']}"],
+    )
 
 
-def _walk(folder: Path, source: str) -> list[_File]:
-    files = []
-    for path in sorted(folder.rglob("*")):
-        parts = path.relative_to(folder).parts
-        if _hidden(parts) or path.is_dir():
+def _nbgrader_order(timestamp: str) -> int:
+    """nbgrader's exchange timestamp ("%Y-%m-%d %H:%M:%S.%f %Z", nbgrader/exchange/abc/
+    exchange.py `timestamp_format`) as a sortable number; 0 if it is not one."""
+    digits = re.sub(r"\D", "", timestamp.rsplit(" ", 1)[0] if " " in timestamp else timestamp)
+    return int(digits[:20] or 0)
+
+
+def _gradescope(parts: tuple[str, ...], ctx: _Context) -> Identity | None:
+    if len(parts) < 2 or parts[0] not in ctx.gradescope:
+        return None  # metadata names only the export's own submission_<id>/ folders
+    submitters = ctx.gradescope[parts[0]]
+    first = submitters[0] if submitters else {}
+    sid, email = str(first.get("sid") or "").strip(), str(first.get("email") or "").strip()
+    key = LmsKey("gradescope_sid", sid.lower()) if sid else LmsKey("email", email.lower())
+    if not sid and not email:
+        return None
+    identity = Identity(
+        key,
+        "Gradescope's submission_metadata.yml (" + ("sid" if sid else "email") + ")",
+        name=str(first.get("name") or ""),
+        original=parts[-1],
+        submission=parts[:1],
+    )
+    if len(submitters) > 1:
+        others = ", ".join(str(s.get("sid") or s.get("email") or s.get("name")) for s in submitters)
+        identity.group = parts[0]
+        identity.notes.append(f"group submission of {others}: graded for the first submitter")
+    return identity
+
+
+def _files(parts: tuple[str, ...], ctx: _Context) -> Identity | None:
+    """Files mode: identity is read from the notebook later (step 4 needs the file)."""
+    return Identity(
+        LmsKey("notebook", ""), "the notebook's STUDENT_ID", original=parts[-1], submission=parts
+    )
+
+
+# --- the platforms' signatures ----------------------------------------------------------------
+
+Tree = list[tuple[str, ...]]
+
+
+def _all(tree: Tree, test: Callable[[tuple[str, ...]], bool]) -> bool:
+    return bool(tree) and all(test(p) for p in tree)
+
+
+def _canvas_signature(tree: Tree, name: str) -> bool:
+    return _all(tree, lambda p: len(p) == 1 and parse_canvas_name(p[0]) is not None)
+
+
+def _moodle_signature(tree: Tree, name: str) -> bool:
+    ctx = _Context(name)
+    return _all(tree, lambda p: _moodle(p, ctx) is not None)
+
+
+def _blackboard_signature(tree: Tree, name: str) -> bool:
+    receipt = any(
+        len(p) == 1 and p[0].endswith(".txt") and BLACKBOARD_NAME.match(p[0]) for p in tree
+    )
+    return receipt and _all(tree, lambda p: len(p) == 1 and BLACKBOARD_NAME.match(p[0]) is not None)
+
+
+def _d2l_signature(tree: Tree, name: str) -> bool:
+    ctx = _Context(name)
+    rest = [p for p in tree if p != (D2L_INDEX,)]
+    return _all(rest, lambda p: _d2l(p, ctx) is not None)
+
+
+def _gradescope_signature(tree: Tree, name: str) -> bool:
+    rest = [p for p in tree if p != (GRADESCOPE_METADATA,)]
+    return (GRADESCOPE_METADATA,) in tree and _all(
+        rest, lambda p: len(p) >= 2 and GRADESCOPE_FOLDER.match(p[0]) is not None
+    )
+
+
+def _nbgrader_signature(tree: Tree, name: str) -> bool:
+    ctx = _Context(name)
+    if name in ("submitted", "inbound"):
+        return _all(tree, lambda p: _nbgrader_place(p, ctx) is not None)
+    return any(_nbgrader_place(p, ctx) is not None for p in tree)
+
+
+@dataclass(frozen=True)
+class Signature:
+    """How a platform's export is recognised, where its identity comes from, what is refused,
+    and the platform source each is taken from (docs/platforms.md shows the same)."""
+
+    platform: Platform
+    layout: str
+    identity: str
+    refused: str
+    source: str
+    matches: Callable[[Tree, str], bool]
+    identify: Callable[[tuple[str, ...], _Context], Identity | None]
+
+
+SIGNATURES: tuple[Signature, ...] = (
+    Signature(
+        Platform.CANVAS,
+        "every file at the root, named <sortable name>[_LATE]_<user id>_<attachment id>_<file> "
+        "(or _text.html / _link.html; [LATE_]anon_<id>_... under anonymous grading)",
+        "the Canvas user id (anonymous: the anonymous id; the notebook's STUDENT_ID binds the "
+        "variant and the row says so)",
+        "a file in a sub-folder; anything inside a student's own zip never names anyone",
+        "canvas-lms lib/content_zipper.rb (get_filename, add_upload_submission), lib/anonymity.rb",
+        _canvas_signature,
+        _canvas,
+    ),
+    Signature(
+        Platform.MOODLE,
+        "every top-level name is <Full Name>_<participant id>_assignsubmission_<plugin> "
+        "(a folder: 4.1+ without, <= 4.0 with a trailing '_'), or the same followed by "
+        "_<file> (without folders); Participant_<id>_... (blind marking); <Team>_<group id>_... "
+        "(team submissions)",
+        "the participant id (per assignment) in the top-level name, mapped by the grading "
+        "worksheet; blind marking: the participant id, the notebook's STUDENT_ID binds the variant",
+        "anything below the top-level folder never names anyone",
+        "moodle mod/assign/classes/downloader.php (get_student_prefix, "
+        "load_submissionplugin_filelist), mod/assign/locallib.php (<= 4.0), lib/moodlelib.php "
+        "clean_param PARAM_FILE",
+        _moodle_signature,
+        _moodle,
+    ),
+    Signature(
+        Platform.D2L,
+        "every top-level name is '<n>-<n> - [<group> - ]<First Last> - <Mon D, YYYY HMM AM>' "
+        "(a folder, or ' - <file>' after it), and D2L's index.html",
+        "the display name, mapped to the OrgDefinedId by the D2L grades export (--roster)",
+        "a display name two students share matches nobody",
+        "no public specification: saritonin/academic-shell-scripts rename_and_move.sh, kodiak",
+        _d2l_signature,
+        _d2l,
+    ),
+    Signature(
+        Platform.BLACKBOARD,
+        "every file at the root, named <assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>"
+        "[_<file>], with a .txt receipt per attempt",
+        "the username, mapped by the roster's login column; the latest attempt is graded",
+        "a file in a sub-folder",
+        "no public specification: vangef/BBGradebookOrganiser utils/organiser.py",
+        _blackboard_signature,
+        _blackboard,
+    ),
+    Signature(
+        Platform.GRADESCOPE,
+        "submission_metadata.yml at the export's root and submission_<id>/ folders",
+        "the root metadata's :sid: (else :email:) of the folder's first submitter",
+        "a submission_metadata.yml anywhere else (inside a student's upload) is only a file",
+        "Gradescope's Export Submissions (its submission_metadata.yml)",
+        _gradescope_signature,
+        _gradescope,
+    ),
+    Signature(
+        Platform.NBGRADER,
+        "submitted/<student>/<assignment>/... (a course folder, or its submitted/ folder), or "
+        "the exchange's inbound/<student>+<assignment>+<timestamp>[+<random>]/...",
+        "the student folder (or the exchange folder's student); timestamp.txt gives the time",
+        "in a course folder everything but submitted/ (source/, release/, autograded/) is the "
+        "instructor's and is not read; timestamp.txt and submission_secret.txt are nbgrader's",
+        "nbgrader CourseDirectory.directory_structure, exchange/default/submit.py init_dest, "
+        "exchange/default/collect.py, plugins/export.py CsvExportPlugin",
+        _nbgrader_signature,
+        _nbgrader,
+    ),
+)
+_BY_PLATFORM = {s.platform: s for s in SIGNATURES}
+
+
+def _root(tree: Tree, name: str) -> tuple[Tree, str, int]:
+    """The export's root: a zip or folder that wraps everything in one folder (a Gradescope
+    export's "assignment_123_export/") is read from inside it, unless the wrapper is itself
+    part of a layout (one Moodle student's folder)."""
+    depth = 0
+    while (
+        depth < 2
+        and tree
+        and all(len(p) >= 2 for p in tree)
+        and len({p[0] for p in tree}) == 1
+        and not any(s.matches(tree, name) for s in SIGNATURES)
+    ):
+        name = tree[0][0]
+        tree = [p[1:] for p in tree]
+        depth += 1
+    return tree, name, depth
+
+
+def detect(tree: Tree, name: str) -> Platform:
+    """The platform whose signature this export has; PlatformError if it looks partly like
+    one or has several's; FILES if nothing in it is any platform's."""
+    matched = [s.platform for s in SIGNATURES if s.matches(tree, name)]
+    if len(matched) == 1:
+        return matched[0]
+    options = "--lms " + "|".join(LMS_CHOICES)
+    if matched:
+        raise PlatformError(
+            f"{name}: this export looks like {' and '.join(p.value for p in matched)} at once; "
+            f"say which it is with {options}"
+        )
+    ctx = _Context(name)
+    partly = [
+        s.platform.value
+        for s in SIGNATURES
+        if s.platform is not Platform.GRADESCOPE and any(s.identify(p, ctx) for p in tree)
+    ]
+    if any(p[-1] == GRADESCOPE_METADATA for p in tree):
+        partly.append("gradescope")
+    if partly:
+        raise PlatformError(
+            f"{name}: some files are named like a {' or '.join(partly)} export, but the export "
+            f"as a whole is not one (its structure matches no platform's); say which platform "
+            f"it came from with {options} (or --lms files: every notebook's own STUDENT_ID)"
+        )
+    return Platform.FILES
+
+
+# --- intake -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Input:
+    """One path the TA gave: its listing, its platform, its root."""
+
+    path: Path
+    tree: Tree
+    name: str
+    depth: int = 0
+    single: bool = False  # a single file that is not a zip
+
+
+def _listing(path: Path) -> _Input:
+    if path.is_dir():
+        files = unpack.walk(path, "")
+        tree = [f.parts for f in files]
+        name = path.resolve().name
+    elif path.suffix.lower() == ".zip":
+        tree, name = unpack.member_names(path), path.stem
+    else:
+        return _Input(path, [(path.name,)], path.name, single=True)
+    root, name, depth = _root(tree, name)
+    return _Input(path, root, name, depth)
+
+
+def decide_platform(inputs: list[_Input], given: Platform | None) -> tuple[Platform, str]:
+    """The batch's one platform: given (--lms), else every input's signature, which must
+    agree."""
+    if given is not None:
+        return given, "--lms"
+    found = {}
+    for item in inputs:
+        if not item.single and not item.tree:
+            continue  # an empty or unreadable zip has no say (it gets its own row)
+        platform = Platform.FILES if item.single else detect(item.tree, printable(item.path.name))
+        found.setdefault(platform, []).append(printable(item.path.name))
+    if len(found) > 1:
+        said = "; ".join(f"{p.value}: {', '.join(names)}" for p, names in found.items())
+        raise PlatformError(
+            f"these inputs are not one platform's export ({said}): grade them separately, "
+            "or say which platform they came from with --lms " + "|".join(LMS_CHOICES)
+        )
+    platform = next(iter(found), Platform.FILES)
+    return platform, "the export's structure"
+
+
+def intake(
+    paths: list[str | Path],
+    workdir: str | Path,
+    *,
+    platform: Platform | str | None = None,
+    roster: Roster | None = None,
+    release_stem: str = RELEASE_STEM,
+    limits: UnpackLimits | None = None,
+) -> Batch:
+    """Every file under `paths` as an Entry, read by the batch's one platform's rules."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    given = Platform(platform) if platform else None
+    if given is Platform.PRAIRIELEARN:
+        raise PlatformError(
+            "PrairieLearn grades each submission itself: use its external grader "
+            "(`commslab prairielearn`, docs/platforms.md), not `commslab grade`"
+        )
+    entries: list[Entry] = []
+    inputs: list[_Input] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            entries.append(Entry(None, printable(str(raw)), "", status="missing: no such file"))
             continue
-        shown = _printable("/".join(parts))
-        status = "not graded: a symbolic link" if path.is_symlink() else None
-        files.append(_File(None if status else path, f"{source}{shown}", parts, status))
-    return files
+        inputs.append(_listing(path))
+    chosen, decided_by = decide_platform(inputs, given)
+    budget = Budget(limits or UnpackLimits())
+    skipped: list[str] = []
+    for item in inputs:
+        entries.extend(_read(item, chosen, workdir, budget, skipped))
+    if chosen is Platform.FILES:
+        for entry in entries:
+            _identify_by_notebook(entry)
+    if roster is not None:
+        for entry in entries:
+            apply_roster(entry, roster)
+    for entry in entries:
+        if entry.platform is Platform.D2L and not entry.verified and entry.status is None:
+            entry.notes.append(
+                "D2L names the student by display name only: the notebook's STUDENT_ID was "
+                "used (give the D2L grades export as --roster to check it)"
+            )
+    choose_notebooks(entries, release_stem)
+    return Batch(chosen, decided_by, entries, skipped)
 
 
-def _is_zip(file: _File) -> bool:
+def collect(
+    paths: list[str | Path],
+    workdir: str | Path,
+    *,
+    platform: Platform | str | None = None,
+    roster: Roster | None = None,
+    release_stem: str = RELEASE_STEM,
+    limits: UnpackLimits | None = None,
+) -> list[Entry]:
+    """intake(...).entries."""
+    return intake(
+        paths, workdir, platform=platform, roster=roster, release_stem=release_stem, limits=limits
+    ).entries
+
+
+def _read(
+    item: _Input, platform: Platform, workdir: Path, budget: Budget, skipped: list[str]
+) -> list[Entry]:
+    """The entries of one input, identified by `platform`'s rules."""
+    shown = printable(item.path.name)
+    if item.path.is_dir():
+        files = unpack.walk(item.path, "" if item.path == Path(".") else f"{shown}/")
+    elif item.single:
+        files = [File(item.path, shown, (item.path.name,))]
+    else:
+        target = workdir / f"in-{len(list(workdir.iterdir())):03d}"
+        files, problem = unpack.unzip(item.path, shown, target, budget)
+        if problem is not None:
+            return [Entry(None, shown, "", status=problem, platform=platform)]
+    for file in files:
+        file.parts = file.parts[item.depth :] or file.parts[-1:]
+    ctx = _Context(item.name)
+    signature = _BY_PLATFORM.get(platform)
+    identify = signature.identify if signature else _files
+    if platform is Platform.GRADESCOPE:
+        ctx.gradescope = _gradescope_files(files)
+    stamps = _nbgrader_timestamps(files) if platform is Platform.NBGRADER else {}
+    entries = []
+    for file in files:
+        if _bookkeeping(file, platform, ctx):
+            skipped.append(file.source)
+            continue
+        identity = identify(file.parts, ctx)
+        if identity is None:
+            entries.append(_unplaced(file, platform))
+            continue
+        if _is_zip(file) and file.status is None:
+            found = _student_zip(file, identity, platform, workdir, budget)
+        else:
+            found = [_entry(file, identity, platform)]
+        for entry in found:
+            entry.timestamp = stamps.get(identity.submission, "")
+        entries.extend(found)
+    return entries
+
+
+def _bookkeeping(file: File, platform: Platform, ctx: _Context) -> bool:
+    """Files the platform wrote about the submissions (or an instructor's course files),
+    not submissions: they get no row."""
+    parts = file.parts
+    if platform is Platform.GRADESCOPE:
+        return parts == (GRADESCOPE_METADATA,)
+    if platform is Platform.D2L:
+        return parts == (D2L_INDEX,)
+    if platform is Platform.BLACKBOARD:
+        match = BLACKBOARD_NAME.match(parts[0]) if len(parts) == 1 else None
+        return match is not None and match["file"] is None  # the attempt's receipt
+    if platform is Platform.NBGRADER:
+        place = _nbgrader_place(parts, ctx)
+        if place is None:  # a course folder's source/, release/, gradebook.db...
+            return ctx.name not in ("submitted", "inbound") and parts[0] not in (
+                "submitted",
+                "inbound",
+            )
+        at, layout = place
+        folder = at + (2 if layout == "submitted" else 1)
+        return len(parts) == folder + 1 and parts[-1] in NBGRADER_BOOKKEEPING
+    return False
+
+
+def _unplaced(file: File, platform: Platform) -> Entry:
+    """A file the platform did not put where it puts submissions: its row names nobody."""
+    return Entry(
+        file.path,
+        file.source,
+        "",
+        original=file.parts[-1],
+        status=file.status
+        or f"not graded: not where {platform.value} puts a submission (no identity read from it)",
+        platform=platform,
+    )
+
+
+def _is_zip(file: File) -> bool:
     return file.path is not None and file.parts[-1].lower().endswith(".zip")
 
 
-def _read_input(path: Path, workdir: Path) -> tuple[list[_File], str | None]:
-    """The files of one input path: a folder, a zip (unpacked) or a single file."""
-    if path.is_dir():
-        return _walk(path, "" if path == Path(".") else f"{_printable(path.name)}/"), None
-    if path.suffix.lower() == ".zip":
-        target = workdir / f"in-{len(list(workdir.iterdir())):03d}"
-        files, problem = _unzip(path, _printable(path.name), target)
-        return files, problem
-    return [_File(path, _printable(path.name), (path.name,))], None
+def _student_zip(
+    file: File, identity: Identity, platform: Platform, workdir: Path, budget: Budget
+) -> list[Entry]:
+    """A zip the student uploaded is opened once; its files keep the zip's identity (no name
+    inside it is read for an identity); a zip inside it is not opened."""
+    assert file.path is not None
+    target = workdir / f"student-{len(list(workdir.iterdir())):03d}"
+    inner, problem = unpack.unzip(file.path, file.source, target, budget)
+    if problem is not None or not inner:
+        file.status = problem or "not graded: an empty zip"
+        return [_entry(file, identity, platform)]
+    entries = []
+    for member in inner:
+        if member.parts[-1].lower().endswith(".zip") and member.status is None:
+            member.status = "not graded: a zip inside a zip (upload the notebook itself)"
+        entry = _entry(member, identity, platform, original=member.parts[-1])
+        entry.notes.append(f"from the student's zip {identity.original}")
+        entries.append(entry)
+    return entries
 
 
-def _expand_student_zips(files: list[_File], workdir: Path, gradescope: dict) -> list[_File]:
-    """A zip the student uploaded is opened once; its files keep the zip's identity."""
-    expanded: list[_File] = []
-    for file in files:
-        if not _is_zip(file) or file.status is not None or file.inherited is not None:
-            expanded.append(file)
-            continue
-        identity = identify(file.parts, gradescope)
-        target = workdir / f"student-{len(list(workdir.iterdir())):03d}"
-        assert file.path is not None
-        inner, problem = _unzip(file.path, file.source, target)
-        if problem is not None:
-            file.status = problem
-            expanded.append(file)
-            continue
-        if not inner:
-            file.status = "not graded: an empty zip"
-            expanded.append(file)
-            continue
-        for member in inner:
-            member.inherited = identity
-            if member.parts[-1].lower().endswith(".zip") and member.status is None:
-                member.status = "not graded: a zip inside a zip (upload the notebook itself)"
-            expanded.append(member)
-    return expanded
-
-
-def _entry(file: _File, gradescope: dict) -> Entry:
-    if file.inherited is not None:
-        identity = file.inherited
-        original = file.parts[-1]
-        notes = [*identity.notes, f"from the student's zip {identity.original}"]
-    else:
-        identity = identify(file.parts, gradescope)
-        original, notes = identity.original or file.parts[-1], list(identity.notes)
+def _entry(file: File, identity: Identity, platform: Platform, original: str = "") -> Entry:
+    original = original or identity.original or file.parts[-1]
     entry = Entry(
         file.path,
         file.source,
@@ -628,71 +872,128 @@ def _entry(file: _File, gradescope: dict) -> Entry:
         resubmission=copy_number(original)[1],
         original=original,
         late=identity.late,
-        notes=notes,
+        notes=list(identity.notes),
         status=file.status,
-        platform=identity.platform,
+        platform=platform,
         key=identity.key,
         verified=identity.verified,
         group=identity.group,
         assignment=identity.assignment,
+        attempt=identity.attempt,
+        identity_source=identity.source,
     )
     if entry.late:
         entry.notes.append("late")
+    if entry.status is None and entry.path is not None and not is_notebook(entry):
+        entry.status = _not_a_notebook(entry)
     return entry
 
 
-def collect(
-    paths: list[str | Path],
-    workdir: str | Path,
-    *,
-    roster: Roster | None = None,
-    release_stem: str = RELEASE_STEM,
-) -> list[Entry]:
-    """Every file under `paths` as an Entry (zips unpacked into `workdir`), in input order,
-    each LMS identity mapped to its student through the roster (if any), then the
-    one-notebook-per-student rule applied."""
+def _not_a_notebook(entry: Entry) -> str:
+    what = "a Canvas text entry or URL" if entry.original in ("text.html", "link.html") else ""
+    return "not a notebook" + (f" ({what})" if what else "") + ": only notebooks are graded"
+
+
+def looks_like_notebook(path: Path) -> bool:
+    """True if the file's content is a Jupyter notebook (JSON with a "cells" list, or an
+    nbformat 3 "worksheets" one), whatever its name."""
+    try:
+        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            return False
+        with open(path, "rb") as f:
+            start = f.read(64).lstrip()
+            if not start.startswith(b"{"):
+                return False
+            f.seek(0)
+            data = json.loads(f.read().decode("utf-8", "replace"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and (isinstance(data.get("cells"), list) or "worksheets" in data)
+
+
+def is_notebook(entry: Entry) -> bool:
+    """A notebook by its name (.ipynb: the grader says why if it is broken) or its content."""
+    if entry.path is None:
+        return False
+    if entry.original.lower().endswith(".ipynb") or entry.file_name.lower().endswith(".ipynb"):
+        return True
+    return looks_like_notebook(entry.path)
+
+
+def _identify_by_notebook(entry: Entry) -> None:
+    """Files mode: the notebook's own STUDENT_ID is the identity (nothing else names anyone)."""
+    if entry.status is not None or entry.path is None:
+        return
+    from commslab.grading.notebook import read_submission
+
+    claimed = str(read_submission(entry.path).student_id or "").strip().lower()
+    entry.key = LmsKey("notebook", claimed)
+    entry.student_id = claimed
+    entry.identity_source = "the notebook's STUDENT_ID (no platform names the student)"
+    if claimed:
+        entry.notes.append("identity: the notebook's STUDENT_ID (a file with no platform's name)")
+    else:
+        entry.notes.append("the notebook has no STUDENT_ID and no platform names the student")
+
+
+def _nbgrader_timestamps(files: list[File]) -> dict[tuple[str, ...], str]:
+    """nbgrader's timestamp.txt per submission folder, for grades_nbgrader.csv's `timestamp`
+    column (nbgrader plugins/export.py CsvExportPlugin writes submission.timestamp there)."""
+    stamps: dict[tuple[str, ...], str] = {}
+    for file in files:
+        if file.parts[-1] == "timestamp.txt" and file.path is not None:
+            try:
+                text = file.path.read_text(encoding="utf-8", errors="replace")[:64]
+            except OSError:
+                continue
+            stamps[file.parts[:-1]] = printable(text.strip())
+    return stamps
+
+
+def _gradescope_files(files: list[File]) -> dict[str, list[dict]]:
+    """The export's own submission_metadata.yml (at its root only)."""
+    for file in files:
+        if file.parts == (GRADESCOPE_METADATA,) and file.path is not None:
+            text = file.path.read_text(encoding="utf-8", errors="replace")
+            return _gradescope_metadata(text)
+    return {}
+
+
+def collect_upload(folder: Path, workdir: str | Path, *, platform: Platform) -> list[Entry]:
+    """One student's upload (Gradescope's /autograder/submission, PrairieLearn's
+    /grade/student): every file a row, the student is whoever the platform says (the caller
+    sets it), one notebook chosen by the same rule as a batch; nothing in the upload is read
+    for an identity."""
+    budget = Budget()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    identity = Identity(LmsKey("upload", "upload"), f"{platform.value}'s own record")
     entries: list[Entry] = []
-    for raw in paths:
-        path = Path(raw)
-        if not path.exists():
-            entries.append(Entry(None, str(raw), path.stem, status="missing: no such file"))
-            continue
-        try:
-            files, problem = _read_input(path, workdir)
-        except Exception as err:  # an unreadable folder: its own row, the batch goes on
-            files, problem = [], f"unreadable: {type(err).__name__}: {err}"[:200]
-        if problem is not None:
-            entries.append(Entry(None, _printable(path.name), path.stem.lower(), status=problem))
-            continue
-        gradescope = _gradescope_files(files)
-        d2l = any(D2L_FOLDER.match(p) for f in files for p in f.parts[:-1])
-        files = [f for f in files if not _bookkeeping(f, gradescope, d2l)]
-        for file in _expand_student_zips(files, workdir, gradescope):
-            entries.append(_entry(file, gradescope))
-    if roster is not None:
-        for entry in entries:
-            apply_roster(entry, roster)
-    for entry in entries:
-        if entry.platform is Platform.D2L and not entry.verified:
-            entry.notes.append(
-                "D2L names the student by display name only: the notebook's STUDENT_ID was "
-                "used (give the D2L grades export as --roster to check it)"
-            )
-    choose_notebooks(entries, release_stem)
+    for file in unpack.walk(folder, ""):
+        if _is_zip(file) and file.status is None:
+            identity.original = file.parts[-1]
+            entries.extend(_student_zip(file, identity, platform, workdir, budget))
+        else:
+            entries.append(_entry(file, identity, platform, original=file.parts[-1]))
+    choose_notebooks(entries)
     return entries
+
+
+def graded(entries: list[Entry]) -> Entry | None:
+    """The one entry of an upload that is graded (a notebook, not superseded)."""
+    return next((e for e in entries if e.status is None and e.path is not None), None)
 
 
 def apply_roster(entry: Entry, roster: Roster) -> None:
     """The entry's student id becomes the roster's; an identity the roster does not know
     keeps the LMS's id and says so (it is never guessed)."""
-    if entry.key is None:
+    if entry.key is None or not entry.key.value:
         return
     student = roster.match(entry.key, name=entry.name)
     if student is None:
         entry.notes.append(
-            f"not in the roster ({entry.key.kind} {entry.key.value}): graded under the LMS id"
+            f"not in the roster ({entry.key.kind} {entry.key.value}): graded under this id, "
+            "for the TA to check"
         )
         entry.in_roster = False
         return
@@ -733,48 +1034,30 @@ def canvas_group_submission(file_name_part: str, group: str) -> bool:
     return file_name_part == re.sub(r"[^\w]", "", name)
 
 
-def _gradescope_files(files: list[_File]) -> dict[str, list[dict]]:
-    metadata: dict[str, list[dict]] = {}
-    for file in files:
-        if file.parts[-1] == GRADESCOPE_METADATA and file.path is not None:
-            text = file.path.read_text(encoding="utf-8", errors="replace")
-            metadata.update(_gradescope_metadata(text))
-    return metadata
-
-
-def _bookkeeping(file: _File, gradescope: dict, d2l: bool) -> bool:
-    """Files the platform wrote about the submissions, not submissions."""
-    name = file.parts[-1]
-    if name == GRADESCOPE_METADATA and gradescope:
-        return True
-    if name == D2L_INDEX and d2l and not any(D2L_FOLDER.match(p) for p in file.parts[:-1]):
-        return True  # D2L's table of contents, not inside a student's folder
-    return name in NOT_SUBMISSIONS and "submitted" in file.parts
-
-
 # --- one notebook per student ------------------------------------------------------------
 
 
-def _is_notebook_name(entry: Entry) -> bool:
-    return entry.original.lower().endswith(".ipynb") or entry.file_name.lower().endswith(".ipynb")
-
-
 def _preference(entry: Entry, release_stem: str) -> tuple:
-    """Larger is preferred: named like the release, then the highest copy number, then the
-    last upload (attachment id), then the name (a stable order for the rest)."""
+    """Larger is preferred: the platform's latest attempt, then (within one attempt) a file
+    named .ipynb, named like the release, its highest copy number, the last uploaded
+    (attachment id), then the name (a stable order for the rest)."""
+    release = named_like_release(entry.original, release_stem)
     return (
-        named_like_release(entry.original, release_stem),
-        entry.resubmission if named_like_release(entry.original, release_stem) else 0,
+        entry.attempt,
+        entry.original.lower().endswith(".ipynb"),
+        release,
+        entry.resubmission if release else 0,
         entry.submission_id,
         entry.source,
     )
 
 
 def choose_notebooks(entries: list[Entry], release_stem: str = RELEASE_STEM) -> None:
-    """Per student, grade one notebook; the others get "not graded: ..." and a mention."""
+    """Per student, grade one notebook; every other notebook of theirs is not graded and
+    flagged for the TA (its own row says which one is graded)."""
     by_student: dict[tuple[str, str], list[Entry]] = {}
     for e in entries:
-        if e.status is None and e.path is not None and _is_notebook_name(e):
+        if e.status is None and e.path is not None and e.student_id:
             kind = e.key.kind if e.key else "file"
             by_student.setdefault((kind, e.student_id.lower()), []).append(e)
     for group in by_student.values():
@@ -783,7 +1066,7 @@ def choose_notebooks(entries: list[Entry], release_stem: str = RELEASE_STEM) -> 
         chosen = max(group, key=lambda e: _preference(e, release_stem))
         others = [e for e in group if e is not chosen]
         chosen.notes.append(
-            "other notebooks in this submission (not graded): "
+            "other notebooks of this student (not graded, for the TA to look at): "
             + ", ".join(e.original for e in others)
         )
         for e in others:
@@ -791,11 +1074,15 @@ def choose_notebooks(entries: list[Entry], release_stem: str = RELEASE_STEM) -> 
 
 
 def _not_chosen(entry: Entry, chosen: Entry, release_stem: str) -> str:
+    if entry.attempt < chosen.attempt:
+        return f"superseded (a later attempt is graded: {chosen.file_name})"
     if copy_number(entry.original)[0] == copy_number(chosen.original)[0]:
         return f"superseded (a later upload is graded: {chosen.file_name})"
     if named_like_release(chosen.original, release_stem):
-        return f"not graded: {chosen.original} is graded (the notebook named like the release)"
-    return f"not graded: {chosen.original} is graded (the last notebook uploaded)"
+        why = "the notebook named like the release"
+    else:
+        why = "the last notebook uploaded"
+    return f"not graded: {chosen.original} is graded ({why}); a TA should look at this one"
 
 
 def cleanup(workdir: str | Path) -> None:

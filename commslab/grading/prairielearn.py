@@ -103,10 +103,7 @@ def prairielearn_command(
     term: str | None, grade_dir: Path, autograder_dir: Path | None, course: Course
 ) -> None:
     """PrairieLearn's external-grader entrypoint: grade /grade/student, write results.json."""
-    from commslab.grading import hosted, lms
     from commslab.grading.grade import GradeResult
-    from commslab.grading.notebook import read_submission
-    from commslab.grading.sandbox import Limits
 
     term = course.term_or(term)
     autograder_dir = autograder_dir or course.autograder
@@ -116,15 +113,47 @@ def prairielearn_command(
         given = str((params or {}).get("student_id") or "").strip()
     except (OSError, ValueError, AttributeError):
         given = ""
+    results_dir = grade_dir / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        result, sandbox = _grade_student(grade_dir, term, given, autograder_dir)
+    except Exception as err:  # a grader error is a result (PrairieLearn shows it), never silence
+        result = GradeResult.failed(
+            path=None,
+            term=term,
+            student_id=given,
+            status=f"grader error: {type(err).__name__}: {err}"[:300],
+            autograder_dir=autograder_dir,
+        )
+        sandbox = []
+    results = prairielearn_results(result, verified=bool(given))
+    if sandbox and results.get("gradable"):
+        results["output"] = "\n".join([*sandbox, results["output"]])
+    out = grade_dir / "results" / "results.json"
+    out.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    click.echo(f"{result.student_id}: {result.score:g}/{result.max_score:g} ({result.status})")
+
+
+def _grade_student(grade_dir: Path, term: str, given: str, autograder_dir: Path):
+    """(GradeResult, sandbox lines) of /grade/student: its one notebook (lms.collect_upload:
+    the same rule as every batch), graded for `given` (the question's id) or its STUDENT_ID."""
+    from commslab.grading import hosted, lms
+    from commslab.grading.grade import GradeResult
+    from commslab.grading.notebook import read_submission
+    from commslab.grading.sandbox import Limits
+
+    results_dir = grade_dir / "results"
     with tempfile.TemporaryDirectory(prefix="commslab-pl-") as workdir:
         student = grade_dir / "student"
-        entries = lms.collect([student], workdir) if student.is_dir() else []
-        notebooks = [e for e in entries if e.status is None and lms._is_notebook_name(e)]
-        results_dir = grade_dir / "results"
-        results_dir.mkdir(parents=True, exist_ok=True)
+        entries = (
+            lms.collect_upload(student, workdir, platform=lms.Platform.PRAIRIELEARN)
+            if student.is_dir()
+            else []
+        )
+        chosen = lms.graded(entries)
         sandbox: list[str] = []
-        if notebooks:
-            path = notebooks[0].path
+        if chosen is not None:
+            path = chosen.path
             claimed = read_submission(path).student_id
             result, sandbox = hosted.grade_hosted(  # never runs the code bare
                 path,
@@ -142,9 +171,4 @@ def prairielearn_command(
                 status="no notebook submitted",
                 autograder_dir=autograder_dir,
             )
-    results = prairielearn_results(result, verified=bool(given))
-    if sandbox and results.get("gradable"):
-        results["output"] = "\n".join([*sandbox, results["output"]])
-    out = grade_dir / "results" / "results.json"
-    out.write_text(json.dumps(results, indent=1), encoding="utf-8")
-    click.echo(f"{result.student_id}: {result.score:g}/{result.max_score:g} ({result.status})")
+    return result, sandbox

@@ -175,6 +175,7 @@ def _gradebook_rows(results: list[GradeResult]) -> dict[str, GradeResult]:
     """Per student id, the row the gradebook takes: not superseded, best score; each member
     of a group submission gets the group's row (unless they have a row of their own)."""
     best: dict[str, GradeResult] = {}
+    results = [r for r in results if r.student_id]  # a file no platform named: no student
     for r in results:
         if r.status.startswith(("superseded", "not graded: ")):
             continue
@@ -195,7 +196,7 @@ def _file_names(results: list[GradeResult]) -> list[str]:
     names, used = [], set()
     for r in results:
         name = _safe(r.student_id)
-        if chosen[r.student_id] is not r:
+        if chosen.get(r.student_id) is not r:
             name += "__" + _safe(Path(r.file.rsplit(":", 1)[-1]).stem)
         base, n = name, 2
         while name in used:
@@ -213,6 +214,7 @@ def write_outputs(
     canvas_assignment_id: str | None = None,
     roster: Roster | None = None,
     nbgrader_assignment: str | None = None,
+    nbgrader_timestamps: dict[str, str] | None = None,
 ) -> Path:
     out = Path(out_dir)
     for sub in ("feedback", "results"):
@@ -221,17 +223,32 @@ def write_outputs(
     names = _file_names(results)
     _grades_csv(results, questions, out / "grades.csv")
     _canvas_csv(results, out / "gradebook_canvas.csv", assignment, canvas_assignment_id, roster)
+    _canvas_anonymous_csv(results, out / "gradebook_canvas_anonymous.csv")
     if roster is not None and roster.source == "moodle":
         _moodle_worksheet(results, roster, out / "gradebook_moodle.csv")
     if roster is not None and roster.source == "d2l":
         _d2l_import(results, roster, assignment, out / "gradebook_d2l.csv")
     if nbgrader_assignment:
-        _nbgrader_csv(results, nbgrader_assignment, out / "grades_nbgrader.csv")
+        if nbgrader_timestamps is None:  # as `commslab grade` stored them with the batch
+            nbgrader_timestamps = _stored_meta(out).get("nbgrader_timestamps") or {}
+        _nbgrader_csv(
+            results, nbgrader_assignment, out / "grades_nbgrader.csv", nbgrader_timestamps
+        )
     for r, name in zip(results, names, strict=True):
         (out / "feedback" / f"{name}.md").write_text(_feedback_md(r, assignment), "utf-8")
         (out / "results" / f"{name}.json").write_text(results_json(r), "utf-8")
     _written(results, out)
     return out
+
+
+def _stored_meta(out: Path) -> dict:
+    """gradebook.json's meta (commslab.grading.gradebook.save), {} if there is none."""
+    import json
+
+    try:
+        return json.loads((out / "gradebook.json").read_text(encoding="utf-8")).get("meta", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 def _questions(results: list[GradeResult]) -> list[str]:
@@ -312,6 +329,8 @@ def _canvas_csv(
         )
         for student_id in sorted(rows):
             r, row = rows[student_id], known.get(student_id)
+            if student_id.startswith(ANONYMOUS_PREFIX):
+                continue  # see _canvas_anonymous_csv
             points = [_number(r.score)]
             if bonus:
                 points.append(_number(r.bonus) if r.bonus_max else "")
@@ -321,6 +340,33 @@ def _canvas_csv(
             else:
                 name = r.lms_name or names.get(student_id, "")
                 writer.writerow([name, student_id, "", "", "", *points])
+
+
+ANONYMOUS_PREFIX = "anon-"  # lms.anonymous_number: a Canvas anonymous id
+
+
+def _canvas_anonymous_csv(results: list[GradeResult], path: Path) -> None:
+    """Canvas anonymous grading: the gradebook importer cannot take these rows
+    (canvas-lms lib/gradebook_importer.rb: `process_student` looks the student up by
+    `row[1].to_i`, and `gradeable?` refuses a submission while the assignment has
+    `unposted_anonymous_submissions?`). Their grades go in SpeedGrader, which shows the same
+    anonymous ids; this file lists them (anonymous id as Canvas wrote it in the file name,
+    score)."""
+    rows = _gradebook_rows(results)
+    anonymous = sorted(s for s in rows if s.startswith(ANONYMOUS_PREFIX))
+    if not anonymous:
+        path.unlink(missing_ok=True)
+        return
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = SafeWriter(f)
+        writer.writerow(["anonymous id (file name)", "student_id", "score", "max_score"])
+        for student_id in anonymous:
+            r = rows[student_id]
+            shown = r.file.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+            match = re.search(r"anon_[1-9A-HJ-NP-Za-km-z]{5}", shown)
+            writer.writerow(
+                [match[0] if match else "", student_id, _number(r.score), _number(r.max_score)]
+            )
 
 
 def _moodle_worksheet(results: list[GradeResult], roster: Roster, path: Path) -> None:
@@ -336,7 +382,12 @@ def _moodle_worksheet(results: list[GradeResult], roster: Roster, path: Path) ->
             row = dict(student.row)
             graded = rows.get(student.student_id)
             if graded is not None:
-                row["Grade"] = f"{graded.score:.2f}"
+                # scaled to the worksheet's Maximum grade (roster.py reads it; a scale is
+                # refused there)
+                scale = (
+                    roster.maximum / graded.max_score if roster.maximum and graded.max_score else 1
+                )
+                row["Grade"] = f"{graded.score * scale:.2f}"
             writer.writerow({k: row.get(k, "") for k in roster.header})
 
 
@@ -383,9 +434,13 @@ NBGRADER_EXPORT_COLUMNS = (  # nbgrader/plugins/export.py, CsvExportPlugin.expor
 )
 
 
-def _nbgrader_csv(results: list[GradeResult], assignment: str, path: Path) -> None:
+def _nbgrader_csv(
+    results: list[GradeResult], assignment: str, path: Path, timestamps: dict[str, str]
+) -> None:
     """The grades in the columns `nbgrader export` writes, for a course whose later steps
-    read nbgrader's grades.csv (one row per student; no late penalty applied here)."""
+    read nbgrader's grades.csv (one row per student; no late penalty applied here); the
+    `timestamp` is the submission's timestamp.txt, as CsvExportPlugin writes
+    submission.timestamp."""
     rows = _gradebook_rows(results)
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = SafeWriter(f)
@@ -397,7 +452,7 @@ def _nbgrader_csv(results: list[GradeResult], assignment: str, path: Path) -> No
                 [
                     assignment,
                     "",
-                    "",
+                    timestamps.get(student_id, ""),
                     student_id,
                     "",
                     "",

@@ -115,22 +115,35 @@ def set_score(student_id: str, question: str, points: float, comment: str, out_d
 @click.option("--autograder", "autograder_dir", type=click.Path(path_type=Path), default=None)
 @_OUT
 def regrade(paths, student_id, jobs, timeout, autograder_dir, out_dir):
-    """Grade one student's files again (e.g. a fixed upload); every other row stays."""
+    """Grade one student's files again (e.g. a fixed upload); every other row stays. The
+    files are read by the batch's platform, mapped by its roster, graded with its engine and
+    term (all stored in gradebook.json by `commslab grade`)."""
+    from commslab.grading.grading_batch import stored_batch
+
     try:
         rows, meta = gradebook.load(out_dir)
-    except FileNotFoundError as err:
+        stored = stored_batch(meta)
+    except (FileNotFoundError, OSError, ValueError) as err:
         raise click.ClickException(str(err)) from err
     student_id = normalise_id(student_id)
     with tempfile.TemporaryDirectory(prefix="commslab-regrade-") as workdir:
-        entries = [e for e in lms.collect(list(paths), workdir) if e.student_id == student_id]
+        try:
+            batch = lms.intake(list(paths), workdir, platform=stored.platform, roster=stored.roster)
+        except lms.PlatformError as err:
+            raise click.ClickException(str(err)) from err
+        entries = [e for e in batch.entries if e.student_id == student_id]
         if not entries:
-            raise click.ClickException(f"no file of student {student_id!r} in the given paths")
+            raise click.ClickException(
+                f"no file of student {student_id!r} in the given paths "
+                f"(read as {batch.platform.value}, as the batch was)"
+            )
         new = report.grade_batch(
             entries,
             term=meta["term"],
             autograder_dir=autograder_dir or meta.get("autograder_dir") or default_autograder_dir(),
             jobs=jobs,
             timeout=timeout,
+            launcher=stored.launcher(),
         )
     gradebook.save(out_dir, gradebook.replace_student(rows, student_id, new), meta)
     for r in new:

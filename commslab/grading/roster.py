@@ -41,7 +41,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from commslab.grading.lms import LmsKey, d2l_name_key
+from commslab.grading.lms import LmsKey, clean_filename, d2l_name_key
 
 MOODLE_PARTICIPANT = re.compile(r"^\s*Participant\s*(\d+)\s*$")  # lang 'hiddenuser' + uniqueid
 
@@ -50,7 +50,7 @@ FLEXIBLE = {
     "gradescope_sid": ("gradescope_sid", "student_id", "sis", "login", "canvas"),
     "nbgrader": ("nbgrader", "student_id", "sis", "login", "canvas", "email"),
     "login": ("login", "student_id", "sis", "email"),
-    "file": ("student_id", "canvas", "sis", "login", "email"),
+    "notebook": ("student_id", "canvas", "sis", "login", "email", "nbgrader"),
 }
 
 # canvas-lms spec/apis/v1/group_categories_api_spec.rb: the export's header is
@@ -89,6 +89,7 @@ class Roster:
     source: str  # "canvas", "moodle" or "plain"
     path: Path | None = None
     header: list[str] = field(default_factory=list)
+    maximum: float | None = None  # a Moodle worksheet's "Maximum grade": grades are scaled to it
 
     def __post_init__(self) -> None:
         self._index: dict[LmsKey, Student] = {}
@@ -118,12 +119,17 @@ class Roster:
         else:
             student = None
         if key.kind == "moodle_participant" and name:
-            if student is None or _norm(name) not in (_norm(student.name), "participant"):
+            # the download's name is the worksheet's "Full name" as Moodle's clean_filename
+            # wrote it (lms.clean_filename: "O'Brien" -> "OBrien")
+            shown = _norm(clean_filename(student.name)) if student is not None else None
+            if student is None or _norm(name) not in (shown, "participant"):
                 return self._moodle_group(name)
         return student
 
     def _moodle_group(self, name: str) -> Student | None:
-        members = [s for s in self.students if s.group and _norm(s.group) == _norm(name)]
+        members = [
+            s for s in self.students if s.group and _norm(clean_filename(s.group)) == _norm(name)
+        ]
         return members[0] if members else None
 
     def members(self, group: str) -> list[Student]:
@@ -149,7 +155,7 @@ def read_roster(path: str | Path, *, id_column: str | None = None) -> Roster:
     """Read a Canvas gradebook export, a Moodle grading worksheet or a plain CSV."""
     path = Path(path)
     header, rows = _rows(path)
-    if "Identifier" in header and "Full name" in header:
+    if "Identifier" in header and ("Full name" in header or _blind_worksheet(rows)):
         return _moodle(path, header, rows, id_column)
     if {"Student", "ID", "SIS User ID"} <= set(header):
         return _canvas(path, header, rows, id_column)
@@ -238,13 +244,39 @@ def _d2l(path: Path, header, rows, id_column) -> Roster:
     return Roster(students, "d2l", path, header)
 
 
+def _blind_worksheet(rows: list[dict[str, str]]) -> bool:
+    """A worksheet of a blind-marking assignment: gradingtable.php leaves out the names and
+    identity fields while identities are hidden; every Identifier is "Participant N"."""
+    return bool(rows) and all(MOODLE_PARTICIPANT.match(r.get("Identifier", "")) for r in rows)
+
+
+def _worksheet_maximum(path: Path, rows: list[dict[str, str]]) -> float | None:
+    """The worksheet's "Maximum grade" (gradingtable.php writes it per row with 2 decimals),
+    which every grade written back is scaled to. A scale or a missing number is refused: a
+    grade in points cannot be put into it."""
+    values = {r.get("Maximum grade", "").strip() for r in rows} - {""}
+    if not values:
+        return None
+    try:
+        numbers = {float(v.replace(",", ".")) for v in values}
+    except ValueError:
+        raise ValueError(
+            f"{path}: the worksheet's Maximum grade is {sorted(values)[0]!r}, not a number: the "
+            "assignment is graded with a scale; set it to points (Maximum grade) in Moodle"
+        ) from None
+    if len(numbers) != 1 or min(numbers) <= 0:
+        raise ValueError(f"{path}: the worksheet's Maximum grade is not one positive number")
+    return numbers.pop()
+
+
 def _moodle(path: Path, header, rows, id_column) -> Roster:
     students = []
     for row in rows:
         match = MOODLE_PARTICIPANT.match(row.get("Identifier", ""))
         if match is None:
             continue
-        student_id = _pick(row, id_column, ("ID number", "Email address", "Identifier"))
+        # blind marking: no ID number nor email, the participant id is all there is
+        student_id = _pick(row, id_column, ("ID number", "Email address")) or match[1]
         student = Student(
             student_id, name=row.get("Full name", ""), group=row.get("Group", ""), row=row
         )
@@ -254,7 +286,7 @@ def _moodle(path: Path, header, rows, id_column) -> Roster:
                 student.keys.add(LmsKey(kind, _norm(row[column])))
         student.keys.add(LmsKey("student_id", student_id))
         students.append(student)
-    return Roster(students, "moodle", path, header)
+    return Roster(students, "moodle", path, header, maximum=_worksheet_maximum(path, rows))
 
 
 def _plain(path: Path, header, rows, id_column) -> Roster:
