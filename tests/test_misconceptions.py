@@ -48,10 +48,13 @@ def student_function(m):
     """The student's function with the mistake (a pair for error_feedback_step)."""
     if m.function == "error_feedback_step":
         compressed_g_only = "left out" in m.mistake
+        unscaled = "unscaled" in m.mistake
 
         def step(g, e):
             g, e = np.asarray(g, dtype=float), np.asarray(e, dtype=float)
             sent = C(g) if compressed_g_only else C(g + e)
+            if unscaled:
+                sent = np.where(g + e >= 0, 1.0, -1.0)
             return sent, m.formula(g, e)
 
         return step
@@ -123,6 +126,8 @@ def test_the_hidden_feedback_names_the_mistake(m):
     assert said, "the hidden test did not fail"
     if "guard" in m.mistake:
         assert "nan" in said or "not a number" in said
+    elif "unscaled" in m.mistake:  # the sent check speaks first and names the compressor
+        assert "compressed vector matches the formula with no scale" in said
     elif "coarse" in m.mistake or m.mistake.startswith("the residual left"):
         assert said  # fails; the sent check speaks first with its own hint
     else:
@@ -146,3 +151,84 @@ def test_right_answers_match_no_misconception_and_pass():
 def test_no_public_message_cites_a_worked_example_that_does_not_exist():
     text = "".join(p.read_text() for p in (ROOT / "commslab/notebook/public_tests").glob("*.py"))
     assert "worked example in Part 1" not in text
+
+
+# --- the four typical mistakes, written the way a student writes them ------------------------
+
+
+def ring_without_the_factor(M, N, alpha, beta):
+    return 2 * (N - 1) * alpha + M / beta  # forgot 2(N−1)/N on the bandwidth term
+
+
+def crossover_sign_flipped(N, alpha, beta):
+    L = np.ceil(np.log2(N))
+    M = alpha * beta * (L - (N - 1)) / (L - (N - 1) / N)  # moved the terms, lost a sign
+    return np.where(N > 3, M, 0.0)
+
+
+def hierarchical_inter_without_2(M, G, K, alpha_intra, beta_intra, alpha_inter, beta_inter):
+    intra = 2 * (G - 1) * (alpha_intra + M / (G * beta_intra))
+    return intra + (K - 1) * (alpha_inter + M / (G * K * beta_inter))
+
+
+def unscaled_compress(v):
+    return np.where(np.asarray(v) >= 0, 1.0, -1.0)
+
+
+def error_feedback_with_my_compressor(g, e):  # right, but calls the unscaled compressor above
+    corrected = np.asarray(g, dtype=float) + np.asarray(e, dtype=float)
+    sent = unscaled_compress(corrected)
+    return sent, corrected - sent
+
+
+@pytest.mark.parametrize(
+    "function, mine, said",
+    [
+        ("ring_allreduce_time", ring_without_the_factor, "without 2(N−1)/N"),
+        ("crossover_message_size", crossover_sign_flipped, "the sign flipped"),
+        ("hierarchical_allreduce_time", hierarchical_inter_without_2, "without its 2"),
+        ("one_bit_compress", unscaled_compress, "no scale"),
+    ],
+)
+def test_the_four_typical_mistakes_get_a_hint_that_names_them(function, mine, said):
+    functions = dict(RIGHT) | {function: mine}
+    part, test_file = PART[function]
+    assert said in public_messages(functions, part)
+    assert said in hidden_messages(functions, test_file)
+
+
+def test_an_unscaled_compressor_is_named_as_the_cause_of_the_error_feedback_failure():
+    functions = dict(RIGHT) | {
+        "one_bit_compress": unscaled_compress,
+        "error_feedback_step": error_feedback_with_my_compressor,
+    }
+    shown = public_messages(functions, "part3")
+    assert "no scale" in shown  # the compressor's own check
+    assert "the compressor is the cause" in shown  # and the error-feedback check says why
+    hidden = hidden_messages(functions, "07_error_feedback_step")
+    assert "compressed vector matches the formula with no scale" in hidden
+    # with the compressor fixed, the same error_feedback_step passes
+    fixed = dict(RIGHT) | {"error_feedback_step": error_feedback_with_my_compressor}
+    fixed["one_bit_compress"] = C
+
+    def right_step(g, e):
+        corrected = np.asarray(g, dtype=float) + np.asarray(e, dtype=float)
+        return C(corrected), corrected - C(corrected)
+
+    fixed["error_feedback_step"] = right_step
+    assert "failed" not in public_messages(fixed, "part3").lower()
+
+
+def test_a_natural_crossover_solution_prints_no_runtime_warning(capfd):
+    def crossover(N, alpha, beta):  # divides by zero at N = 1 before np.where drops it
+        L = np.ceil(np.log2(N))
+        return np.where(N > 3, alpha * beta * (N - 1 - L) / (L - (N - 1) / N), 0.0)
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning would fail the check
+        shown = public_messages(dict(RIGHT) | {"crossover_message_size": crossover}, "part1")
+    assert "failed" not in shown.lower()
+    captured = capfd.readouterr()
+    assert "RuntimeWarning" not in captured.out + captured.err + shown

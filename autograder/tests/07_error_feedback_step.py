@@ -41,6 +41,7 @@ def random_steps(student, cases):
             what=f"sent of {WHAT}",
             where=where,
             hint="send C(g + e), the compressed corrected gradient",
+            known=("one_bit_compress", (g + e,)),  # a wrong compressor inside: say so
         )
         expect_close(
             residual,
@@ -68,6 +69,7 @@ def first_step(student, cases):
         what=f"sent of {WHAT}",
         where="with a zero residual",
         hint="with e = 0 you send C(g)",
+        known=("one_bit_compress", (g,)),
     )
     expect_close(
         residual,

@@ -93,6 +93,18 @@ CATALOGUE: tuple[Misconception, ...] = (
         "each of the 2(N−1) steps also costs α",
         lambda M, N, a, b: 2 * (N - 1) / N * M / b,
     ),
+    Misconception(
+        "ring_allreduce_time",
+        "the bandwidth term M/β, without 2(N−1)/N",
+        "each rank sends 2(N−1) chunks of M/N bytes: the bandwidth term is 2(N−1)/N·M/β",
+        lambda M, N, a, b: 2 * (N - 1) * a + M / b,
+    ),
+    Misconception(
+        "ring_allreduce_time",
+        "the bandwidth term 2·M/β, without (N−1)/N",
+        "each rank sends 2(N−1) chunks of M/N bytes: the bandwidth term is 2(N−1)/N·M/β",
+        lambda M, N, a, b: 2 * (N - 1) * a + 2 * M / b,
+    ),
     # --- tree_allreduce_time(M, N, alpha, beta) ----------------------------------------------
     Misconception(
         "tree_allreduce_time",
@@ -139,6 +151,20 @@ CATALOGUE: tuple[Misconception, ...] = (
         "solve the two times for M exactly; the estimate is only the order of magnitude",
         lambda N, a, b: N * a * b,
     ),
+    Misconception(
+        "crossover_message_size",
+        "the sign flipped (a negative size)",
+        "a message size is positive: recheck the sign when you move the M terms to one side "
+        "(M* = α·β·(N−1−L)/(L − (N−1)/N))",
+        lambda N, a, b: np.where(np.asarray(N) > 3, -_crossover(N, a, b, _L(N)), 0.0),
+    ),
+    Misconception(
+        "crossover_message_size",
+        "the sign flipped (a negative size), and no guard for small N",
+        "a message size is positive: recheck the sign when you move the M terms to one side; "
+        "where the ring is never slower (N ≤ 3, including N = 1) return 0",
+        lambda N, a, b: -_crossover(N, a, b, _L(N)),
+    ),
     # --- hierarchical_allreduce_time(M, G, K, a_f, b_f, a_s, b_s) ------------------------
     Misconception(
         "hierarchical_allreduce_time",
@@ -162,6 +188,15 @@ CATALOGUE: tuple[Misconception, ...] = (
         "β is a bandwidth in bytes/s, so moving n bytes takes n/β seconds",
         lambda M, G, K, af, bf, a_s, bs: (
             2 * (G - 1) * (af + M * bf / G) + 2 * (K - 1) * (a_s + M * bs / (G * K))
+        ),
+    ),
+    Misconception(
+        "hierarchical_allreduce_time",
+        "the inter-node phase without its 2",
+        "the ring across nodes is a whole AllReduce (reduce-scatter, then all-gather): "
+        "2(K−1) steps, so 2(K−1)·(α_inter + M/(G·K·β_inter))",
+        lambda M, G, K, af, bf, a_s, bs: (
+            2 * (G - 1) * (af + M / (G * bf)) + (K - 1) * (a_s + M / (G * K * bs))
         ),
     ),
     # --- one_bit_compress(v) -----------------------------------------------------------------
@@ -195,6 +230,13 @@ CATALOGUE: tuple[Misconception, ...] = (
         "the residual left out of what is compressed",
         "compress the corrected gradient g + e, not g",
         lambda g, e: g + e - _one_bit(g),
+    ),
+    Misconception(
+        "error_feedback_step",
+        "an unscaled compressor inside (the signs alone)",
+        "the cause is one_bit_compress, not error feedback: multiply its signs by ‖v‖₁/d, "
+        "then run this check again",
+        lambda g, e: np.asarray(g) + e - _sign_plus(np.asarray(g, dtype=float) + e),
     ),
     Misconception(
         "error_feedback_step",

@@ -23,17 +23,19 @@ def test_one_bit(one_bit_compress):
 
 
 @test_case(name="error_feedback_step: sent and residual on a step by hand")
-def test_error_feedback(error_feedback_step):
+def test_error_feedback(error_feedback_step, one_bit_compress):
     import numpy as np
 
     from comms_core.compression import one_bit_compress as C
-    from commslab.notebook.public_checks import call, close
+    from commslab.notebook.public_checks import call, close, own_compressor_is_the_cause
 
     g, e = np.array([0.3, -1.2, 0.0, 2.1]), np.array([0.1, 0.2, -0.3, 0.0])
     out = call(error_feedback_step, "error_feedback_step", g, e)
     assert isinstance(out, tuple) and len(out) == 2, (
         "error_feedback_step must return a pair (sent, new_residual)."
     )
+    cause = own_compressor_is_the_cause(one_bit_compress, g + e, out, C(g + e))
+    assert not cause, cause
     where = "on g = [0.3, −1.2, 0, 2.1], e = [0.1, 0.2, −0.3, 0]"
     close(error_feedback_step, "error_feedback_step", (g, e), g + e - C(g + e), where, residual=1)
     sent = np.asarray(out[0], dtype=float)
