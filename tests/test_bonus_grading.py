@@ -103,6 +103,26 @@ def my_ring_allreduce(comm, buffer):
     return buffer * n                                    # a wrong sum, and no message sent
 """
 
+# The issue-20 cheat: the sum computed locally from the data the notebook's own check uses
+# (seed 0), zeros sent in the ring's exact byte pattern. The grader's data is drawn from the
+# instructor key per student, term and run (bonus_step.bonus_seed): the sum is wrong.
+PRECOMPUTE = """
+def my_ring_allreduce(comm, buffer):
+    r, n = comm.Get_rank(), comm.Get_size()
+    total = sum(np.random.default_rng([0, k]).standard_normal(buffer.size) for k in range(n))
+    chunks = np.array_split(np.zeros_like(buffer), n)
+    right, left = (r + 1) % n, (r - 1) % n
+    for s in range(n - 1):
+        i, j = (r - s) % n, (r - s - 1) % n
+        comm.Sendrecv(chunks[i], dest=right, recvbuf=np.empty_like(chunks[j]), source=left)
+    for s in range(n - 1):
+        i, j = (r + 1 - s) % n, (r - s) % n
+        comm.Sendrecv(chunks[i], dest=right, recvbuf=np.empty_like(chunks[j]), source=left)
+    return total
+"""
+# A ring's messages, but a result that does not come from them.
+IGNORES_WHAT_IT_RECEIVED = RING.replace("return np.concatenate(chunks)", "return buffer * n")
+
 CASES = {
     "ring": (RING, 4.0),
     # right sum; (N-1)·M bytes per rank: a ring's at N = 2, too many at N = 3
@@ -113,6 +133,8 @@ CASES = {
     "crash": (CRASH, 0.0),
     "reach": (REACH, 4.0),  # finds nothing, forges nothing: an honest ring underneath
     "forge": (FORGE, 0.0),  # the verdict files are the relay's, out of the sandbox's reach
+    "precompute": (PRECOMPUTE, 2.0),  # ring bytes; the sum of seed 0's data is not the sum
+    "ignores_received": (IGNORES_WHAT_IT_RECEIVED, 2.0),  # ring bytes, a sum of nothing
 }
 
 
@@ -216,3 +238,16 @@ def test_the_bonus_ranks_run_as_the_hosted_graders_unprivileged_user(tmp_path) -
     cases = ("ring", "forge", "deadlock")
     got = _bonus_in(hosted.UnprivilegedUser(), tmp_path, cases)
     assert got == {name: CASES[name][1] for name in cases}
+
+
+def test_the_precomputed_sum_earned_everything_with_the_open_seed() -> None:
+    """The cheat is real: with the notebook's open seed 0 (the grader's data before issue 20)
+    it earns 4 / 4, like an honest ring; the batch test above shows it earns 2 now."""
+    from commslab.mpi.bonus import grade_bonus_ring
+
+    run = grade_bonus_ring(PRECOMPUTE, ranks=2, d=1000, seed=0, timeout=15, sandbox="bubblewrap")
+    assert run.score == run.max_score == 4.0, run.messages
+    run = grade_bonus_ring(
+        PRECOMPUTE, ranks=2, d=1000, seed=12345, timeout=15, sandbox="bubblewrap"
+    )
+    assert run.score == 2.0 and "differs from the exact sum" in " ".join(run.messages)

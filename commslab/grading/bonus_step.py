@@ -5,11 +5,12 @@ ranks with every rank's student code in its own OS sandbox (commslab/mpi/bonus_r
 
 Points are extra credit, a column of their own (not part of max_score): each run is worth
 `BONUS_POINTS` (exact sum on every rank, and 2(N-1)/N·M bytes sent per rank, counted on the
-grader's side), and the bonus is the mean over the two runs. A submission that does not define
-`my_ring_allreduce` in its bonus cell has not tried it. The ranks' student code runs in the
-batch's own sandbox (bubblewrap, a podman/docker container, or uid 65534 on a hosted grader);
-where MPI or that sandbox cannot run on the grading machine, the row says "not graded here"
-instead of giving 0.
+grader's side), and the bonus is the mean over the two runs. Each run's data is drawn from
+the instructor key for this student and term (bonus_seed): a precomputed sum is wrong.
+A submission that does not define `my_ring_allreduce` in its bonus cell has not tried it.
+The ranks' student code runs in the batch's own sandbox (bubblewrap, a podman/docker
+container, or uid 65534 on a hosted grader); where MPI or that sandbox cannot run on the
+grading machine, the row says "not graded here" instead of giving 0.
 """
 
 from __future__ import annotations
@@ -64,9 +65,28 @@ def _is_stub(function: ast.FunctionDef) -> bool:
     return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
 
 
-def grade_bonus(sub: Submission, launcher: Launcher, *, seed: int = 0) -> BonusGrade | None:
+def bonus_seed(key: bytes, term: str, student_id: str, ranks: int) -> int:
+    """The seed of one run's data: from the instructor key, the term, the LMS id and the
+    number of ranks (harness.Cases, as every hidden input), so no student can compute the sum
+    ahead (the notebook's own check uses seed 0, in the open), and the two runs have
+    different data: a ring whose result does not come from the bytes it received fails both."""
+    from commslab.grading.harness import Cases
+
+    rng = Cases(key, term, student_id, "bonus_ring")(f"{ranks} ranks")
+    return int(rng.integers(1, 2**62))
+
+
+def grade_bonus(
+    sub: Submission,
+    launcher: Launcher,
+    *,
+    key: bytes | None = None,
+    term: str = "",
+    student_id: str = "",
+) -> BonusGrade | None:
     """launcher: the batch's sandbox; isolation.Unsandboxed (`--unsafe-no-sandbox`) runs the
-    ranks' code unsandboxed too, with the student's own counting wrapper."""
+    ranks' code unsandboxed too, with the student's own counting wrapper. key, term,
+    student_id: what the runs' data is drawn from (bonus_seed); without a key, seed 0."""
     from commslab.grading.container import ContainerEngineError
     from commslab.mpi import bonus, launch
 
@@ -85,6 +105,7 @@ def grade_bonus(sub: Submission, launcher: Launcher, *, seed: int = 0) -> BonusG
     grade = BonusGrade(points=0.0, max_points=per_run)
     total = 0.0
     for ranks in RANKS:
+        seed = 0 if key is None else bonus_seed(key, term, student_id, ranks)
         try:
             run = bonus.grade_bonus_ring(
                 source, ranks=ranks, d=D, seed=seed, timeout=TIMEOUT, sandbox=sandbox

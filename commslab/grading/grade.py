@@ -311,7 +311,9 @@ def grade_notebook(
     result.ledger = _plain_ledger(view.ledger)
     result.code = {c.label: c.python for c in sub.cells}
     if bonus:
-        tried = bonus_step.grade_bonus(sub, launcher or Bubblewrap())
+        tried = bonus_step.grade_bonus(
+            sub, launcher or Bubblewrap(), key=key, term=term, student_id=lms_id
+        )
         if tried is not None:
             if tried.graded:
                 result.bonus, result.bonus_max = round(tried.points, 6), tried.max_points

@@ -122,6 +122,10 @@ def grade_bonus_ring(
     """Run the student's my_ring_allreduce on `ranks` MPI ranks and grade it.
 
     source_code_or_path: the code as a string, or a path to a .py file. d: values per rank.
+    seed: the ranks' data (bonus_runner.rank_data). The grader draws it per student, term and
+    run from the instructor key (commslab.grading.bonus_step.bonus_seed), so the exact sum
+    cannot be computed ahead: a rank knows it only from the bytes the others send. It reaches
+    the ranks in a file of the grader's private temporary folder, not on a command line.
     sandbox: the grader's way (`commslab grade`), the spec of the batch's sandbox
     (`bubblewrap`, `unprivileged-user`, `podman=IMAGE`, `docker=IMAGE`; grading/sandbox.py):
     each rank's student code runs in its own sandbox and a relay on the grader's side makes
@@ -150,6 +154,8 @@ def grade_bonus_ring(
         student = Path(tmp) / "my_ring.py"
         student.write_text(source)
         status_dir = Path(tmp) / "status"
+        seed_file = Path(tmp) / "seed"  # in the grader's private folder (mode 0700)
+        seed_file.write_text(str(int(seed)), encoding="utf-8")
         run = launch.run_mpi(
             [
                 "-m",
@@ -158,8 +164,8 @@ def grade_bonus_ring(
                 str(student),
                 "--d",
                 str(d),
-                "--seed",
-                str(seed),
+                "--seed-file",
+                str(seed_file),
                 *([] if sandbox is None else ["--sandbox", sandbox]),
             ],
             ranks,
