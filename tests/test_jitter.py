@@ -1,4 +1,4 @@
-"""Jitter Monte Carlo (track Edge Guardian): ring vs tree AllReduce under random α.
+"""Jitter Monte Carlo (track Edge Guardian): ring, tree and broadcast under random α.
 
 Cross-checks against comms_core.cost_models (CV → 0), the lognormal moments, the
 binomial tree's message count, and properties of quantiles and miss probabilities."""
@@ -14,9 +14,10 @@ from comms_core.jitter import (
     deadline_miss_probability,
     jitter_summary,
     lognormal_parameters,
-    shared_medium_allreduce_time,
     simulate_allreduce_times,
+    within_noise,
 )
+from comms_core.shared_medium import shared_channel_allreduce_time as shared_medium_allreduce_time
 
 # an Edge-Guardian-like link: 10 SoCs, 200 kB, α = 0.3 ms mean, 50 MB/s (assumptions)
 EDGE = {"M": 200e3, "N": 10, "alpha_mean": 0.3e-3, "beta": 50e6}
@@ -177,18 +178,35 @@ def test_the_better_algorithm_follows_the_miss_probability():
     assert summary.better_for_deadline == "ring"
     # small message, many ranks, heavy jitter: the tree's few steps win
     summary = jitter_summary(
-        M=1e3, N=64, alpha_mean=1e-4, alpha_cv=2.0, beta=1e8, deadline=0.02, trials=4000
+        M=1e3,
+        N=64,
+        alpha_mean=1e-4,
+        alpha_cv=2.0,
+        beta=1e8,
+        deadline=0.02,
+        trials=4000,
+        algorithms=("ring", "tree"),
     )
     assert summary.tree.miss_probability < summary.ring.miss_probability
     assert summary.better_for_deadline == "tree"
 
 
-def test_tie_on_miss_probability_goes_to_the_lower_p99():
-    # a deadline nobody misses: the choice falls to p99
+def test_tie_on_miss_probability_goes_to_the_lower_mean_and_both_are_accepted():
+    # a deadline nobody misses: the noise-free time at the mean α breaks the tie, and both
+    # algorithms are accepted (equal miss probabilities are within noise)
     summary = jitter_summary(**EDGE, alpha_cv=0.5, deadline=10.0, trials=2000, medium="full_duplex")
     assert summary.ring.miss_probability == summary.tree.miss_probability == 0.0
-    lower = "ring" if summary.ring.p99 <= summary.tree.p99 else "tree"
+    lower = "ring" if summary.ring.model_mean <= summary.tree.model_mean else "tree"
     assert summary.better_for_deadline == lower
+    assert set(summary.accepted) == {"ring", "tree"}
+
+
+def test_within_noise_by_hand():
+    # p = 0.10, q = 0.11, n = 10 000: standard error √((0.09 + 0.0979)/10⁴) = 0.00433
+    assert within_noise(0.10, 0.11, 10_000)  # 0.01 ≤ 4 · 0.00433
+    assert not within_noise(0.10, 0.13, 10_000)  # 0.03 > 4 · 0.00457
+    assert within_noise(0.0, 0.0, 100) and within_noise(1.0, 1.0, 100)
+    assert not within_noise(0.0, 1.0, 100)
 
 
 @pytest.mark.parametrize(
@@ -231,20 +249,26 @@ def _turns_by_hand(algorithm, M, N, alpha, beta):
     if algorithm == "ring":
         for _step in range(2 * (N - 1)):
             transmissions += [M / N] * N  # every rank sends its chunk
-    else:
+    elif algorithm == "tree":
         for _phase in ("reduce", "broadcast"):
             transmissions += [M] * (N - 1)  # every rank but the root sends once per phase
+    elif N > 1:
+        transmissions += [M] * N  # every device broadcasts once
     return sum(alpha + size / beta for size in transmissions)
 
 
 @pytest.mark.parametrize("N", [1, 2, 3, 8, 10, 17])
-@pytest.mark.parametrize("algorithm", ["ring", "tree"])
+@pytest.mark.parametrize("algorithm", ["ring", "tree", "broadcast"])
 def test_shared_medium_at_zero_variance_is_the_closed_form(algorithm, N):
     """CV = 0: the Monte Carlo equals the schedule listed by hand and the closed forms
-    ring 2(N−1)(Nα + M/β), tree 2(N−1)(α + M/β)."""
+    ring 2(N−1)(Nα + M/β), tree 2(N−1)(α + M/β), broadcast N(α + M/β)."""
     M, alpha, beta = 800.0, 2e-4, 1.5e6
     by_hand = _turns_by_hand(algorithm, M, N, alpha, beta)
-    closed = 2 * (N - 1) * ((N if algorithm == "ring" else 1) * alpha + M / beta)
+    closed = {
+        "ring": 2 * (N - 1) * (N * alpha + M / beta),
+        "tree": 2 * (N - 1) * (alpha + M / beta),
+        "broadcast": N * (alpha + M / beta) if N > 1 else 0.0,
+    }[algorithm]
     assert by_hand == pytest.approx(closed, rel=1e-12, abs=1e-15)
     times = simulate_allreduce_times(algorithm, M, N, alpha, 0.0, beta, trials=5)
     np.testing.assert_allclose(times, closed, rtol=1e-12, atol=1e-15)
@@ -276,11 +300,25 @@ def test_shared_medium_mean_and_spread_match_the_sum_of_lognormals():
 
 def test_shared_medium_ring_misses_a_deadline_the_tree_meets():
     """Edge Guardian's physics: 10 SoCs, 0.2 ms channel access, 512 B, 1.5 MB/s, 10 ms. The tree
-    needs 18·(0.2 + 0.341) ms = 9.7 ms on average, the ring 18·(2 + 0.341) ms = 42 ms."""
-    summary = jitter_summary(512, 10, 2e-4, 0.5, 1.5e6, 10e-3, trials=4000, seed=1)
+    needs 18·(0.2 + 0.341) ms = 9.7 ms on average, the ring 18·(2 + 0.341) ms = 42 ms; a
+    broadcast at 0.4 MB/s needs 10·(0.2 + 1.28) ms = 14.8 ms: the tree is the one to pick."""
+    summary = jitter_summary(
+        512, 10, 2e-4, 0.5, 1.5e6, 10e-3, trials=4000, seed=1, beta_broadcast=0.4e6
+    )
     assert summary.ring.miss_probability == 1.0
     assert summary.tree.miss_probability < 0.5
-    assert summary.better_for_deadline == "tree"
+    assert summary.stats["broadcast"].miss_probability > 0.99
+    assert summary.better_for_deadline == "tree" and summary.accepted == ("tree",)
+    # at the broadcast rate of 1.2 MB/s: 10·(0.2 + 0.427) ms = 6.3 ms, the broadcast wins
+    summary = jitter_summary(
+        512, 10, 2e-4, 0.5, 1.5e6, 10e-3, trials=4000, seed=1, beta_broadcast=1.2e6
+    )
+    assert summary.better_for_deadline == "broadcast" and summary.accepted == ("broadcast",)
+
+
+def test_a_broadcast_needs_a_shared_medium():
+    with pytest.raises(ValueError, match="broadcast"):
+        simulate_allreduce_times("broadcast", 1, 4, 1e-3, 0.5, 1e6, medium="full_duplex")
 
 
 def test_unknown_medium_is_refused():

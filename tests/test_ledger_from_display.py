@@ -96,12 +96,14 @@ def shown_time(name: str, text: str) -> float:
 
 def edge(shown: dict) -> dict:
     crisis = shown["crisis"]
-    ring = float(find(r"\| ring \| [^|]+ \| [^|]+ \| ([\d.e-]+) \|", crisis))
-    tree = float(find(r"\| tree \| [^|]+ \| [^|]+ \| ([\d.e-]+) \|", crisis))
+    p = {
+        name: float(find(rf"\| {name} \| [^|]+ \| [^|]+ \| [^|]+ \| ([\d.e-]+) \|", crisis))
+        for name in ("ring", "tree", "broadcast")
+    }
     return {
-        "ring_miss_probability": ring,
-        "tree_miss_probability": tree,
-        "deadline_algorithm": "ring" if ring <= tree else "tree",
+        "tree_miss_probability": p["tree"],
+        "broadcast_miss_probability": p["broadcast"],
+        "deadline_algorithm": min(p, key=p.get),
     }
 
 

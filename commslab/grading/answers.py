@@ -15,10 +15,8 @@ import numpy as np
 from comms_core import cost_models as cm
 from comms_core.scenarios import (
     CONVERGENCE_DIM,
-    JITTER_TRIALS,
     Scenario,
     gossip_topology,
-    variant_seed,
 )
 from comms_core.shared_medium import part2_allreduce_time
 
@@ -58,21 +56,12 @@ def _cloud(s: Scenario) -> dict:
 
 
 def _edge(s: Scenario) -> dict:
-    from comms_core.jitter import jitter_summary
+    from comms_core.jitter import edge_jitter_summary
 
-    summary = jitter_summary(
-        s.M_message,
-        s.N,
-        s.alpha,
-        s.alpha_cv,
-        s.beta,
-        s.deadline,
-        trials=JITTER_TRIALS,
-        seed=variant_seed("edge_guardian", s.term, s.student_id),
-    )
+    summary = edge_jitter_summary(s)
     return {
-        "ring_miss_probability": summary.ring.miss_probability,
-        "tree_miss_probability": summary.tree.miss_probability,
+        "tree_miss_probability": summary.stats["tree"].miss_probability,
+        "broadcast_miss_probability": summary.stats["broadcast"].miss_probability,
         "deadline_algorithm": summary.better_for_deadline,
     }
 

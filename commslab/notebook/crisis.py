@@ -141,8 +141,7 @@ def _edge(s: Scenario) -> Instrument:
     else:
         verdict = (
             f"**{best}** misses least often, by more than {NOISE_STANDARD_ERRORS} standard "
-            "errors of Monte-Carlo noise (or, with equal miss probabilities, by its lower "
-            "time at the mean α, which has no noise): the choice is clear."
+            "errors of Monte-Carlo noise: the choice is clear."
         )
     args = (s.M_message, s.N, s.alpha, s.beta)
     part1 = (
