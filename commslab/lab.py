@@ -13,13 +13,21 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from comms_core import plots
 from comms_core.scenarios import CONVERGENCE_DIM, TRACKS, Scenario, ledger_fields, scenario_for
-from commslab.notebook import rules, workbench
+from commslab.notebook import rules
 from commslab.notebook.checker import checker
+from commslab.notebook.lazy import lazy_import
 from commslab.notebook.locks import BY_NAME, LOCKS, recorded_firsts
 from commslab.notebook.words import words_for
+
+if TYPE_CHECKING:  # (and for the student wheel's import closure, commslab/wheels.py)
+    from comms_core import plots
+    from commslab.notebook import workbench
+else:  # matplotlib loads at the first picture, not in the setup cell (issue 23)
+    plots = lazy_import("comms_core.plots")
+    workbench = lazy_import("commslab.notebook.workbench")
 
 __all__ = [
     "calibrate_my_machine",
@@ -33,6 +41,7 @@ __all__ = [
     "part3",
     "start",
     "topology_hud",
+    "upload_name",
 ]
 
 
@@ -359,6 +368,18 @@ def ledger_table(track: str) -> object:
         f'| `"{f.key}"` | {f.description} | {f.unit or "—"} | {kind(f)} |' for f in fields
     )
     return _markdown("| key | what | unit | type or choices |\n|---|---|---|---|\n" + rows)
+
+
+def upload_name():
+    """The last cell: which file to upload, by its real name when the kernel can know it
+    (notebook_path: Jupyter's session path at kernel start), else in words."""
+    path = notebook_path()
+    what = (
+        f"**`{path.name}`** (this notebook)"
+        if path
+        else "this notebook (its .ipynb file, whatever its name)"
+    )
+    return _markdown(f"📤 Save (Ctrl+S), then upload {what} to your course page.")
 
 
 def math_peek():

@@ -152,3 +152,42 @@ def test_the_grader_and_the_class_report_take_the_recorded_first(tmp_path):
                           recorded=dict(sub.firsts))  # fmt: skip
     _apply_exports(view, {"PREDICTION_PART1": "less", "PREDICTION_PART2": "no"})
     assert view.predictions == {"PREDICTION_PART1": "more", "PREDICTION_PART2": "no"}
+
+
+def test_the_last_cell_names_the_file_the_kernel_knows(shown, tmp_path, monkeypatch):
+    renamed = tmp_path / "Copy of lab (2).ipynb"
+    renamed.write_text("{}")
+    monkeypatch.setattr(lab, "notebook_path", lambda: renamed)
+    lab.upload_name()
+    monkeypatch.setattr(lab, "notebook_path", lambda: None)
+    lab.upload_name()
+    assert "`Copy of lab (2).ipynb`" in shown[0] and "collective_comms" not in shown[0]
+    assert "whatever its name" in shown[1]
+
+
+def test_notebook_path_follows_jupyter_session_name(tmp_path, monkeypatch):
+    """JPY_SESSION_NAME: jupyter_server's sessionmanager.get_kernel_env sets it to the path."""
+    renamed = tmp_path / "mine.ipynb"
+    renamed.write_text("{}")
+    monkeypatch.setenv("JPY_SESSION_NAME", str(renamed))
+    assert lab.notebook_path() == renamed
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "gone.ipynb"))
+    assert lab.notebook_path() is None
+
+
+def test_math_peek_uses_the_notebooks_names():
+    from commslab.notebook.peek import math_peek_html
+
+    html = math_peek_html()
+    assert "α_intra" in html and "β_inter" in html
+    assert "α_f" not in html and "β_s" not in html and "mission plan" not in html
+
+
+def test_the_part3_lock_asks_about_what_the_reveal_shows():
+    """The question and the reveal both speak of the loss after the monitor's 300 steps."""
+    import nbformat
+
+    nb = nbformat.read(ROOT / "source" / "collective_comms" / "collective_comms.ipynb", 4)
+    question = next(c.source for c in nb.cells if '`"worse"`, `"same"`' in c.source)
+    assert "300 steps" in question and "**next**" not in question
+    assert "300 steps" in LOCKS[3].why and "next step" not in LOCKS[3].why

@@ -362,6 +362,8 @@ class TopologyHUD:
         senders = (
             f"every {w.device} sends"
             if s.count == N
+            else f"1 of the {N} {w.devices} sends"
+            if s.count == 1
             else f"{s.count} of the {N} {w.devices} each send"
         )
         lines = [

@@ -16,16 +16,20 @@ ROWS = (
         "Crossover M*",
         "the M where T_ring = T_tree: set the two equal and solve for M (Part 1 asks you to)",
     ),
-    ("Hierarchical", "T_hier = 2(G−1)·(α_f + M/(G·β_f)) + 2(K−1)·(α_s + M/(G·K·β_s))"),
-    ("Flat ring on P = G·K", "T_flat = 2(P−1)·α_s + 2·(P−1)/P · M/(rails·β_s)"),
+    (
+        "Hierarchical",
+        "T_hier = 2(G−1)·(α_intra + M/(G·β_intra)) + 2(K−1)·(α_inter + M/(G·K·β_inter))",
+    ),
+    ("Flat ring on P = G·K", "T_flat = 2(P−1)·α_inter + 2·(P−1)/P · M/(rails·β_inter)"),
     ("Time to train with k", "f(k) = (1 + B_noise/(k·b·P)) · (k·t_compute + T_hier)"),
     ("1-bit compression", "C(v) = (‖v‖₁/d) · sign(v), sign(0) = +1"),
     ("Error feedback", "v_t = C(g_t + e_t),  e_{t+1} = g_t + e_t − v_t"),
 )
 
 CONVENTION = (
-    "β is a <b>bandwidth in bytes/s</b>. The mission plan's “M ≈ Nα/β” only makes sense if β "
-    "were seconds per byte; with β in bytes/s the crossover grows with α·β."
+    "β is a <b>bandwidth in bytes/s</b>. You may meet the estimate “M ≈ Nα/β”: it only makes "
+    "sense if β were seconds per byte; with β in bytes/s the crossover grows with α·β (about "
+    "N·α·β/log₂N)."
 )
 
 
