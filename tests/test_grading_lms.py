@@ -791,3 +791,444 @@ def test_a_d2l_grades_export_maps_names_to_org_ids_and_takes_the_grades_back(tmp
         "#001005": "0",
     }
     assert all(r["End-of-Line Indicator"] == "#" and r["Username"].startswith("#") for r in rows)
+
+
+# --- issue 19: each platform's export read by that platform's own rules ---------------------
+#
+# The exports below are built by tests/platform_exports.py from each platform's source (cited
+# there, per builder). A fake grader gives each notebook the score written in it ("# score N"),
+# so a row's grade shows whose notebook it came from; gradebook.finalise applies the late
+# policy as `commslab grade` does.
+
+import csv  # noqa: E402
+import re as _re  # noqa: E402
+
+from platform_exports import (  # noqa: E402
+    Upload,
+    blackboard,
+    canvas,
+    d2l,
+    gradescope,
+    moodle,
+    moodle_worksheet,
+    nbgrader_course,
+    nbgrader_inbound,
+    notebook,
+    write_folder,
+    write_zip,
+)
+
+from commslab.grading import gradebook, report  # noqa: E402
+from commslab.grading.grade import GradeResult  # noqa: E402
+
+
+def _fake_grade(entries) -> list[GradeResult]:
+    """One row per entry: a notebook earns the score written in it, anything else 0."""
+    rows = []
+    for e in entries:
+        if e.status is not None or e.path is None:
+            r = GradeResult(e.student_id, 0.0, 35.0, e.status or "missing")
+        else:
+            found = _re.search(r"# score (\d+)", e.path.read_text(encoding="utf-8"))
+            r = GradeResult(e.student_id, float(found[1]) if found else 0.0, 35.0, "graded")
+            r.points = {"all": r.score}
+            r.max_points = {"all": 35.0}
+        r.file, r.late, r.lms_name = e.source, e.late, e.name
+        rows.append(r)
+    return rows
+
+
+def _gradebook(entries, policy=None) -> dict[str, GradeResult]:
+    final = gradebook.finalise(_fake_grade(entries), [], policy or gradebook.LatePolicy())
+    return report._gradebook_rows(final)
+
+
+def _identities_unchanged(entries, expected: dict[str, str]) -> None:
+    """n files in = n rows out, and every file's row is the student the platform named."""
+    assert len(entries) == len(expected)
+    got = {e.source.split(":", 1)[-1]: e.student_id for e in entries}
+    assert got == expected
+
+
+def test_a_canvas_display_name_shaped_like_blackboard_takes_nobody_s_row(tmp_path) -> None:
+    """Takeover: Bob uploads (late) a file named like Blackboard's download of Jane's attempt;
+    Canvas's prefix names Bob, the batch is Canvas (its signature), Bob keeps his late flag."""
+    export = canvas(
+        [
+            Upload("111", "Doe, Jane", {"collective_comms.ipynb": notebook("111", "# score 35")}),
+            Upload(
+                "222",
+                "Smith, Bob",
+                {"x_111_attempt_2026-12-01-09-00-00_nb.ipynb": notebook("222", "# score 31")},
+                late=True,
+            ),
+        ]
+    )
+    batch = lms.intake([write_zip(tmp_path / "s.zip", export)], tmp_path / "w")
+    assert batch.platform is Platform.CANVAS and batch.decided_by == "the export's structure"
+    _identities_unchanged(
+        batch.entries,
+        {
+            "doejane_111_900_collective_comms.ipynb": "111",
+            "smithbob_LATE_222_901_x_111_attempt_2026-12-01-09-00-00_nb.ipynb": "222",
+        },
+    )
+    book = _gradebook(batch.entries, gradebook.LatePolicy(kind="flat", percent=50))
+    assert book["111"].score == 35  # the victim keeps their own grade
+    assert book["222"].late and book["222"].score == 15.5  # 31 with the 50% late policy
+
+
+def test_a_moodle_folder_holding_an_nbgrader_layout_stays_its_participant_s(tmp_path) -> None:
+    """Takeover: Ann's Moodle folder holds submitted/<Jane's id>/<a>/…: Moodle's rules read
+    only the top-level folder, so it is Ann's file (and not graded over Ann's notebook)."""
+    export = moodle(
+        [
+            Upload("8801", "Jane Doe", {"collective_comms.ipynb": notebook("8801", "# score 35")}),
+            Upload(
+                "8802",
+                "Ann Lee",
+                {
+                    "collective_comms.ipynb": notebook("8802", "# score 20"),
+                    "submitted/8801/collective_comms/collective_comms.ipynb": notebook(
+                        "8801", "# score 34"
+                    ),
+                },
+            ),
+        ]
+    )
+    entries = collect([write_zip(tmp_path / "m.zip", export)], tmp_path / "w")
+    prefix = "_assignsubmission_file/"
+    _identities_unchanged(
+        entries,
+        {
+            f"Jane Doe_8801{prefix}collective_comms.ipynb": "8801",
+            f"Ann Lee_8802{prefix}collective_comms.ipynb": "8802",
+            f"Ann Lee_8802{prefix}submitted/8801/collective_comms/collective_comms.ipynb": "8802",
+        },
+    )
+    book = _gradebook(entries)
+    assert (book["8801"].score, book["8802"].score) == (35, 20)
+    flagged = _by_source(entries)[
+        f"Ann Lee_8802{prefix}submitted/8801/collective_comms/collective_comms.ipynb"
+    ]
+    assert flagged.status.startswith("not graded") and "TA" in flagged.status
+
+
+def test_a_zip_member_named_like_a_classmate_s_file_stays_the_uploader_s(tmp_path) -> None:
+    """Takeover: Bob's own zip holds a file named like Jane's Canvas export file; it inherits
+    Bob's identity, and gradebook_canvas.csv keeps Jane's own grade."""
+    inner = {"doejane_111_950_collective_comms.ipynb": notebook("111", "# score 1")}
+    from platform_exports import zipped
+
+    export = canvas(
+        [
+            Upload("111", "Doe, Jane", {"collective_comms.ipynb": notebook("111", "# score 30")}),
+            Upload("222", "Smith, Bob", {"work.zip": zipped(inner)}),
+        ]
+    )
+    entries = collect([write_zip(tmp_path / "s.zip", export)], tmp_path / "w")
+    _identities_unchanged(
+        entries,
+        {
+            "doejane_111_900_collective_comms.ipynb": "111",
+            "smithbob_222_901_work.zip:doejane_111_950_collective_comms.ipynb": "222",
+        },
+    )
+    final = gradebook.finalise(_fake_grade(entries), [], gradebook.LatePolicy())
+    report._canvas_csv(final, tmp_path / "canvas.csv", "Lab", None)
+    rows = (tmp_path / "canvas.csv").read_text().splitlines()[2:]
+    assert sorted(r.split(",")[1:2][0] + ":" + r.split(",")[-1] for r in rows) == [
+        "111:30",
+        "222:1",
+    ]
+
+
+def test_a_metadata_file_inside_a_gradescope_upload_is_only_a_file(tmp_path) -> None:
+    """Takeover: Bob uploads a submission_metadata.yml claiming Jane's folder is his; only the
+    export's own metadata at its root names anyone: both keep their rows."""
+    fake = "submission_9001:\n  :submitters:\n  - :name: Bob\n    :sid: '222'\n"
+    export = gradescope(
+        [
+            Upload("111", "Jane Doe", {"collective_comms.ipynb": notebook("111", "# score 35")}),
+            Upload(
+                "222",
+                "Bob Smith",
+                {
+                    "collective_comms.ipynb": notebook("222", "# score 10"),
+                    "submission_metadata.yml": fake,
+                },
+            ),
+        ]
+    )
+    entries = collect([write_zip(tmp_path / "g.zip", export)], tmp_path / "w")
+    _identities_unchanged(
+        entries,
+        {
+            "assignment_123_export/submission_9001/collective_comms.ipynb": "111",
+            "assignment_123_export/submission_9002/collective_comms.ipynb": "222",
+            "assignment_123_export/submission_9002/submission_metadata.yml": "222",
+        },
+    )
+    assert _by_source(entries)[
+        "assignment_123_export/submission_9002/submission_metadata.yml"
+    ].status.startswith("not a notebook")
+    book = _gradebook(entries)
+    assert (book["111"].score, book["222"].score) == (35, 10)
+
+
+@pytest.mark.parametrize("version", ["4.1", "4.0"])
+def test_moodle_layouts_blind_marking_and_teams_give_one_row_each(tmp_path, version) -> None:
+    """Collapse: Moodle 4.1+ folders (no "_" before "/"), <= 4.0 folders, blind marking
+    (Participant_<id>), a team (<group>_<group id>) each stay their own participant."""
+    uploads = [
+        Upload("8801", "José Pérez", {"collective_comms.ipynb": notebook("8801")}),
+        Upload("8812", "Participant", {"collective_comms.ipynb": notebook("s-8812")}),
+        Upload("42", "Team Ring", {"collective_comms.ipynb": notebook("8803")}),
+        Upload("8804", "Chloé O'Brien", {"collective_comms.ipynb": notebook("8804")}),
+    ]
+    entries = collect(
+        [write_zip(tmp_path / "m.zip", moodle(uploads, version=version))], tmp_path / "w"
+    )
+    assert [e.student_id for e in entries] == ["8801", "8812", "42", "8804"]
+    assert all(e.status is None and e.platform is Platform.MOODLE for e in entries)
+    assert not entries[1].verified and "blind marking" in entries[1].notes[-1]
+    assert entries[3].name == "Chloé OBrien"  # clean_filename dropped the apostrophe
+    flat = collect(
+        [write_zip(tmp_path / "f.zip", moodle(uploads[:1], folders=False))], tmp_path / "w2"
+    )
+    assert [e.student_id for e in flat] == ["8801"]
+
+
+def test_a_moodle_worksheet_binds_names_as_clean_filename_writes_them_and_scales(tmp_path) -> None:
+    """Names: Chloé O'Brien's folder is "Chloé OBrien_8804_…" and the worksheet says
+    "Chloé O'Brien": she is matched; the worksheet's Maximum grade 100.00 is respected."""
+    worksheet = tmp_path / "ws.csv"
+    worksheet.write_text(
+        moodle_worksheet(
+            [("8804", "Chloé O'Brien", "chloe@uni.edu"), ("8805", "Li Wu", "li@uni.edu")]
+        )
+    )
+    roster = read_roster(worksheet)
+    assert roster.maximum == 100.0
+    uploads = [
+        Upload(
+            "8804",
+            "Chloé O'Brien",
+            {"collective_comms.ipynb": notebook("chloe@uni.edu", "# score 35")},
+        )
+    ]
+    entries = collect(
+        [write_zip(tmp_path / "m.zip", moodle(uploads))], tmp_path / "w", roster=roster
+    )
+    assert entries[0].student_id == "chloe@uni.edu" and entries[0].in_roster
+    final = gradebook.finalise(_fake_grade(entries), [], gradebook.LatePolicy())
+    report._moodle_worksheet(final, roster, tmp_path / "back.csv")
+    back = list(csv.DictReader((tmp_path / "back.csv").open(encoding="utf-8")))
+    assert back[0]["Grade"] == "100.00" and back[1]["Grade"] == ""  # 35/35 of 100.00
+
+
+def test_a_blind_worksheet_is_a_roster_and_a_scale_is_refused(tmp_path) -> None:
+    blind = tmp_path / "blind.csv"
+    blind.write_text(moodle_worksheet([("8812", "", ""), ("8813", "", "")], maximum="35.00"))
+    roster = read_roster(blind)
+    assert roster.source == "moodle" and [s.student_id for s in roster.students] == ["8812", "8813"]
+    uploads = [Upload("8812", "Participant", {"collective_comms.ipynb": notebook("s1")})]
+    (entry,) = collect(
+        [write_zip(tmp_path / "m.zip", moodle(uploads))], tmp_path / "w", roster=roster
+    )
+    assert entry.student_id == "8812" and entry.in_roster and not entry.verified
+    scale = tmp_path / "scale.csv"
+    scale.write_text(moodle_worksheet([("8812", "A B", "a@b")], maximum="Excellent"))
+    with pytest.raises(ValueError, match="scale"):
+        read_roster(scale)
+
+
+def test_nbgrader_submitted_course_and_exchange_layouts(tmp_path) -> None:
+    """Collapse: `commslab grade COURSE/submitted`, the course folder (only submitted/ is
+    graded, never source/), and the exchange's inbound/ each give one row per student;
+    timestamp.txt and submission_secret.txt get none; the latest inbound attempt is graded."""
+    uploads = [
+        Upload(
+            "alice",
+            "alice",
+            {"collective_comms.ipynb": notebook("alice")},
+            when="2026-12-01-09-00-00",
+        ),
+        Upload(
+            "bob", "bob", {"collective_comms.ipynb": notebook("bob")}, when="2026-12-01-10-00-00"
+        ),
+    ]
+    course = write_folder(tmp_path / "course", nbgrader_course(uploads))
+    (course / "submitted/bob/collective_comms/submission_secret.txt").write_text("s3cr3t")
+    for given in (course, course / "submitted"):
+        batch = lms.intake([given], tmp_path / "w" / given.name)
+        assert batch.platform is Platform.NBGRADER
+        assert [e.student_id for e in batch.entries] == ["alice", "bob"]
+        assert all(e.status is None and e.assignment == "collective_comms" for e in batch.entries)
+        assert batch.entries[0].timestamp == "2026-12-01 09:00:00.000000 UTC"
+    later = Upload(
+        "alice", "alice", {"collective_comms.ipynb": notebook("alice")}, when="2026-12-02-09-00-00"
+    )
+    exchange = write_folder(tmp_path / "exchange", nbgrader_inbound([*uploads, later]))
+    entries = collect([exchange / "cs101"], tmp_path / "w3")
+    assert [e.student_id for e in entries] == ["alice", "alice", "bob"]
+    assert entries[0].status.startswith("superseded") and entries[1].status is None
+    entries = collect([exchange / "cs101" / "inbound"], tmp_path / "w4")
+    assert [e.student_id for e in entries] == ["alice", "alice", "bob"]
+
+
+def test_nbgrader_timestamps_reach_grades_nbgrader_csv(tmp_path) -> None:
+    uploads = [Upload("alice", "alice", {"collective_comms.ipynb": notebook("alice", "# score 7")})]
+    course = write_folder(tmp_path / "course", nbgrader_course(uploads))
+    entries = collect([course], tmp_path / "w")
+    final = gradebook.finalise(_fake_grade(entries), [], gradebook.LatePolicy())
+    report._nbgrader_csv(
+        final, "collective_comms", tmp_path / "nb.csv", {e.student_id: e.timestamp for e in entries}
+    )
+    (row,) = csv.DictReader((tmp_path / "nb.csv").open())
+    assert (row["timestamp"], row["score"]) == ("2026-12-01 09:00:00.000000 UTC", "7")
+
+
+def test_a_canvas_anonymous_row_is_left_for_speedgrader(tmp_path) -> None:
+    """canvas-lms lib/gradebook_importer.rb reads row[1].to_i and refuses unposted anonymous
+    submissions: anonymous rows are not put in gradebook_canvas.csv but listed apart."""
+    export = canvas(
+        [
+            Upload("anon_aB3xZ", "", {"collective_comms.ipynb": notebook("111", "# score 30")}),
+            Upload("222", "Smith, Bob", {"collective_comms.ipynb": notebook("222", "# score 20")}),
+        ]
+    )
+    entries = collect([write_zip(tmp_path / "s.zip", export)], tmp_path / "w")
+    final = gradebook.finalise(_fake_grade(entries), [], gradebook.LatePolicy())
+    report._canvas_csv(final, tmp_path / "canvas.csv", "Lab", None)
+    report._canvas_anonymous_csv(final, tmp_path / "anon.csv")
+    ids = [line.split(",")[1] for line in (tmp_path / "canvas.csv").read_text().splitlines()[2:]]
+    assert ids == ["222"]  # every ID column the importer reads is a Canvas user id
+    assert "anon_aB3xZ" in (tmp_path / "anon.csv").read_text()
+
+
+def test_never_best_of_a_notebook_saved_as_txt_or_two_notebooks(tmp_path) -> None:
+    """A second notebook saved as .txt, or two notebooks in one submission: one is graded (the
+    .ipynb named like the release), the other is flagged for the TA, and the gradebook takes
+    the graded one even when the other scores more."""
+    export = canvas(
+        [
+            Upload(
+                "111",
+                "Doe, Jane",
+                {
+                    "collective_comms.ipynb": notebook("111", "# score 10"),
+                    "better.txt": notebook("111", "# score 35"),
+                    "other.ipynb": notebook("111", "# score 34"),
+                    "notes.md": "my notes",
+                },
+            )
+        ]
+    )
+    entries = collect([write_zip(tmp_path / "s.zip", export)], tmp_path / "w")
+    e = _by_source(entries)
+    assert len(entries) == 4 and e["doejane_111_900_collective_comms.ipynb"].status is None
+    assert "TA" in e["doejane_111_901_better.txt"].status  # a notebook by its content
+    assert "TA" in e["doejane_111_902_other.ipynb"].status
+    assert e["doejane_111_903_notes.md"].status.startswith("not a notebook")
+    assert _gradebook(entries)["111"].score == 10
+
+
+def test_a_single_file_or_plain_folder_is_graded_for_its_student_id(tmp_path) -> None:
+    """Files mode: no platform names anyone, so the notebook's STUDENT_ID is the identity (not
+    the file name), checked against the roster when one is given."""
+    single = tmp_path / "collective_comms (1).ipynb"
+    single.write_text(notebook("1234567"))
+    batch = lms.intake([single], tmp_path / "w")
+    assert batch.platform is Platform.FILES
+    assert batch.entries[0].student_id == "1234567" and batch.entries[0].status is None
+    folder = write_folder(
+        tmp_path / "plain",
+        {"a.ipynb": notebook("111"), "b.ipynb": notebook("222"), "c.ipynb": notebook("")},
+    )
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id\n111\n")
+    entries = collect([folder], tmp_path / "w2", roster=read_roster(roster))
+    assert [e.student_id for e in entries] == ["111", "222", ""]
+    assert entries[0].in_roster and not entries[1].in_roster
+    assert "no STUDENT_ID" in entries[2].notes[-1]
+
+
+@pytest.mark.parametrize(
+    ("members", "match"),
+    [
+        # a Canvas name beside a Moodle folder: partly two platforms, wholly none
+        (
+            {"doejane_111_900_nb.ipynb": NB, "Ann Lee_8802_assignsubmission_file/nb.ipynb": NB},
+            "--lms",
+        ),
+        # a Gradescope metadata file without submission folders
+        ({"submission_metadata.yml": "x: 1\n", "nb.ipynb": NB}, "--lms"),
+    ],
+)
+def test_an_export_that_is_no_one_platform_s_stops_and_names_lms(tmp_path, members, match) -> None:
+    with pytest.raises(lms.PlatformError, match=match):
+        collect([write_zip(tmp_path / "x.zip", members)], tmp_path / "w")
+
+
+def test_inputs_from_two_platforms_stop_and_lms_decides(tmp_path) -> None:
+    a = write_zip(tmp_path / "c.zip", canvas([Upload("111", "Doe", {"nb.ipynb": NB})]))
+    b = write_zip(tmp_path / "m.zip", moodle([Upload("8801", "Jo Li", {"nb.ipynb": NB})]))
+    with pytest.raises(lms.PlatformError, match="not one platform"):
+        collect([a, b], tmp_path / "w")
+    entries = collect([a, b], tmp_path / "w2", platform="canvas")
+    assert [e.student_id for e in entries] == ["111", ""]  # Moodle's folder names nobody here
+
+
+@pytest.mark.parametrize(
+    ("builder", "expected"),
+    [
+        (blackboard, ["jdoe", "bsmith"]),
+        (d2l, ["jane doe", "bob smith"]),
+        (gradescope, ["jdoe", "bsmith"]),
+    ],
+)
+def test_each_platform_is_recognised_by_its_signature(tmp_path, builder, expected) -> None:
+    uploads = [
+        Upload("jdoe", "Jane Doe", {"collective_comms.ipynb": NB}),
+        Upload("bsmith", "Bob Smith", {"collective_comms.ipynb": NB}),
+    ]
+    entries = collect([write_zip(tmp_path / "x.zip", builder(uploads))], tmp_path / "w")
+    assert [e.student_id for e in entries] == expected
+    assert len({e.platform for e in entries}) == 1 and entries[0].platform is not Platform.FILES
+
+
+# --- issue 20: unpack limits, per file and per batch ----------------------------------------
+
+
+def test_members_at_950_to_1_are_refused_before_anything_is_written(tmp_path) -> None:
+    """A 1 MB upload must not put a GB on disk: members inflating ~1000:1 (zeros, DEFLATE's
+    ceiling is 1032:1) are refused from their headers; each keeps its row; the batch goes on."""
+    members = {f"bomb{n}.ipynb": b"\0" * (20 * 1024**2) for n in range(10)}
+    members["real.ipynb"] = notebook("111").encode()
+    upload = tmp_path / "upload.zip"
+    write_zip(upload, members)
+    assert upload.stat().st_size < 1024**2
+    entries = collect([upload], tmp_path / "w")
+    assert len(entries) == 11
+    bombs = [e for e in entries if "bomb" in e.source]
+    assert all(e.status.startswith("not graded: too large in the zip") for e in bombs)
+    written = sum(p.stat().st_size for p in (tmp_path / "w").rglob("*") if p.is_file())
+    assert written < 1024**2
+    assert _by_source(entries)["real.ipynb"].status is None
+
+
+def test_the_batch_cap_is_enforced_before_writing_and_the_batch_goes_on(tmp_path) -> None:
+    first = write_zip(tmp_path / "a.zip", {f"a{n}.ipynb": notebook(f"a{n}") for n in range(3)})
+    second = write_zip(tmp_path / "b.zip", {f"b{n}.ipynb": notebook(f"b{n}") for n in range(3)})
+    size = len(notebook("a0"))
+    limits = UnpackLimits(batch_bytes=4 * size, batch_members=100)
+    entries = collect([first, second], tmp_path / "w", limits=limits)
+    assert len(entries) == 6  # n files in, n rows out
+    refused = [e for e in entries if e.status]
+    assert len(refused) == 2 and all("batch's unpack limit" in e.status for e in refused)
+    assert all(e.path is None for e in refused)
+    names = {p.name for p in (tmp_path / "w").rglob("*.ipynb")}
+    assert len(names) == 4
+    members = collect([first, second], tmp_path / "w2", limits=UnpackLimits(zip_members=2))
+    assert sum("more than 2 files" in (e.status or "") for e in members) == 2

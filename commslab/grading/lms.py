@@ -279,12 +279,17 @@ def _gradescope_metadata(text: str) -> dict[str, list[dict]]:
     return folders
 
 
-def clean_filename(name: str) -> str:
-    """A name as Moodle writes it into a download: moodle lib/moodlelib.php `clean_filename`
-    is `clean_param($string, PARAM_FILE)`, which drops control characters and
-    & < > " ` | ' : \\ / (`preg_replace('~[[:cntrl:]]|[&<>"`\\|\\':\\\\\\\\/]~u', '', ...)`);
-    downloader.php first replaces "_" by a space. "Chloé O'Brien" -> "Chloé OBrien"."""
-    return re.sub(r"[\x00-\x1f\x7f&<>\"`|':\\/]", "", name.replace("_", " "))
+def clean_filename(text: str) -> str:
+    """Moodle's clean_filename (lib/moodlelib.php): `clean_param($string, PARAM_FILE)`, which
+    drops control characters and & < > " ` | ' : \\ / (`preg_replace('~[[:cntrl:]]|
+    [&<>"`\\|\\':\\\\\\\\/]~u', '', $param)`). "Chloé O'Brien" -> "Chloé OBrien"."""
+    return re.sub(r"[\x00-\x1f\x7f&<>\"`|':\\/]", "", text)
+
+
+def moodle_name(full_name: str) -> str:
+    """A full name as Moodle's download writes it: downloader.php `get_student_prefix`
+    replaces "_" by a space, then clean_filename."""
+    return clean_filename(full_name.replace("_", " "))
 
 
 # --- identity, per platform: (parts relative to the export's root, context) -> Identity -------
@@ -1040,7 +1045,8 @@ def canvas_group_submission(file_name_part: str, group: str) -> bool:
 def _preference(entry: Entry, release_stem: str) -> tuple:
     """Larger is preferred: the platform's latest attempt, then (within one attempt) a file
     named .ipynb, named like the release, its highest copy number, the last uploaded
-    (attachment id), then the name (a stable order for the rest)."""
+    (attachment id), the one nearest the submission's top folder, then the name (a stable
+    order for the rest)."""
     release = named_like_release(entry.original, release_stem)
     return (
         entry.attempt,
@@ -1048,6 +1054,7 @@ def _preference(entry: Entry, release_stem: str) -> tuple:
         release,
         entry.resubmission if release else 0,
         entry.submission_id,
+        -entry.source.count("/"),
         entry.source,
     )
 
@@ -1076,7 +1083,8 @@ def choose_notebooks(entries: list[Entry], release_stem: str = RELEASE_STEM) -> 
 def _not_chosen(entry: Entry, chosen: Entry, release_stem: str) -> str:
     if entry.attempt < chosen.attempt:
         return f"superseded (a later attempt is graded: {chosen.file_name})"
-    if copy_number(entry.original)[0] == copy_number(chosen.original)[0]:
+    later = (chosen.resubmission, chosen.submission_id) > (entry.resubmission, entry.submission_id)
+    if copy_number(entry.original)[0] == copy_number(chosen.original)[0] and later:
         return f"superseded (a later upload is graded: {chosen.file_name})"
     if named_like_release(chosen.original, release_stem):
         why = "the notebook named like the release"

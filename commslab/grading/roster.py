@@ -41,7 +41,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from commslab.grading.lms import LmsKey, clean_filename, d2l_name_key
+from commslab.grading.lms import LmsKey, d2l_name_key, moodle_name
 
 MOODLE_PARTICIPANT = re.compile(r"^\s*Participant\s*(\d+)\s*$")  # lang 'hiddenuser' + uniqueid
 
@@ -120,15 +120,15 @@ class Roster:
             student = None
         if key.kind == "moodle_participant" and name:
             # the download's name is the worksheet's "Full name" as Moodle's clean_filename
-            # wrote it (lms.clean_filename: "O'Brien" -> "OBrien")
-            shown = _norm(clean_filename(student.name)) if student is not None else None
+            # wrote it (lms.moodle_name: "O'Brien" -> "OBrien")
+            shown = _norm(moodle_name(student.name)) if student is not None else None
             if student is None or _norm(name) not in (shown, "participant"):
                 return self._moodle_group(name)
         return student
 
     def _moodle_group(self, name: str) -> Student | None:
         members = [
-            s for s in self.students if s.group and _norm(clean_filename(s.group)) == _norm(name)
+            s for s in self.students if s.group and _norm(moodle_name(s.group)) == _norm(name)
         ]
         return members[0] if members else None
 
