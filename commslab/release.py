@@ -21,7 +21,6 @@ import re
 import subprocess
 import sys
 import tempfile
-from importlib import metadata
 from pathlib import Path
 
 import click
@@ -185,7 +184,7 @@ def student_install(notebook: nbformat.NotebookNode, out_dir: Path, term: str) -
     sources = [c.source for c in notebook.cells if c.cell_type == "code"]
     try:
         wheel = wheels.write_wheel(wheels.student_wheel(sources), out_dir)
-    except wheels.StudentSideError as err:
+    except (wheels.StudentSideError, wheels.MetadataError) as err:
         raise click.ClickException(str(err)) from None
     requirements = out_dir / REQUIREMENTS
     requirements.write_text(
@@ -194,7 +193,7 @@ def student_install(notebook: nbformat.NotebookNode, out_dir: Path, term: str) -
         f"./{wheel.name}\n"
     )
     readme = out_dir / "README.md"
-    python = metadata.metadata(wheels.DISTRIBUTION)["Requires-Python"].removeprefix(">=")
+    python = wheels.installed().metadata["Requires-Python"].removeprefix(">=")
     readme.write_text(STUDENT_README.format(term=term, notebook=NOTEBOOK, python=python))
     return [wheel, requirements, readme]
 

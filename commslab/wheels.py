@@ -24,10 +24,12 @@ import hashlib
 import importlib.util
 import zipfile
 from dataclasses import dataclass, field
+from email.parser import HeaderParser
 from importlib import metadata
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 DISTRIBUTION = "comms-lab"
 STUDENT_DISTRIBUTION = "comms-lab-student"
@@ -80,6 +82,44 @@ class WheelSpec:
     @property
     def stem(self) -> str:
         return f"{self.name.replace('-', '_')}-{self.version}"
+
+
+class MetadataError(RuntimeError):
+    """The installed package's metadata is missing or unusable: no wheel is written."""
+
+
+def installed(name: str = DISTRIBUTION) -> metadata.Distribution:
+    """The distribution NAME as pip installed it: the first one on sys.path whose METADATA
+    (a dist-info directory) has a version. A stale `comms_lab.egg-info` in a checkout comes
+    first on sys.path when Python starts there, and has no METADATA (setuptools writes
+    PKG-INFO there): taking it gave an empty METADATA and a wheel that pip on Python 3.10
+    refuses ("Missing 'Version:' header"). Raises MetadataError when none is usable."""
+    found = list(metadata.distributions(name=name))
+    for dist in found:
+        if _headers(dist.read_text("METADATA") or "").get("Version"):
+            return dist
+    where = ", ".join(str(getattr(d, "_path", d)) for d in found) or "nowhere"
+    raise MetadataError(
+        f"{name} has no installed metadata with a version (found: {where}); install it with "
+        "`pip install -e .` (or `pip install .`) and delete any stale *.egg-info folder"
+    )
+
+
+def _headers(text: str):
+    return HeaderParser().parsestr(text)
+
+
+def check_metadata(spec: WheelSpec) -> None:
+    """Refuse a wheel whose METADATA lacks Metadata-Version, Name or Version, or names another
+    package or version than its file name (core metadata 2.1: the three are required)."""
+    headers = _headers(spec.metadata)
+    for field_name in ("Metadata-Version", "Name", "Version"):
+        if not (headers.get(field_name) or "").strip():
+            raise MetadataError(f"{spec.filename}: METADATA has no {field_name!r} header")
+    if canonicalize_name(headers["Name"]) != canonicalize_name(spec.name):
+        raise MetadataError(f"{spec.filename}: METADATA names {headers['Name']!r}")
+    if headers["Version"].strip() != spec.version:
+        raise MetadataError(f"{spec.filename}: METADATA says version {headers['Version']!r}")
 
 
 def _package_dir(package: str) -> Path:
@@ -180,7 +220,7 @@ def student_modules(entry_sources: list[str]) -> list[str]:
 def _requirements(extras: tuple[str, ...]) -> tuple[list[str], dict[str, list[str]]]:
     """comms-lab's own requirements: the base ones plus EXTRAS; the `mpi` extra kept as one."""
     required, optional = [], {}
-    for line in metadata.requires(DISTRIBUTION) or []:
+    for line in installed().requires or []:
         req = Requirement(line)
         if req.name == DISTRIBUTION:  # `comms-lab[lab]` inside another extra
             continue
@@ -197,7 +237,7 @@ def _requirements(extras: tuple[str, ...]) -> tuple[list[str], dict[str, list[st
 
 def student_wheel(entry_sources: list[str]) -> WheelSpec:
     """The student-side package: the modules the notebook reaches and the lab's requirements."""
-    version = metadata.version(DISTRIBUTION)
+    version = installed().version
     files: dict[str, bytes] = {}
     for module in student_modules(entry_sources):
         path = _module_file(module)
@@ -213,7 +253,7 @@ def student_wheel(entry_sources: list[str]) -> WheelSpec:
         f"Name: {STUDENT_DISTRIBUTION}",
         f"Version: {version}",
         "Summary: The student side of comms-lab: the science, the notebook's helpers.",
-        f"Requires-Python: {metadata.metadata(DISTRIBUTION)['Requires-Python']}",
+        f"Requires-Python: {installed().metadata['Requires-Python']}",
         *(f"Requires-Dist: {r}" for r in required),
     ]
     for extra, reqs in optional.items():
@@ -227,13 +267,14 @@ def student_wheel(entry_sources: list[str]) -> WheelSpec:
 
 
 def full_wheel() -> WheelSpec:
-    """comms-lab as installed here (metadata and entry points from its own dist-info)."""
-    dist = metadata.distribution(DISTRIBUTION)
+    """comms-lab as installed here (metadata and entry points from its own dist-info, never a
+    stale egg-info: `installed`)."""
+    dist = installed()
     files = {**_package_files("comms_core"), **_package_files("commslab")}
     return WheelSpec(
         DISTRIBUTION,
         dist.version,
-        dist.read_text("METADATA") or "",
+        dist.read_text("METADATA") or "",  # installed() checked it has a version
         files,
         entry_points=dist.read_text("entry_points.txt") or "",
     )
@@ -245,7 +286,9 @@ def _record_line(name: str, data: bytes) -> str:
 
 
 def write_wheel(spec: WheelSpec, out_dir: Path) -> Path:
-    """Write SPEC as a wheel in OUT_DIR (same inputs, same bytes); return its path."""
+    """Write SPEC as a wheel in OUT_DIR (same inputs, same bytes); return its path. Raises
+    MetadataError (check_metadata) rather than write a wheel pip would refuse."""
+    check_metadata(spec)
     info = f"{spec.stem}.dist-info"
     wheel_meta = (
         "Wheel-Version: 1.0\nGenerator: commslab\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
