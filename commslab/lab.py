@@ -62,6 +62,31 @@ def _show(obj) -> object:
     return None
 
 
+# One line under a picture's controls, shown only while they are not live: ipywidgets 8
+# marks every view of a widget whose kernel is gone with the class jupyter-widgets-disconnected
+# (@jupyter-widgets/base, DOMWidgetView._comm_live_update; its CSS draws a broken-link icon),
+# so `:has()` shows the line in the reopened notebook and hides it while the kernel runs. A
+# front end that drops the <style> shows the line always, which still reads right.
+OFFLINE_NOTE = (
+    "<style>.commslab-offline{display:none}"
+    ".jp-Cell:has(.jupyter-widgets-disconnected) .commslab-offline{display:block}</style>"
+    '<div class="commslab-offline">🔌 <b>Run the cells</b> (Run ▸ Run All Cells) to make these '
+    "controls live: what you see is the picture of your last run.</div>"
+)
+
+
+def _show_live(obj) -> object:
+    """_show, then OFFLINE_NOTE under an object with live controls (a widget)."""
+    shown = _show(obj)
+    if getattr(obj, "widget", None) is not None and shown is None:
+        try:
+            from IPython.display import HTML
+        except ImportError:
+            return shown
+        _show(HTML(OFFLINE_NOTE))
+    return shown
+
+
 def _markdown(text: str):
     try:
         from IPython.display import Markdown
@@ -257,7 +282,7 @@ def part1(scenario: Scenario | None, prediction: object, namespace: Mapping | No
         static=_static(),
         words=words_for(scenario.track.key),
     )
-    return _show(wb)
+    return _show_live(wb)
 
 
 def topology_hud(scenario: Scenario | None):
@@ -269,7 +294,7 @@ def topology_hud(scenario: Scenario | None):
         return _markdown("🔒 **Make your Part 1 prediction and run the workbench cell first.**")
     from commslab.notebook.hud import topology_hud as hud
 
-    return _show(
+    return _show_live(
         hud(
             N=int(scenario.N),
             M=scenario.M_message,
@@ -308,7 +333,7 @@ def part2(scenario: Scenario | None, prediction: object, namespace: Mapping | No
         static=_static(),
         words=words_for(scenario.track.key),
     )
-    return _show(wb)
+    return _show_live(wb)
 
 
 def _tries_allowed(scenario: Scenario, k_tries: object) -> tuple[list[int], str]:
@@ -340,7 +365,7 @@ def part3(scenario: Scenario | None, prediction: object, namespace: Mapping | No
         static=_static(),
         words=words_for(scenario.track.key),
     )
-    return _show(wb)
+    return _show_live(wb)
 
 
 def crisis(scenario: Scenario | None):

@@ -191,3 +191,15 @@ def test_the_part3_lock_asks_about_what_the_reveal_shows():
     question = next(c.source for c in nb.cells if '`"worse"`, `"same"`' in c.source)
     assert "300 steps" in question and "**next**" not in question
     assert "300 steps" in LOCKS[3].why and "next step" not in LOCKS[3].why
+
+
+def test_live_controls_get_one_line_that_shows_only_when_they_are_not_live(monkeypatch):
+    """The line is hidden by CSS unless a widget view in the same cell carries ipywidgets'
+    class jupyter-widgets-disconnected (kernel gone: the reopened notebook)."""
+    out: list = []
+    monkeypatch.setattr(lab, "_show", lambda obj: out.append(obj))  # displayed: returns None
+    lab._show_live(SimpleNamespace(widget=object()))
+    lab._show_live(SimpleNamespace(widget=None))  # a static picture: nothing to make live
+    notes = [o for o in out if hasattr(o, "data")]
+    assert len(notes) == 1 and "Run the cells" in notes[0].data
+    assert ":has(.jupyter-widgets-disconnected)" in notes[0].data
