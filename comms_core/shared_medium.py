@@ -50,6 +50,8 @@ __all__ = [
     "SHARED_ALGORITHMS",
     "half_duplex_allreduce_time_from_bytes",
     "half_duplex_ring_allreduce_time",
+    "part1_allreduce_time",
+    "part1_medium",
     "part2_allreduce_time",
     "part2_breakdown",
     "part2_medium",
@@ -147,6 +149,46 @@ def half_duplex_allreduce_time_from_bytes(
     sent, N = v.nonnegative("bytes_per_device", bytes_per_device), v.count("N", N).astype(float)
     alpha, beta = v.nonnegative("alpha", alpha), v.positive("beta", beta)
     return v.scalar_or_array(2 * (N - 1) * alpha + 2 * sent / beta)
+
+
+# --- Part 1: each track's link -------------------------------------------------------------
+
+MEDIA = ("full duplex", "half duplex", "shared channel")
+_PART1 = {
+    "cloud_titan": "full duplex",  # InfiniBand
+    "edge_guardian": "shared channel",  # one 802.11p channel
+    "mobile_nomad": "half duplex",  # Bluetooth LE
+    "tiny_pioneer": "half duplex",  # Bluetooth LE
+}
+
+
+def part1_medium(track: str) -> str:
+    """The medium of a track's Part 1 link (its N, α, β): "full duplex", "half duplex" or
+    "shared channel"."""
+    if track not in _PART1:
+        raise ValueError(f"track must be one of {', '.join(_PART1)}, got {track!r}")
+    return _PART1[track]
+
+
+def part1_allreduce_time(algorithm: str, M: ArrayLike, N: int, alpha, beta, medium: str):
+    """Ring or tree AllReduce of M bytes over N devices on a medium, seconds.
+
+        full duplex     ring 2(N−1)·(α + M/(N·β))       tree 2⌈log2 N⌉·(α + M/β)
+        half duplex     ring 2(N−1)·(α + 2M/(N·β))      tree 2⌈log2 N⌉·(α + M/β)
+        shared channel  ring 2(N−1)·(N·α + M/β)         tree 2(N−1)·(α + M/β)
+
+    Full duplex is Part 1's formulas (cost_models.ring_allreduce_time, tree_allreduce_time).
+    """
+    if algorithm not in ("ring", "tree"):
+        raise ValueError(f"algorithm must be 'ring' or 'tree', got {algorithm!r}")
+    if medium == "shared channel":
+        return shared_channel_allreduce_time(algorithm, M, N, alpha, beta)
+    if medium == "half duplex" and algorithm == "ring":
+        return half_duplex_ring_allreduce_time(M, N, alpha, beta)
+    if medium not in MEDIA:
+        raise ValueError(f"medium must be one of {MEDIA}, got {medium!r}")
+    f = cm.ring_allreduce_time if algorithm == "ring" else cm.tree_allreduce_time
+    return f(M, N, alpha, beta)
 
 
 # --- Part 2: each track's hierarchy --------------------------------------------------------

@@ -292,6 +292,7 @@ def topology_hud(scenario: Scenario | None):
         return None
     if 1 not in PREDICTIONS:  # the Lock: the HUD shows which algorithm wins at your M
         return _markdown("🔒 **Make your Part 1 prediction and run the workbench cell first.**")
+    from comms_core.shared_medium import part1_medium
     from commslab.notebook.hud import topology_hud as hud
 
     return _show_live(
@@ -302,6 +303,7 @@ def topology_hud(scenario: Scenario | None):
             beta=scenario.beta,
             words=words_for(scenario.track.key),
             static=_static(),
+            medium=part1_medium(scenario.track.key),
         )
     )
 

@@ -139,8 +139,8 @@ def test_the_hud_opens_after_the_part_1_lock(monkeypatch):
     lab.topology_hud(s)
     hud = out[-1]
     assert hud.N == s.N == 50 and "hearables" in "\n".join(hud.text)
-    assert hud.steps["ring"][-1].total == pytest.approx(
-        hand_total("ring", s.M_message, s.N, s.alpha, s.beta), rel=1e-12
+    assert hud.steps["ring"][-1].total == pytest.approx(  # BLE: half duplex
+        hand_total_on("half duplex", "ring", s.M_message, s.N, s.alpha, s.beta), rel=1e-12
     )
 
 
@@ -161,3 +161,47 @@ def test_bad_input_gets_a_clear_message():
         hud_steps("star", 4, M, ALPHA, BETA)
     with pytest.raises(ValueError, match="beta"):
         topology_hud(N=4, M=M, alpha=ALPHA, beta=0, static=True)
+
+
+# --- the radio tracks' media: the same steps, priced as the radio allows ---------------------
+
+
+def hand_total_on(medium: str, algorithm: str, M: float, N: int, alpha: float, beta: float):
+    """By hand: shared channel, every message in turn (ring 2(N−1)·N messages of M/N, tree
+    2(N−1) of M); half duplex, a ring step moves M/N out and M/N in on one radio (the tree's
+    steps are one-way)."""
+    if medium == "shared channel":
+        if algorithm == "ring":
+            return 2 * (N - 1) * N * (alpha + M / N / beta)
+        return 2 * (N - 1) * (alpha + M / beta)
+    if algorithm == "ring":
+        return 2 * (N - 1) * (alpha + 2 * (M / N) / beta)
+    return hand_total("tree", M, N, alpha, beta)
+
+
+@pytest.mark.parametrize("N", [2, 3, 5, 10, 16, 50])
+@pytest.mark.parametrize("medium", ["shared channel", "half duplex"])
+@pytest.mark.parametrize("algorithm", ["ring", "tree"])
+def test_the_radio_media_price_every_message(algorithm, medium, N):
+    steps = hud_steps(algorithm, N, M, ALPHA, BETA, medium)
+    assert steps[-1].total == pytest.approx(
+        hand_total_on(medium, algorithm, M, N, ALPHA, BETA), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize("track", ["edge_guardian", "mobile_nomad", "tiny_pioneer"])
+def test_each_radio_track_hud_shows_its_medium(track, monkeypatch):
+    """lab.topology_hud prices Edge's steps on one shared channel and Mobile's and Tiny's on
+    half-duplex BLE, and says what Part 1's full-duplex formula would give."""
+    shown: list = []
+    monkeypatch.setattr(lab, "_show", shown.append)
+    monkeypatch.setattr(lab, "PREDICTIONS", {1: "less"})
+    s = scenario_for(track, "2026-fall", "hud-radio")
+    lab.topology_hud(s)
+    hud = shown[0]
+    medium = "shared channel" if track == "edge_guardian" else "half duplex"
+    hud.select("ring", step=10**6)
+    text = "\n".join(hud.text)
+    expected = hand_total_on(medium, "ring", s.M_message, s.N, s.alpha, s.beta)
+    assert hud_module.plots.format_seconds(expected, 4) in text
+    assert "Part 1's T_ring" in text and "full-duplex link of its own" in text

@@ -6,14 +6,18 @@ float32 values each (one value per ring chunk, so chunk k is element k), the sim
 the algorithm and records who sent which elements to whom in every step. Nothing here knows
 the algorithms; it only draws and prices the recorded steps.
 
-The price of one synchronous step under the α-β model (Hockney 1994; docs/LAB_SPEC.md):
+The price of one synchronous step under the α-β model (Hockney 1994; docs/LAB_SPEC.md), by
+the track's medium (comms_core.shared_medium.part1_medium), with each message's bytes the
+simulator's share of the whole vector scaled to your message size M (M/N for the ring, M for
+the tree):
 
-    cost = α + bytes / β,   bytes = M · (largest message of the step / one buffer)
+    full duplex     cost = α + (largest message)/β         every device sends and receives at once
+    half duplex     cost = α + (busiest radio's bytes out + in)/β      (Bluetooth LE)
+    shared channel  cost = Σ_messages (α + bytes/β)        the messages take turns (802.11p)
 
-i.e. the simulator's message, as a share of the whole vector, scaled to your message size M:
-M/N for the ring, M for the tree. The running total after the last step is therefore
-T_ring = 2(N−1)(α + M/(N·β)) and T_tree = 2⌈log2 N⌉(α + M/β), Part 1's formulas
-(comms_core.cost_models); the HUD says so at the last step.
+The running total after the last step is therefore the medium's closed form
+(shared_medium.part1_allreduce_time): on full-duplex links Part 1's formulas
+T_ring = 2(N−1)(α + M/(N·β)) and T_tree = 2⌈log2 N⌉(α + M/β); the HUD says so at the last step.
 
 Drawn: every rank up to SHOWN_RANKS (16, where arrow labels stay readable); for a larger N
 the first 16 ranks and one dashed circle standing for all the others, labelled as such; messages
@@ -35,8 +39,8 @@ from matplotlib.patches import Circle, FancyArrowPatch
 from matplotlib.ticker import FuncFormatter
 
 from comms_core import _validate as v
-from comms_core import cost_models as cm
 from comms_core import plots
+from comms_core.shared_medium import MEDIA, part1_allreduce_time
 from comms_core.simulator import simulate_ring_allreduce, simulate_tree_allreduce
 from commslab.notebook.outputs import LiveOutput
 from commslab.notebook.words import GENERIC, Words
@@ -58,7 +62,9 @@ class HudStep:
     messages  (src, dst, first element, end element) of the step's messages from or to a
               drawn rank (all of them when N <= SHOWN_RANKS), in the simulator's order
     count     how many messages the step has in all
-    bytes     the step's largest message at your M (bytes); cost = α + bytes/β (s)
+    bytes     the step's largest message at your M (bytes)
+    cost      the step's time on the medium (s): full duplex α + bytes/β; half duplex
+              α + (busiest radio's bytes)/β; shared channel Σ_messages (α + bytes/β)
     total     the running total to the end of this step (s)
     """
 
@@ -70,10 +76,21 @@ class HudStep:
     total: float
 
 
-def hud_steps(algorithm: str, N: int, M: float, alpha: float, beta: float) -> tuple[HudStep, ...]:
-    """Run the simulator on N ranks and price each recorded step: α + (share of M)/β."""
+def hud_steps(
+    algorithm: str,
+    N: int,
+    M: float,
+    alpha: float,
+    beta: float,
+    medium: str = "full duplex",
+) -> tuple[HudStep, ...]:
+    """Run the simulator on N ranks and price each recorded step on the medium (the module
+    docstring): full duplex α + (share of M)/β, half duplex α + (busiest radio's share)/β,
+    shared channel Σ_messages (α + share/β)."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {sorted(ALGORITHMS)}, got {algorithm!r}")
+    if medium not in MEDIA:
+        raise ValueError(f"medium must be one of {MEDIA}, got {medium!r}")
     N = v.scalar_count("N", N)
     if N < 2:
         raise ValueError(f"N must be at least 2 to have steps to show, got {N}")
@@ -87,7 +104,14 @@ def hud_steps(algorithm: str, N: int, M: float, alpha: float, beta: float) -> tu
     steps, total = [], 0.0
     for step, largest in zip(trace.schedule, trace.step_bytes, strict=True):
         nbytes = M * int(largest) / vector_bytes
-        cost = alpha + nbytes / beta
+        sizes = M * (step.stop - step.start) * buffers.itemsize / vector_bytes
+        if medium == "shared channel":
+            cost = float(np.sum(alpha + sizes / beta))
+        elif medium == "half duplex":  # a radio sends, then receives
+            busy = np.bincount(step.src, sizes, N) + np.bincount(step.dst, sizes, N)
+            cost = alpha + float(busy.max()) / beta
+        else:
+            cost = alpha + nbytes / beta
         total += cost
         drawn = (step.src < SHOWN_RANKS) | (step.dst < SHOWN_RANKS)
         messages = tuple(
@@ -105,13 +129,24 @@ def _node(r: int) -> int:
     return r if r < SHOWN_RANKS else OTHERS
 
 
-def _formula(algorithm: str) -> str:
-    return "T_ring = 2(N−1)·(α + M/(N·β))" if algorithm == "ring" else "T_tree = 2⌈log₂N⌉·(α + M/β)"
+_FORMULAS = {
+    ("ring", "full duplex"): "T_ring = 2(N−1)·(α + M/(N·β))",
+    ("tree", "full duplex"): "T_tree = 2⌈log₂N⌉·(α + M/β)",
+    ("ring", "half duplex"): "T_ring = 2(N−1)·(α + 2M/(N·β))",
+    ("tree", "half duplex"): "T_tree = 2⌈log₂N⌉·(α + M/β)",
+    ("ring", "shared channel"): "T_ring = 2(N−1)·(N·α + M/β)",
+    ("tree", "shared channel"): "T_tree = 2(N−1)·(α + M/β)",
+}
 
 
-def _formula_time(algorithm: str, M: float, N: int, alpha: float, beta: float) -> float:
-    f = cm.ring_allreduce_time if algorithm == "ring" else cm.tree_allreduce_time
-    return float(f(M, N, alpha, beta))
+def _formula(algorithm: str, medium: str = "full duplex") -> str:
+    return _FORMULAS[algorithm, medium]
+
+
+def _formula_time(
+    algorithm: str, M: float, N: int, alpha: float, beta: float, medium: str = "full duplex"
+) -> float:
+    return float(part1_allreduce_time(algorithm, M, N, alpha, beta, medium))
 
 
 class _Picture:
@@ -284,7 +319,7 @@ class _Picture:
         self.mark.set_data([i + 1], [self.totals[i + 1]])
         self.total_label.set_text(
             f"after {i + 1} step{'s' if i else ''}: {plots.format_seconds(step.total)}"
-            f"  ·  dashed: {_formula(self.algorithm).split(' = ')[0]} (Part 1) = "
+            f"  ·  dashed: {_formula(self.algorithm).split(' = ')[0]} = "
             f"{plots.format_seconds(formula_total)}"
         )
         self.canvas.restore_region(self.background)
@@ -309,10 +344,18 @@ class TopologyHUD:
     title = "NetworkTopologyHUD: one step at a time"
 
     def __init__(
-        self, N: int, M: float, alpha: float, beta: float, words: Words, static: bool | None
+        self,
+        N: int,
+        M: float,
+        alpha: float,
+        beta: float,
+        words: Words,
+        static: bool | None,
+        medium: str = "full duplex",
     ) -> None:
         self.N, self.M, self.alpha, self.beta, self.words = N, M, alpha, beta, words
-        self.steps = {a: hud_steps(a, N, M, alpha, beta) for a in ALGORITHMS}
+        self.medium = medium
+        self.steps = {a: hud_steps(a, N, M, alpha, beta, medium) for a in ALGORITHMS}
         self._pictures: dict[str, _Picture] = {}
         self.algorithm, self.step = "ring", 1
         self.controls: dict = {}
@@ -370,28 +413,69 @@ class TopologyHUD:
             setting,
             f"Step {self.step} of {len(steps)} ({s.phase}): {senders} {what}. "
             f"{w.device[0].upper()}{w.device[1:]} → {w.device}: {who}.",
-            f"This step: α + bytes/β = {fmt_t(self.alpha)} + {fmt_b(s.bytes)} / "
-            f"{fmt_b(self.beta)}/s = {fmt_t(s.cost, 4)}.",
+            self._cost_line(s),
             f"Running total after {self.step} of {len(steps)} steps: {fmt_t(s.total, 4)}.",
         ]
-        formula = _formula_time(self.algorithm, self.M, N, self.alpha, self.beta)
+        formula = self._formula_time()
+        name = _formula(self.algorithm, self.medium)
         if self.step == len(steps):
-            lines.append(
-                f"Done: every {w.device} holds the sum. Part 1's {_formula(self.algorithm)} "
-                f"= {fmt_t(formula, 4)}, the same total."
-            )
+            lines.append(f"Done: every {w.device} holds the sum. {name} = {fmt_t(formula, 4)}.")
+            if self.medium == "half duplex" and self.algorithm == "tree":
+                lines.append(
+                    f"The same as Part 1's: {self.words.link} is half duplex, but in a tree "
+                    "step a radio only sends or only receives."
+                )
+            elif self.medium != "full duplex":
+                part1 = _formula_time(self.algorithm, self.M, N, self.alpha, self.beta)
+                lines.append(
+                    f"Part 1's {_formula(self.algorithm)} = {fmt_t(part1, 4)} gives every "
+                    f"{w.device} a full-duplex link of its own, all sending at once; "
+                    f"{self._medium_words()}"
+                )
         else:
             lines.append(
-                f"After all {len(steps)} steps it reaches {_formula(self.algorithm)} = "
+                f"After all {len(steps)} steps it reaches {name} = "
                 f"{fmt_t(formula, 4)} (the dashed line)."
             )
         return lines
 
+    def _formula_time(self) -> float:
+        return _formula_time(self.algorithm, self.M, self.N, self.alpha, self.beta, self.medium)
+
+    def _medium_words(self) -> str:
+        if self.medium == "shared channel":
+            return (
+                f"on {self.words.link} one radio transmits at a time, so every message waits "
+                "its turn and pays its own α."
+            )
+        return (
+            f"{self.words.link} is half duplex: a radio sends, then receives (a ring step "
+            "moves a chunk out and one in, so its air time doubles)."
+        )
+
+    def _cost_line(self, s: HudStep) -> str:
+        """What the current step costs on the medium, in numbers."""
+        fmt_t, fmt_b = plots.format_seconds, plots.format_bytes
+        a, b, per = fmt_t(self.alpha), fmt_b(self.beta), fmt_b(s.bytes)
+        if self.medium == "shared channel":
+            return (
+                f"This step on one shared channel: the {s.count} message"
+                f"{'s take turns' if s.count != 1 else ' goes alone'}, "
+                f"{s.count}·(α + bytes/β) = {s.count}·({a} + {per} / {b}/s) = "
+                f"{fmt_t(s.cost, 4)}."
+            )
+        if self.medium == "half duplex" and self.algorithm == "ring":
+            return (
+                f"This step on half-duplex radios: each {self.words.device} sends its chunk, "
+                f"then receives one, α + 2·bytes/β = {a} + 2·{per} / {b}/s = "
+                f"{fmt_t(s.cost, 4)}."
+            )
+        return f"This step: α + bytes/β = {a} + {per} / {b}/s = {fmt_t(s.cost, 4)}."
+
     def refresh(self) -> None:
         """Recompute the text and the picture for the current algorithm and step."""
         self.text = tuple(self.lines())
-        formula = _formula_time(self.algorithm, self.M, self.N, self.alpha, self.beta)
-        self.picture = self._picture().show(self.step - 1, formula)
+        self.picture = self._picture().show(self.step - 1, self._formula_time())
         self._html.value = f"<h3>{html.escape(self.title)}</h3>" + "<br>".join(
             html.escape(line) for line in self.text
         )
@@ -465,7 +549,11 @@ def topology_hud(
     beta: float,
     words: Words = GENERIC,
     static: bool | None = None,
+    medium: str = "full duplex",
 ) -> TopologyHUD:
     """Part 1's NetworkTopologyHUD for N ranks and message size M (bytes), α (s), β (bytes/s):
-    ring and tree AllReduce from the simulator, one step at a time, priced under α-β."""
-    return TopologyHUD(v.scalar_count("N", N), M, alpha, beta, words, static)
+    ring and tree AllReduce from the simulator, one step at a time, priced under α-β on the
+    medium ("full duplex", "half duplex" or "shared channel": the module docstring)."""
+    if medium not in MEDIA:
+        raise ValueError(f"medium must be one of {MEDIA}, got {medium!r}")
+    return TopologyHUD(v.scalar_count("N", N), M, alpha, beta, words, static, medium)
