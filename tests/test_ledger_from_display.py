@@ -109,20 +109,20 @@ def edge(shown: dict) -> dict:
 
 def mobile(shown: dict) -> dict:
     """The crisis shows float32's bytes and frames and asks for 1-bit's: the bytes (its
-    formulas), the sync time 2(N−1)α + bytes/β and the frames ⌈sync time / frame time⌉; d, N,
+    formulas), the half-duplex sync time 2(N−1)α + 2·bytes/β and the frames ⌈sync time / frame time⌉; d, N,
     α, β come from the scenario table. The float32 numbers shown agree with the formulas."""
     crisis = shown["crisis"]
     d, N = int(table(shown, "d")), int(table(shown, "N"))
     alpha, beta = table(shown, "alpha"), table(shown, "beta")
     frame = 1 / float(find(r"a frame every 1/(\d+) s", crisis))
     find(r"(2\(N−1\)\(⌈c/8⌉ \+ 4\) bytes per device, against the ring's 2\(N−1\)·4c)", crisis)
-    find(r"(it takes 2\(N−1\)α \+ bytes/β)", crisis)
+    find(r"(a sync takes 2\(N−1\)α \+ 2·bytes/β)", crisis)
     find(r"(⌈sync time / frame time⌉ frames)", crisis)
     c = math.ceil(d / N)
     dense, one_bit = 2 * (N - 1) * 4 * c, 2 * (N - 1) * (math.ceil(c / 8) + 4)
     air_dense, air_one_bit = (
-        2 * (N - 1) * alpha + dense / beta,
-        2 * (N - 1) * alpha + one_bit / beta,
+        2 * (N - 1) * alpha + 2 * dense / beta,
+        2 * (N - 1) * alpha + 2 * one_bit / beta,
     )
     loss_none = float(find(r"\| none \| ([\d.e+-]+) \|", crisis))
     loss_ef = float(find(r"\| compressed_ef \| ([\d.e+-]+) \|", crisis))

@@ -179,7 +179,8 @@ def test_mobile_nomad_bytes_and_frames_by_hand(sid):
     assert answers["bytes_dense"] == dense
     assert answers["bytes_one_bit"] == one_bit
     for key, sent in (("dense", dense), ("one_bit", one_bit)):
-        air = 2 * (N - 1) * s.alpha + sent / s.beta
+        # 2(N−1) steps; each step the half-duplex BLE radio sends its message, then receives one
+        air = 2 * (N - 1) * s.alpha + (sent + sent) / s.beta
         assert answers[f"frames_disturbed_{key}"] == math.ceil(air / (1 / 60))
     assert answers["ef_keeps_accuracy"] is True
 

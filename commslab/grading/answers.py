@@ -18,7 +18,10 @@ from comms_core.scenarios import (
     Scenario,
     gossip_topology,
 )
-from comms_core.shared_medium import part2_allreduce_time
+from comms_core.shared_medium import (
+    half_duplex_allreduce_time_from_bytes,
+    part2_allreduce_time,
+)
 
 __all__ = ["mission_answers"]
 
@@ -71,8 +74,9 @@ def _mobile(s: Scenario) -> dict:
     from comms_core.convergence import EF_RELATIVE_TOLERANCE, run_data_parallel_training
 
     dense, one_bit = int(dense_allreduce_bytes(s.d, s.N)), int(compressed_allreduce_bytes(s.d, s.N))
-    air_dense, air_one_bit = (  # both send 2(N−1) messages in a row
-        float(cm.allreduce_time_from_bytes(sent, s.N, s.alpha, s.beta)) for sent in (dense, one_bit)
+    air_dense, air_one_bit = (  # 2(N−1) steps; a half-duplex BLE radio sends, then receives
+        float(half_duplex_allreduce_time_from_bytes(sent, s.N, s.alpha, s.beta))
+        for sent in (dense, one_bit)
     )
     plain = run_data_parallel_training("none", dim=CONVERGENCE_DIM, seed=0)
     ef = run_data_parallel_training("compressed_ef", dim=CONVERGENCE_DIM, seed=0)

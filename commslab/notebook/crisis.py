@@ -171,9 +171,12 @@ def _edge(s: Scenario) -> Instrument:
 
 
 def _mobile(s: Scenario) -> Instrument:
-    from comms_core import cost_models as cm
     from comms_core.compression import dense_allreduce_bytes
     from comms_core.convergence import EF_RELATIVE_TOLERANCE, run_data_parallel_training
+    from comms_core.shared_medium import (
+        half_duplex_allreduce_time_from_bytes,
+        half_duplex_ring_allreduce_time,
+    )
 
     runs = [
         run_data_parallel_training(m, dim=CONVERGENCE_DIM, seed=0)
@@ -183,9 +186,9 @@ def _mobile(s: Scenario) -> Instrument:
     lines = "\n".join(
         f"| {r.method} | {r.final_loss:.4g} | {r.bytes_per_worker_per_step:,} |" for r in runs
     )
-    ring = cm.ring_allreduce_time(s.M_message, s.N, s.alpha, s.beta)  # Part 1's M
+    ring = half_duplex_ring_allreduce_time(s.M_message, s.N, s.alpha, s.beta)  # the HUD's
     dense = int(dense_allreduce_bytes(s.d, s.N))
-    sync_dense = float(cm.allreduce_time_from_bytes(dense, s.N, s.alpha, s.beta))
+    sync_dense = float(half_duplex_allreduce_time_from_bytes(dense, s.N, s.alpha, s.beta))
     text = (
         f"**Convergence monitor** (8 workers, least squares, {CONVERGENCE_DIM} weights, seeded; "
         f"least-squares optimum {runs[0].optimal_loss:.4g})\n\n"
@@ -201,16 +204,22 @@ def _mobile(s: Scenario) -> Instrument:
         f"loss is within {EF_RELATIVE_TOLERANCE:.0%} of the uncompressed one.\n\n"
         f"**Your sync:** d = {s.d:,} values on {s.N} devices, α = "
         f"{plots.format_seconds(s.alpha)} per message, β = {plots.format_bytes(s.beta)}/s, a "
-        "frame every 1/60 s (60 FPS). Each sync sends 2(N−1) messages in a row, so it takes "
-        "2(N−1)α + bytes/β (bytes: per device, from the formulas above) and disturbs "
-        "⌈sync time / frame time⌉ frames.\n\n"
+        "frame every 1/60 s (60 FPS). A sync has 2(N−1) steps; in each, a device sends one "
+        "message and receives one, and its BLE radio is half duplex: it sends, then receives "
+        "(Bluetooth Core 5.4, Vol 6 Part B §4.5.1). So a sync takes "
+        "2(N−1)α + 2·bytes/β (bytes: what each device sends, from the formulas above; it "
+        "receives as many) and disturbs ⌈sync time / frame time⌉ frames.\n\n"
         f"**The crisis, in float32:** each device sends {dense:,} B per sync, which takes "
         f"{plots.format_seconds(sync_dense)} and disturbs "
         f"{math.ceil(sync_dense / s.frame_time)} frames. What does 1-bit with error feedback make "
         "of it?\n\n"
-        f"*Why not Part 1's T_ring = {plots.format_seconds(ring, 4)}?* The same ring, but "
-        "Part 1 counts 2(N−1)/N·M bytes, while whole chunks of c = ⌈d/N⌉ values send "
-        "2(N−1)·4c, a few bytes more."
+        f"*Why not the HUD's T_ring = 2(N−1)·(α + 2M/(N·β)) = {plots.format_seconds(ring, 4)}?* "
+        "The same half-duplex ring, but it counts 2(N−1)/N·M bytes, while whole chunks of "
+        "c = ⌈d/N⌉ values send 2(N−1)·4c, a few bytes more.\n\n"
+        f"*Part 2's {s.G * s.K} devices* are another network: your adapter trained across "
+        f"{s.K} homes of {s.G} devices (home Wi-Fi inside a home, cellular between homes). "
+        f"Part 1, Part 3 and this crisis are your N = {s.N} devices around the glasses, on "
+        "Bluetooth LE."
     )
     return Instrument(text, fig)
 
