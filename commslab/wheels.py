@@ -217,15 +217,22 @@ def student_modules(entry_sources: list[str]) -> list[str]:
     return sorted(reached)
 
 
-def _requirements(extras: tuple[str, ...]) -> tuple[list[str], dict[str, list[str]]]:
-    """comms-lab's own requirements: the base ones plus EXTRAS; the `mpi` extra kept as one."""
+def _requirements(
+    extras: tuple[str, ...], imported: set[str]
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The student's requirements: comms-lab's base requirements whose distribution provides a
+    module in IMPORTED (top-level names the student side imports), plus EXTRAS; the `mpi` extra
+    kept as one. A base requirement the student side never imports (the CLI's `rich`) stays out."""
+    providers = metadata.packages_distributions()
+    used = {canonicalize_name(d) for top in imported for d in providers.get(top, [top])}
     required, optional = [], {}
     for line in installed().requires or []:
         req = Requirement(line)
         if req.name == DISTRIBUTION:  # `comms-lab[lab]` inside another extra
             continue
         if req.marker is None or "extra" not in str(req.marker):  # base (maybe per Python)
-            required.append(str(req))
+            if canonicalize_name(req.name) in used:
+                required.append(str(req))
             continue
         marker, req.marker = req.marker, None
         if any(marker.evaluate({"extra": e}) for e in extras):
@@ -247,7 +254,12 @@ def student_wheel(entry_sources: list[str]) -> WheelSpec:
     for package in STUDENT_PACKAGES:  # data files and the public checks too
         for name, data in _package_files(package).items():
             files.setdefault(name, data)
-    required, optional = _requirements(STUDENT_EXTRAS)
+    imported = {  # the top-level names the notebook, the modules and the checks import
+        name.split(".")[0]
+        for source in [*entry_sources, *(d.decode() for n, d in files.items() if n.endswith(".py"))]
+        for name in imports_of(source)
+    }
+    required, optional = _requirements(STUDENT_EXTRAS, imported)
     lines = [
         "Metadata-Version: 2.1",
         f"Name: {STUDENT_DISTRIBUTION}",

@@ -393,6 +393,12 @@ def test_the_readme_student_line_installs_the_lab_from_the_release_folder_alone(
         "print(u.find_spec('comms_core') is not None, u.find_spec('commslab.grading'))"
     )
     assert run(f'python -c "{check}"', folder, env).split() == ["True", "None"]
+    # Only what the notebook needs (issue 23): the public checks ran above without otter-grader,
+    # so no PDF export, browser automation, pandas or documentation builder came with it.
+    grader_side = "import importlib.util as u; print([m for m in {!r} if u.find_spec(m)])".format(
+        ("otter", "pandas", "playwright", "sphinx", "pypdf")
+    )
+    assert run(f'python -c "{grader_side}"', folder, env).strip() == "[]"
     hidden = [p.read_text() for p in HIDDEN_TESTS]
     for path in site.rglob("*.py"):
         text = path.read_text(errors="replace")

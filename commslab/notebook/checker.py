@@ -1,13 +1,15 @@
 """`grader` in the student's notebook: the public checks, found in this package, not in the
 notebook file, so the notebook runs under any file name and from any folder.
 
-otter is imported at the first check, not in the setup cell (importing it costs seconds).
-The checks (public_tests/*.py, otter's exception-based test format) never see hidden values.
+The checks (public_tests/*.py, otter's exception-based test format) never see hidden values;
+commslab.notebook.checkfile runs them without otter-grader, which only the grader installs.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from commslab.notebook.checkfile import CheckResult, run_check
 
 PUBLIC_TESTS = Path(__file__).resolve().parent / "public_tests"
 
@@ -23,30 +25,22 @@ def _student_namespace() -> dict:
 
 
 class Checker:
-    """grader.check("part1"), grader.check_all(): otter's public checks on your notebook."""
+    """grader.check("part1"), grader.check_all(): the public checks on your notebook."""
 
     def __init__(self, namespace: dict | None = None) -> None:
         self._namespace = namespace
-        self._otter = None
 
     @property
     def checks(self) -> list[str]:
         return sorted(p.stem for p in PUBLIC_TESTS.glob("*.py"))
 
-    def _notebook(self):
-        if self._otter is None:
-            import otter
-
-            self._otter = otter.Notebook(tests_dir=str(PUBLIC_TESTS))
-        return self._otter
-
     def _env(self) -> dict:
         return self._namespace if self._namespace is not None else _student_namespace()
 
-    def check(self, name: str):
+    def check(self, name: str) -> CheckResult:
         if name not in self.checks:
             raise ValueError(f"no public check called {name!r}; the checks: {self.checks}")
-        return self._notebook().check(name, global_env=self._env())
+        return run_check(PUBLIC_TESTS / f"{name}.py", self._env())
 
     def check_all(self) -> AllChecks:
         return AllChecks([self.check(name) for name in self.checks])

@@ -2,7 +2,7 @@ OK_FORMAT = False
 name = "ledger"
 points = None
 
-from otter.test_files import test_case  # noqa: E402
+from commslab.notebook.checkfile import test_case  # noqa: E402
 
 
 @test_case(name="LEDGER: every key of your track, in the form and rounding the grader accepts")

@@ -2,7 +2,7 @@ OK_FORMAT = False
 name = "part1"
 points = None
 
-from otter.test_files import test_case  # noqa: E402
+from commslab.notebook.checkfile import test_case  # noqa: E402
 
 # Public inputs: docs/LAB_SPEC.md's worked example (N = 64, α = 10 µs, β = 10 GB/s, M = 1 MB),
 # a non-power-of-two N = 48, N = 1, and arrays of M and N.

@@ -2,7 +2,7 @@ OK_FORMAT = False
 name = "part2"
 points = None
 
-from otter.test_files import test_case  # noqa: E402
+from commslab.notebook.checkfile import test_case  # noqa: E402
 
 # Public inputs: 8 nodes x 8 devices, fast link 1 µs / 450 GB/s, slow link 5 µs / 50 GB/s,
 # 1 GB; an uneven 3 nodes x 4 devices; one device (G = K = 1).

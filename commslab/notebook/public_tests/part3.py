@@ -2,7 +2,7 @@ OK_FORMAT = False
 name = "part3"
 points = None
 
-from otter.test_files import test_case  # noqa: E402
+from commslab.notebook.checkfile import test_case  # noqa: E402
 
 # Public inputs: vectors whose scale ‖v‖₁/d is not 1, with a zero (sign(0) = +1).
 
