@@ -108,17 +108,12 @@ def execute(nb: nbformat.NotebookNode, timeout: int = 300):
     from nbclient import NotebookClient
 
     os.environ["COMMS_LAB_STATIC"] = "1"
-    # otter picks a random emoji for a passed check: seed the kernel so reruns are identical
-    nb.cells.insert(0, nbformat.v4.new_code_cell("import random; random.seed(0)"))
     with tempfile.TemporaryDirectory(prefix="commslab-run-") as tmp:
         write_notebook(nb, Path(tmp) / NOTEBOOK)
         client = NotebookClient(
             nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": tmp}}
         )
-        try:
-            client.execute()
-        finally:
-            nb.cells.pop(0)
+        client.execute()
     for cell in nb.cells:  # execution timestamps would make every run differ
         cell.metadata.pop("execution", None)
     return nb

@@ -27,8 +27,10 @@ from matplotlib.figure import Figure
 from comms_core import _validate as v
 from comms_core import compression, convergence, plots
 from comms_core import cost_models as cm
+from comms_core.hierarchy import part2_comparison
+from comms_core.shared_medium import part2_breakdown
 from commslab.notebook.outputs import LiveOutput
-from commslab.notebook.words import GENERIC, Words
+from commslab.notebook.words import GENERIC, WORDS, Words
 
 __all__ = [
     "LOCK_MESSAGE",
@@ -457,15 +459,35 @@ class HierarchicalWorkbench(Workbench):
         max_tries: int,
         static: bool | None,
         words: Words = GENERIC,
+        track: str | None = None,
     ) -> None:
         self.fixed, self.student, self.max_tries, self.words = fixed, student, max_tries, words
+        self.track = track
         self.tries: list[dict] = []
         super().__init__(values, static)
 
-    def sync_times(self) -> tuple[dict, float, float]:
-        """(breakdown, T_hier, T_flat) at the current slider values, seconds."""
+    def setting(self) -> SimpleNamespace:
+        """The current setting (the sliders' β) as the track's models read a scenario."""
         f = self.fixed
-        args = (
+        return SimpleNamespace(
+            track=SimpleNamespace(key=self.track),
+            M_model=f["M"],
+            G=f["G"],
+            K=f["K"],
+            alpha_intra=f["alpha_intra"],
+            beta_intra=self.values["beta_intra"],
+            alpha_inter=f["alpha_inter"],
+            beta_inter=self.values["beta_inter"],
+        )
+
+    def comparison(self) -> cm.HierarchyComparison:
+        """The hierarchy against the flat rings at the current setting: by the track's
+        physical model (comms_core.hierarchy), or by the full-duplex α-β models with one
+        slow-link port per device when the track is not known."""
+        if self.track is not None:
+            return part2_comparison(self.setting())
+        f = self.fixed
+        return cm.hierarchy_comparison(
             f["M"],
             f["G"],
             f["K"],
@@ -473,12 +495,28 @@ class HierarchicalWorkbench(Workbench):
             self.values["beta_intra"],
             f["alpha_inter"],
             self.values["beta_inter"],
+            rails=f["G"],
         )
-        breakdown = cm.hierarchical_breakdown(*args)
-        T_flat = cm.flat_ring_allreduce_time(
-            f["M"], f["G"], f["K"], f["alpha_inter"], self.values["beta_inter"]
-        )
-        return breakdown, float(cm.hierarchical_allreduce_time(*args)), float(T_flat)
+
+    def sync_times(self) -> tuple[dict, float, float]:
+        """(breakdown, T_hier, T_flat) at the current slider values, seconds. T_hier: the
+        phases one after the other (the graded formula, by the track's physical model);
+        T_flat: the flat rings on every slow-link port a group has (the fair baseline)."""
+        setting = self.setting()
+        if self.track is not None:
+            breakdown = part2_breakdown(setting, setting.M_model)
+        else:
+            breakdown = cm.hierarchical_breakdown(
+                setting.M_model,
+                setting.G,
+                setting.K,
+                setting.alpha_intra,
+                setting.beta_intra,
+                setting.alpha_inter,
+                setting.beta_inter,
+            )
+        T_hier = float(sum(float(t) for t in breakdown.values()))
+        return breakdown, T_hier, self.comparison().flat_rails
 
     def try_k(self, k: int) -> float:
         """The 10-iteration rule: one try of the aggregation factor k, kept in self.tries.
@@ -517,39 +555,40 @@ class HierarchicalWorkbench(Workbench):
     def render(self) -> tuple[list[str], Figure]:
         f = self.fixed
         breakdown, T_hier, T_flat = self.sync_times()
+        compared = self.comparison()
         hier = bool(self.values["hierarchical"])
-        fig = plots.communication_waterfall(breakdown if hier else None, flat_time=T_flat)
+        w = self.words
+        flat_label = (
+            f"flat rings\n(one per {w.port})"
+            if compared.rails > 1
+            else f"flat ring\n(one {w.port})"
+        )
+        fig = plots.communication_waterfall(
+            breakdown if hier else None, flat_time=T_flat, flat_label=flat_label
+        )
         _relabel(fig, self.words)
         G, K, M = f["G"], f["K"], f["M"]
         P = G * K
-        w = self.words
         intra = breakdown["intra_reduce_scatter"] + breakdown["intra_all_gather"]
         lines = [
             f"{P} {w.devices} = {K} {w.groups} × {G}; gradient M = {plots.format_bytes(M)}; "
             f"β inside {w.a_group} ({w.fast}) = "
             f"{plots.format_bytes(self.values['beta_intra'])}/s, β between {w.groups} "
             f"({w.slow}) = {plots.format_bytes(self.values['beta_inter'])}/s",
-            f"T_flat (one ring over all {P} {w.devices}, one {w.port} per {w.group}) = "
-            f"{plots.format_seconds(T_flat, 4)}",
+            *hierarchy_verdict(compared, G, K, w),
         ]
         if hier:
-            rails = cm.flat_ring_allreduce_time(
-                M, G, K, f["alpha_inter"], self.values["beta_inter"], rails=G
-            )
             lines += [
-                f"T_hier = {plots.format_seconds(T_hier, 4)} "
-                f"({T_flat / T_hier:.3g}x faster than the flat ring)",
-                f"Bytes each {w.group} puts on the slow link: hierarchical "
-                f"{plots.format_bytes(2 * (K - 1) / K * M)} over its {G} {w.ports}, flat ring "
-                f"{plots.format_bytes(2 * (P - 1) / P * M)} through one {w.port}. One flat ring "
-                f"per {w.port} ({G} rings at once) takes {plots.format_seconds(float(rails), 4)} "
-                f"(the same bytes per {w.group} as the hierarchy; 2(P−1) slow-link latencies "
-                f"instead of 2(K−1), and no phases inside {w.a_group}).",
+                f"T_hier = {plots.format_seconds(T_hier, 4)} (phases one after the other: the "
+                "formula you implement)",
                 f"The fast link ({w.fast}) is busy {intra / T_hier:.0%} of the sync "
                 f"and idle the rest.",
             ]
         else:
-            lines.append("Hierarchical mode is off: every byte crosses the slow link.")
+            lines.append(
+                "Hierarchical mode is off: the flat rings carry every byte on the slow link "
+                f"(T_flat = {plots.format_seconds(T_flat, 4)})."
+            )
         if self.moved("beta_intra", "beta_inter"):
             lines.append(MOVED + " The tries below are at your scenario's β.")
         for role, fn in self.student.items():
@@ -603,6 +642,58 @@ class HierarchicalWorkbench(Workbench):
 _PART2 = {"hierarchical": "hierarchical_allreduce_time"}
 
 
+def _times_faster(ratio: float) -> str:
+    """'2.1× faster' or '1.6× slower' from t_other / t_this."""
+    if ratio >= 1:
+        return f"{ratio:.3g}× faster"
+    return f"{1 / ratio:.3g}× slower"
+
+
+def hierarchy_verdict(c: cm.HierarchyComparison, G: int, K: int, w: Words = GENERIC) -> list[str]:
+    """Part 2's reveal in the student's own numbers: slow-link bytes per group, the hierarchy
+    (serial and pipelined) against one flat ring and against flat rings on every port, and
+    which wins. Every statement is computed from c (tests/test_science_hierarchy.py checks
+    them for 200 students of every track)."""
+    P = G * K
+    one = c.flat_one_port / c.hierarchical
+    lines = [
+        f"🔓 In your numbers: per {w.group}, the hierarchy puts 2(K−1)/K·M = "
+        f"{plots.format_bytes(c.bytes_hierarchical)} on the slow link, the flat rings "
+        f"2(P−1)/P·M = {plots.format_bytes(c.bytes_flat)}: {c.bytes_ratio:.4g}× as much "
+        f"((P−1)K/(P(K−1)); 1.875 for 2 groups of 8, → 1 as K grows). The hierarchy takes "
+        f"2(K−1) = {2 * (K - 1)} steps on the slow link, a flat ring 2(P−1) = {2 * (P - 1)}.",
+        f"One flat ring through one {w.port} per {w.group}: "
+        f"{plots.format_seconds(c.flat_one_port, 4)}; the hierarchy with its phases one after "
+        f"the other (an upper bound) takes {plots.format_seconds(c.hierarchical, 4)}: "
+        f"{_times_faster(one)}.",
+    ]
+    if c.rails > 1:
+        if c.hierarchical < c.flat_rails:
+            verdict = "the hierarchy wins even with its phases one after the other."
+        elif c.pipelined < c.flat_rails:
+            verdict = "the hierarchy wins only with its phases pipelined."
+        else:
+            verdict = (
+                "the hierarchy loses even pipelined: its phases inside "
+                f"{w.a_group} cost more than the {c.bytes_ratio:.4g}× bytes and "
+                f"{2 * (P - 1) - 2 * (K - 1)} slow-link steps it saves."
+            )
+        lines.append(
+            f"The fair flat baseline runs one ring per {w.port}, {c.rails} side by side: "
+            f"{plots.format_seconds(c.flat_rails, 4)}. Against it the "
+            f"hierarchy is {_times_faster(c.flat_rails / c.hierarchical)} with its phases one "
+            f"after the other and {_times_faster(c.flat_rails / c.pipelined)} with them "
+            f"pipelined over chunks ({plots.format_seconds(c.pipelined, 4)}): {verdict}"
+        )
+    else:
+        lines.append(
+            f"{w.a_group.capitalize()} has one {w.port} on the slow link, so one flat ring is "
+            f"the fair baseline: the hierarchy is {_times_faster(one)} "
+            f"({_times_faster(c.flat_one_port / c.pipelined)} with its phases pipelined)."
+        )
+    return lines
+
+
 def hierarchical_workbench(
     *,
     M: float,
@@ -621,6 +712,7 @@ def hierarchical_workbench(
     tries: Sequence[int] = (),
     static: bool | None = None,
     words: Words = GENERIC,
+    track: str | None = None,
 ) -> Workbench | Locked:
     """Part 2: slide the intra- and inter-node bandwidth, toggle hierarchical mode.
 
@@ -628,7 +720,9 @@ def hierarchical_workbench(
     bytes per GPU, and the tries of the aggregation factor k (tries=[...], the student's
     K_TRIES: the only way to try, at most max_tries, the 10-iteration rule); wb.tries keeps
     every try with its time to train (comms_core.time_to_train), wb.best_try the best.
-    student = {"hierarchical": f} shows the student's T_hier.
+    student = {"hierarchical": f} shows the student's T_hier. track: the track whose
+    physical model prices the phases and the flat rings (comms_core.hierarchy); None takes
+    the track whose words these are, or the full-duplex α-β models for the generic words.
     Units: M bytes, α s, β bytes/s, t_compute s, micro_batch and B_noise in examples.
     """
     if not prediction_made(prediction):
@@ -649,8 +743,10 @@ def hierarchical_workbench(
         "hierarchical": True,
     }
     max_tries = v.scalar_count("max_tries", max_tries)
+    if track is None:
+        track = next((key for key, known in WORDS.items() if known == words), None)
     wb = HierarchicalWorkbench(
-        values, fixed, _student_functions(student, _PART2), max_tries, static, words
+        values, fixed, _student_functions(student, _PART2), max_tries, static, words, track
     )
     for k in tries:
         wb.try_k(k)
