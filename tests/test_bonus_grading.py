@@ -16,6 +16,7 @@ import time
 
 import pytest
 from adversarial import notebooks as nbs
+from adversarial.corpus import BONUS_PRECOMPUTE as PRECOMPUTE
 from mpi_support import needs_mpi
 
 from commslab.grading import report
@@ -103,23 +104,6 @@ def my_ring_allreduce(comm, buffer):
     return buffer * n                                    # a wrong sum, and no message sent
 """
 
-# The issue-20 cheat: the sum computed locally from the data the notebook's own check uses
-# (seed 0), zeros sent in the ring's exact byte pattern. The grader's data is drawn from the
-# instructor key per student, term and run (bonus_step.bonus_seed): the sum is wrong.
-PRECOMPUTE = """
-def my_ring_allreduce(comm, buffer):
-    r, n = comm.Get_rank(), comm.Get_size()
-    total = sum(np.random.default_rng([0, k]).standard_normal(buffer.size) for k in range(n))
-    chunks = np.array_split(np.zeros_like(buffer), n)
-    right, left = (r + 1) % n, (r - 1) % n
-    for s in range(n - 1):
-        i, j = (r - s) % n, (r - s - 1) % n
-        comm.Sendrecv(chunks[i], dest=right, recvbuf=np.empty_like(chunks[j]), source=left)
-    for s in range(n - 1):
-        i, j = (r + 1 - s) % n, (r - s) % n
-        comm.Sendrecv(chunks[i], dest=right, recvbuf=np.empty_like(chunks[j]), source=left)
-    return total
-"""
 # A ring's messages, but a result that does not come from them.
 IGNORES_WHAT_IT_RECEIVED = RING.replace("return np.concatenate(chunks)", "return buffer * n")
 

@@ -111,6 +111,90 @@ def test_the_refusals_are_named_in_the_feedback(fast_rows) -> None:
     assert "not a number" in said
 
 
+def test_the_precomputed_bonus_earns_at_most_the_byte_points(fast_rows) -> None:
+    row = fast_rows["bonus_precompute"]
+    if row.bonus_max:  # MPI ran here ("not graded here" otherwise)
+        assert row.bonus <= 2.0, row.feedback
+
+
+def test_rows_are_bounded(fast_rows) -> None:
+    """1.5 million numbers in `cells` make one note, not 1.5 million (issue 20: 54 MB)."""
+    row = fast_rows["numbers_in_cells"]
+    assert sum("are not cells" in n for n in row.notes) == 1 and len(row.notes) <= 40
+    assert len(row.to_json()) < 2_000_000
+
+
+def _as_a_class(rows: dict) -> list:
+    """The corpus's rows as a class: one student per file (the corpus is one student's), the
+    huge answers twice (two students), hostile ids and names."""
+    import dataclasses
+
+    names = {"formula_identity_and_answers": ("=1+2", '=HYPERLINK("http://x","y")')}
+    names["mathtext_track"] = ("$\\rtthree$", "$\\rtthree$ <script>alert(1)</script>")
+    out = []
+    for n, (name, row) in enumerate(sorted(rows.items())):
+        sid, lms_name = names.get(name, (f"s{n:03d}", f"Student {n}"))
+        out.append(dataclasses.replace(row, student_id=sid, lms_name=lms_name))
+        if name == "huge_answers":
+            out.append(dataclasses.replace(row, student_id="s999", lms_name="Second huge"))
+    return out
+
+
+def test_the_batch_and_every_page_finish(fast_rows, tmp_path, monkeypatch) -> None:
+    """The corpus's rows published as `commslab grade` does (gradebook.json, then every
+    output): every page is written, n rows in = n rows out, no CSV cell starts a formula or
+    exceeds a spreadsheet's cell, no student text reaches a page unescaped; `commslab
+    report` then reads the stored similarity instead of comparing again."""
+    import csv
+    import time
+
+    from commslab.grading import gradebook, written
+
+    rows = _as_a_class(fast_rows)
+    out = tmp_path / "out"
+    gradebook.save(out, rows, {"term": TERM})
+    started = time.perf_counter()
+    gradebook.publish(out)
+    assert time.perf_counter() - started < 120
+    for page in ("review.html", "similarity.html", "class_report.html", "similarity.json"):
+        assert (out / page).stat().st_size > 0, page
+    with open(out / "grades.csv", newline="", encoding="utf-8") as f:
+        assert len(list(csv.DictReader(f))) == len(rows)
+    for path in out.rglob("*.csv"):
+        with open(path, newline="", encoding="utf-8") as f:
+            for cell in (c for row in csv.reader(f) for c in row):
+                assert len(cell) < 32_767, path
+                if cell[:1] in ("=", "+", "-", "@", "\t", "\r") and cell != "-":
+                    float(cell)  # only a plain number may start so
+    for page in ("review.html", "similarity.html", "class_report.html"):
+        assert "<script>alert(1)" not in (out / page).read_text(encoding="utf-8"), page
+    assert (out / "gradebook.json").stat().st_size < 20_000_000
+    groups = (out / "similarity.csv").read_text(encoding="utf-8")
+    assert "s999" in groups  # the two huge answers, found
+
+    def compared_again(*args):
+        raise AssertionError("similarity computed again")
+
+    monkeypatch.setattr(written, "_compare", compared_again)
+    gradebook.publish(out)  # `commslab report`, `review import`
+
+
+def test_a_student_string_in_a_figure_is_plain_text() -> None:
+    """matplotlib parses "$...$" as mathtext; "$\\rtthree$" (an unknown command) stopped
+    the class report with ParseFatalException. _png draws every text plain."""
+    from matplotlib.figure import Figure
+
+    from commslab.grading.classreport import _png
+
+    for label in ("$\\rtthree$", "$x^{", "a $ b $$ c"):
+        fig = Figure()
+        ax = fig.add_subplot()
+        ax.hist([[1.0], [2.0]], label=[label, "cloud_titan"])
+        ax.legend()
+        ax.set_title(label)
+        assert _png(fig)
+
+
 @pytest.mark.slow
 @pytest.mark.container
 def test_the_fast_cases_with_the_probe_in_podman(corpus, fast_rows, grader_image) -> None:

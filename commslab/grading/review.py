@@ -85,7 +85,8 @@ def questions(course_dir: str | Path | None = None) -> dict[str, dict[str, str]]
     if course_dir is not None:
         source = Course(Path(course_dir)).source_notebook
     else:
-        source = template_root() / Course(Path()).source_notebook.relative_to(Path().resolve())
+        template = Course(template_root())
+        source = template.source_notebook
     try:
         nb = nbformat.reads(source.read_text(encoding="utf-8"), as_version=4)
     except (OSError, ValueError):

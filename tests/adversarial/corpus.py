@@ -689,6 +689,122 @@ CASES = [
 ]
 
 
+# --- issue 20: disguised filler, huge rows, text that reaches figures and spreadsheets -------
+# Latin letters -> the Cyrillic letters Unicode's confusables.txt maps back to them.
+CYRILLIC = str.maketrans("aceopxyiACEHKMOPTXBS", "асеорхуіАСЕНКМОРТХВЅ")
+LOREM = (
+    "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
+    "incididunt ut labore et dolore magna aliqua."
+)
+
+
+def _answers(make: Callable[[str, str], str], identity: str | None = None):
+    """The solved notebook with every written answer make(grade_id, question) (and, if given,
+    another identity cell)."""
+
+    def build(ctx):
+        written = {k: make(k, nbs.PROMPTS[k]) for k in nbs.ANSWERS}
+        cells = nbs.solved_cells(STUDENT)
+        if identity is not None:
+            cells["identity"] = identity
+        return nbs.build(cells, written)
+
+    return build
+
+
+def _huge_answer(grade_id: str, question: str) -> str:
+    """20,000 words of the student's 'own' (varied, not lorem ipsum, not repeated): the
+    similarity report must not stall on it (issue 20: 220 s with difflib)."""
+    import random
+
+    rng = random.Random(grade_id)
+    vocabulary = [f"{w}{i}" for w in nbs.REMARK_WORDS for i in range(40)]
+    body = " ".join(rng.choice(vocabulary) for _ in range(20_000))
+    return f"{nbs.ANSWERS[grade_id]} {body}"
+
+
+def _numbers_in_cells(ctx) -> bytes:
+    """The solved notebook whose `cells` list also holds 1.5 million plain numbers (issue 20:
+    a 54 MB notes cell in grades.csv, one note per entry)."""
+    data = json.loads(nbformat.writes(nbs.solved_notebook(STUDENT)))
+    data["cells"].extend(range(1_500_000))
+    return json.dumps(data).encode()
+
+
+MATHTEXT_TRACK = f'STUDENT_ID = "{STUDENT}"\nTRACK = "$\\rtthree$"\n'
+FORMULA_IDENTITY = (
+    'STUDENT_ID = "=HYPERLINK(\\"http://127.0.0.1/\\",\\"x\\")"\nTRACK = "+cloud_titan"\n'
+)
+
+# The issue-20 cheat: the sum computed locally from the data the notebook's own check uses
+# (seed 0), zeros sent in the ring's exact byte pattern. The grader's data is drawn from the
+# instructor key per student, term and run (bonus_step.bonus_seed): the sum is wrong.
+BONUS_PRECOMPUTE = """
+def my_ring_allreduce(comm, buffer):
+    r, n = comm.Get_rank(), comm.Get_size()
+    total = sum(np.random.default_rng([0, k]).standard_normal(buffer.size) for k in range(n))
+    chunks = np.array_split(np.zeros_like(buffer), n)
+    right, left = (r + 1) % n, (r - 1) % n
+    for s in range(n - 1):
+        i, j = (r - s) % n, (r - s - 1) % n
+        comm.Sendrecv(chunks[i], dest=right, recvbuf=np.empty_like(chunks[j]), source=left)
+    for s in range(n - 1):
+        i, j = (r + 1 - s) % n, (r - s) % n
+        comm.Sendrecv(chunks[i], dest=right, recvbuf=np.empty_like(chunks[j]), source=left)
+    return total
+"""
+CASES += [
+    Case(
+        "lookalike_question",
+        "solved",
+        "graded",
+        _answers(lambda k, q: q.translate(CYRILLIC)),
+        zero=("written",),
+        why="the question in Cyrillic look-alike letters is the question (written.fold)",
+    ),
+    Case(
+        "question_lorem_placeholder",
+        "solved",
+        "graded",
+        _answers(lambda k, q: (q + "\n" + LOREM + "\nYOUR ANSWER HERE ") * 3),
+        zero=("written",),
+    ),
+    Case(
+        "lookalike_placeholder_and_zero_width",
+        "solved",
+        "graded",
+        _answers(lambda k, q: "\u200b".join("YOUR ANSWER HERE".translate(CYRILLIC)) * 20),
+        zero=("written",),
+    ),
+    Case("huge_answers", "solved", "graded", _answers(_huge_answer)),
+    Case("numbers_in_cells", "solved", "graded", _numbers_in_cells),
+    Case(
+        "mathtext_track",
+        "solved",
+        "graded (unknown TRACK)",
+        _answers(lambda k, q: nbs.personal_answers(STUDENT)[k], identity=MATHTEXT_TRACK),
+        why="TRACK reaches the class report's legend: drawn as plain text, not mathtext",
+    ),
+    Case(
+        "formula_identity_and_answers",
+        "solved",
+        "graded (identity mismatch) (unknown TRACK)|graded (identity mismatch)",
+        _answers(
+            lambda k, q: "=cmd|' /C calc'!A0 " + nbs.personal_answers(STUDENT)[k],
+            identity=FORMULA_IDENTITY,
+        ),
+        why="every CSV cell that starts a formula gets an apostrophe (csvsafe)",
+    ),
+    Case(
+        "bonus_precompute",
+        "solved",
+        "graded",
+        lambda ctx: nbs.solved_notebook(STUDENT, replace={"bonus_ring": BONUS_PRECOMPUTE}),
+        why="the bonus's data is the instructor's secret: at most the byte points (2 of 4)",
+    ),
+]
+
+
 def write_corpus(folder: Path, context: dict) -> dict[str, Case]:
     """Write every case and the three baselines into `folder`; returns {name: Case}."""
     folder.mkdir(parents=True, exist_ok=True)
