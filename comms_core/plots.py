@@ -544,6 +544,7 @@ def communication_waterfall(
     breakdown: Mapping[str, float] | None,
     *,
     flat_time: float | None = None,
+    flat_label: str = "flat rings\n(one per port)",
     subtitle: str | None = None,
     ax: Axes | None = None,
 ) -> Figure:
@@ -552,9 +553,11 @@ def communication_waterfall(
     breakdown is the dict of comms_core.hierarchical_breakdown (intra_reduce_scatter,
     inter_allreduce, intra_all_gather; scalars). Each phase is a bar that starts where the
     previous one ended; intra-node (fast link) bars are green, inter-node (slow link) red;
-    then the hierarchical total, and the flat ring over all GPUs (flat_time, e.g.
-    comms_core.flat_ring_allreduce_time) as a comparison bar. Pass breakdown=None to draw
-    the flat ring alone (hierarchical mode off). subtitle: a second title line (the setting).
+    then the hierarchical total (its phases one after the other: an upper bound), and the
+    flat baseline (flat_time, e.g. comms_core.flat_ring_allreduce_time with rails = the
+    slow-link ports per node; flat_label names it under its bar) as a comparison bar. Pass
+    breakdown=None to draw the flat baseline alone (hierarchical mode off). subtitle: a
+    second title line (the setting).
     """
     if breakdown is None and flat_time is None:
         raise ValueError("breakdown and flat_time must not both be None")
@@ -604,10 +607,10 @@ def communication_waterfall(
             edgecolor="black",
             linewidth=0.6,
             hatch="//",
-            label="flat ring (all GPUs on the slow link)",
+            label=flat_label.replace("\n", " ") + ", all GPUs on the slow link",
         )
         labels.append((len(names), t, t))
-        names.append("flat ring\n(all GPUs)")
+        names.append(flat_label)
     top = max(h for _, h, _ in labels) or 1.0
     for x, height, t in labels:
         ax.text(x, height + 0.015 * top, format_seconds(t), ha="center", va="bottom", fontsize=10)
@@ -620,9 +623,11 @@ def communication_waterfall(
     ax.grid(True, axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     if breakdown is not None and flat_time is not None and bottom > 0:
+        ratio = flat_time / bottom
+        how = f"{ratio:.2g}x faster" if ratio >= 1 else f"{1 / ratio:.2g}x slower"
         ax.set_title(
-            f"Communication Waterfall: hierarchical is {flat_time / bottom:.2g}x "
-            f"faster than the flat ring"
+            f"Communication Waterfall: hierarchical (phases in series) is {how} than the "
+            + flat_label.replace("\n", " ")
         )
     elif breakdown is None:
         ax.set_title("Communication Waterfall: hierarchical mode off")

@@ -74,10 +74,12 @@ LOCKS = {
         "PREDICTION_PART2",
         ("yes", "no"),
         "yes",
-        "**Yes**: the slow link carries as many bytes as G flat rings side by side (one per "
-        "slow-link port), but the hierarchy pays 2(K−1) slow-link latencies instead of 2(P−1) "
-        "and keeps the rest on the fast link (against one flat ring it also sends G× fewer "
-        "slow-link bytes).",
+        "**Yes**, against one flat ring that crosses the slow link through one port per group "
+        "(true for every student of every track): per group the hierarchy puts 2(K−1)/K·M on "
+        "the slow link instead of 2(P−1)/P·M, takes 2(K−1) slow-link steps instead of "
+        "2(P−1), and does the rest on the fast link. Against flat rings on *every* slow-link "
+        "port of a group (one ring per port, side by side) it can lose: the workbench below "
+        "opens with which holds in your numbers.",
     ),
     3: Lock(
         "PREDICTION_PART3",
