@@ -332,18 +332,27 @@ def ring_allreduce_energy_joules(
     )
 
 
-def ring_completion_probability(N: ArrayLike, presence: ArrayLike):
-    """Probability that a ring AllReduce over N devices completes: presence^N.
+def ring_completion_probability(
+    N: ArrayLike, duration: ArrayLike, presence: ArrayLike, period: ArrayLike
+):
+    """Probability that a ring AllReduce over the N devices present at its start completes.
 
-    A ring needs every device: one that is missing (in its case, out of range, asleep) stops
-    the chunks that must pass through it, and the attempt is lost. With each device present
-    independently with probability `presence`, the ring completes with presence^N and takes
-    1/presence^N attempts on average (geometric). Gossip has no such single point of failure:
-    a missing device only skips its exchanges. The independence is an ASSUMPTION.
+        P = presence^(N · duration / period)
+
+    The ring is formed over the devices present when the sync starts (as gossip's graph is),
+    so an absent device does not stop it; a device that leaves *during* the ring does (its
+    chunks cannot pass), and the attempt is lost. Each device stays for a whole period with
+    probability `presence`; with memoryless departures (an ASSUMPTION: exponential, at the
+    rate −ln(presence)/period) it stays through the ring's `duration` with
+    presence^(duration/period), independently of the others. Gossip has no such single
+    point of failure: a device that leaves only skips its exchanges. duration and period in
+    seconds (the ring's time: shared_medium.half_duplex_ring_allreduce_time on BLE).
     """
-    N = v.count("N", N)
+    N = v.count("N", N).astype(np.float64)
+    duration = v.nonnegative("duration", duration)
     presence = v.probability("presence", presence, open_interval=False)
-    return v.scalar_or_array(presence ** N.astype(np.float64))
+    period = v.positive("period", period)
+    return v.scalar_or_array(presence ** (N * duration / period))
 
 
 def expected_ring_energy_joules(
@@ -353,16 +362,20 @@ def expected_ring_energy_joules(
     energy_per_byte_rx: ArrayLike,
     energy_per_message: ArrayLike,
     presence: ArrayLike,
+    duration: ArrayLike,
+    period: ArrayLike,
 ):
     """Expected radio energy per device of one *completed* ring AllReduce, joules.
 
-        E = E_attempt / presence^N
+        E = E_attempt / presence^(N · duration / period)
 
-    An attempt costs ring_allreduce_energy_joules' per-device energy, and a ring completes
-    with ring_completion_probability, so it takes 1/presence^N attempts on average
-    (geometric). ASSUMPTION: a lost attempt costs as much as a whole one.
+    An attempt costs ring_allreduce_energy_joules' per-device energy (every exchange waits
+    for its connection event: e_msg per message at each end, ramp-up, headers and empty
+    packets included), and completes with ring_completion_probability, so a completed ring
+    takes 1/P attempts on average (geometric). ASSUMPTION: a lost attempt costs as much as a
+    whole one (an upper bound: a device may leave halfway).
     """
     attempt = ring_allreduce_energy_joules(
         N, M, energy_per_byte_tx, energy_per_byte_rx, energy_per_message
     ).per_device_joules
-    return v.scalar_or_array(attempt / ring_completion_probability(N, presence))
+    return v.scalar_or_array(attempt / ring_completion_probability(N, duration, presence, period))

@@ -513,9 +513,10 @@ TINY_PIONEER = Track(
     persona="Hearable Lead",
     mission="Neural isolation on 50 hearables under a 1 mW average power budget.",
     crisis=(
-        "The Low-Power Gossip: a ring AllReduce is the cheapest in bytes, but it needs every "
-        "hearable present for 2(N−1) exchanges in a row, and one missing device loses the "
-        "attempt. Gossip only talks to neighbours. Which one fits the radio's energy budget?"
+        "The Low-Power Gossip: a ring AllReduce over the hearables present is the cheapest in "
+        "bytes, but its 2(N−1) exchanges come one after another, and a hearable that leaves "
+        "meanwhile loses the attempt. Gossip only talks to neighbours. Which one fits the "
+        "radio's energy budget?"
     ),
     stakeholder="Hardware Lead: 'Show me the joules per sync against the 1 mW budget.'",
     params=(
@@ -593,8 +594,8 @@ TINY_PIONEER = Track(
             LedgerField(
                 "ring_energy_per_device_j",
                 "number",
-                "Expected radio energy per device for one completed ring AllReduce "
-                "(an attempt / presence^N)",
+                "Expected radio energy per device for one completed ring AllReduce over the "
+                "hearables present (an attempt / presence^(N·T_ring/sync_period))",
                 "J",
             ),
             LedgerField("gossip_within_budget", "bool", "Gossip fits the radio's share of 1 mW?"),

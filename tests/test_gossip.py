@@ -279,10 +279,28 @@ def test_one_radio_model_counts_every_message_of_both_schemes():
                 gossip_energy[j] += M * e_rx + e_msg
     got = gossip_energy_joules(A, rounds, M, e_tx, e_rx, e_msg)
     np.testing.assert_allclose(got.per_device_joules, gossip_energy, rtol=1e-12)
-    assert ring_completion_probability(50, 0.98) == pytest.approx(0.98**50, rel=1e-12)
-    assert ring_completion_probability(3, 1.0) == 1.0
+    # a ring of 50 lasting one whole period completes when no one leaves: 0.98^50
+    assert ring_completion_probability(50, 60.0, 0.98, 60.0) == pytest.approx(0.98**50, rel=1e-12)
+    # lasting 1.2 s of a 60 s period, each stays with 0.98^(1/50): all 50 with 0.98
+    assert ring_completion_probability(50, 1.2, 0.98, 60.0) == pytest.approx(0.98, rel=1e-12)
+    assert ring_completion_probability(3, 5.0, 1.0, 60.0) == 1.0
     with pytest.raises(ValueError, match="presence"):
-        ring_completion_probability(3, 1.5)
-    # a completed ring takes 1/presence^N attempts on average: 1/0.9^6 of the count above
-    expected = expected_ring_energy_joules(N, M, e_tx, e_rx, e_msg, 0.9)
-    assert expected == pytest.approx(ring_energy[0] / 0.9**6, rel=1e-12)
+        ring_completion_probability(3, 1.0, 1.5, 60.0)
+    # a completed ring takes 1/P attempts on average (geometric): P = 0.9^(6·3/30)
+    expected = expected_ring_energy_joules(N, M, e_tx, e_rx, e_msg, 0.9, 3.0, 30.0)
+    assert expected == pytest.approx(ring_energy[0] / 0.9 ** (6 * 3 / 30), rel=1e-12)
+
+
+def test_departures_are_memoryless_by_simulation():
+    """A seeded simulation of exponential departures at the rate −ln(presence)/period: the
+    fraction of rings in which nobody leaves within the duration matches the closed form."""
+    from comms_core.gossip import ring_completion_probability
+
+    rng = np.random.default_rng(7)
+    N, presence, period, duration, trials = 20, 0.95, 60.0, 4.0, 200_000
+    leave = rng.exponential(period / -np.log(presence), size=(trials, N))
+    completed = np.mean(leave.min(axis=1) > duration)
+    want = ring_completion_probability(N, duration, presence, period)
+    assert abs(completed - want) < 4 * np.sqrt(want * (1 - want) / trials)
+    # and a device present for a whole period: presence, by construction
+    assert np.mean(leave[:, 0] > period) == pytest.approx(presence, abs=0.003)

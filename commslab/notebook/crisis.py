@@ -226,6 +226,7 @@ def _mobile(s: Scenario) -> Instrument:
 
 def _tiny(s: Scenario) -> Instrument:
     from comms_core import gossip
+    from comms_core.shared_medium import half_duplex_ring_allreduce_time
 
     A = gossip_topology(s)
     W = gossip.metropolis_weights(A)
@@ -247,7 +248,13 @@ def _tiny(s: Scenario) -> Instrument:
     ax.legend()
     degree = A.sum(axis=1)
     radio = (s.energy_tx, s.energy_rx, s.energy_event)
-    ring_energy = float(gossip.expected_ring_energy_joules(s.N, 4 * s.d, *radio, s.presence))
+    duration = float(half_duplex_ring_allreduce_time(4 * s.d, s.N, s.alpha, s.beta))
+    stays = float(gossip.ring_completion_probability(s.N, duration, s.presence, s.sync_period))
+    ring_energy = float(
+        gossip.expected_ring_energy_joules(
+            s.N, 4 * s.d, *radio, s.presence, duration, s.sync_period
+        )
+    )
     text = (
         f"**Gossip on your topology:** SLEM(W) = {lam:.10f}; degrees from "
         f"{int(degree.min())} to {int(degree.max())}, mean degree {degree.mean():g}. Each "
@@ -260,11 +267,17 @@ def _tiny(s: Scenario) -> Instrument:
         "`energy_event` per message, at each end):\n"
         "- gossip, per device: rounds · mean degree · (M·(e_tx + e_rx) + 2·e_event) (each "
         "message costs e_event at both ends);\n"
-        "- ring AllReduce, per device and attempt: 2(N−1)/N·M·(e_tx + e_rx) + 4(N−1)·e_event "
-        "(2(N−1) steps, one message out and one in);\n"
-        f"- the ring needs all {s.N} hearables: it completes with probability presence^N "
-        f"= {s.presence:g}^{s.N}, so one completed ring costs an attempt / presence^N on "
-        "average.\n\n"
+        "- ring AllReduce over the hearables present at its start (formed around the absent "
+        "ones, like gossip's graph), per device and attempt: 2(N−1)/N·M·(e_tx + e_rx) + "
+        "4(N−1)·e_event (2(N−1) steps, one message out and one in, each waiting for its "
+        "connection event);\n"
+        "- the steps come one after another on half-duplex BLE: the ring lasts "
+        f"T_ring = 2(N−1)·(α + 2M/(N·β)) = {plots.format_seconds(duration, 4)}, and a hearable "
+        "that leaves during it loses the attempt. A hearable stays a whole sync_period with "
+        "probability `presence`, so it stays T_ring with presence^(T_ring/sync_period) "
+        "(departures at random times, an assumption); all N stay with "
+        f"presence^(N·T_ring/sync_period) = {stays:.4g}, and one completed ring costs an "
+        "attempt / presence^(N·T_ring/sync_period) on average.\n\n"
         "Budget per sync: power_budget · radio_share · sync_period.\n\n"
         f"**The crisis:** one completed ring AllReduce costs each hearable "
         f"{ring_energy:.3g} J on average. What does gossip cost to reach your ε?"
