@@ -178,7 +178,7 @@ _REFERENCE = {
         "-.",
     ),
     "double_binary_tree": (
-        "NCCL-like double binary tree (not graded)",
+        "pipelined double binary tree (not graded)",
         cm.double_binary_tree_allreduce_time,
         PALETTE["purple"],
         ":",
@@ -195,6 +195,7 @@ def communication_crossover_plot(
     reference: Sequence[str] = ("ring", "tree"),
     M_range: tuple[float, float] = (1e3, 1e10),
     highlight: float | None = None,
+    bounds: bool = True,
     ax: Axes | None = None,
 ) -> Figure:
     """The seed's CommunicationCrossoverPlot: AllReduce time vs message size, log-log.
@@ -207,7 +208,15 @@ def communication_crossover_plot(
     f(M, N, alpha, beta) -> seconds, e.g. a student's own functions; one that raises or
     returns garbage is skipped and named in a note on the figure. The crossover M* is a
     dashed vertical line with its value, the two sides labelled "tree faster" / "ring
-    faster". highlight marks one message size on every curve. N ranks, α s, β bytes/s.
+    faster". highlight marks one message size on every curve. bounds draws what no
+    AllReduce built from point-to-point messages can beat, each a thin grey line:
+
+        bandwidth:  2(N-1)/N · M/β    (Patarasuk & Yuan 2009, JPDC 69(2); the ring meets it)
+        latency:    ⌈log2 N⌉ · α      (Chan et al. 2007, CCPE 19(13); the binomial tree pays
+                                       2⌈log2 N⌉·α, twice that; recursive doubling meets it)
+
+    (gids "bandwidth_bound" and "latency_bound"; the latency line only when α > 0, since a
+    log axis has no 0). N ranks, α s, β bytes/s.
     """
     N = v.scalar_count("N", N)
     alpha = _scalar("alpha", alpha, v.nonnegative)
@@ -252,6 +261,9 @@ def communication_crossover_plot(
                     continue
                 ax.plot([highlight], T_h, "o", color=color, markersize=7, zorder=5)
 
+        if bounds:
+            _draw_lower_bounds(ax, M, N, alpha, beta)
+
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
@@ -284,6 +296,32 @@ def _pair(name: str, value: object) -> tuple[object, object]:
     if isinstance(value, str) or not isinstance(value, Sequence | np.ndarray) or len(value) != 2:
         raise ValueError(f"{name} must be a pair (low, high), got {value!r}")
     return value[0], value[1]
+
+
+def _draw_lower_bounds(ax: Axes, M: np.ndarray, N: int, alpha: float, beta: float) -> None:
+    """The bandwidth and latency lower bounds of AllReduce (communication_crossover_plot)."""
+    style = {"color": PALETTE["grey"], "linewidth": 1.1, "alpha": 0.9}
+    drawn = [np.min(line.get_ydata()) for line in ax.get_lines() if len(line.get_ydata())]
+    floor = min([v for v in drawn if v > 0], default=None)
+    ax.plot(
+        M,
+        2 * (N - 1) / N * M / beta,
+        linestyle=(0, (1, 2)),
+        gid="bandwidth_bound",
+        label="bandwidth lower bound 2(N−1)/N·M/β",
+        **style,
+    )
+    if alpha > 0:
+        L = (N - 1).bit_length()  # ⌈log2 N⌉, exact
+        ax.axhline(
+            L * alpha,
+            linestyle=(0, (4, 2, 1, 2)),
+            gid="latency_bound",
+            label=f"latency lower bound ⌈log₂N⌉·α = {format_seconds(L * alpha)}",
+            **style,
+        )
+        # the bandwidth bound falls to ns at small M: keep the curves' decades on screen
+        ax.set_ylim(bottom=0.3 * min(L * alpha, floor if floor is not None else L * alpha))
 
 
 def _mark_crossover(ax: Axes, M_star: float, lo: float, hi: float, N: int) -> None:

@@ -99,7 +99,8 @@ def test_crossover_plot_draws_ring_and_tree_on_log_axes_from_the_formulas():
     assert M.min() == pytest.approx(1e3) and M.max() == pytest.approx(1e10)
     np.testing.assert_allclose(ring.get_ydata(), spec_ring(M, N, ALPHA, BETA), rtol=1e-12)
     np.testing.assert_allclose(tree.get_ydata(), spec_tree(M, N, ALPHA, BETA), rtol=1e-12)
-    assert len([ln for ln in ax.get_lines() if not ln.get_label().startswith("_")]) == 2
+    curves = [ln for ln in ax.get_lines() if not ln.get_label().startswith("_")]
+    assert len([ln for ln in curves if ln.get_gid() is None]) == 2  # + the two lower bounds
 
 
 def test_crossover_line_sits_at_the_exact_intersection():
@@ -438,3 +439,28 @@ def test_time_axis_ticks_are_round_human_times():
     # a narrow winning region keeps its label inside the axes
     region = next(t for t in ax.texts if t.get_text().strip() == "tree faster")
     assert region.get_position()[0] >= 4e2 and region.get_horizontalalignment() == "left"
+
+
+@pytest.mark.parametrize("N,alpha,beta", [(1024, 3e-6, 45e9), (10, 2e-4, 1.5e6), (7, 1e-5, 1e9)])
+def test_the_lower_bounds_are_drawn_with_their_hand_values(N, alpha, beta):
+    """Part 1's plot shows the bandwidth bound 2(N−1)/N·M/β (Patarasuk & Yuan 2009) and the
+    latency bound ⌈log₂N⌉·α (Chan et al. 2007), labelled; values written out by hand."""
+    fig = plots.communication_crossover_plot(N, alpha, beta, M_range=(1e3, 1e9))
+    lines = {line.get_gid(): line for line in fig.axes[0].get_lines() if line.get_gid()}
+    band, lat = lines["bandwidth_bound"], lines["latency_bound"]
+    M = np.asarray(band.get_xdata())
+    assert M[0] == pytest.approx(1e3) and M[-1] == pytest.approx(1e9)
+    np.testing.assert_allclose(band.get_ydata(), 2 * (N - 1) / N * M / beta, rtol=1e-12)
+    levels = {"1024": 10, "10": 4, "7": 3}  # ⌈log2 N⌉ by hand
+    assert list(lat.get_ydata()) == pytest.approx([levels[str(N)] * alpha] * 2)
+    assert "bandwidth lower bound" in band.get_label()
+    assert "latency lower bound" in lat.get_label()
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any("bandwidth lower bound" in t for t in legend)
+    assert any("latency lower bound" in t for t in legend)
+    # every reference curve lies on or above both bounds
+    for line in fig.axes[0].get_lines():
+        if "reference" in line.get_label():
+            y = np.asarray(line.get_ydata())
+            assert (y >= 2 * (N - 1) / N * M / beta * (1 - 1e-12)).all()
+            assert (y >= levels[str(N)] * alpha * (1 - 1e-12)).all()
