@@ -12,9 +12,12 @@ unpacks the zip to /autograder/source, runs `setup.sh` once as root to build the
   course folder needs no checkout) with --no-deps.
 * The instructor key is inside the bundle, so a submission gets the same hidden inputs and
   the same score on Gradescope, locally and on a regrade. The bundle goes to Gradescope only.
-* Identity: the documented `users[]` fields (`email`, `id`, `name`) mapped through
-  `autograder/roster.csv` if the instructor put one there (roster.py); else a user whose email
+* Identity: the documented `users[]` fields (`email`, `id`, `name`) and `sid` where present
+  (the course's student id, as the export's `:sid:`) mapped through `autograder/roster.csv`
+  if the instructor put one there (roster.py); else the user's `sid`; else a user whose email
   or id the notebook's STUDENT_ID names; else the notebook's STUDENT_ID, flagged unverified.
+  Only /autograder/submission_metadata.json is read: no file in the upload names anyone
+  (lms.collect_upload). The term is the bundle's TERM; results.json is always written.
 * Student code runs in bubblewrap's sandbox where the container allows namespaces, else as an
   unprivileged user that cannot read the key, the tests or the grader and cannot write the
   results (commslab/grading/hosted.py); the "Submission check" says which one it got.

@@ -1184,14 +1184,19 @@ def test_inputs_from_two_platforms_stop_and_lms_decides(tmp_path) -> None:
     ("builder", "expected"),
     [
         (blackboard, ["jdoe", "bsmith"]),
+        # numeric usernames: "Lab_1_111_attempt_…" also parses as a Canvas name (name "Lab",
+        # user 1, attachment 111), but a Canvas attachment id names one file, and Blackboard's
+        # receipt and file of one attempt share theirs: the signature tells them apart
+        (blackboard, ["111", "222"]),
         (d2l, ["jane doe", "bob smith"]),
         (gradescope, ["jdoe", "bsmith"]),
     ],
 )
 def test_each_platform_is_recognised_by_its_signature(tmp_path, builder, expected) -> None:
+    ids = expected if expected[0] != "jane doe" else ["jdoe", "bsmith"]
     uploads = [
-        Upload("jdoe", "Jane Doe", {"collective_comms.ipynb": NB}),
-        Upload("bsmith", "Bob Smith", {"collective_comms.ipynb": NB}),
+        Upload(ids[0], "Jane Doe", {"collective_comms.ipynb": NB}),
+        Upload(ids[1], "Bob Smith", {"collective_comms.ipynb": NB}),
     ]
     entries = collect([write_zip(tmp_path / "x.zip", builder(uploads))], tmp_path / "w")
     assert [e.student_id for e in entries] == expected
@@ -1232,3 +1237,94 @@ def test_the_batch_cap_is_enforced_before_writing_and_the_batch_goes_on(tmp_path
     assert len(names) == 4
     members = collect([first, second], tmp_path / "w2", limits=UnpackLimits(zip_members=2))
     assert sum("more than 2 files" in (e.status or "") for e in members) == 2
+
+
+# --- the hosted graders and the commands after `commslab grade` ------------------------------
+
+
+def test_gradescope_s_sid_is_the_identity_without_a_roster() -> None:
+    """Gradescope's export writes each submitter's :sid: (the course's student id); where the
+    autograder's submission_metadata.json carries it, it is the identity: a notebook handed in
+    with a classmate's STUDENT_ID is graded for the uploader (the grader flags the mismatch)."""
+    from commslab.bundle import gradescope_identity
+
+    uploader = {"users": [{"email": "bob@uni.edu", "id": 7, "name": "Bob", "sid": "222"}]}
+    assert gradescope_identity(uploader, "111") == ("222", [])  # not the classmate's 111
+    assert gradescope_identity(uploader, "222") == ("222", [])
+
+
+def test_the_gradescope_and_prairielearn_commands_always_write_results(tmp_path, monkeypatch):
+    """A grader error is a result (as otter and PrairieLearn treat it): results.json is written
+    with the status, and the command's term is the one stored with the bundle (TERM)."""
+    from click.testing import CliRunner
+
+    from commslab import bundle
+    from commslab.cli import main
+    from commslab.grading import prairielearn
+
+    seen = {}
+
+    def broken(submission_dir, term, *args):
+        seen["term"] = term
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(bundle, "_grade_upload", broken)
+    source = tmp_path / "source"
+    (source / "autograder").mkdir(parents=True)
+    (source / "TERM").write_text("2031-spring\n")
+    out = tmp_path / "results" / "results.json"
+    args = ["gradescope", str(tmp_path / "submission"), "--metadata", str(tmp_path / "m.json")]
+    run = CliRunner().invoke(
+        main, [*args, "--autograder", str(source / "autograder"), "--out", str(out)]
+    )
+    assert run.exit_code == 0, run.output
+    assert seen["term"] == "2031-spring"
+    assert "grader error: RuntimeError: boom" in out.read_text()
+
+    monkeypatch.setattr(prairielearn, "_grade_student", lambda *a: 1 / 0)
+    grade = tmp_path / "grade"
+    (grade / "student").mkdir(parents=True)
+    pl = ["prairielearn", "--term", "2026-fall", "--grade-dir", str(grade)]
+    run = CliRunner().invoke(main, [*pl, "--autograder", str(source / "autograder")])
+    assert run.exit_code == 0, run.output
+    results = (grade / "results" / "results.json").read_text()
+    assert "grader error: ZeroDivisionError" in results
+
+
+def test_regrade_reads_the_batch_s_platform_roster_and_engine(tmp_path, monkeypatch) -> None:
+    """`commslab regrade` reuses what `commslab grade` stored: the same platform's rules (a
+    Canvas zip), the same roster (user id -> SIS id) and engine."""
+    from click.testing import CliRunner
+
+    from commslab.cli import main
+    from commslab.grading.grading_batch import stored_batch
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,canvas_id\ns-1,111\n")
+    out = tmp_path / "out"
+    meta = {
+        "term": "2026-fall",
+        "roster": [str(roster), None],
+        "platform": "canvas",
+        "engine": "local",
+        "unsafe_no_sandbox": True,
+        "course_dir": str(tmp_path),
+    }
+    gradebook.save(out, [GradeResult("s-1", 0.0, 35.0, "graded")], meta)
+    stored = stored_batch(meta)
+    assert stored.platform is Platform.CANVAS and stored.roster is not None
+    calls = {}
+
+    def fake_batch(entries, **options):
+        calls["ids"] = [e.student_id for e in entries]
+        calls["launcher"] = type(options["launcher"]).__name__
+        return [GradeResult(e.student_id, 30.0, 35.0, "graded") for e in entries]
+
+    monkeypatch.setattr(report, "grade_batch", fake_batch)
+    monkeypatch.setattr("commslab.grading.review_cli._publish", lambda out_dir: None)
+    fixed = write_zip(tmp_path / "fixed.zip", canvas([Upload("111", "Doe", {"nb.ipynb": NB})]))
+    run = CliRunner().invoke(main, ["regrade", str(fixed), "--student", "s-1", "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    assert calls == {"ids": ["s-1"], "launcher": "Unsandboxed"}
+    rows, _ = gradebook.load(out)
+    assert [(r.student_id, r.score) for r in rows] == [("s-1", 30.0)]

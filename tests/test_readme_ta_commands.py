@@ -3,7 +3,8 @@ relative default), from a new course folder (`commslab init`), with an LMS zip n
 its bulk download members (canvas-lms lib/content_zipper.rb: sortable name, user id,
 attachment id, file name).
 
-The default engine runs in the bubblewrap sandbox; the podman variant builds the probe image
+Each platform's export (tests/platform_exports.py, built from its source) is graded by the same
+verbatim command. The default engine runs in the bubblewrap sandbox; the podman variant builds the probe image
 (slow, container).
 """
 
@@ -17,6 +18,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import nbformat
+import platform_exports as exports
 import pytest
 from adversarial import notebooks
 
@@ -52,7 +55,35 @@ def _class_zip(folder: Path) -> Path:
     return path
 
 
-def _run(engine: str, tmp_path: Path, edit=None) -> dict[str, dict]:
+def _uploads() -> list[exports.Upload]:
+    """Jane (solved, id 111) and Bob (untouched but for STUDENT_ID 222), as each platform
+    knows them."""
+    solved = nbformat.writes(notebooks.solved_notebook("111"))
+    bob = 'STUDENT_ID = "222"\nTRACK = ""\n'
+    untouched = nbformat.writes(notebooks.untouched_notebook(replace={"identity": bob}))
+    return [
+        exports.Upload("111", "Jane Doe", {"collective_comms.ipynb": solved}),
+        exports.Upload("222", "Bob Smith", {"collective_comms.ipynb": untouched}),
+    ]
+
+
+# the export each platform writes (tests/platform_exports.py, sources cited there) as
+# submissions.zip, and the student id of Jane's and Bob's rows without a roster
+PLATFORMS = {
+    "canvas": (exports.canvas, ("111", "222")),
+    "moodle": (exports.moodle, ("111", "222")),
+    "d2l": (exports.d2l, ("jane doe", "bob smith")),  # display names: no roster given
+    "blackboard": (exports.blackboard, ("111", "222")),
+    "gradescope": (exports.gradescope, ("111", "222")),
+    "nbgrader": (exports.nbgrader_course, ("111", "222")),
+    "files": (
+        lambda uploads: {f"{u.name}.ipynb": u.files["collective_comms.ipynb"] for u in uploads},
+        ("111", "222"),
+    ),
+}
+
+
+def _run(engine: str, tmp_path: Path, edit=None, platform: str | None = None) -> dict[str, dict]:
     """A new course folder (`commslab init`, as the README says), `edit(folder)` if given (an
     instructor's change), the class's zip in it, and the README's command run there."""
     init = [str(BIN / "commslab"), "init", "my-course"]
@@ -61,10 +92,15 @@ def _run(engine: str, tmp_path: Path, edit=None) -> dict[str, dict]:
     folder = tmp_path / "my-course"
     if edit is not None:
         edit(folder)
-    _class_zip(folder)
+    if platform is None:
+        _class_zip(folder)
+    else:
+        exports.write_zip(folder / "submissions.zip", PLATFORMS[platform][0](_uploads()))
     argv = _readme_command(engine)
     run = subprocess.run(argv, cwd=folder, capture_output=True, text=True, timeout=1200)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    if platform is not None:  # read by that platform's rules, decided from the export alone
+        assert f"platform: {platform} (from the export's structure)" in run.stdout
     grades = folder / "grading-out" / "grades.csv"  # the relative default --out
     with grades.open(newline="", encoding="utf-8") as f:
         return {row["student_id"]: row for row in csv.DictReader(f)}
@@ -103,3 +139,15 @@ def test_the_readme_ta_command_grades_with_podman(tmp_path: Path, podman: str) -
     ).stdout.split()
     assert len(listed) == 1, f"no image built from the course folder's Dockerfile: {listed}"
     subprocess.run([podman, "rmi", "-f", *listed], capture_output=True, check=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
+def test_the_readme_ta_command_grades_each_platform_s_export(tmp_path: Path, platform) -> None:
+    """The README's command, verbatim, on each platform's export: one row per student, the
+    solved notebook full marks, the untouched one nothing."""
+    rows = _run("local", tmp_path, platform=platform)
+    jane, bob = PLATFORMS[platform][1]
+    assert set(rows) == {jane, bob}
+    assert float(rows[jane]["score"]) == float(rows[jane]["max_score"]) > 0
+    assert float(rows[bob]["score"]) == 0

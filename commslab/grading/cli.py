@@ -174,6 +174,11 @@ def grade(
             batch = intake(paths, workdir, platform, roster)
             entries, platform = batch.entries, batch.platform.value
             click.echo(f"platform: {platform} (from {batch.decided_by})")
+            if batch.skipped:
+                click.echo(
+                    f"not read: {len(batch.skipped)} file(s) the platform wrote about the "
+                    f"submissions or the course's own (e.g. {batch.skipped[0]})"
+                )
             results = _grade_here(entries, paths, term, autograder_dir, launcher, jobs, timeout)
     meta = {
         "term": term,

@@ -485,7 +485,14 @@ def _all(tree: Tree, test: Callable[[tuple[str, ...]], bool]) -> bool:
 
 
 def _canvas_signature(tree: Tree, name: str) -> bool:
-    return _all(tree, lambda p: len(p) == 1 and parse_canvas_name(p[0]) is not None)
+    """Every file at the root, named by content_zipper.rb; and every attachment id once (an
+    attachment id is one file: Blackboard's receipt and file of one attempt, which can parse
+    as Canvas names when the username is a number, repeat theirs)."""
+    if not _all(tree, lambda p: len(p) == 1 and parse_canvas_name(p[0]) is not None):
+        return False
+    ids = [parse_canvas_name(p[0])["submission_id"] for p in tree]  # type: ignore[index]
+    attachments = [i for i in ids if i >= 0]
+    return len(attachments) == len(set(attachments))
 
 
 def _moodle_signature(tree: Tree, name: str) -> bool:

@@ -13,7 +13,12 @@ Three files are read as the LMS writes them:
   `mod/assign/gradingtable.php` in download mode): `Identifier` ("Participant 1234567",
   the participant id of the download's folder names), `Full name`, the site's identity
   fields (`Email address`, `ID number`...), `Status`, [`Group`,] `Grade`, ...
-  The student id is `ID number` where the course fills it, else the email address.
+  The student id is `ID number` where the course fills it, else the email address. The
+  download's folder names are matched to `Full name` as Moodle's clean_filename writes them
+  (lms.moodle_name: "O'Brien" -> "OBrien"). A blind-marking worksheet has `Identifier` only
+  (gradingtable.php leaves names and identity fields out): the participant id is the student
+  id. `Maximum grade` is kept (Roster.maximum): grades written back are scaled to it; a
+  worksheet whose maximum is not a number (a scale) is refused.
 * a **Canvas group-set export** (People > Groups > the group set's menu > Export; the
   same columns as canvas-lms `spec/apis/v1/group_categories_api_spec.rb` expects of the
   export: `name, canvas_user_id, user_id, login_id, sections, group_name, canvas_group_id,
