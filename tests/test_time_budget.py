@@ -16,12 +16,18 @@ Minutes per action (assumptions, except where a source is named):
   "Patterns of entry and correction in large vocabulary continuous speech recognition
   systems", CHI '99: 19.0 wpm composition by keyboard); WORDS_PER_SENTENCE = 17 (assumption),
   plus THINK = 1 minute per answer to decide what to say (assumption).
-- The rest are assumptions for a student who knows the chapter: a Lock 0.5 min, a workbench
-  2 min of sliders and its text, the HUD 1 min, the Math Peek 0.5 min, a check run with one
-  fix 1 min, a k try 0.2 min, a stub as long as its formula takes to type (the formula is in
-  the text; the crossover solves the equation the text gives), a ledger number read off the
-  screen 0.3 min, one computed by hand from a formula the notebook shows 0.75 min, a choice
-  0.15 min, reading the crisis instrument 2 min, typing the identity 1 min.
+- The rest are assumptions for a student who knows the chapter: a Lock 0.5 min to decide, a
+  workbench 1 min of sliders, the HUD 1 min, the Math Peek 0.5 min, a check run with one fix
+  1 min, a stub as long as its formula takes to type (the formula is in the text; the
+  crossover solves the equation the text gives), a ledger number read off the screen 0.3 min,
+  a choice 0.15 min, looking at the crisis picture 1 min, typing the identity 1 min.
+- What the notebook prints is read like its text: every Lock's reveal, every workbench's and
+  the crisis' words, rendered for a student of the track (lab.part1..3, lab.crisis).
+- A k try (Part 2): K_ROUNDS rounds of editing K_TRIES (K_EDIT), re-running the workbench
+  (K_RERUN, its seconds on this machine's slowest track, rounded up) and reading the lines of
+  the new tries; the rest of the output is the same as before and read once.
+- A hand calculation (a ledger number computed from a formula the notebook shows, with a
+  calculator or a line of Python: nested ceilings, logarithms, several constants) 1.5 min.
 """
 
 from __future__ import annotations
@@ -34,18 +40,21 @@ import pytest
 
 from comms_core.scenarios import TRACKS, ledger_fields
 from commslab.grading.notebook import WRITTEN_IDS
+from commslab.notebook.locks import LOCKS
 
-RELEASED = Path(__file__).resolve().parents[1] / "release/collective_comms/collective_comms.ipynb"
+SOURCE = Path(__file__).resolve().parents[1] / "source/collective_comms/collective_comms.ipynb"
 LAB_MINUTES = 45
 
 READING_WPM = 150
 WRITING_WPM = 19
 WORDS_PER_SENTENCE = 17
 THINK = 1.0
-LOCK, WORKBENCH, HUD, MATH_PEEK, CHECK, K_TRY = 0.5, 2.0, 1.0, 0.5, 1.0, 0.2
-CRISIS, IDENTITY = 2.0, 1.0
-READ_NUMBER, COMPUTED_NUMBER, CHOICE = 0.3, 0.75, 0.15
+LOCK, WORKBENCH, HUD, MATH_PEEK, CHECK = 0.5, 1.0, 1.0, 0.5, 1.0
+CRISIS, IDENTITY = 1.0, 1.0
+READ_NUMBER, HAND_CALCULATION, CHOICE = 0.3, 1.5, 0.15
 MAX_TRIES = 10
+K_ROUNDS, K_EDIT, K_RERUN = 3, 0.25, 0.1  # 10 tries in 3 runs (e.g. 5 coarse, 3, 2 near the best)
+STUDENT, TERM = "time-budget", "2026-fall"  # the student whose outputs are priced
 STUB = {  # minutes to write each stub, its formula given in the text (the crossover derived)
     "ring_allreduce_time": 1.0,
     "tree_allreduce_time": 1.0,
@@ -57,9 +66,8 @@ STUB = {  # minutes to write each stub, its formula given in the text (the cross
 }
 # ledger numbers the student computes by hand from a formula the crisis shows (the others are
 # shown as numbers: tests/test_ledger_from_display.py reads each one the way a student does)
-COMPUTED_BY_HAND = {
+COMPUTED_BY_HAND = {  # bytes_one_bit is read off Part 3's workbench ("11,304 B (11.3 KB)")
     "alpha_share_full",
-    "bytes_one_bit",
     "frames_disturbed_one_bit",
     "gossip_rounds",
     "gossip_energy_per_device_j",
@@ -121,14 +129,15 @@ def _ledger_minutes(track: str) -> float:
         if field.kind in ("choice", "bool"):
             minutes += CHOICE
         elif field.key in COMPUTED_BY_HAND:
-            minutes += COMPUTED_NUMBER
+            minutes += HAND_CALCULATION
         else:
             minutes += READ_NUMBER
     return minutes
 
 
-def counted_minutes(nb, track: str) -> dict[str, float]:
-    """Minutes per section for a student of `track`, action by action (module docstring)."""
+def counted_minutes(nb, track: str, printed: dict[str, int]) -> dict[str, float]:
+    """Minutes per section for a student of `track`, action by action (module docstring);
+    printed: the words each output prints for this track (the `printed` fixture)."""
     minutes: dict[str, float] = {}
     cells = nb.cells
     for name, section in _sections(nb).items():
@@ -139,9 +148,9 @@ def counted_minutes(nb, track: str) -> dict[str, float]:
         for c in section:
             gid, src = _grade_id(c), c.source
             if gid.startswith("lock_"):
-                total += LOCK
+                total += LOCK + printed[gid] / READING_WPM
             elif gid.startswith("workbench_"):
-                total += WORKBENCH
+                total += WORKBENCH + printed[gid] / READING_WPM
             elif gid == "topology_hud":
                 total += HUD
             elif gid == "math_peek":
@@ -149,9 +158,11 @@ def counted_minutes(nb, track: str) -> dict[str, float]:
             elif gid == "identity":
                 total += IDENTITY
             elif gid == "crisis":
-                total += CRISIS
+                total += CRISIS + printed["crisis"] / READING_WPM
             elif gid == "part2_tries":
-                total += MAX_TRIES * K_TRY
+                total += K_ROUNDS * (K_EDIT + K_RERUN) + MAX_TRIES * printed["try"] / READING_WPM
+            elif gid == "ledger_keys":
+                total += printed["ledger_keys"] / READING_WPM
             elif gid == "ledger":
                 total += _ledger_minutes(track)
             elif gid.endswith("_stubs"):
@@ -166,9 +177,75 @@ def counted_minutes(nb, track: str) -> dict[str, float]:
     return minutes
 
 
+def as_released(nb):
+    """The source notebook as students get it (commslab.release: nbgrader's ClearSolutions
+    drops each code cell's solution block and replaces a written answer's text by
+    TEXT_STUB), without running nbgrader, so the count follows the source at once."""
+    from commslab.release import _BEGIN, _END, TEXT_STUB
+
+    for cell in nb.cells:
+        solution = cell.metadata.get("nbgrader", {}).get("solution")
+        if cell.cell_type == "code":
+            cell.source = re.sub(rf"\s*{_BEGIN}.*?{_END}", "", cell.source, flags=re.S)
+        elif solution:
+            cell.source = TEXT_STUB
+    return nb
+
+
 @pytest.fixture(scope="module")
 def released():
-    return nbformat.read(RELEASED, as_version=4)
+    return as_released(nbformat.read(SOURCE, as_version=4))
+
+
+def _words(text: str) -> int:
+    return len(re.findall(r"[^\s|*#`-]+", text))
+
+
+@pytest.fixture(scope="module")
+def printed() -> dict[str, dict[str, int]]:
+    """Words each output prints for a student of each track, rendered as lab shows them (no
+    kernel: the same text the notebook shows beside its pictures): {track: {cell: words}},
+    with "try" the words of one k try's line."""
+    import os
+    from unittest import mock
+
+    from comms_core.scenarios import scenario_for
+    from commslab import lab
+
+    out: dict[str, dict[str, int]] = {}
+    shown: list = []
+
+    def text(obj) -> str:
+        said = obj if isinstance(obj, str) else getattr(obj, "text", ())
+        return said if isinstance(said, str) else "\n".join(said)
+
+    with (
+        mock.patch.dict(os.environ, {"COMMS_LAB_STATIC": "1"}),
+        mock.patch.object(lab, "_markdown", shown.append),
+        mock.patch.object(lab, "_show", shown.append),
+        mock.patch.object(lab, "notebook_path", lambda: None),
+        mock.patch.object(lab, "_FIRSTS", {}),
+    ):
+        for track in sorted(TRACKS):
+            s = scenario_for(track, TERM, STUDENT)
+            words: dict[str, int] = {}
+            for part, ns in ((1, {}), (2, {"K_TRIES": [1, 2]}), (3, {})):
+                shown.clear()
+                getattr(lab, f"part{part}")(s, LOCKS[part].answer, ns)
+                words[f"lock_part{part}"] = _words(text(shown[0]))
+                body = "\n".join(text(x) for x in shown[1:])
+                tries = [line for line in body.splitlines() if line.strip().startswith("try ")]
+                words[f"workbench_part{part}"] = _words(body)
+                if tries:
+                    words["try"] = max(_words(line) for line in tries)
+            shown.clear()
+            lab.crisis(s)
+            words["crisis"] = _words("\n".join(text(x) for x in shown))
+            shown.clear()
+            lab.ledger_table(track)
+            words["ledger_keys"] = _words("\n".join(text(x) for x in shown))
+            out[track] = words
+    return out
 
 
 def test_the_notebook_states_a_budget_per_part_that_sums_to_45_minutes(released) -> None:
@@ -180,9 +257,18 @@ def test_the_notebook_states_a_budget_per_part_that_sums_to_45_minutes(released)
         assert float(re.search(rf"Part {n} (\d+) min", intro).group(1)) == stated[f"part{n}"]
 
 
-@pytest.mark.parametrize("track", sorted(TRACKS))
-def test_every_part_fits_its_stated_minutes_counted_action_by_action(released, track) -> None:
-    stated, counted = _stated_minutes(released), counted_minutes(released, track)
+NOT_YET = pytest.mark.xfail(
+    strict=True,
+    reason="46-49 min counted with the issue-23 prices (docs/time_budget.md 'Still to cut'): "
+    "Part 2's text and output and the crisis text/hand calculations must shrink",
+)
+
+
+@pytest.mark.parametrize("track", [pytest.param(t, marks=NOT_YET) for t in sorted(TRACKS)])
+def test_every_part_fits_its_stated_minutes_counted_action_by_action(
+    released, printed, track
+) -> None:
+    stated, counted = _stated_minutes(released), counted_minutes(released, track, printed[track])
     report = {k: (round(counted[k], 1), stated[k]) for k in counted}
     over = {k: v for k, v in report.items() if v[0] > v[1]}
     assert over == {}, f"counted vs stated minutes per part: {report}"
@@ -205,14 +291,27 @@ def test_the_count_sees_every_action_the_notebook_asks_for(released) -> None:
     assert COMPUTED_BY_HAND <= {f.key for t in TRACKS for f in ledger_fields(t)}
 
 
-def test_only_the_ledger_part_differs_between_tracks(released, capsys) -> None:
-    """Every track reads the same parts; its own crisis numbers live in the last section
-    alone. Prints the count per track (the figures docs/time_budget.md quotes)."""
-    counts = {track: counted_minutes(released, track) for track in sorted(TRACKS)}
+def test_the_tracks_differ_in_their_printed_words_and_ledger_only(
+    released, printed, capsys
+) -> None:
+    """Every track reads the same cells; what differs is what its outputs print (its own
+    words and numbers) and its ledger. Prints the count per track (the figures
+    docs/time_budget.md quotes) and each track's hand calculations."""
+    counts = {track: counted_minutes(released, track, printed[track]) for track in sorted(TRACKS)}
     with capsys.disabled():
         for track, counted in counts.items():
             parts = " · ".join(f"{k} {v:.1f}" for k, v in counted.items())
-            print(f"\n{track}: {parts} · total {sum(counted.values()):.1f} min")
-    shared = [{k: v for k, v in c.items() if k != "finish"} for c in counts.values()]
-    assert all(s == shared[0] for s in shared), shared
+            by_hand = sorted(f.key for f in ledger_fields(track) if f.key in COMPUTED_BY_HAND)
+            print(f"\n{track}: {parts} · total {sum(counted.values()):.1f} min; by hand: {by_hand}")
+    for part in ("setup", "part1", "part2", "part3"):
+        spread = [c[part] for c in counts.values()]
+        assert max(spread) - min(spread) <= 0.5, (part, spread)  # printed words differ a little
     assert len({c["finish"] for c in counts.values()}) > 1  # the ledgers do differ
+
+
+def test_a_k_try_costs_an_edit_a_rerun_and_reading_its_line(printed) -> None:
+    """The tries are priced from what Part 2 prints: reading one try's line, not the whole
+    output again; and that line stays short (a table row, not a paragraph)."""
+    for track, words in printed.items():
+        assert 5 <= words["try"] <= 25, (track, words["try"])
+        assert words["workbench_part2"] > words["try"]

@@ -613,14 +613,20 @@ class HierarchicalWorkbench(Workbench):
             "the fewest optimizer steps to the target, at any batch size)."
         )
         best = self.best_try
-        for i, t in enumerate(self.tries, 1):
+
+        def sync(t: dict) -> str:
             mode = "hierarchical" if t["hierarchical"] else "flat"
+            return f"{mode}, T_sync = {plots.format_seconds(t['T_sync'], 4)}"
+
+        same = len({sync(t) for t in self.tries}) == 1  # then said once, not on every line
+        if same and self.tries:
+            lines[-1] += f" Every try below: {sync(self.tries[0])}."
+        for i, t in enumerate(self.tries, 1):
             mark = "   ← best so far" if t is best else ""
             ratio = t["T_sync"] / (t["k"] * f["t_compute"])
             lines.append(
-                f"  try {i}: k = {t['k']} ({mode}, T_sync = "
-                f"{plots.format_seconds(t['T_sync'], 4)}) → time to train = S_min × "
-                f"{plots.format_seconds(t['time_to_train'], 4)}; "
+                f"  try {i}: k = {t['k']}{'' if same else f' ({sync(t)})'} → time to train "
+                f"S_min × {plots.format_seconds(t['time_to_train'], 4)}; "
                 f"T_sync / (k·t_compute) = {ratio:.4g}{mark}"
             )
         return lines, fig
