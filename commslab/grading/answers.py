@@ -50,7 +50,7 @@ def _cloud(s: Scenario) -> dict:
     Sanders, Speck & Träff 2009), both on one link of α, β. Not the unpipelined binomial
     tree of Part 1: NCCL never runs it. The pick agrees with NCCL's own tuning model
     (comms_core.measurements.nccl_like_choice; tests/test_bucket_choice.py), and the two
-    times differ by more than 2× for every student, so no rounding decides it."""
+    times differ by more than 2× for every student sampled, so no rounding decides it."""
     latency = 2 * (s.N - 1) * s.alpha
     total = float(cm.ring_allreduce_time(s.M_model, s.N, s.alpha, s.beta))
     ring = float(cm.ring_allreduce_time(s.M_message, s.N, s.alpha, s.beta))

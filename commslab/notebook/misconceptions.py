@@ -148,7 +148,8 @@ CATALOGUE: tuple[Misconception, ...] = (
     Misconception(
         "crossover_message_size",
         "the coarse estimate N·α·β",
-        "solve the two times for M exactly; the estimate is only the order of magnitude",
+        "solve the two times for M exactly; the coarse estimate is off by about log₂N "
+        "(9.1× too large at N = 1024)",
         lambda N, a, b: N * a * b,
     ),
     Misconception(
