@@ -120,16 +120,21 @@ def _random_regular_once(n: int, degree: int, rng: np.random.Generator):
 def random_regular_topology(n: int, degree: int, seed: int = 0) -> NDArray[np.int64]:
     """A connected random graph where every device has exactly `degree` neighbours.
 
-    Random d-regular graphs are expanders with high probability, so their SLEM stays
-    bounded away from 1 as n grows (unlike a ring). Drawn with the seeded pairing
-    algorithm and redrawn until connected (at most MAX_ATTEMPTS times).
-    Needs n·degree even and 2 ≤ degree < n (degree = 1 is disconnected for n > 2).
+    Random d-regular graphs with d >= 3 are expanders with high probability (Friedman 2008,
+    "A proof of Alon's second eigenvalue conjecture", Mem. AMS 195), so their SLEM stays
+    bounded away from 1 as n grows (unlike a ring). Degree 2 is refused: a connected
+    2-regular graph IS a ring (its SLEM → 1 as n grows), and degree 1 is disconnected.
+    Drawn with the seeded pairing algorithm and redrawn until connected (at most
+    MAX_ATTEMPTS times). Needs n·degree even and 3 ≤ degree < n.
     """
     n = v.scalar_count("n", n, minimum=2)
     degree = v.scalar_count("degree", degree)
     seed = v.scalar_count("seed", seed, minimum=0)
-    if degree >= n or (degree == 1 and n > 2):
-        raise ValueError(f"degree must be in [2, n) for a connected graph, got {degree} (n={n})")
+    if degree < 3 or degree >= n:
+        raise ValueError(
+            f"degree must be in [3, n) for an expander (degree 2 is a ring: use "
+            f"ring_topology), got {degree} (n={n})"
+        )
     if n * degree % 2:
         raise ValueError(f"degree·n must be even, got degree={degree}, n={n}")
     rng = np.random.default_rng(seed)

@@ -219,6 +219,8 @@ DISCONNECTED = np.kron(np.eye(2, dtype=int), 1 - np.eye(3, dtype=int))  # two tr
         (lambda: random_regular_topology(9, 3), "degree"),  # n·d odd
         (lambda: random_regular_topology(10, 10), "degree"),
         (lambda: random_regular_topology(10, 1), "degree"),
+        (lambda: random_regular_topology(10, 2), "degree"),  # a ring, not an expander
+        (lambda: random_regular_topology(3, 2), "degree"),
         (lambda: random_regular_topology(10, 4, seed=-1), "seed"),
         (lambda: random_peer_topology(10, p=0.0), "p"),
         (lambda: random_peer_topology(10, p=1.5), "p"),
