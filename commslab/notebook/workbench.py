@@ -30,6 +30,7 @@ from comms_core import cost_models as cm
 from comms_core.hierarchy import part2_comparison
 from comms_core.shared_medium import part2_breakdown
 from commslab.notebook.outputs import LiveOutput
+from commslab.notebook.render import PictureCache, live_png
 from commslab.notebook.words import GENERIC, WORDS, Words
 
 __all__ = [
@@ -149,6 +150,7 @@ class Workbench:
         self.text: tuple[str, ...] = ()
         self.figure: Figure | None = None
         self._laid_out: Figure | None = None
+        self._pictures = PictureCache()  # the live PNGs by the controls' values
         self.refresh()
         if not _use_static(static):
             self._build_widget()
@@ -171,7 +173,14 @@ class Workbench:
         if self.widget is not None:
             self._html.value = self._as_html()
             if redraw:
-                self._image.value = _figure_png(self.figure, LIVE_DPI)
+                self._image.value = self._live_picture()
+
+    def _live_picture(self) -> bytes:
+        """The live PNG of self.figure, drawn once per setting of the controls."""
+        assert self.figure is not None
+        key = tuple(sorted(self.values.items()))
+        cached = self._pictures.get(key)
+        return cached or self._pictures.put(key, live_png(self.figure, LIVE_DPI))
 
     def moved(self, *names: str) -> bool:
         """Has the student moved any of these controls away from their scenario's value?"""
@@ -192,7 +201,7 @@ class Workbench:
         # place: the saved notebook shows them without a kernel (commslab/notebook/outputs.py).
         self._html = LiveOutput("html", self._as_html())
         assert self.figure is not None  # drawn in __init__
-        self._image = LiveOutput("png", _figure_png(self.figure, LIVE_DPI))
+        self._image = LiveOutput("png", self._live_picture())
         self._laid_out = self.figure  # its layout was solved by the picture just drawn
         self.widget = w.VBox(
             [
@@ -237,7 +246,7 @@ def _relabel(fig: Figure, words: Words) -> None:
             label = label.replace(old, new)
         return label
 
-    for text in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "set_text")):
+    for text in _texts(fig):
         if swap(text.get_text()) != text.get_text():
             text.set_text(swap(text.get_text()))
     for ax in fig.axes:
@@ -246,6 +255,25 @@ def _relabel(fig: Figure, words: Words) -> None:
         names = [t.get_text() for t in ax.get_xticklabels()]  # the bars' names
         if any(swap(name) != name for name in names):
             ax.set_xticks(ax.get_xticks(), [swap(name) for name in names])
+
+
+def _texts(fig: Figure) -> list:
+    """Every text of FIG that fig.findobj finds, in a small part of its time: findobj walks the
+    axes' tick objects, and asking a log axis for them makes every minor tick (most of a live
+    redraw, issue 23); a minor tick's label is rewritten by its formatter at draw anyway."""
+    from matplotlib.axis import Axis
+    from matplotlib.text import Text
+
+    texts = [t for c in fig.get_children() if c not in fig.axes for t in c.findobj(Text)]
+    for ax in fig.axes:
+        for child in ax.get_children():
+            if isinstance(child, Axis):
+                ticks = child.get_major_ticks()
+                texts += [child.label, child.offsetText]
+                texts += [label for tick in ticks for label in (tick.label1, tick.label2)]
+            else:
+                texts += child.findobj(Text)
+    return texts
 
 
 def _is_switch(w, control) -> bool:
