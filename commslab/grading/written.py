@@ -79,7 +79,7 @@ TEMPLATE_RATIO = 0.8  # character similarity to the question (pasted 1-3 times):
 VOCABULARY_SHARE = 0.85  # this share of the words the question's (honest answers: 0.2-0.5)
 NEAR_RATIO = 0.85  # word-sequence similarity of two students' answers: near-identical
 MIN_NEAR_WORDS = 5  # answers shorter than this are not compared with other students'
-SHINGLE = 2  # words per MinHash shingle (near_pairs)
+SHINGLE = 2  # words per MinHash shingle (near_pairs: word pairs)
 NUM_PERM = 128  # MinHash permutations: Jaccard estimated to about ±0.09 (1/sqrt(128))
 LSH_THRESHOLD = 0.3  # candidate pairs: estimated Jaccard of word pairs above this
 
@@ -124,15 +124,24 @@ def normalised(text: str) -> str:
 
 def _without(text: str, parts: Iterable[str]) -> str:
     """The text with every occurrence of each part removed (compared as folded words)."""
-    own = f" {normalised(text)} "
-    for part in sorted(map(normalised, parts), key=len, reverse=True):
+    return _remove(normalised(text), tuple(sorted(map(normalised, parts), key=len, reverse=True)))
+
+
+def _remove(own: str, parts: tuple[str, ...]) -> str:
+    own = f" {own} "
+    for part in parts:
         while part and f" {part} " in own:
             own = own.replace(f" {part} ", " ")
     return own.strip()
 
 
+@functools.cache
+def _placeholders() -> tuple[str, ...]:
+    return tuple(sorted(map(normalised, PLACEHOLDERS), key=len, reverse=True))
+
+
 def _not_placeholder(text: str) -> list[str]:
-    return _without(text, PLACEHOLDERS).split()
+    return _remove(normalised(text), _placeholders()).split()
 
 
 def _covered(answer: list[str], sources: list[list[str]], n: int = 3) -> list[bool]:
@@ -282,10 +291,8 @@ def _compare(texts: dict[str, list[str]], threshold: float) -> list[tuple[str, s
     if len(texts) < 2:
         return []
     keys = sorted(texts)
-    shingles = [
-        {" ".join(texts[k][i : i + SHINGLE]).encode() for i in range(len(texts[k]) - 1)}
-        for k in keys
-    ]
+    pairs = (zip(texts[k], texts[k][1:], strict=False) for k in keys)
+    shingles = [{f"{a} {b}".encode() for a, b in words_of} for words_of in pairs]
     # CRC-32 of each shingle (deterministic, in C): datasketch's default SHA-1 costs a third
     # of the time and its spread is not needed for 32-bit MinHash values
     hashes = MinHash.bulk(shingles, num_perm=NUM_PERM, hashfunc=zlib.crc32)
