@@ -203,3 +203,34 @@ def test_live_controls_get_one_line_that_shows_only_when_they_are_not_live(monke
     notes = [o for o in out if hasattr(o, "data")]
     assert len(notes) == 1 and "Run the cells" in notes[0].data
     assert ":has(.jupyter-widgets-disconnected)" in notes[0].data
+
+
+def test_a_graded_notebook_and_its_class_report_count_the_recorded_first(tmp_path):
+    """A solved notebook whose Part 1 Lock recorded "more" (the reveal's saved output) and
+    whose variable now says "less": graded, the first counts, the class report counts it."""
+    import nbformat
+    from adversarial import notebooks as nbs
+
+    from commslab.grading.classreport import prediction_table
+    from commslab.grading.grade import grade_notebook
+
+    nb = nbs.solved_notebook("1234567", replace={"lock_part1": 'PREDICTION_PART1 = "less"\n'})
+    workbench = next(
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "workbench_part1"
+    )
+    workbench.outputs = [
+        nbformat.v4.new_output(
+            "display_data", data={"text/markdown": "🔓"}, metadata=LOCKS[1].record("more")
+        )
+    ]
+    path = nbs.write(nb, tmp_path / "collective_comms (3).ipynb")
+    result = grade_notebook(
+        path, term="2026-fall", student_id="1234567", autograder_dir=ROOT / "autograder", key=b"k"
+    )
+    assert result.points["predictions"] == 3
+    assert result.predictions["PREDICTION_PART1"] == "more"
+    assert "PREDICTION_PART1 = 'more' (your first, as the Lock recorded it)" in "\n".join(
+        result.feedback
+    )
+    rows = {(r["lock"], r["choice"]): r["students"] for r in prediction_table([result])}
+    assert rows[("PREDICTION_PART1", "more")] == 1 and rows[("PREDICTION_PART1", "less")] == 0
