@@ -315,6 +315,10 @@ def part2(scenario: Scenario | None, prediction: object, namespace: Mapping | No
     prediction = _unlock(scenario, 2, prediction)
     if prediction is None:
         return None
+    from commslab.notebook.radio_notes import part2_note
+
+    if note := part2_note(scenario):  # what the radio tracks add to the general formula
+        _markdown(note)
     tries, message = _tries_allowed(scenario, (namespace or {}).get("K_TRIES"))
     if message:
         _markdown(message)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import html
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +44,7 @@ from comms_core import plots
 from comms_core.shared_medium import MEDIA, part1_allreduce_time
 from comms_core.simulator import simulate_ring_allreduce, simulate_tree_allreduce
 from commslab.notebook.outputs import LiveOutput
+from commslab.notebook.render import busy, when_idle
 from commslab.notebook.words import GENERIC, Words
 from commslab.notebook.workbench import CONTROL_WIDTH, _ipywidgets, _use_static
 
@@ -487,6 +489,7 @@ class TopologyHUD:
 
     def select(self, algorithm: str | None = None, step: int | None = None) -> None:
         """Show another algorithm and/or step (1-based; clipped to the algorithm's steps)."""
+        busy()  # no drawing ahead while the student steps
         if algorithm is not None:
             if algorithm not in ALGORITHMS:
                 raise ValueError(f"algorithm must be one of {sorted(ALGORITHMS)}")
@@ -534,8 +537,30 @@ class TopologyHUD:
             from IPython.display import display
 
             display(self.widget)
+            when_idle(self._draw_ahead())
         self._html.show()
         self._image.show()
+
+    def _draw_ahead(self, ahead: int = 64) -> Iterator[None]:
+        """The next AHEAD steps' pictures of this algorithm, then the first of the other, one
+        picture per step of render.when_idle (what is on screen does not change)."""
+        others = [a for a in ALGORITHMS if a != self.algorithm]
+        start = self.step - 1
+        plan = [(self.algorithm, range(start, start + ahead))]
+        plan += [(a, range(ahead // 2)) for a in others]
+        for algorithm, steps in plan:
+            for i in steps:
+                if i >= len(self.steps[algorithm]):
+                    break
+                shown = self.algorithm
+                self.algorithm = algorithm  # (restored before the next step)
+                try:
+                    picture = self._picture()
+                    if i not in picture.png:
+                        picture.show(i, self._formula_time())
+                finally:
+                    self.algorithm = shown
+                yield
 
     def __repr__(self) -> str:
         return "\n".join([self.title, *self.text])

@@ -12,19 +12,22 @@ it in the browser, on a shared 2-core machine).
   works"); a live figure whose layout is already fixed (workbench._for_redraw) is drawn once.
 - `PictureCache`: the PNGs a control has shown, by the controls' values, so going back to a
   setting costs no drawing.
+- `when_idle`: draw ahead what a control with a few settings can show (Part 3's compressors
+  and error feedback, the HUD's steps) while the kernel waits for the student.
 """
 
 from __future__ import annotations
 
 import io
+import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
-__all__ = ["PictureCache", "live_png"]
+__all__ = ["PictureCache", "busy", "live_png", "when_idle"]
 
 _CANVASES: dict[tuple, FigureCanvasAgg] = {}  # (width, height, dpi) -> the canvas drawing them
 
@@ -56,6 +59,9 @@ class PictureCache:
         self.size = size
         self._pictures: OrderedDict[Hashable, bytes] = OrderedDict()
 
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._pictures
+
     def get(self, key: Hashable) -> bytes | None:
         picture = self._pictures.get(key)
         if picture is not None:
@@ -68,3 +74,53 @@ class PictureCache:
         while len(self._pictures) > self.size:
             self._pictures.popitem(last=False)
         return picture
+
+
+# --- drawing ahead in the kernel's idle time --------------------------------------------------
+
+IDLE_AFTER = 1.0  # seconds without a cell run or a control change before drawing ahead
+_last_activity = [0.0]  # time.monotonic() of the last cell run or control change
+_watching: set[int] = set()  # the shells whose cell runs count as activity
+
+
+def busy(*_args: object) -> None:
+    """Note activity (a cell runs, a control changes): drawing ahead waits IDLE_AFTER."""
+    _last_activity[0] = time.monotonic()
+
+
+def when_idle(steps: Iterator[object]) -> bool:
+    """Run STEPS, a generator that does one small piece of work per next(), on the kernel's
+    event loop whenever no cell has run and no control has changed for IDLE_AFTER seconds,
+    so that a control's next pictures are ready before the student asks (one piece runs at a
+    time; a click that arrives meanwhile waits for that piece only). Returns False outside a
+    running kernel (nothing is run). Precomputing is best effort: a piece that fails ends it,
+    and the control computes that picture when it is asked for."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    loop = getattr(getattr(shell, "kernel", None), "io_loop", None)
+    if shell is None or loop is None:
+        return False
+    if id(shell) not in _watching:
+        _watching.add(id(shell))
+        shell.events.register("pre_run_cell", busy)
+        shell.events.register("post_run_cell", busy)
+    busy()
+
+    def tick() -> None:
+        wait = IDLE_AFTER - (time.monotonic() - _last_activity[0])
+        if wait > 0:
+            loop.call_later(wait, tick)
+            return
+        try:
+            next(steps)
+        except StopIteration:
+            return
+        except Exception:  # best effort: the control draws it on demand instead
+            return
+        loop.call_later(0.01, tick)
+
+    loop.call_later(IDLE_AFTER, tick)
+    return True

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import html
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import SimpleNamespace
 
 import numpy as np
@@ -30,7 +30,7 @@ from comms_core import cost_models as cm
 from comms_core.hierarchy import part2_comparison
 from comms_core.shared_medium import part2_breakdown
 from commslab.notebook.outputs import LiveOutput
-from commslab.notebook.render import PictureCache, live_png
+from commslab.notebook.render import PictureCache, busy, live_png, when_idle
 from commslab.notebook.words import GENERIC, WORDS, Words
 
 __all__ = [
@@ -211,8 +211,35 @@ class Workbench:
         )
 
     def _changed(self, name: str, value: object) -> None:
+        busy()  # no drawing ahead while the student works the controls
         self.values[name] = value
         self.refresh()
+
+    def idle_states(self) -> list[dict]:
+        """Settings of the controls to draw ahead while the kernel waits (render.when_idle);
+        none by default (a slider has too many)."""
+        return []
+
+    def prepare(self, values: dict) -> Iterator[None]:
+        """The slow computations behind a setting, one per step (none by default)."""
+        yield from ()
+
+    def _draw_ahead(self) -> Iterator[None]:
+        """Draw each of idle_states() into the picture cache, one small piece per step; the
+        controls' own values are never changed between two steps."""
+        for state in self.idle_states():
+            values = {**self.values, **state}
+            key = tuple(sorted(values.items()))
+            if key in self._pictures:
+                continue
+            yield from self.prepare(values)
+            saved, self.values = self.values, values
+            try:
+                _, figure = self.render()
+            finally:
+                self.values = saved
+            self._pictures.put(key, live_png(_for_redraw(figure, self._laid_out), LIVE_DPI))
+            yield
 
     def _ipython_display_(self) -> None:
         from IPython.display import HTML, Image, display
@@ -222,6 +249,8 @@ class Workbench:
             display(self.widget)
             self._html.show()
             self._image.show()
+            if self.idle_states():
+                when_idle(self._draw_ahead())
             return
         display(HTML(f"<h3>{html.escape(self.title)}</h3>{self._as_html()}"))
         assert self.figure is not None  # drawn in __init__
@@ -818,6 +847,32 @@ class CompressionWorkbench(Workbench):
                 method, compressor=None if method == "none" else compressor, **self.training
             )
         return self._runs[key]
+
+    def idle_states(self) -> list[dict]:
+        """Every compressor with and without error feedback: the other setting of the toggle
+        first (the Lock asks about it), then the other compressors."""
+        name, ef = self.values["compressor"], bool(self.values["error_feedback"])
+        others = [n for n in compression.COMPRESSORS if n not in ("none", name)]
+        return [
+            {"compressor": n, "error_feedback": e}
+            for e, names in ((not ef, [name]), (ef, others), (not ef, others))
+            for n in names
+        ]
+
+    def prepare(self, values: dict) -> Iterator[None]:
+        """The training runs the setting shows (the student's compressor's too), one a step."""
+        method = "compressed_ef" if values["error_feedback"] else "compressed"
+        self.run(method, values["compressor"])
+        yield
+        for role, f in self.student.items():
+            mine = compression.Compressor(
+                "your compressor", f, compression.COMPRESSORS[_ONE_BIT].wire_bytes
+            )
+            try:
+                self.run(method, mine, key=role)
+            except Exception:  # render says what is wrong with it, when it is shown
+                pass
+            yield
 
     def render(self) -> tuple[list[str], Figure]:
         name, ef = self.values["compressor"], bool(self.values["error_feedback"])
