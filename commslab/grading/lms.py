@@ -485,14 +485,16 @@ def _all(tree: Tree, test: Callable[[tuple[str, ...]], bool]) -> bool:
 
 
 def _canvas_signature(tree: Tree, name: str) -> bool:
-    """Every file at the root, named by content_zipper.rb; and every attachment id once (an
-    attachment id is one file: Blackboard's receipt and file of one attempt, which can parse
-    as Canvas names when the username is a number, repeat theirs)."""
-    if not _all(tree, lambda p: len(p) == 1 and parse_canvas_name(p[0]) is not None):
-        return False
-    ids = [parse_canvas_name(p[0])["submission_id"] for p in tree]  # type: ignore[index]
-    attachments = [i for i in ids if i >= 0]
-    return len(attachments) == len(set(attachments))
+    return _all(tree, lambda p: len(p) == 1 and parse_canvas_name(p[0]) is not None)
+
+
+def _repeated_attachments(tree: Tree) -> bool:
+    """A Canvas attachment id names one file (content_zipper.rb appends attachment.id), but
+    Blackboard's receipt and file of one attempt share their prefix, which parses as a Canvas
+    name when the username is a number ("Lab_1_111_attempt_…": user 1, attachment 111)."""
+    ids = [parse_canvas_name(p[0]) for p in tree if len(p) == 1]
+    attachments = [i["submission_id"] for i in ids if i and i["submission_id"] >= 0]
+    return len(attachments) != len(set(attachments))
 
 
 def _moodle_signature(tree: Tree, name: str) -> bool:
@@ -635,6 +637,8 @@ def detect(tree: Tree, name: str) -> Platform:
     """The platform whose signature this export has; PlatformError if it looks partly like
     one or has several's; FILES if nothing in it is any platform's."""
     matched = [s.platform for s in SIGNATURES if s.matches(tree, name)]
+    if set(matched) == {Platform.CANVAS, Platform.BLACKBOARD}:
+        matched = [Platform.BLACKBOARD if _repeated_attachments(tree) else Platform.CANVAS]
     if len(matched) == 1:
         return matched[0]
     options = "--lms " + "|".join(LMS_CHOICES)

@@ -101,9 +101,18 @@ def member_names(zip_path: Path) -> list[tuple[str, ...]]:
     names = []
     for info in infos:
         parts = _parts(info.filename)
-        if not info.is_dir() and not hidden(parts):
+        if not info.is_dir() and not hidden(parts) and not unsafe_path(info.filename):
             names.append(parts)
     return names
+
+
+def unsafe_path(name: str) -> bool:
+    """A member name no platform writes: absolute, with a drive, or climbing out with "..".
+    It keeps its row ("not graded: an unsafe path") and has no say in the platform."""
+    name = name.replace("\\", "/")
+    return (
+        name.startswith("/") or re.match(r"^[A-Za-z]:", name) is not None or ".." in name.split("/")
+    )
 
 
 def _parts(name: str) -> tuple[str, ...]:
@@ -154,8 +163,11 @@ def unzip(
         parts = _parts(info.filename)
         if info.is_dir() or hidden(parts):
             continue
-        file = File(None, f"{source}:{'/'.join(parts)}", parts)
+        file = File(None, f"{source}:{printable(info.filename.replace(chr(92), '/'))}", parts)
         files.append(file)
+        if unsafe_path(info.filename):
+            file.status = "not graded: an unsafe path in the zip (absolute or with '..')"
+            continue
         file.status = _member_status(info, limits)
         if file.status is not None:
             continue
