@@ -157,6 +157,10 @@ _NVLINK = "H100 NVLink4: 450 GB/s per direction line rate, ~370 GB/s achieved (n
 _NVLINK_ALPHA = (
     "NVLink hop latency 0.6-2 µs (NCCL tuning.cc hwLat; cuda-samples#230 P2P 1.8-2.3 µs)"
 )
+_FP32_GRADIENTS = (
+    "4 B (float32) per parameter: the whole gradient; Llama 3 reduce-scatters gradients in FP32 "
+    "(Dubey et al. 2024 §3.3.2)"
+)
 _DDP = "PyTorch DDP bucket_cap_mb=25 (torch.nn.parallel.DistributedDataParallel docs): 25 MiB"
 _MCC = "McCandlish et al. 2018, An Empirical Model of Large-Batch Training (arXiv 1812.06162)"
 _BLE = "Bluetooth Core 5.0 LE 2M PHY = 2 Mb/s; connection interval >= 7.5 ms"
@@ -267,15 +271,19 @@ def _accumulation(t_compute, t_source, micro_batch, B_noise, unit):
     )
 
 
-# Cloud Titan's memory, per GPU (80 GB H100): bf16 weights 16.06 GB + bf16 gradients 16.06 GB
-# + ZeRO-1's shard of the float32 master weights and Adam moments (12 B × 8.03e9 / 1024 =
-# 0.09 GB) = 32.2 GB. Activations of one 8192-token sequence are about 36-48 GB without
-# recomputation (34·s·h bytes per layer with flash attention, Korthikanti et al. 2022,
-# "Reducing Activation Recomputation in Large Transformer Models", arXiv 2205.05198: 36.5 GB
-# for 32 layers of h = 4096, more for Llama-3-8B's 14,336-wide MLP), so the step fits in 80 GB
-# only with activation recomputation (each layer keeps its 2·s·h-byte input: 2.1 GB in all),
-# which costs about one more forward pass: t_compute's 6·n_params·seq_len FLOP per sequence
-# counts no recomputation (an assumption; 8·n_params·seq_len with it). docs/science.md §10.
+# Cloud Titan's gradients are float32, as Llama 3 reduces them ("we use FP32 gradient
+# accumulation ... and also reduce-scatter gradients in FP32 across data parallel workers",
+# Dubey et al. 2024 §3.3.2, Numerical stability), so the whole gradient, the DDP bucket and
+# Part 3's float32 byte counts agree. Memory per GPU (80 GB H100): bf16 weights 16.06 GB +
+# float32 gradients 32.12 GB + ZeRO-1's shard of the float32 master weights and Adam moments
+# (12 B × 8.03e9 / 1024 = 0.09 GB) = 48.3 GB. Activations of one 8192-token sequence are about
+# 36-48 GB without recomputation (34·s·h bytes per layer with flash attention, Korthikanti et
+# al. 2022, "Reducing Activation Recomputation in Large Transformer Models", arXiv 2205.05198:
+# 36.5 GB for 32 layers of h = 4096, more for Llama-3-8B's 14,336-wide MLP), so the step fits
+# in 80 GB only with activation recomputation (each layer keeps its 2·s·h-byte input: 2.1 GB in
+# all), which costs about one more forward pass: t_compute's 6·n_params·seq_len FLOP per
+# sequence counts no recomputation (an assumption; 8·n_params·seq_len with it).
+# docs/science.md §13.
 CLOUD_TITAN = Track(
     key="cloud_titan",
     title="Cloud Titan",
@@ -283,7 +291,7 @@ CLOUD_TITAN = Track(
     mission=(
         "Maximize Llama-3-8B training throughput on 1024 H100 (128 nodes x 8), data parallel: "
         "every GPU holds the whole bf16 model (activations recomputed, so a step fits in 80 GB) "
-        "and AllReduces its whole bf16 gradient each step."
+        "and AllReduces its whole gradient, in float32 as Llama 3 does, each step."
     ),
     crisis=(
         "The Parameter Flood: your ring AllReduce is bandwidth-saturated, yet training is "
@@ -295,7 +303,7 @@ CLOUD_TITAN = Track(
         Param("alpha", "s", 1.5e-6, 5e-6, source=_IB_ALPHA),
         Param("beta", "B/s", 40e9, 50e9, source=_IB_NDR),
         Param("n_params", "parameters", 8.03e9, source=_LLAMA3),
-        Param("M_model", "B", 16.06e9, source="2 B (bf16) per parameter: the whole gradient"),
+        Param("M_model", "B", 32.12e9, source=_FP32_GRADIENTS),
         Param("M_message", "B", 26214400, source=_DDP),
         Param("gpu_memory", "B", 80e9, source=_H100),
         Param("peak_flops", "FLOP/s", 989e12, source=_H100),
@@ -317,7 +325,13 @@ CLOUD_TITAN = Track(
             (4000, 16000),
             "sequences",
         ),
-        Param("d", "values", 13107200, scale="int", source="one 25 MiB bucket of bf16 gradients"),
+        Param(
+            "d",
+            "values",
+            6553600,
+            scale="int",
+            source="one 25 MiB bucket of float32 gradients (Part 3 compresses these)",
+        ),
     ),
     ledger=_common_ledger(
         (
