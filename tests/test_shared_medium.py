@@ -223,3 +223,20 @@ def test_bad_input_is_a_clear_error():
         half_duplex_ring_allreduce_time(np.array([0.0, 1e3]), 4, 1e-3, 1e6),
         [6e-3, 6e-3 + 6 * 2 * 1e3 / (4 * 1e6)],
     )
+
+
+@pytest.mark.parametrize("track", ["edge_guardian", "mobile_nomad", "tiny_pioneer"])
+def test_part2_note_shows_the_tracks_t_hier_and_the_general_one(track):
+    """The screen's note: the track's T_hier (the brute-force oracle) beside the general
+    formula's (the student's stub), in the track's words; Cloud Titan has no note."""
+    from comms_core.plots import format_seconds
+    from commslab.notebook.radio_notes import part2_note
+
+    s = scenario_for(track, "2026-fall", "note")
+    text = part2_note(s)
+    assert f"**{format_seconds(part2_by_brute_force(s), 4)}**" in text
+    general = cm.hierarchical_allreduce_time(
+        s.M_model, s.G, s.K, s.alpha_intra, s.beta_intra, s.alpha_inter, s.beta_inter
+    )
+    assert f"| {format_seconds(float(general), 4)} |" in text
+    assert part2_note(scenario_for("cloud_titan", "2026-fall", "note")) == ""
