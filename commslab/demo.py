@@ -82,12 +82,13 @@ def run_demo(out: Path) -> list[tuple[str, str, str]]:
 
     phases = cm.hierarchical_breakdown(**HIERARCHY)
     T_hier = cm.hierarchical_allreduce_time(**HIERARCHY)
-    T_flat = cm.flat_ring_allreduce_time(
+    T_flat = cm.flat_ring_allreduce_time(  # the fair baseline: one ring per NIC (G rails)
         HIERARCHY["M"],
         HIERARCHY["G"],
         HIERARCHY["K"],
         HIERARCHY["alpha_inter"],
         HIERARCHY["beta_inter"],
+        rails=HIERARCHY["G"],
     )
     setting = (
         f"Llama-3-70B bf16 gradients ({plots.format_bytes(HIERARCHY['M'])}) on "
@@ -96,7 +97,9 @@ def run_demo(out: Path) -> list[tuple[str, str, str]]:
         f"{plots.format_bytes(HIERARCHY['beta_inter'])}/s"
     )
     _save(
-        plots.communication_waterfall(phases, flat_time=T_flat, subtitle=setting),
+        plots.communication_waterfall(
+            phases, flat_time=T_flat, flat_label="flat rings\n(one per NIC)", subtitle=setting
+        ),
         out / "waterfall.png",
     )
 
@@ -136,9 +139,11 @@ def run_demo(out: Path) -> list[tuple[str, str, str]]:
             f"M = {plots.format_bytes(HIERARCHY['M'])}",
         ),
         (
-            "T_flat (one ring on IB)",
+            f"T_flat ({HIERARCHY['G']} rings, one per NIC)",
             plots.format_seconds(T_flat, 4),
-            f"hierarchical is {T_flat / T_hier:.3g}x faster",
+            f"hierarchical, phases in series, is {T_flat / T_hier:.3g}x faster"
+            if T_flat >= T_hier
+            else f"hierarchical, phases in series, is {T_hier / T_flat:.3g}x slower",
         ),
         (
             "final loss: no compression",
