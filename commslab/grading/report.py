@@ -15,7 +15,7 @@ Files in OUT (default grading-out/):
                             the bulk-download file names) and a column on "Name (assignment id)"
                             (pass --canvas-assignment-id); a header without an id makes Canvas
                             offer to create a new assignment of that name. One row per student:
-                            the best of the files of their latest submission.
+                            the notebook graded for them (one per student, never the best).
     feedback/<id>.md        per student: status, score, each failed check and why (no hidden value)
     written_answers.csv/.md the written answers per student, for a TA to read and score
     results/<id>.json       the Gradescope results.json (otter GradingResults)
@@ -172,15 +172,16 @@ def _safe(text: str) -> str:
 
 
 def _gradebook_rows(results: list[GradeResult]) -> dict[str, GradeResult]:
-    """Per student id, the row the gradebook takes: not superseded, best score; each member
-    of a group submission gets the group's row (unless they have a row of their own)."""
+    """Per student id, the row the gradebook takes: the notebook intake chose to grade
+    (commslab.grading.lms.choose_notebooks: the platform's latest attempt, never the best of
+    several), else the student's first row; each member of a group submission gets the
+    group's row (unless they have a row of their own)."""
     best: dict[str, GradeResult] = {}
     results = [r for r in results if r.student_id]  # a file no platform named: no student
     for r in results:
-        if r.status.startswith(("superseded", "not graded: ")):
-            continue
-        if r.student_id not in best or r.score > best[r.student_id].score:
-            best[r.student_id] = r
+        if r.status.startswith(("superseded", "not graded: ", "not a notebook")):
+            continue  # the one graded notebook of the student, never the best of several
+        best.setdefault(r.student_id, r)  # intake graded one notebook per student
     for r in results:  # a student with only superseded rows still gets a gradebook row
         best.setdefault(r.student_id, r)
     for r in list(best.values()):
