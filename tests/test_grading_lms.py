@@ -1332,3 +1332,18 @@ def test_regrade_reads_the_batch_s_platform_roster_and_engine(tmp_path, monkeypa
     assert calls == {"ids": ["s-1"], "launcher": "Unsandboxed"}
     rows, _ = gradebook.load(out)
     assert [(r.student_id, r.score) for r in rows] == [("s-1", 30.0)]
+
+
+def test_a_file_that_is_not_a_notebook_gets_a_clean_row_from_the_grader(tmp_path) -> None:
+    """Issue 20: a non-notebook named .ipynb reached the hidden tests and its notes read
+    "grader: ring_allreduce_time: AttributeError: 'dict' object has no attribute 'outcome'"."""
+    from commslab.grading.grade import grade_notebook
+    from commslab.grading.isolation import Unsandboxed
+
+    path = tmp_path / "collective_comms.ipynb"
+    path.write_text("my notes, not a notebook")
+    result = grade_notebook(
+        path, term="2026-fall", student_id="1", launcher=Unsandboxed(), key=b"k"
+    )
+    assert result.status == "not a notebook" and result.score == 0 and result.max_score > 0
+    assert not any(note.startswith("grader:") for note in result.notes)

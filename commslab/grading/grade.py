@@ -226,6 +226,18 @@ def grade_notebook(
     limits = limits or sandbox.Limits(total_seconds=timeout)
     lms_id = normalise_id(student_id)
     sub = notebook.read_submission(path)
+    if not sub.ok:  # nothing to run or check: the row says why (no grader notes per test)
+        failed = GradeResult.failed(
+            path=path,
+            term=term,
+            student_id=lms_id,
+            status=sub.status,
+            autograder_dir=autograder_dir,
+        )
+        failed.notes = list(sub.notes)
+        failed.feedback.append(f"note: the file could not be graded ({sub.status})")
+        failed.seconds = time.monotonic() - started
+        return failed
     claimed = normalise_id(sub.student_id) if sub.ok else ""
     result = GradeResult(
         student_id=lms_id,
