@@ -339,7 +339,7 @@ def _grade_upload(
             return result, checks, []
         checks += sandbox
     result.notes = [*notes, *result.notes]
-    checks.append(f"STUDENT_ID in the notebook: {claimed or '(empty)'}")
+    checks.append(f"STUDENT_ID in the notebook: {claimed or '(empty)'}; term: {term}")
     checks.extend(notes)
     if result.identity_note:
         checks.append(f"Identity: {result.identity_note}")

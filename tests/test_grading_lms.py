@@ -1347,3 +1347,23 @@ def test_a_file_that_is_not_a_notebook_gets_a_clean_row_from_the_grader(tmp_path
     )
     assert result.status == "not a notebook" and result.score == 0 and result.max_score > 0
     assert not any(note.startswith("grader:") for note in result.notes)
+
+
+def test_the_grade_command_stops_on_an_export_of_no_one_platform(tmp_path, monkeypatch) -> None:
+    """`commslab grade` on a zip that is partly Canvas, partly Moodle: a clear message that
+    names --lms, nothing graded, nothing written."""
+    from click.testing import CliRunner
+
+    from commslab.grading.cli import grade
+
+    monkeypatch.setenv("COMMSLAB_GRADING_KEY", "k")
+    mixed = write_zip(
+        tmp_path / "submissions.zip",
+        {"doejane_111_900_nb.ipynb": NB, "Ann Lee_8802_assignsubmission_file/nb.ipynb": NB},
+    )
+    out = tmp_path / "out"
+    autograder = Path(__file__).resolve().parents[1] / "autograder"
+    args = [str(mixed), "--term", "2026-fall", "--out", str(out), "--autograder", str(autograder)]
+    run = CliRunner().invoke(grade, [*args, "--unsafe-no-sandbox"])
+    assert run.exit_code != 0 and "--lms" in run.output and "canvas" in run.output
+    assert not (out / "grades.csv").exists()
