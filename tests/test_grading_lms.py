@@ -243,6 +243,7 @@ def test_hostile_zips_each_get_their_rows_and_the_batch_goes_on(tmp_path) -> Non
     ):
         unsafe = by_source[f"names.zip:{name}"]
         assert unsafe.path is None and unsafe.status.startswith("not graded: an unsafe path")
+        assert unsafe.student_id == ""  # it names nobody, not even the name after the "../"
     assert not (tmp_path / "escape_222_1_collective_comms.ipynb").exists()
     assert by_id["444"].status.startswith("not graded: too large in the zip")
     assert by_id["666"].status is None

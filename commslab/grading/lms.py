@@ -801,7 +801,8 @@ def _read(
         if _bookkeeping(file, platform, ctx):
             skipped.append(file.source)
             continue
-        identity = identify(file.parts, ctx)
+        unsafe = file.status is not None and file.status.startswith(unpack.UNSAFE)
+        identity = None if unsafe else identify(file.parts, ctx)
         if identity is None:
             entries.append(_unplaced(file, platform))
             continue

@@ -35,6 +35,7 @@ from pathlib import Path, PurePosixPath
 from commslab.grading.notebook import MAX_NOTEBOOK_BYTES
 
 MAX_NAME_CHARS = 120
+UNSAFE = "not graded: an unsafe path"  # a member's name no platform writes: it names nobody
 MIB = 1024**2
 
 
@@ -166,7 +167,7 @@ def unzip(
         file = File(None, f"{source}:{printable(info.filename.replace(chr(92), '/'))}", parts)
         files.append(file)
         if unsafe_path(info.filename):
-            file.status = "not graded: an unsafe path in the zip (absolute or with '..')"
+            file.status = f"{UNSAFE} in the zip (absolute or with '..')"
             continue
         file.status = _member_status(info, limits)
         if file.status is not None:
