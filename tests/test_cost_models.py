@@ -217,7 +217,9 @@ def test_hierarchical_is_the_sum_of_its_phases(M, G, K, a_f, b_f, a_s, b_s):
 def test_hierarchical_beats_flat_ring_when_inter_link_is_100x_slower(
     M, G, K, a_s, alpha_share, b_s
 ):
-    """Part 2 Lock's answer: yes (intra link 100x faster, its α no larger)."""
+    """Against one flat ring through one port per node (the Part 2 Lock's comparison) the
+    hierarchy wins when the fast link is 100x faster and its α no larger; the Lock's answer
+    for every student of every track is tested in tests/test_science_hierarchy.py."""
     a_f, b_f = alpha_share * a_s, 100 * b_s
     hier = cm.hierarchical_allreduce_time(M, G, K, a_f, b_f, a_s, b_s)
     flat = cm.flat_ring_allreduce_time(M, G, K, a_s, b_s)
