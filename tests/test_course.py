@@ -145,6 +145,8 @@ def test_a_wheel_is_the_same_bytes_twice_and_its_record_matches(tmp_path):
                 assert wheels._record_line(name, data) == line
         meta = zf.read(next(n for n in zf.namelist() if n.endswith("METADATA"))).decode()
     assert "Requires-Dist: jupyterlab" in meta  # the student gets Jupyter with the lab
+    required = [line for line in meta.splitlines() if line.startswith("Requires-Dist:")]
+    assert not [r for r in required if "otter" in r or "rich" in r], required  # grader, CLI only
 
 
 def test_the_committed_student_wheel_is_current(tmp_path):
