@@ -234,9 +234,9 @@ def test_part2_note_shows_the_tracks_t_hier_and_the_general_one(track):
 
     s = scenario_for(track, "2026-fall", "note")
     text = part2_note(s)
-    assert f"**{format_seconds(part2_by_brute_force(s), 4)}**" in text
+    assert f"T_hier = **{format_seconds(part2_by_brute_force(s), 4)}**" in text
     general = cm.hierarchical_allreduce_time(
         s.M_model, s.G, s.K, s.alpha_intra, s.beta_intra, s.alpha_inter, s.beta_inter
     )
-    assert f"| {format_seconds(float(general), 4)} |" in text
+    assert f"(the general formula: {format_seconds(float(general), 4)})" in text
     assert part2_note(scenario_for("cloud_titan", "2026-fall", "note")) == ""
