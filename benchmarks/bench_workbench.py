@@ -13,10 +13,11 @@ size. The setup cell runs in a fresh interpreter, as a kernel's first cell does 
 
 Browser side: JupyterLab (this checkout's .venv) in headless Chromium (Debian's chromium and
 chromium-driver through Selenium, as tests/test_browser.py drives it). A track's solved
-notebook, outputs stripped, runs with Run All; then each control is changed with a real click
-or key press, and the redraw is timed in the page from the input event to the moment the
-cell's new picture (its image/png output's <img>) is in the page and decoded (a
-MutationObserver on the cell). The setup cell is timed in the page from Run to its execution
+notebook, outputs stripped, runs cell by cell from the top, as a student works; right after a
+workbench's cell, each of its controls is changed with a real click or key press, and the
+redraw is timed in the page from the input event to the moment the cell's new picture (its
+image/png output's <img>) is in the page and decoded (a MutationObserver on the cell).
+The setup cell is timed in the page from Run to its execution
 count, on the first kernel and after kernel restarts. As a student does, the benchmark reads a
 panel before using its controls (--read, 10 s) and looks at each new picture (--look, 1.5 s):
 the kernel draws ahead what a control with a few settings can show while it waits
@@ -325,45 +326,46 @@ def browser_rows(
                 lab.restart_kernel()
                 setup["after restart"].append(lab.run_cell(ids.index("setup")))
             lab.restart_kernel()
-            for i, cell in enumerate(nb.cells):
-                if cell.cell_type == "code":
-                    lab.run_cell(i)
-            cells = dict(zip(ids, lab.cells(), strict=True))
-            part1, part2 = cells["workbench_part1"], cells["workbench_part2"]
-            part3, hud = cells["workbench_part3"], cells["topology_hud"]
             half = ["right"] * ((repeats + 1) // 2) + ["left"] * (repeats // 2)
-            rows = []
-            for name, cell, nth, moves in (
-                ("Part 1 M slider", part1, 0, half),
-                ("Part 1 β slider", part1, 3, half),
-                ("Part 2 β between groups", part2, 1, half),
-                ("HUD step slider", hud, 0, ["right"] * repeats),
-            ):
-                time.sleep(read)
-                rows.append((name, _slider(lab, cell, nth, moves, look)))
+            rows: list = []
 
-            def clicks(selector: str, texts: list[str]) -> list[float | None]:
+            def sliders(cell, *which: tuple[str, int, list[str]]) -> None:
+                for name, nth, moves in which:
+                    time.sleep(read)
+                    rows.append((name, _slider(lab, cell, nth, moves, look)))
+
+            def clicks(name: str, cell, selector: str, texts: list[str]) -> None:
                 time.sleep(read)
                 out = []
                 for text in texts:
-                    out.append(lab.redraw(part3, _click(lab, part3, selector, text)))
+                    out.append(lab.redraw(cell, _click(lab, cell, selector, text)))
                     time.sleep(look)
-                return out
+                rows.append((name, out))
 
-            rows.append(
-                (
-                    "Part 3 error-feedback toggle",
-                    clicks(".widget-toggle-button", ["Error"] * repeats),
-                )
-            )
-            from selenium.webdriver.common.by import By
+            def part3(cell) -> None:
+                from selenium.webdriver.common.by import By
 
-            buttons = ".widget-toggle-buttons button"
-            names = [b.text for b in part3.find_elements(By.CSS_SELECTOR, buttons)]
-            order = (names[1:] + names[:1]) * (1 + repeats // len(names))
-            rows.append(
-                ("Part 3 compressor buttons", clicks(buttons, order[: max(repeats, len(names))]))
-            )
+                clicks("Part 3 error-feedback toggle", cell, ".widget-toggle-button",
+                       ["Error"] * repeats)  # fmt: skip
+                buttons = ".widget-toggle-buttons button"
+                names = [b.text for b in cell.find_elements(By.CSS_SELECTOR, buttons)]
+                order = (names[1:] + names[:1]) * (1 + repeats // len(names))
+                clicks("Part 3 compressor buttons", cell, buttons,
+                       order[: max(repeats, len(names))])  # fmt: skip
+
+            measure = {  # each control right after its cell ran, top to bottom
+                "workbench_part1": lambda c: sliders(
+                    c, ("Part 1 M slider", 0, half), ("Part 1 β slider", 3, half)
+                ),
+                "topology_hud": lambda c: sliders(c, ("HUD step slider", 0, ["right"] * repeats)),
+                "workbench_part2": lambda c: sliders(c, ("Part 2 β between groups", 1, half)),
+                "workbench_part3": part3,
+            }
+            for i, cell in enumerate(nb.cells):
+                if cell.cell_type == "code":
+                    lab.run_cell(i)
+                    if ids[i] in measure:
+                        measure[ids[i]](lab.cells()[i])
         finally:
             lab.close()
     return rows, setup

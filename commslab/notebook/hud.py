@@ -541,7 +541,7 @@ class TopologyHUD:
         self._html.show()
         self._image.show()
 
-    def _draw_ahead(self, ahead: int = 64) -> Iterator[None]:
+    def _draw_ahead(self, ahead: int = 16) -> Iterator[None]:
         """The next AHEAD steps' pictures of this algorithm, then the first of the other, one
         picture per step of render.when_idle (what is on screen does not change)."""
         others = [a for a in ALGORITHMS if a != self.algorithm]
