@@ -76,15 +76,15 @@ OFFLINE_NOTE = (
 
 
 def _show_live(obj) -> object:
-    """_show, then OFFLINE_NOTE under an object with live controls (a widget)."""
-    shown = _show(obj)
-    if getattr(obj, "widget", None) is not None and shown is None:
+    """_show, with OFFLINE_NOTE just above an object with live controls (a widget), so the
+    line sits beside the controls, not under a tall picture."""
+    if getattr(obj, "widget", None) is not None:
         try:
             from IPython.display import HTML
         except ImportError:
-            return shown
-        _show(HTML(OFFLINE_NOTE))
-    return shown
+            return _show(obj)
+        _show(HTML(OFFLINE_NOTE))  # outside a notebook: returned, not shown
+    return _show(obj)
 
 
 def _markdown(text: str):
