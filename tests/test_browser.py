@@ -8,6 +8,16 @@ reveals; a step of the topology HUD and a slider of a workbench redraw their pic
 shut down and reopened, the notebook still shows every workbench's picture (in JupyterLab and in
 nbconvert's HTML export). Screenshots of every part of every track go to
 docs/screenshots/ when COMMSLAB_SCREENSHOTS=1 (else to the test's temporary folder).
+
+The student's contract (issue 23), in the same run: the Part 1 Lock changed after its reveal
+keeps the first answer, and the grader and the class report take that one from the saved
+notebook; an over-long K_TRIES is refused whole and the honest list then works; the public
+ledger check refuses a rounded exact number (Mobile Nomad's bytes) where the grader takes the
+point, and passes a 3-significant-digit reading where the grader accepts it; the last cell names
+the renamed file; reopened without a kernel, the controls say in one line to run the cells.
+
+COMMSLAB_COURSE_DIR=DIR runs it on a course folder released elsewhere (its release/ and
+solutions/, e.g. `commslab release --course-dir DIR` of the current tree), not the committed one.
 """
 
 from __future__ import annotations
@@ -29,7 +39,9 @@ from fresh_env import student_jupyter
 from comms_core.scenarios import TRACKS
 
 ROOT = Path(__file__).resolve().parent.parent
+COURSE = Path(os.environ.get("COMMSLAB_COURSE_DIR") or ROOT)  # its release/ and solutions/
 NAME = "collective_comms (1).ipynb"
+TERM = "2026-fall"
 # The cells a screenshot is taken of, by grade_id: every part, the crisis, the ledger.
 SHOTS = {
     "part1": "workbench_part1",
@@ -88,9 +100,12 @@ def student_env(tmp_path_factory) -> dict[str, str]:
     """The student's Jupyter: a fresh virtual environment where the README's student line ran in
     a copy of release/ (so JupyterLab gets the student wheel's settings from its data file, as a
     student's does). One per test run, shared by the pytest-xdist workers."""
+    import fresh_env
+
     run_dir = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         run_dir = run_dir.parent  # the run's folder, above the workers' own
+    fresh_env.RELEASE = COURSE / "release" / "collective_comms"
     return student_jupyter(run_dir / "student-jupyter")
 
 
@@ -137,7 +152,7 @@ def lab_server(tmp_path_factory, student_env):
 
 
 def _notebook(track: str, lock1: str) -> nbformat.NotebookNode:
-    path = ROOT / "solutions" / "collective_comms" / f"collective_comms_{track}.ipynb"
+    path = COURSE / "solutions" / "collective_comms" / f"collective_comms_{track}.ipynb"
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -317,6 +332,30 @@ def _slider_changes_picture(driver, cell) -> str:
     return after
 
 
+def _source_of(nb, gid: str) -> str:
+    return next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
+
+
+def _literal(nb, name: str):
+    """NAME's last literal value in the notebook's code (as the grader reads it)."""
+    from commslab.grading.notebook import literal_assignments
+
+    found = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            found.update(literal_assignments(cell.source, (name,)))
+    return found.get(name)
+
+
+def _rounded_reading(track: str, ledger: dict) -> tuple[str, object]:
+    """(key, value) a student writes from a number shown rounded: Mobile Nomad's 1-bit bytes
+    read off "17.2 KB" (graded exactly: refused), else the crossover's 3 significant digits
+    (graded with the shown tolerance: accepted)."""
+    key = "bytes_one_bit" if track == "mobile_nomad" else "crossover_bytes"
+    value = float(f"{ledger[key]:.3g}")
+    return key, int(value) if key == "bytes_one_bit" else value
+
+
 def _shots_dir(tmp_path: Path) -> Path:
     if os.environ.get("COMMSLAB_SCREENSHOTS") == "1":
         return ROOT / "docs" / "screenshots"
@@ -340,10 +379,44 @@ def _cut_off(element) -> list[str]:
     )
 
 
+def _graded_as_the_student_left_it(path: Path, saved, track: str, ledger_key: str) -> None:
+    """Grade the saved notebook with the current grader: the Lock's first answer ("more") is
+    graded and reported though the variable says "less"; the rounded ledger number costs its
+    point exactly where the public check refused it."""
+    from commslab.grading.classreport import prediction_table
+    from commslab.grading.grade import grade_notebook
+
+    assert _literal(saved, "PREDICTION_PART1") == "less"
+    student = str(_literal(saved, "STUDENT_ID"))
+    result = grade_notebook(
+        path, term=TERM, student_id=student, autograder_dir=ROOT / "autograder", key=b"browser"
+    )
+    assert result.predictions["PREDICTION_PART1"] == "more", result.predictions
+    assert "PREDICTION_PART1 = 'more' (your first" in "\n".join(result.feedback)
+    counted = {
+        (row["lock"], row["choice"]): row["students"]
+        for row in prediction_table([result])
+        if row["track"] == "all"
+    }
+    assert counted[("PREDICTION_PART1", "more")] == 1 and counted[("PREDICTION_PART1", "less")] == 0
+    lost = [k for k in ("bytes_one_bit", "crossover_bytes") if f"{k}" in "\n".join(result.feedback)]
+    if track == "mobile_nomad":
+        assert "looks rounded" in "\n".join(result.feedback) and ledger_key in lost
+    else:
+        assert "looks rounded" not in "\n".join(result.feedback)
+
+
 @pytest.mark.parametrize("track", BROWSER_TRACKS)
 def test_the_renamed_notebook_runs_in_jupyterlab(browser, lab_server, student_env, track, tmp_path):
-    lock1 = "maybe" if track == "cloud_titan" else "less"
+    from selenium.webdriver.common.by import By
+
+    lock1 = "maybe" if track == "cloud_titan" else "more"
     nb = _open(browser, lab_server, track, lock1)
+    honest_tries = _source_of(nb, "part2_tries")
+    ledger_key, rounded = _rounded_reading(track, _literal(nb, "LEDGER"))
+    _set_source(  # a number read off the screen, rounded: the grader's verdict decides
+        browser, nb, "ledger", _source_of(nb, "ledger") + f"\nLEDGER[{ledger_key!r}] = {rounded!r}"
+    )
     _run_all(browser)
     page = _notebook_node(browser).text
     assert "Traceback" not in page and "Error displaying widget" not in page
@@ -352,11 +425,36 @@ def test_the_renamed_notebook_runs_in_jupyterlab(browser, lab_server, student_en
     if lock1 == "maybe":  # the Lock refuses, and no workbench opens
         assert "must be" in part1 and "maybe" in part1 and "crossover" not in part1.lower()
         assert "🔒" in cells["topology_hud"].text  # nor the HUD
-        _set_source(browser, nb, "lock_part1", 'PREDICTION_PART1 = "less"')  # a valid answer
+        _set_source(browser, nb, "lock_part1", 'PREDICTION_PART1 = "more"')  # a valid answer
         _run_cells(browser, nb, ["lock_part1", "workbench_part1", "topology_hud"])
         cells = _cells(browser, nb)
         part1 = cells["workbench_part1"].text
-    assert "Recorded" in part1 and "Part 1 workbench" in part1
+    assert "Recorded" in part1 and "Part 1 workbench" in part1 and "Not this time" in part1
+    # changed after the reveal: the first prediction stays the recorded one
+    _set_source(browser, nb, "lock_part1", 'PREDICTION_PART1 = "less"')
+    _run_cells(browser, nb, ["lock_part1", "workbench_part1"])
+    cells = _cells(browser, nb)
+    part1 = cells["workbench_part1"].text
+    assert 'you first predicted "more"' in part1 and "Not this time" in part1, part1[:400]
+
+    # K_TRIES over the limit: refused whole, with what to do; the honest list then works
+    _set_source(browser, nb, "part2_tries", f"K_TRIES = {list(range(1, 12))}")
+    _run_cells(browser, nb, ["part2_tries", "workbench_part2"])
+    refused = _cells(browser, nb)["workbench_part2"].text
+    assert "11 different values" in refused and "no try was used" in refused, refused[-600:]
+    _set_source(browser, nb, "part2_tries", honest_tries)
+    _run_cells(browser, nb, ["part2_tries", "workbench_part2"])
+    cells = _cells(browser, nb)
+    assert "tries used" in cells["workbench_part2"].text
+    assert "different values" not in cells["workbench_part2"].text
+
+    # the public ledger check (in check_all) says what the grader will say
+    check_all = cells["check_all"].text
+    assert NAME in check_all  # the last cell names the renamed file
+    if track == "mobile_nomad":
+        assert "looks rounded" in check_all, check_all[-1500:]
+    else:
+        assert "ledger" in check_all and "looks rounded" not in check_all
     assert "Recorded" in cells["workbench_part2"].text
     assert "passed" in cells["check_part1"].text
     hud = cells["topology_hud"].text
@@ -391,6 +489,7 @@ def test_the_renamed_notebook_runs_in_jupyterlab(browser, lab_server, student_en
     time.sleep(3)
     saved = nbformat.read(path, as_version=4)
     assert saved.metadata["widgets"][WIDGET_STATE]["state"], "no widget state in the notebook"
+    _graded_as_the_student_left_it(path, saved, track, ledger_key)
     _load(browser, lab_server, track, f"{track}-reopened")
     cells = _cells(browser, saved)
     for _ in range(90):  # until the widget manager has drawn every widget (or failed to)
@@ -405,6 +504,10 @@ def test_the_renamed_notebook_runs_in_jupyterlab(browser, lab_server, student_en
     _shoot(browser, cells["topology_hud"], shots / f"{track}_reopened_without_kernel.png")
     assert "Error displaying widget" not in page and "model not found" not in page
     assert restored == readouts  # every slider shows the value the student left it at
+    for gid in PICTURES:  # no broken-link icon alone: one line says what to do
+        notes = cells[gid].find_elements(By.CSS_SELECTOR, ".commslab-offline")
+        assert notes and notes[-1].is_displayed(), f"{gid}: no 'run the cells' line"
+        assert "Run the cells" in notes[-1].text
     assert all(p and p.startswith("data:image/png") for p in pictures.values()), pictures
     assert "Step 2 of" in cells["topology_hud"].text  # the last step shown, with its picture
     assert _png(pictures["topology_hud"]) == _png(hud_picture)
