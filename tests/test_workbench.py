@@ -184,12 +184,14 @@ def test_hierarchical_static_numbers_match_the_formulas():
     shown = text(bench)
     assert f"T_hier = {plots.format_seconds(T_hier, 4)}" in shown
     assert (
-        f"One flat ring through one slow-link port per node: "
-        f"{plots.format_seconds(one_port, 4)}" in shown
+        f"One flat ring, one slow-link port per node: {plots.format_seconds(one_port, 4)}" in shown
     )
     # the fair baseline, one ring per slow-link port (8 rails): 2(P−1)·α + 2(P−1)/P·M/(8·β)
     rails = 2 * (P - 1) * 5e-6 + 2 * (P - 1) / P * 141.2e9 / (8 * 50e9)
-    assert f"one ring per slow-link port, 8 side by side: {plots.format_seconds(rails, 4)}" in shown
+    assert (
+        f"Flat rings on all 8 slow-link ports, side by side (the fair baseline): "
+        f"{plots.format_seconds(rails, 4)}" in shown
+    )
     # the slow-link bytes per node: 2(K−1)/K·M against 2(P−1)/P·M, by hand
     assert f"{(2 * 127 / 128) / (2 * 15 / 16):.4g}× as much" in shown
     bars = [p.get_height() for p in bench.figure.axes[0].patches]

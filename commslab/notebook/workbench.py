@@ -721,38 +721,36 @@ def hierarchy_verdict(c: cm.HierarchyComparison, G: int, K: int, w: Words = GENE
     one = c.flat_one_port / c.hierarchical
     lines = [
         f"🔓 In your numbers: per {w.group}, the hierarchy puts 2(K−1)/K·M = "
-        f"{plots.format_bytes(c.bytes_hierarchical)} on the slow link, the flat rings "
-        f"2(P−1)/P·M = {plots.format_bytes(c.bytes_flat)}: {c.bytes_ratio:.4g}× as much "
-        f"((P−1)K/(P(K−1)); 1.875 for 2 groups of 8, → 1 as K grows). The hierarchy takes "
-        f"2(K−1) = {2 * (K - 1)} steps on the slow link, a flat ring 2(P−1) = {2 * (P - 1)}.",
-        f"One flat ring through one {w.port} per {w.group}: "
-        f"{plots.format_seconds(c.flat_one_port, 4)}; the hierarchy with its phases one after "
-        f"the other (an upper bound) takes {plots.format_seconds(c.hierarchical, 4)}: "
-        f"{_times_faster(one)}.",
+        f"{plots.format_bytes(c.bytes_hierarchical)} on the slow link, flat rings 2(P−1)/P·M = "
+        f"{plots.format_bytes(c.bytes_flat)} ({c.bytes_ratio:.4g}× as much; → 1 as K grows), "
+        f"in 2(K−1) = {2 * (K - 1)} steps against 2(P−1) = {2 * (P - 1)}.",
+        f"One flat ring, one {w.port} per {w.group}: {plots.format_seconds(c.flat_one_port, 4)}. "
+        f"The hierarchy, phases in series (an upper bound): "
+        f"{plots.format_seconds(c.hierarchical, 4)}, {_times_faster(one)}.",
     ]
     if c.rails > 1:
         if c.hierarchical < c.flat_rails:
-            verdict = "the hierarchy wins even with its phases one after the other."
+            verdict = "it wins even in series."
         elif c.pipelined < c.flat_rails:
-            verdict = "the hierarchy wins only with its phases pipelined."
+            verdict = "it wins only pipelined."
         else:
             verdict = (
-                "the hierarchy loses even pipelined: its phases inside "
-                f"{w.a_group} cost more than the {c.bytes_ratio:.4g}× bytes and "
-                f"{2 * (P - 1) - 2 * (K - 1)} slow-link steps it saves."
+                f"it loses even pipelined: its phases inside {w.a_group} cost more than the "
+                f"{c.bytes_ratio:.4g}× bytes and {2 * (P - 1) - 2 * (K - 1)} slow-link steps "
+                "it saves."
             )
         lines.append(
-            f"The fair flat baseline runs one ring per {w.port}, {c.rails} side by side: "
-            f"{plots.format_seconds(c.flat_rails, 4)}. Against it the "
-            f"hierarchy is {_times_faster(c.flat_rails / c.hierarchical)} with its phases one "
-            f"after the other and {_times_faster(c.flat_rails / c.pipelined)} with them "
-            f"pipelined over chunks ({plots.format_seconds(c.pipelined, 4)}): {verdict}"
+            f"Flat rings on all {c.rails} {w.ports}, side by side (the fair baseline): "
+            f"{plots.format_seconds(c.flat_rails, 4)}. The hierarchy is "
+            f"{_times_faster(c.flat_rails / c.hierarchical)} in series, "
+            f"{_times_faster(c.flat_rails / c.pipelined)} pipelined "
+            f"({plots.format_seconds(c.pipelined, 4)}): {verdict}"
         )
     else:
         lines.append(
             f"{w.a_group.capitalize()} has one {w.port} on the slow link, so one flat ring is "
             f"the fair baseline: the hierarchy is {_times_faster(one)} "
-            f"({_times_faster(c.flat_one_port / c.pipelined)} with its phases pipelined)."
+            f"({_times_faster(c.flat_one_port / c.pipelined)} pipelined)."
         )
     return lines
 
