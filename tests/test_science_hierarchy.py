@@ -385,3 +385,22 @@ def test_the_wire_format_and_end_to_end_claims():
     for gid in ("reflect_part2", "strategy", "md_23"):
         text = _notebook_text(gid)
         assert "by G" not in text and "rebalance" not in text and "to balance" not in text
+
+
+@pytest.mark.parametrize("N,factor", [(8, 4.3), (1024, 9.1)])
+def test_the_coarse_estimate_is_off_by_about_log2_n(N, factor):
+    """docs/science.md §4 and the misconception's hint: N·α·β is too large by 4.3× at N = 8
+    and 9.1× at N = 1024. M* found by bisection on the two written-out times."""
+    alpha, beta = 5e-6, 25e9
+    L = math.ceil(math.log2(N))
+
+    def gap(M):
+        ring = 2 * (N - 1) * alpha + 2 * (N - 1) / N * M / beta
+        tree = 2 * L * (alpha + M / beta)
+        return ring - tree
+
+    lo, hi = 0.0, 1e12
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if gap(mid) > 0 else (lo, mid)
+    assert N * alpha * beta / lo == pytest.approx(factor, abs=0.05)
