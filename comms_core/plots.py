@@ -664,8 +664,9 @@ def communication_waterfall(
         ratio = flat_time / bottom
         how = f"{ratio:.2g}x faster" if ratio >= 1 else f"{1 / ratio:.2g}x slower"
         ax.set_title(
-            f"Communication Waterfall: hierarchical (phases in series) is {how} than the "
-            + flat_label.replace("\n", " ")
+            f"Communication Waterfall\nhierarchical, phases in series: {how} than the "
+            + flat_label.replace("\n", " "),
+            fontsize=11,
         )
     elif breakdown is None:
         ax.set_title("Communication Waterfall: hierarchical mode off")
