@@ -130,9 +130,7 @@ def prairielearn_command(
     if sandbox and results.get("gradable"):
         results["output"] = "\n".join([*sandbox, results["output"]])
     if results.get("gradable"):  # never silent about which term's variant was graded
-        results["output"] = (
-            f"Term: {term} (the course folder's commslab.toml)\n" + results["output"]
-        )
+        results["message"] += f" (term {term}, from the course folder's commslab.toml)"
     out = grade_dir / "results" / "results.json"
     out.write_text(json.dumps(results, indent=1), encoding="utf-8")
     click.echo(f"{result.student_id}: {result.score:g}/{result.max_score:g} ({result.status})")
