@@ -294,6 +294,10 @@ def topology_hud(scenario: Scenario | None):
         return _markdown("🔒 **Make your Part 1 prediction and run the workbench cell first.**")
     from comms_core.shared_medium import part1_medium
     from commslab.notebook.hud import topology_hud as hud
+    from commslab.notebook.radio_notes import part1_note
+
+    if note := part1_note(scenario):  # what the radio tracks do to Part 1's formulas
+        _markdown(note)
 
     return _show_live(
         hud(

@@ -198,7 +198,7 @@ def test_each_radio_track_hud_shows_its_medium(track, monkeypatch):
     monkeypatch.setattr(lab, "PREDICTIONS", {1: "less"})
     s = scenario_for(track, "2026-fall", "hud-radio")
     lab.topology_hud(s)
-    hud = shown[0]
+    hud = shown[-1]
     medium = "shared channel" if track == "edge_guardian" else "half duplex"
     hud.select("ring", step=10**6)
     text = "\n".join(hud.text)

@@ -14,7 +14,27 @@ from comms_core import cost_models as cm
 from comms_core import plots
 from comms_core.shared_medium import part2_allreduce_time
 
-__all__ = ["part2_note"]
+__all__ = ["part1_note", "part2_note"]
+
+_PART1 = {
+    "edge_guardian": (
+        "**Your channel.** Part 1's formulas and M* give each SoC its own full-duplex link. "
+        "On one 802.11p channel messages take turns: the ring pays N·α a step and never beats "
+        "the tree. The HUD steps through both on your channel."
+    ),
+    "mobile_nomad": (
+        "**Your radio.** Part 1's formulas and M* give each device a full-duplex link. BLE is "
+        "half duplex: a ring step sends, then receives (twice the air time); a tree step only "
+        "one. The HUD steps through both on BLE."
+    ),
+}
+_PART1["tiny_pioneer"] = _PART1["mobile_nomad"].replace("each device", "each hearable")
+
+
+def part1_note(s) -> str:
+    """Markdown, before Part 1's HUD: what the track's radio does to Part 1's formulas."""
+    return _PART1.get(s.track.key, "")
+
 
 _LINKS = {
     "edge_guardian": (
