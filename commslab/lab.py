@@ -287,7 +287,7 @@ def part1(scenario: Scenario | None, prediction: object, namespace: Mapping | No
 
 def topology_hud(scenario: Scenario | None):
     """Part 1's NetworkTopologyHUD: step through ring and tree AllReduce on your own N, M, α, β
-    (the simulator's steps, each priced α + bytes/β, adding up to Part 1's formulas)."""
+    (the simulator's steps, priced on the track's medium: comms_core.shared_medium)."""
     if not _need(scenario):
         return None
     if 1 not in PREDICTIONS:  # the Lock: the HUD shows which algorithm wins at your M
