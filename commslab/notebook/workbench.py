@@ -281,28 +281,32 @@ def _relabel(fig: Figure, words: Words) -> None:
     for ax in fig.axes:
         for line in ax.get_lines() + list(ax.patches) + list(ax.containers):
             line.set_label(swap(line.get_label()))  # the legend's entries
-        names = [t.get_text() for t in ax.get_xticklabels()]  # the bars' names
+        names = _tick_names(ax.xaxis)  # the bars' names
         if any(swap(name) != name for name in names):
             ax.set_xticks(ax.get_xticks(), [swap(name) for name in names])
 
 
 def _texts(fig: Figure) -> list:
-    """Every text of FIG that fig.findobj finds, in a small part of its time: findobj walks the
-    axes' tick objects, and asking a log axis for them makes every minor tick (most of a live
-    redraw, issue 23); a minor tick's label is rewritten by its formatter at draw anyway."""
+    """Every text of FIG that fig.findobj finds but the tick labels, in a small part of its
+    time: findobj walks the axes' tick objects, and asking a log axis for them makes every
+    minor tick (most of a live redraw, issue 23); a tick label is rewritten at draw anyway."""
     from matplotlib.axis import Axis
     from matplotlib.text import Text
 
     texts = [t for c in fig.get_children() if c not in fig.axes for t in c.findobj(Text)]
-    for ax in fig.axes:
+    for ax in fig.axes:  # (a tick label is written by its formatter at draw: see _tick_names)
         for child in ax.get_children():
             if isinstance(child, Axis):
-                ticks = child.get_major_ticks()
                 texts += [child.label, child.offsetText]
-                texts += [label for tick in ticks for label in (tick.label1, tick.label2)]
             else:
                 texts += child.findobj(Text)
     return texts
+
+
+def _tick_names(axis) -> list[str]:
+    """The major tick labels as drawn (what axis.get_ticklabels() gives after its tick update,
+    without making the ticks: matplotlib's Axis._update_ticks formats the locator's ticks)."""
+    return list(axis.get_major_formatter().format_ticks(axis.get_majorticklocs()))
 
 
 def _is_switch(w, control) -> bool:
