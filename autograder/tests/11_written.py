@@ -1,6 +1,8 @@
 """Hidden tests: the written answers, for presence and substance (at least 25 words of your own,
 not the question, and for Part 1 the latency term): 1 point for each part's reflection, 2 for
-the strategy (which also answers Part 3's ML Lead); a TA reads them too (written_answers.md)."""
+the strategy (which also answers Part 3's ML Lead); a TA reads them too (written_answers.md).
+The question, the placeholder, lorem ipsum and repeated text earn nothing, also when written
+in look-alike letters (commslab.grading.written compares the folded text)."""
 
 from otter.test_files import test_case
 
