@@ -306,3 +306,24 @@ def test_departures_are_memoryless_by_simulation():
     assert abs(completed - want) < 4 * np.sqrt(want * (1 - want) / trials)
     # and a device present for a whole period: presence, by construction
     assert np.mean(leave[:, 0] > period) == pytest.approx(presence, abs=0.003)
+
+
+def test_expected_ring_energy_by_simulated_retries_small_n():
+    """Brute force for 3 hearables: run syncs one by one; an attempt is lost when one of the
+    hearables present leaves during it (exponential departures), and is retried; the mean
+    energy per completed ring matches attempt / P. Gossip's energy has no retries."""
+    from comms_core.gossip import expected_ring_energy_joules, ring_allreduce_energy_joules
+
+    rng = np.random.default_rng(11)
+    N, M, e_tx, e_rx, e_msg = 3, 900.0, 1.5e-7, 1.6e-7, 1e-5
+    presence, period, duration = 0.6, 10.0, 4.0  # extreme on purpose: many lost attempts
+    attempt = ring_allreduce_energy_joules(N, M, e_tx, e_rx, e_msg).per_device_joules
+    rate = -np.log(presence) / period
+    syncs, spent = 20_000, 0.0
+    for _ in range(syncs):
+        while True:
+            spent += attempt
+            if rng.exponential(1 / rate, size=N).min() > duration:
+                break
+    want = expected_ring_energy_joules(N, M, e_tx, e_rx, e_msg, presence, duration, period)
+    assert spent / syncs == pytest.approx(want, rel=0.02)
