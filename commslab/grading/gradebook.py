@@ -196,8 +196,8 @@ def replace_student(rows: list[GradeResult], student_id: str, new: list[GradeRes
 
 
 def flag_identical_written(results: list[GradeResult]) -> None:
-    """An answer handed in word for word by two or more students earns no automatic point:
-    the point comes off `written`, the row's written_flags and feedback say why, and the TA
+    """An answer handed in word for word (or nearly) by two or more students earns no automatic
+    point: the point comes off `written`, the row's written_flags and feedback say why, and the TA
     review shows the copies side by side (commslab.grading.written.class_flags)."""
     rows = [r for r in results if r.written and not r.status.startswith("superseded")]
     shared = class_flags([(r.student_id, r.written) for r in rows])
@@ -213,8 +213,8 @@ def flag_identical_written(results: list[GradeResult]) -> None:
                 if r.results:
                     r.results["score"] = r.score
             r.feedback.append(
-                f"note: {grade_id}: word for word the same as another submission's answer: "
-                "no automatic point; a TA will read it"
+                f"note: {grade_id}: the same as another submission's answer, word for word or "
+                "nearly: no automatic point; a TA will read it"
             )
 
 
