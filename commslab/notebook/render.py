@@ -79,8 +79,11 @@ class PictureCache:
 # --- drawing ahead in the kernel's idle time --------------------------------------------------
 
 IDLE_AFTER = 1.0  # seconds without a cell run or a control change before drawing ahead
+KEPT = 4  # the pictures of at most this many displays are drawn ahead, the newest first
 _last_activity = [0.0]  # time.monotonic() of the last cell run or control change
 _watching: set[int] = set()  # the shells whose cell runs count as activity
+_pending: list[Iterator[object]] = []  # the displays' work, newest last
+_scheduled = [False]
 
 
 def busy(*_args: object) -> None:
@@ -91,10 +94,11 @@ def busy(*_args: object) -> None:
 def when_idle(steps: Iterator[object]) -> bool:
     """Run STEPS, a generator that does one small piece of work per next(), on the kernel's
     event loop whenever no cell has run and no control has changed for IDLE_AFTER seconds,
-    so that a control's next pictures are ready before the student asks (one piece runs at a
-    time; a click that arrives meanwhile waits for that piece only). Returns False outside a
-    running kernel (nothing is run). Precomputing is best effort: a piece that fails ends it,
-    and the control computes that picture when it is asked for."""
+    so that a control's next pictures are ready before the student asks. One piece runs at a
+    time (a click that arrives meanwhile waits for that piece only), the newest display's
+    first (the one the student is at). Returns False outside a running kernel (nothing is
+    run). Precomputing is best effort: a piece that fails ends its generator, and the control
+    computes that picture when it is asked for."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -108,19 +112,28 @@ def when_idle(steps: Iterator[object]) -> bool:
         shell.events.register("pre_run_cell", busy)
         shell.events.register("post_run_cell", busy)
     busy()
+    _pending.append(steps)
+    del _pending[:-KEPT]
 
     def tick() -> None:
         wait = IDLE_AFTER - (time.monotonic() - _last_activity[0])
         if wait > 0:
             loop.call_later(wait, tick)
             return
-        try:
-            next(steps)
-        except StopIteration:
-            return
-        except Exception:  # best effort: the control draws it on demand instead
-            return
-        loop.call_later(0.01, tick)
+        while _pending:
+            try:
+                next(_pending[-1])
+                break
+            except StopIteration:
+                _pending.pop()
+            except Exception:  # best effort: the control draws it on demand instead
+                _pending.pop()
+        if _pending:
+            loop.call_later(0.01, tick)
+        else:
+            _scheduled[0] = False
 
-    loop.call_later(IDLE_AFTER, tick)
+    if not _scheduled[0]:
+        _scheduled[0] = True
+        loop.call_later(IDLE_AFTER, tick)
     return True
