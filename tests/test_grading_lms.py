@@ -1226,6 +1226,13 @@ def test_members_at_950_to_1_are_refused_before_anything_is_written(tmp_path) ->
     written = sum(p.stat().st_size for p in (tmp_path / "w").rglob("*") if p.is_file())
     assert written < 1024**2
     assert _by_source(entries)["real.ipynb"].status is None
+    # the same bomb as a student's upload inside a Canvas export: the same limits, same rows
+    export = canvas([Upload("111", "Doe, Jane", {"work.zip": upload.read_bytes()})])
+    inner = collect([write_zip(tmp_path / "class.zip", export)], tmp_path / "w2")
+    assert len(inner) == 11 and {e.student_id for e in inner} == {"111"}
+    assert sum((e.status or "").startswith("not graded: too large") for e in inner) == 10
+    written = sum(p.stat().st_size for p in (tmp_path / "w2").rglob("*") if p.is_file())
+    assert written < 3 * 1024**2
 
 
 def test_the_batch_cap_is_enforced_before_writing_and_the_batch_goes_on(tmp_path) -> None:
