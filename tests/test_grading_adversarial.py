@@ -124,6 +124,31 @@ def test_rows_are_bounded(fast_rows) -> None:
     assert len(row.to_json()) < 2_000_000
 
 
+def test_every_field_of_a_row_is_bounded() -> None:
+    """What a crafted notebook controls (notes, feedback, answers, code, TRACK, STUDENT_ID,
+    LEDGER values, predictions) is capped in the row, saying how much was cut."""
+    from commslab.grading.grade import GradeResult
+
+    huge = "x" * 10**6
+    row = GradeResult(
+        "1",
+        0.0,
+        35.0,
+        "graded",
+        notes=[huge] * 1000,
+        feedback=["line"] * 10**5,
+        written={"strategy": huge},
+        code={f"cell {i}": huge for i in range(1000)},
+        track=huge,
+        notebook_student_id=huge,
+        ledger={"strategy": huge, "k": 4},
+        predictions={"PREDICTION_PART1": huge},
+    ).bound()
+    assert len(row.to_json()) < 150_000_000 // 100  # 1.5 MB: 1000 x 1 MB went in
+    assert row.notes[-1].endswith("more notes cut") and row.feedback[-1].endswith("lines cut")
+    assert "characters cut" in row.written["strategy"] and row.ledger["k"] == 4
+
+
 def _as_a_class(rows: dict) -> list:
     """The corpus's rows as a class: one student per file (the corpus is one student's), the
     huge answers twice (two students), hostile ids and names."""

@@ -75,12 +75,23 @@ class GradeResult:
         """Cap what the row carries, in place (a crafted notebook must not make a 50 MB row):
         MAX_NOTES notes and MAX_FEEDBACK feedback lines (the last line says how many were cut),
         MAX_LINE_CHARS per line, MAX_TEXT_CHARS per written answer or code cell, MAX_CODE_CELLS
-        code cells."""
+        code cells of MAX_CODE_CHARS in all, MAX_FIELD_CHARS per identity field, ledger value
+        or prediction."""
         self.notes = bounded_lines(self.notes, MAX_NOTES, "notes")
         self.feedback = bounded_lines(self.feedback, MAX_FEEDBACK, "feedback lines")
         self.written = {k: _cut(v, MAX_TEXT_CHARS) for k, v in self.written.items()}
-        code = list(self.code.items())
-        self.code = {k: _cut(v, MAX_TEXT_CHARS) for k, v in code[:MAX_CODE_CELLS]}
+        code, left = {}, MAX_CODE_CHARS
+        for k, v in list(self.code.items())[:MAX_CODE_CELLS]:
+            code[k] = _cut(v, min(MAX_TEXT_CHARS, left))
+            left = max(0, left - len(v))
+        self.code = code
+        for name in ("track", "notebook_student_id", "identity_note", "status", "lms_name"):
+            setattr(self, name, _cut(getattr(self, name), MAX_FIELD_CHARS))
+        self.ledger = {
+            _cut(str(k), MAX_FIELD_CHARS): _cut(v, MAX_FIELD_CHARS)
+            for k, v in list(self.ledger.items())[:MAX_CODE_CELLS]
+        }
+        self.predictions = {k: _cut(v, MAX_FIELD_CHARS) for k, v in self.predictions.items()}
         return self
 
     @classmethod
@@ -124,6 +135,8 @@ MAX_FEEDBACK = 300
 MAX_LINE_CHARS = 2_000
 MAX_TEXT_CHARS = 200_000
 MAX_CODE_CELLS = 500
+MAX_CODE_CHARS = 1_000_000  # all code cells together (the similarity report reads them)
+MAX_FIELD_CHARS = 1_000  # TRACK, STUDENT_ID, a ledger value: a name or a number, not a book
 
 
 def _cut(text: str, limit: int) -> str:
