@@ -272,3 +272,17 @@ def test_a_roster_name_is_neutralised_and_a_huge_cell_is_cut(tmp_path) -> None:
     assert rows[1] == ["'=HYPERLINK(1)", "-1.50", "-", ""]
     assert rows[2][0] == "'@A1"
     assert MAX_CELL_CHARS < len(rows[2][3]) < 32_767 and "cut]" in rows[2][3]
+
+
+def test_a_neutralised_cell_reads_back_as_written(tmp_path) -> None:
+    """overrides.csv (and the review page's ta_scores.csv) go through the same rule, so a
+    student id or comment that starts like a formula must come back unchanged on import."""
+    from commslab.grading.gradebook import Override, add_overrides, read_overrides
+
+    scores = [
+        Override("=1+2", "written:strategy", 1.5, "-> see the crisis numbers"),
+        Override("@sum", "ledger", 0.0, "+1 for trying"),
+    ]
+    path = add_overrides(tmp_path, scores)
+    assert "'=1+2" in path.read_text(encoding="utf-8")  # neutralised on disk
+    assert read_overrides(path) == scores

@@ -22,7 +22,14 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO
 
-__all__ = ["FORMULA_START", "MAX_CELL_CHARS", "SafeDictWriter", "SafeWriter", "spreadsheet_safe"]
+__all__ = [
+    "FORMULA_START",
+    "MAX_CELL_CHARS",
+    "SafeDictWriter",
+    "SafeWriter",
+    "spreadsheet_safe",
+    "spreadsheet_value",
+]
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_CELL_CHARS = 32_000  # under Excel's 32,767 with room for the marker
@@ -46,6 +53,14 @@ def spreadsheet_safe(value: object) -> object:
     if value.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
         return "'" + value
     return value
+
+
+def spreadsheet_value(cell: str) -> str:
+    """A cell read back from a CSV we wrote (overrides.csv, the review page's ta_scores.csv):
+    the apostrophe spreadsheet_safe put before a formula character is taken off again."""
+    if cell.startswith("'") and cell[1:2] and cell[1:].startswith(FORMULA_START):
+        return cell[1:]
+    return cell
 
 
 class SafeWriter:

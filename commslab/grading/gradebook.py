@@ -26,6 +26,7 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from commslab.grading.csvsafe import spreadsheet_value
 from commslab.grading.grade import GradeResult
 from commslab.grading.notebook import WRITTEN_IDS, written_share
 from commslab.grading.written import IDENTICAL, class_flags, stored_in
@@ -137,10 +138,10 @@ def read_overrides(path: str | Path) -> list[Override]:
                 raise ValueError(f"{path}:{line}: points must be 0 or more, got {points!r}")
             found.append(
                 Override(
-                    student_id=(row.get("student_id") or "").strip().lower(),
-                    question=(row.get("question") or "").strip(),
+                    student_id=spreadsheet_value((row.get("student_id") or "").strip()).lower(),
+                    question=spreadsheet_value((row.get("question") or "").strip()),
                     points=value,
-                    comment=(row.get("comment") or "").strip(),
+                    comment=spreadsheet_value((row.get("comment") or "").strip()),
                 )
             )
     return found
