@@ -4,8 +4,8 @@ its bulk download members (canvas-lms lib/content_zipper.rb: sortable name, user
 attachment id, file name).
 
 Each platform's export (tests/platform_exports.py, built from its source) is graded by the same
-verbatim command. The default engine runs in the bubblewrap sandbox; the podman variant builds the probe image
-(slow, container).
+verbatim command. The default engine runs in the bubblewrap sandbox; the podman variant builds
+the probe image (slow, container).
 """
 
 from __future__ import annotations
