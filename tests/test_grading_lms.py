@@ -1375,3 +1375,23 @@ def test_the_grade_command_stops_on_an_export_of_no_one_platform(tmp_path, monke
     run = CliRunner().invoke(grade, [*args, "--unsafe-no-sandbox"])
     assert run.exit_code != 0 and "--lms" in run.output and "canvas" in run.output
     assert not (out / "grades.csv").exists()
+
+
+def test_lms_files_reads_every_notebook_s_student_id_whatever_its_name(tmp_path) -> None:
+    """`--lms files` on a Canvas-named zip: no name is read for an identity, each notebook's
+    own STUDENT_ID is (the TA's choice when the export's platform cannot be trusted)."""
+    export = canvas([Upload("111", "Doe, Jane", {"collective_comms.ipynb": notebook("999")})])
+    (entry,) = collect([write_zip(tmp_path / "s.zip", export)], tmp_path / "w", platform="files")
+    assert (entry.platform, entry.student_id, entry.key.kind) == (Platform.FILES, "999", "notebook")
+
+
+def test_docs_name_every_platform_s_signature_and_source() -> None:
+    """docs/platforms.md has a row per platform of lms.SIGNATURES, naming the source files the
+    signature was taken from."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "platforms.md").read_text()
+    for signature in lms.SIGNATURES:
+        paths = _re.findall(r"[\w.-]+/[\w./-]*\w", signature.source)
+        assert signature.platform is Platform.GRADESCOPE or paths, signature.platform
+        for path in paths:  # every source file or repository the signature cites
+            assert path in text, (signature.platform, path)
+    assert "--lms canvas|moodle|d2l|blackboard|gradescope|nbgrader|files" in text
