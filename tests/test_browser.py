@@ -332,6 +332,19 @@ def _slider_changes_picture(driver, cell) -> str:
     return after
 
 
+def _text_when(driver, nb, gid: str, *wanted: str, timeout: float = 180) -> str:
+    """The cell's text once it has run and shows every wanted string (a busy kernel may
+    start a queued cell late; "[*]" is its prompt while it runs)."""
+    text = ""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        text = _cells(driver, nb)[gid].text
+        if "[*]" not in text and all(w in text for w in wanted):
+            return text
+        time.sleep(1)
+    return text
+
+
 def _source_of(nb, gid: str) -> str:
     return next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
 
@@ -433,17 +446,17 @@ def test_the_renamed_notebook_runs_in_jupyterlab(browser, lab_server, student_en
     # changed after the reveal: the first prediction stays the recorded one
     _set_source(browser, nb, "lock_part1", 'PREDICTION_PART1 = "less"')
     _run_cells(browser, nb, ["lock_part1", "workbench_part1"])
-    cells = _cells(browser, nb)
-    part1 = cells["workbench_part1"].text
+    part1 = _text_when(browser, nb, "workbench_part1", "you first predicted")
     assert 'you first predicted "more"' in part1 and "Not this time" in part1, part1[:400]
 
     # K_TRIES over the limit: refused whole, with what to do; the honest list then works
     _set_source(browser, nb, "part2_tries", f"K_TRIES = {list(range(1, 12))}")
     _run_cells(browser, nb, ["part2_tries", "workbench_part2"])
-    refused = _cells(browser, nb)["workbench_part2"].text
+    refused = _text_when(browser, nb, "workbench_part2", "different values")
     assert "11 different values" in refused and "no try was used" in refused, refused[-600:]
     _set_source(browser, nb, "part2_tries", honest_tries)
     _run_cells(browser, nb, ["part2_tries", "workbench_part2"])
+    _text_when(browser, nb, "workbench_part2", "tries used")
     cells = _cells(browser, nb)
     assert "tries used" in cells["workbench_part2"].text
     assert "different values" not in cells["workbench_part2"].text
