@@ -53,7 +53,6 @@ ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 REQUIREMENTS = "autograder/requirements-gradescope.txt"
 PROBE_MEMORY_BYTES = 512 * 1024**2  # under Gradescope's 768 MB container, with the grader
 PROBE_SECONDS = 240.0  # of the default 10-minute limit, at half a CPU
-BONUS_TEST = "Bonus: ring AllReduce on MPI ranks (extra credit)"
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, to build the image. Ubuntu 22.04's python3 is 3.10 and
@@ -174,76 +173,12 @@ def gradescope_identity(metadata: dict, claimed: str, roster=None) -> tuple[str 
     return (claimed if claimed in matched else matched[0]), notes
 
 
-def feedback_per_question(feedback: list[str], questions) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {q: [] for q in questions}
-    current = None
-    for line in feedback:
-        head = line.split(": ", 1)[0]
-        if head in found:
-            current = head
-            found[head].append(line)
-        elif current and line.startswith("  - "):
-            found[current].append(line.strip())
-        else:
-            current = None
-    return found
+def gradescope_results(result, checks: list[str], sandbox: list[str] | tuple = ()) -> dict:
+    """results.json as Gradescope's specification writes it (commslab.grading.outputs: one
+    test per question, the bonus a test of max_score 0, the score the sum of the tests)."""
+    from commslab.grading.outputs import gradescope_results as render
 
-
-def bonus_feedback(feedback: list[str]) -> list[str]:
-    """The MPI bonus's lines of the feedback (grading/bonus_step.py): each `bonus...` line and
-    the `  - ` lines under it; none if the bonus was not tried."""
-    lines, inside = [], False
-    for line in feedback:
-        inside = line.startswith("bonus") or (inside and line.startswith("  - "))
-        if inside:
-            lines.append(line)
-    return lines
-
-
-def gradescope_results(result, checks: list[str], sandbox: list[str] = ()) -> dict:
-    """results.json as Gradescope's specification writes it (docs "Autograder Specifications").
-
-    The top-level score "overrides total of tests" (ibid.): it is the main score plus the MPI
-    bonus, whose own test has max_score 0, so its points are extra credit above the
-    assignment's total. sandbox: what the submission's code could reach (hosted.protections),
-    repeated in the bonus's test because the ranks' code ran under the same protections."""
-    lines = feedback_per_question(result.feedback, result.max_points)
-    tests = [{"name": "Submission check", "output": "\n".join(checks), "visibility": "visible"}]
-    for number, (question, possible) in enumerate(result.max_points.items(), start=1):
-        tests.append(
-            {
-                "name": question,
-                "number": str(number),
-                "score": float(result.points.get(question, 0.0)),
-                "max_score": float(possible),
-                "output": "\n".join(lines.get(question, [])),
-                "visibility": "after_published",
-            }
-        )
-    bonus = bonus_feedback(result.feedback)
-    if bonus:
-        if result.bonus_max and sandbox:  # graded: the ranks' code ran where the probe ran
-            bonus += [
-                "Each rank's code ran in the sandbox of the rest of your code; the MPI calls "
-                "and the byte count were made outside it, by the grader:",
-                *sandbox,
-            ]
-        tests.append(
-            {
-                "name": BONUS_TEST,
-                "score": float(result.bonus),
-                "max_score": 0.0,
-                "output": "\n".join(bonus),
-                "visibility": "after_published",
-            }
-        )
-    return {
-        "score": float(result.score + result.bonus),
-        "output": f"Status: {result.status}. Your score appears when grades are published.",
-        "visibility": "after_published",
-        "stdout_visibility": "hidden",
-        "tests": tests,
-    }
+    return render(result, checks, sandbox)
 
 
 @click.command("gradescope", hidden=True)
@@ -287,7 +222,7 @@ def gradescope_command(
         checks, sandbox = [f"The grader failed: {status}. Your TA has been told."], []
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(gradescope_results(result, checks, sandbox), indent=1))
-    bonus = f" + bonus {result.bonus:g}" if result.bonus_max else ""
+    bonus = f" + bonus {result.bonus:g}" if result.bonus_max else ""  # extra credit
     score = f"{result.score:g}/{result.max_score:g}{bonus}"
     click.echo(f"{result.student_id}: {score} ({result.status})")
 

@@ -277,7 +277,7 @@ def demo(course_dir: Path | None, term: str, jobs: int) -> None:
     for s in done["students"]:
         r = by_id.get(s.student_id)
         score = f"{r.score:g} / {r.max_score:g}" if r else "-"
-        table.add_row(s.student_id, s.kind, s.track or "-", score, r.status if r else "-")
+        table.add_row(s.student_id, s.kind, s.track or "-", score, str(r.status) if r else "-")
     console.print(table)
     wrong = [
         f"{p['lock']}: {p['students']} predicted {p['choice']!r}"

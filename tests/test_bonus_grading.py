@@ -139,10 +139,15 @@ def test_the_bonus_is_graded_in_the_batch_on_real_ranks(tmp_path) -> None:
         row = rows[name]
         assert row.score == row.max_score == 35, (name, row.status, row.feedback)
         assert row.bonus_max == 4.0 and row.bonus == expected, (name, row.bonus, row.feedback)
-        assert any(line.startswith("bonus, 3 ranks") for line in row.feedback), name
+        assert [run.ranks for run in row.bonus_run.runs] == [2, 3], name
     assert rows["no_bonus"].bonus_max == 0 and rows["no_bonus"].score == 35
-    assert any("deadlock" in line for line in rows["deadlock"].feedback)
-    assert any("Allreduce is not allowed" in line for line in rows["collective"].feedback)
+    assert rows["no_bonus"].bonus_run is None
+
+    def said(row):
+        return [m for run in row.bonus_run.runs for m in run.messages]
+
+    assert any("deadlock" in line for line in said(rows["deadlock"]))
+    assert any("Allreduce is not allowed" in line for line in said(rows["collective"]))
 
     report.write_outputs(results, tmp_path / "out")
     with open(tmp_path / "out" / "grades.csv", newline="", encoding="utf-8") as f:
@@ -168,7 +173,7 @@ def test_where_the_sandbox_cannot_run_the_bonus_is_not_graded_rather_than_zero(
     sub = read_submission(nbs.write(nb, tmp_path / "nb.ipynb"))
     grade = bonus_step.grade_bonus(sub, isolation.Bubblewrap())
     assert grade is not None and not grade.graded
-    assert grade.lines == ["bonus: not graded here (bubblewrap could not create the sandbox)"]
+    assert grade.note == "bubblewrap could not create the sandbox" and not grade.runs
 
 
 # The same checks in every engine (issue 15): a correct ring, code reaching for the grader's

@@ -25,6 +25,7 @@ from adversarial import notebooks
 
 from commslab.grading import container
 from commslab.grading.grade import grade_notebook, question_points
+from commslab.grading.records import Status
 
 ROOT = container.PROJECT_ROOT
 AUTOGRADER = ROOT / "autograder"
@@ -296,7 +297,7 @@ EXPECTED = {
     "solved": lambda row, full: row.score == full and row.status == "graded",
     "untouched": lambda row, full: row.score == 0,
     "buggy": lambda row, full: 0 < row.score < full,
-    "broken": lambda row, full: row.score == 0 and row.status.startswith("corrupt notebook"),
+    "broken": lambda row, full: row.score == 0 and row.status.kind is Status.CORRUPT,
     "memory_bomb": lambda row, full: row.score == full and row.status == "memory limit",
     "fork_bomb": lambda row, full: row.score == full and _refused(row, "os.fork"),
     "socket": lambda row, full: row.score == full and _refused(row, "socket"),
@@ -350,7 +351,7 @@ def test_a_probe_out_of_time_is_killed_and_its_container_removed(
         timeout=3, launcher=launcher,
     )  # fmt: skip
     assert time.monotonic() - start < 60  # killed at 3 s, not left to finish
-    assert row.status.startswith("timed out"), row.status
+    assert row.status.kind is Status.TIMED_OUT, row.status
     assert row.student_id == STUDENT
     assert _left_running(f"{prefix}-probe-") == ""  # no container left behind
 

@@ -30,9 +30,11 @@ import test_bonus_grading as bonus_cases  # the batch's bonus submissions, on Gr
 from adversarial import notebooks as nbs
 from pythons import python310
 
-from commslab.bundle import BONUS_TEST, build_bundle, gradescope_identity, gradescope_results
+from commslab.bundle import build_bundle, gradescope_identity, gradescope_results
 from commslab.grading.grade import GradeResult, grade_notebook
 from commslab.grading.lms import LmsKey
+from commslab.grading.outputs import BONUS_TEST
+from commslab.grading.records import Bonus, BonusRun, Failure, Status, Verdict
 from commslab.grading.roster import Roster, Student
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -338,33 +340,26 @@ def test_results_show_nothing_hidden_before_publication() -> None:
         student_id="1",
         score=3.0,
         max_score=6.0,
-        status="graded",
+        status=Verdict(Status.GRADED),
         points={"ring_allreduce_time": 3.0, "tree_allreduce_time": 0.0},
         max_points={"ring_allreduce_time": 3.0, "tree_allreduce_time": 3.0},
-        feedback=[
-            "Status: graded",
-            "Score: 3 / 6",
-            "ring_allreduce_time: 3 / 3",
-            "tree_allreduce_time: 0 / 3",
-            "  - tree_n_not_power_of_two: use ceil(log2 N)",
-        ],
+        failures={"tree_allreduce_time": [Failure("tree_n_not_power_of_two", "use ceil(log2 N)")]},
     )
     results = gradescope_results(result, ["file: collective_comms.ipynb: graded"])
     jsonschema.validate(results, RESULTS_SCHEMA)
     assert "tree" not in results["output"] and results["stdout_visibility"] == "hidden"
     tree = results["tests"][2]
     assert tree["visibility"] == "after_published" and "ceil(log2 N)" in tree["output"]
+    assert results["score"] == sum(t.get("score", 0) for t in results["tests"]) == 3.0
 
 
 def test_the_bonus_is_its_own_extra_credit_test_and_adds_to_the_score() -> None:
-    """The bonus's lines (as bonus_step writes them) become a test of max_score 0; the
-    top-level score, which overrides the tests' total, is the main score plus the bonus."""
-    feedback = [
-        "Status: graded",
-        "ring_allreduce_time: 3 / 3",
-        "bonus, 2 ranks: 4 / 4 (ok)",
-        "bonus, 3 ranks: 2 / 4 (partial)",
-        "  - rank 0 sent 16000 bytes; a ring sends 10672 here",
+    """The bonus's runs (records.Bonus, as bonus_step makes them) become a test of max_score 0;
+    the top-level score, which overrides the tests' total, is the main score plus the bonus,
+    and equals the sum of the tests."""
+    runs = [
+        BonusRun(2, 4.0, 4.0, "ok"),
+        BonusRun(3, 2.0, 4.0, "partial", ["rank 0 sent 16000 bytes; a ring sends 10672 here"]),
     ]
     result = GradeResult(
         student_id="1",
@@ -373,9 +368,9 @@ def test_the_bonus_is_its_own_extra_credit_test_and_adds_to_the_score() -> None:
         status="graded",
         points={"ring_allreduce_time": 3.0},
         max_points={"ring_allreduce_time": 3.0},
-        feedback=feedback,
         bonus=3.0,
         bonus_max=4.0,
+        bonus_run=Bonus(3.0, 4.0, runs),
     )
     sandbox = ["sandbox: unprivileged-user (uid 65534; this container refuses namespaces)"]
     results = gradescope_results(result, ["file: collective_comms.ipynb: graded"], sandbox)
@@ -383,13 +378,19 @@ def test_the_bonus_is_its_own_extra_credit_test_and_adds_to_the_score() -> None:
     ring, bonus = results["tests"][1:]
     assert ring["output"] == "ring_allreduce_time: 3 / 3" and ring["score"] == 3
     assert (bonus["name"], bonus["score"], bonus["max_score"]) == (BONUS_TEST, 3.0, 0.0)
-    assert bonus["output"].splitlines()[:3] == feedback[2:] and sandbox[0] in bonus["output"]
-    assert results["score"] == 6.0
+    assert bonus["output"].splitlines()[:3] == [
+        "bonus, 2 ranks: 4 / 4 (ok)",
+        "bonus, 3 ranks: 2 / 4 (partial)",
+        "  - rank 0 sent 16000 bytes; a ring sends 10672 here",
+    ]
+    assert sandbox[0] in bonus["output"]
+    assert results["score"] == 6.0 == sum(t.get("score", 0) for t in results["tests"])
     # tried where MPI cannot run: the row says so, no points, no sandbox claimed
     result.bonus, result.bonus_max = 0.0, 0.0
-    result.feedback = ["Status: graded", "bonus: not graded here (mpi4py is not installed)"]
-    (bonus,) = gradescope_results(result, [], sandbox)["tests"][2:]
-    assert bonus["output"] == result.feedback[1] and bonus["score"] == 0
+    result.bonus_run = Bonus(0.0, 4.0, graded=False, note="mpi4py is not installed")
+    (bonus,) = gradescope_results(result, [], sandbox)["tests"][1:]
+    assert bonus["output"] == "bonus: not graded here (mpi4py is not installed)"
+    assert bonus["score"] == 0
 
 
 def test_a_bundle_without_its_key_gives_a_row_and_runs_nothing(tmp_path) -> None:
@@ -409,6 +410,6 @@ def test_a_bundle_without_its_key_gives_a_row_and_runs_nothing(tmp_path) -> None
         results_dir=tmp_path / "results",
         limits=Limits(),
     )
-    assert result.status.startswith("grader error") and result.score == 0 and lines == []
+    assert result.status.kind is Status.GRADER_ERROR and result.score == 0 and lines == []
     assert result.max_score > 0  # the row still counts the points possible
     assert not (autograder / "instructor.key").exists()

@@ -14,6 +14,7 @@ from adversarial.corpus import CASES, STUDENT, write_corpus
 
 import comms_core
 from commslab.grading.lms import Entry
+from commslab.grading.outputs import feedback_lines
 from commslab.grading.report import grade_batch
 from commslab.grading.sandbox import Limits
 
@@ -103,11 +104,11 @@ def test_slow_case(name, corpus, fast_rows, slow_rows) -> None:
 
 def test_the_refusals_are_named_in_the_feedback(fast_rows) -> None:
     """The student (and the TA) see why: the sandbox names what it refused."""
-    said = "\n".join(fast_rows["delegate_from_import"].feedback)
+    said = "\n".join(feedback_lines(fast_rows["delegate_from_import"]))
     assert "implement it yourself" in said
-    said = "\n".join(fast_rows["read_hidden_tests"].feedback)
+    said = "\n".join(feedback_lines(fast_rows["read_hidden_tests"]))
     assert "does not allow" in said
-    said = "\n".join(fast_rows["equals_anything"].feedback)
+    said = "\n".join(feedback_lines(fast_rows["equals_anything"]))
     assert "not a number" in said
 
 

@@ -25,6 +25,7 @@ from commslab.grading.checks import shown_match
 from commslab.grading.cli import grade, grade_one
 from commslab.grading.grade import GradeResult, grade_notebook
 from commslab.grading.lms import Entry
+from commslab.grading.outputs import feedback_lines, gradescope_results
 from commslab.grading.protocol import Kind, Outcome
 from commslab.grading.report import grade_batch, write_outputs
 from commslab.grading.sandbox import CallResult
@@ -84,7 +85,7 @@ def test_a_copied_notebook_loses_the_scenario_bound_items(graded) -> None:
     # choice that happens to agree (ring or tree) can survive
     fields = [f for f in ledger_fields("cloud_titan") if f.graded]
     numbers = [f.key for f in fields if f.kind in ("number", "int")]
-    text = "\n".join(result.feedback)
+    text = "\n".join(feedback_lines(result))
     # every number that differs between the two scenarios fails (Cloud Titan's k is 1 for
     # everyone: with ~1 s of compute per sequence there is nothing to gain by accumulating)
     copied = mission_answers(scenario_for("cloud_titan", TERM, "7654321"))
@@ -150,7 +151,7 @@ def test_feedback_never_shows_a_hidden_value(tmp_path) -> None:
     path = nbs.write(nbs.solved_notebook(sid, replace={"ledger": ledger}), tmp_path / "w.ipynb")
     result = grade_notebook(path, term=TERM, student_id=sid, autograder_dir=AUTOGRADER, key=KEY)
     assert result.points["ledger"] < result.max_points["ledger"]
-    shown = "\n".join(result.feedback) + json.dumps(result.results)
+    shown = "\n".join(feedback_lines(result)) + json.dumps(gradescope_results(result))
     assert "30% too large" in shown
     for value in answers.values():
         if isinstance(value, float):
@@ -172,7 +173,7 @@ def test_predictions_earn_a_point_for_being_made_and_say_if_they_were_right(tmp_
     )
     result = grade_notebook(path, term=TERM, student_id=sid, autograder_dir=AUTOGRADER, key=KEY)
     assert result.points["predictions"] == 2
-    text = "\n".join(result.feedback)
+    text = "\n".join(feedback_lines(result))
     assert "PREDICTION_PART1 = 'more': the workbench says otherwise" in text
     assert "PREDICTION_PART2 is not one of 'yes', 'no'" in text
     assert "PREDICTION_PART3 = 'worse': right." in text
@@ -195,9 +196,9 @@ def test_the_ten_iteration_rule(tmp_path) -> None:
         for i, nb in enumerate((too_many, not_tried))
     ]
     assert results[0].points["part2_tries"] == 1  # k is right, but 12 tries break the rule
-    assert "at most 10" in "\n".join(results[0].feedback)
+    assert "at most 10" in "\n".join(feedback_lines(results[0]))
     assert results[1].points["part2_tries"] == 1
-    assert "not one of your K_TRIES" in "\n".join(results[1].feedback)
+    assert "not one of your K_TRIES" in "\n".join(feedback_lines(results[1]))
     assert "K_TRIES" in cells["part2_tries"]
 
 
@@ -521,6 +522,6 @@ def test_an_unknown_track_is_named_in_the_row(tmp_path) -> None:
             cell.source = cell.source.replace('"edge_guardian"', '"edge guardian 2"')
     path = nbs.write(nb, tmp_path / "nb.ipynb")
     result = grade_notebook(path, term=TERM, student_id="32", autograder_dir=AUTOGRADER, key=KEY)
-    assert result.status.endswith("(unknown TRACK)")
-    assert any("names no track" in line for line in result.feedback)
+    assert result.status.unknown_track and str(result.status).endswith("(unknown TRACK)")
+    assert any("names no track" in line for line in feedback_lines(result))
     assert result.score < result.max_score  # the track-bound ledger cannot be right

@@ -1,7 +1,7 @@
 """The MPI bonus in the TA's batch: a submission's `my_ring_allreduce`, run on 2 and 3 real MPI
 ranks with every rank's student code in its own OS sandbox (commslab/mpi/bonus_relay.py).
 
-    grade_bonus(sub, launcher) -> BonusGrade | None     (None: the bonus was not tried)
+    grade_bonus(sub, launcher) -> records.Bonus | None     (None: the bonus was not tried)
 
 Points are extra credit, a column of their own (not part of max_score): each run is worth
 `BONUS_POINTS` (exact sum on every rank, and 2(N-1)/N·M bytes sent per rank, counted on the
@@ -16,24 +16,16 @@ grading machine, the row says "not graded here" instead of giving 0.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
 
 from commslab.grading import isolation
 from commslab.grading.notebook import Submission, parse_python
+from commslab.grading.records import Bonus, BonusRun
 from commslab.grading.sandbox import Launcher
 
 BONUS_CELL = "bonus_ring"
 RANKS = (2, 3)
 D = 1000  # values per rank: divisible by 2, not by 3 (uneven chunks are exercised)
 TIMEOUT = 15.0  # seconds per run (a ring takes 2-4 s here); a deadlock ends here
-
-
-@dataclass
-class BonusGrade:
-    points: float
-    max_points: float
-    lines: list[str] = field(default_factory=list)
-    graded: bool = True  # False: MPI is not available on the grading machine
 
 
 def bonus_source(sub: Submission) -> str | None:
@@ -83,7 +75,7 @@ def grade_bonus(
     key: bytes | None = None,
     term: str = "",
     student_id: str = "",
-) -> BonusGrade | None:
+) -> Bonus | None:
     """launcher: the batch's sandbox; isolation.Unsandboxed (`--unsafe-no-sandbox`) runs the
     ranks' code unsandboxed too, with the student's own counting wrapper. key, term,
     student_id: what the runs' data is drawn from (bonus_seed); without a key, seed 0."""
@@ -101,8 +93,8 @@ def grade_bonus(
             sandbox = launcher.spec()
         except (isolation.SandboxUnavailable, ContainerEngineError) as err:
             why = str(err).split(". ")[0]
-            return BonusGrade(0.0, per_run, [f"bonus: not graded here ({why})"], graded=False)
-    grade = BonusGrade(points=0.0, max_points=per_run)
+            return Bonus(0.0, per_run, graded=False, note=why)
+    grade = Bonus(points=0.0, possible=per_run)
     total = 0.0
     for ranks in RANKS:
         seed = 0 if key is None else bonus_seed(key, term, student_id, ranks)
@@ -111,10 +103,9 @@ def grade_bonus(
                 source, ranks=ranks, d=D, seed=seed, timeout=TIMEOUT, sandbox=sandbox
             )
         except launch.MPIUnavailable as err:
-            return BonusGrade(0.0, per_run, [f"bonus: not graded here ({err})"], graded=False)
+            return Bonus(0.0, per_run, graded=False, note=str(err))
         total += run.score
         verdict = "ok" if run.score == run.max_score else run.status
-        grade.lines.append(f"bonus, {ranks} ranks: {run.score:g} / {run.max_score:g} ({verdict})")
-        grade.lines += [f"  - {m}" for m in run.messages]
+        grade.runs.append(BonusRun(ranks, run.score, run.max_score, verdict, list(run.messages)))
     grade.points = total / len(RANKS)
     return grade

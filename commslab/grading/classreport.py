@@ -107,11 +107,13 @@ def misconception_id(m: Misconception) -> str:
 
 
 def misconceptions_of(r: GradeResult) -> list[str]:
-    """The catalogue entries the hidden tests named in this student's feedback (each once).
+    """The catalogue entries the hidden tests named in this student's failed checks or notes
+    (each once).
 
     The hidden tests' checks (commslab.grading.checks.expect_close, known=...) put
     Misconception.message() into the failure message; that sentence is the entry's tag."""
-    text = "\n".join(r.feedback)
+    text = "\n".join(f.message for found in r.failures.values() for f in found)
+    text += "\n" + "\n".join(r.feedback)
     return [misconception_id(m) for m in CATALOGUE if m.message() in text]
 
 

@@ -8,10 +8,13 @@ STUDENT_ID only decides the scenario the student's code sees in the probe; if it
 row says "notebook says X, LMS says Y" and the variant-bound items (the ledger, the k of Part 2)
 are graded against Y, so a notebook copied from another student loses them.
 
-Statuses (short, one per row): "graded", "graded (identity mismatch)", "timed out",
-"kernel exited", "memory limit" (each may carry " (identity mismatch)"), and from the static
-read "empty", "not a notebook", "corrupt notebook: <why>", "empty notebook (no cells)";
-"grader error: <why>" means a fault on the grader's side (the row is still written).
+The row's status is a records.Verdict: a records.Status kind ("graded", "timed out",
+"kernel exited", "memory limit", "protocol violation"; from the static read "empty", "not a
+notebook", "corrupt notebook", "empty notebook (no cells)"; "grader error" for a fault on the
+grader's side, the row still written), its detail, and the identity-mismatch and unknown-TRACK
+flags. Per question the row keeps points, possible and the failed checks (records.Failure);
+the bonus is a records.Bonus apart from the score. Every output renders these
+(commslab.grading.outputs); nothing reads a rendered line back.
 Grading the same file twice gives the same row: inputs are seeded, the probe is deterministic.
 """
 
@@ -28,19 +31,23 @@ from comms_core.scenarios import TRACKS
 from commslab.grading import bonus_step, checks, harness, notebook, sandbox
 from commslab.grading.isolation import Bubblewrap
 from commslab.grading.protocol import SEVERITY, Kind
+from commslab.grading.records import Bonus, Failure, Question, Status, Verdict, coerce
 
 
 @dataclass
 class GradeResult:
-    """One submission's grade: the row of grades.csv, the feedback, the results.json."""
+    """One submission's grade, typed: every output (grades.csv, gradebooks, feedback,
+    results.json, review page, class report) is rendered from it by commslab.grading.outputs
+    and commslab.grading.report after the late policy and the TA's scores."""
 
     student_id: str
     score: float
     max_score: float
-    status: str
+    status: Verdict  # a str or Status given here is read as one (Verdict.from_text)
     points: dict[str, float] = field(default_factory=dict)
     max_points: dict[str, float] = field(default_factory=dict)
-    feedback: list[str] = field(default_factory=list)
+    failures: dict[str, list[Failure]] = field(default_factory=dict)  # per question
+    feedback: list[str] = field(default_factory=list)  # notes for the student, one per line
     written: dict[str, str] = field(default_factory=dict)
     # per written answer, why it earned no automatic point ("" if it did): for the TA review
     written_flags: dict[str, str] = field(default_factory=dict)
@@ -57,19 +64,40 @@ class GradeResult:
     late: bool = False
     notes: list[str] = field(default_factory=list)
     group_members: list[str] = field(default_factory=list)  # a group submission's others
-    results: dict = field(default_factory=dict)  # Gradescope results.json (otter)
     bonus: float = 0.0  # extra credit (the MPI ring), not part of score / max_score
-    bonus_max: float = 0.0  # 0: the bonus was not tried
+    bonus_max: float = 0.0  # 0: the bonus was not tried or not graded here
+    bonus_run: Bonus | None = None  # the bonus's runs, or why it was not graded here
     seconds: float = 0.0  # wall time; not part of the row
+
+    def __post_init__(self) -> None:
+        self.status = coerce(self.status)
+        self.failures = {
+            q: [f if isinstance(f, Failure) else Failure(**f) for f in found]
+            for q, found in self.failures.items()
+        }
+        if isinstance(self.bonus_run, dict):
+            self.bonus_run = Bonus.from_dict(self.bonus_run)
+
+    def questions(self) -> list[Question]:
+        """Each question's result, in test-file order."""
+        return [
+            Question(q, self.points.get(q, 0.0), possible, tuple(self.failures.get(q, ())))
+            for q, possible in self.max_points.items()
+        ]
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["status"] = self.status.to_dict()
+        return data
 
     def row(self) -> dict:
         """The deterministic part (what grading twice must reproduce)."""
-        data = dataclasses.asdict(self)
+        data = self.to_dict()
         data.pop("seconds")
         return data
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
+        return json.dumps(self.to_dict(), indent=1, sort_keys=True)
 
     def bound(self) -> GradeResult:
         """Cap what the row carries, in place (a crafted notebook must not make a 50 MB row):
@@ -85,8 +113,15 @@ class GradeResult:
             code[k] = _cut(v, min(MAX_TEXT_CHARS, left))
             left = max(0, left - len(v))
         self.code = code
-        for name in ("track", "notebook_student_id", "identity_note", "status", "lms_name"):
+        for name in ("track", "notebook_student_id", "identity_note", "lms_name"):
             setattr(self, name, _cut(getattr(self, name), MAX_FIELD_CHARS))
+        self.status = dataclasses.replace(
+            self.status, detail=_cut(self.status.detail, MAX_FIELD_CHARS)
+        )
+        self.failures = {
+            q: [Failure(f.check, _cut(f.message, MAX_LINE_CHARS)) for f in found[:MAX_FEEDBACK]]
+            for q, found in self.failures.items()
+        }
         self.ledger = {
             _cut(str(k), MAX_FIELD_CHARS): _cut(v, MAX_FIELD_CHARS)
             for k, v in list(self.ledger.items())[:MAX_CODE_CELLS]
@@ -96,9 +131,21 @@ class GradeResult:
 
     @classmethod
     def from_json(cls, text: str) -> GradeResult:
-        data = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> GradeResult:
+        """A row as to_dict wrote it, or as gradebook.json's version 1 did (a status string,
+        feedback lines with "Status:", per-question and "note: " lines: the notes are kept)."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        data = {k: v for k, v in data.items() if k in names}
+        if isinstance(data.get("status"), str):  # version 1
+            data["feedback"] = [
+                line.removeprefix("note: ")
+                for line in data.get("feedback", [])
+                if line.startswith("note: ")
+            ]
+        return cls(**data)
 
     @classmethod
     def failed(
@@ -107,7 +154,7 @@ class GradeResult:
         path: str | Path | None,
         term: str,
         student_id: str,
-        status: str,
+        status: Verdict | Status | str,
         autograder_dir: str | Path | None = None,
     ) -> GradeResult:
         """The row of a file that was not graded (superseded, unreadable zip member, a
@@ -120,10 +167,9 @@ class GradeResult:
             student_id=normalise_id(student_id),
             score=0.0,
             max_score=float(sum(max_points.values())),
-            status=status,
+            status=coerce(status),
             points=dict.fromkeys(max_points, 0.0),
             max_points=max_points,
-            feedback=[f"Status: {status}"],
             file=Path(path).name if path else "",
         )
 
@@ -198,16 +244,25 @@ def _plain_values(scenario) -> dict:
     }
 
 
-def _status_of(probe: sandbox.ProbeResult) -> str:
+_STATUS_OF_KIND = {
+    Kind.MEMORY_LIMIT: Status.MEMORY_LIMIT,
+    Kind.TIMED_OUT: Status.TIMED_OUT,
+    Kind.EXITED: Status.KERNEL_EXITED,
+    Kind.DIED: Status.KERNEL_EXITED,
+    Kind.PROTOCOL: Status.PROTOCOL_VIOLATION,
+}
+
+
+def _status_of(probe: sandbox.ProbeResult) -> Verdict:
     """The row's status: the worst outcome of any cell, call or export."""
     if not probe.started:
-        return "grader error: the probe did not start"
+        return Verdict(Status.GRADER_ERROR, "the probe did not start")
     kinds = {o.kind for o in probe.cells} | {c.outcome.kind for c in probe.calls.values()}
     kinds |= {o.kind for o in probe.deaths}
     for worst in SEVERITY:
         if worst in kinds:
-            return "kernel exited" if worst is Kind.DIED else worst.value
-    return "graded"
+            return Verdict(_STATUS_OF_KIND[worst])
+    return Verdict(Status.GRADED)
 
 
 def _templates(sub: notebook.Submission, autograder_dir: Path) -> dict[str, list[str]]:
@@ -248,7 +303,6 @@ def grade_notebook(
             autograder_dir=autograder_dir,
         )
         failed.notes = list(sub.notes)
-        failed.feedback.append(f"note: the file could not be graded ({sub.status})")
         failed.seconds = time.monotonic() - started
         return failed
     claimed = normalise_id(sub.student_id) if sub.ok else ""
@@ -256,7 +310,7 @@ def grade_notebook(
         student_id=lms_id,
         score=0.0,
         max_score=0.0,
-        status=sub.status,
+        status=Verdict(Status.GRADED),
         file=path.name,
         written=dict(sub.written),
         track=sub.track,
@@ -318,7 +372,7 @@ def grade_notebook(
             evaluate=evaluate,
         )
     except Exception as err:  # a grader fault: the row still gets written
-        result.status = f"grader error: {type(err).__name__}: {err}"[:300]
+        result.status = Verdict(Status.GRADER_ERROR, f"{type(err).__name__}: {err}"[:300])
         try:
             result.max_points = question_points(autograder_dir)
         except Exception:  # no usable tests at all
@@ -340,11 +394,11 @@ def grade_notebook(
             sub, launcher or Bubblewrap(), key=key, term=term, student_id=lms_id
         )
         if tried is not None:
+            result.bonus_run = tried
             if tried.graded:
-                result.bonus, result.bonus_max = round(tried.points, 6), tried.max_points
+                result.bonus, result.bonus_max = round(tried.points, 6), tried.possible
             else:
-                result.notes.extend(tried.lines)
-            result.feedback.extend(tried.lines)
+                result.notes.append(f"bonus: not graded here ({tried.note})")
     result.seconds = time.monotonic() - started
     return result.bound()
 
@@ -366,71 +420,42 @@ def _fill(
     probe: sandbox.ProbeResult | None,
     sub: notebook.Submission,
 ) -> None:
-    from otter.run.run_autograder.autograder_config import AutograderConfig
-    from otter.test_files import GradingResults
-
+    """Points, failures, status and notes from the hidden tests and the probe."""
     files = outcome.test_files
     result.points = {f.name: round(float(f.score), 6) for f in files}
     result.max_points = {f.name: round(float(f.possible), 6) for f in files}
     result.score = round(sum(result.points.values()), 6)
     result.max_score = round(sum(result.max_points.values()), 6)
+    status = Verdict(Status.GRADED)
     if probe is not None:
-        result.status = _status_of(probe)
+        status = _status_of(probe)
         result.notes.extend(probe.notes)
     if outcome.grader_errors:
         result.notes.extend("grader: " + e for e in outcome.grader_errors)
-    if result.identity_note and result.status in (
-        "graded",
-        "timed out",
-        "kernel exited",
-        "memory limit",
-        "protocol violation",
-    ):
-        result.status += " (identity mismatch)"
     unknown_track = sub.ok and bool(sub.track) and sub.track not in TRACKS
-    if unknown_track:
-        result.status += " (unknown TRACK)"
-    result.feedback = bounded_lines(
-        _feedback(result, files, outcome, probe, sub), MAX_FEEDBACK, "feedback lines"
+    result.status = dataclasses.replace(
+        status,
+        identity_mismatch=bool(result.identity_note) and status.kind.ran,
+        unknown_track=unknown_track,
     )
-    if unknown_track:
-        result.feedback.append(
-            f"note: TRACK = {sub.track!r} names no track: use one of {', '.join(TRACKS)}"
-        )
-    grading = GradingResults(files)
-    grading.set_output("\n".join(result.feedback))
-    config = AutograderConfig({"show_hidden": True, "force_public_test_summary": False})
-    report = grading.to_gradescope_dict(config)
-    report["score"] = result.score
-    result.results = report
-
-
-def _feedback(
-    result: GradeResult,
-    files,
-    outcome: harness.HarnessResult,
-    probe: sandbox.ProbeResult | None,
-    sub: notebook.Submission,
-) -> list[str]:
-    """Lines: "Status: ...", "Score: ...", "Identity: ...", "<question>: a / b",
-    "  - <check>: <why it failed>", "note: ..." (cells that failed, prediction feedback)."""
-    lines = [f"Status: {result.status}", f"Score: {result.score:g} / {result.max_score:g}"]
-    if result.identity_note:
-        lines.append(
-            f"Identity: {result.identity_note}; your scenario-bound answers were "
-            "checked against the LMS identity's scenario"
-        )
-    if not sub.ok:
-        return [*lines, f"note: the file could not be graded ({sub.status})"]
+    result.failures = {
+        f.name: [
+            Failure(
+                tcr.test_case.name,
+                (tcr.message or "").removeprefix("❌ Test case failed").strip(),
+            )
+            for tcr in f.test_case_results
+            if not tcr.passed
+        ]
+        for f in files
+    }
+    result.failures = {q: found for q, found in result.failures.items() if found}
+    lines = []
     if probe is not None:
         for cell, ended in zip(sub.cells, probe.cells, strict=True):
             if not ended.ok:
-                lines.append(f"note: {cell.label}: {ended.text()}")
-    for test_file in files:
-        lines.append(f"{test_file.name}: {test_file.score:g} / {test_file.possible:g}")
-        for tcr in test_file.test_case_results:
-            if not tcr.passed:
-                message = (tcr.message or "").removeprefix("❌ Test case failed").strip()
-                lines.append(f"  - {tcr.test_case.name}: {message}")
-    lines.extend("note: " + line for line in outcome.feedback)
-    return lines
+                lines.append(f"{cell.label}: {ended.text()}")
+    lines.extend(outcome.feedback)
+    if unknown_track:
+        lines.append(f"TRACK = {sub.track!r} names no track: use one of {', '.join(TRACKS)}")
+    result.feedback = bounded_lines(lines, MAX_FEEDBACK, "feedback lines")

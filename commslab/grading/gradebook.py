@@ -23,15 +23,17 @@ import copy
 import csv
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from commslab.grading.csvsafe import spreadsheet_value
 from commslab.grading.grade import GradeResult
 from commslab.grading.notebook import WRITTEN_IDS, written_share
+from commslab.grading.records import Status
 from commslab.grading.written import IDENTICAL, class_flags, stored_in
 
 GRADEBOOK = "gradebook.json"
+FORMAT = 2  # gradebook.json's "format": 2 typed rows (records.py); none: version 1, still read
 OVERRIDES = "overrides.csv"
 WRITTEN_PREFIX = "written:"
 
@@ -168,7 +170,7 @@ def add_overrides(out: str | Path, new: list[Override]) -> Path:
 def save(out: str | Path, rows: list[GradeResult], meta: dict) -> Path:
     path = Path(out) / GRADEBOOK
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"meta": meta, "rows": [asdict(r) for r in rows]}
+    data = {"format": FORMAT, "meta": meta, "rows": [r.to_dict() for r in rows]}
     path.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
     return path
 
@@ -178,7 +180,9 @@ def load(out: str | Path) -> tuple[list[GradeResult], dict]:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: run `commslab grade ... --out {out}` first")
     data = json.loads(path.read_text(encoding="utf-8"))
-    return [GradeResult.from_json(json.dumps(r)) for r in data["rows"]], data.get("meta", {})
+    if data.get("format", 1) > FORMAT:
+        raise ValueError(f"{path} is format {data['format']}: upgrade commslab to read it")
+    return [GradeResult.from_dict(r) for r in data["rows"]], data.get("meta", {})
 
 
 def replace_student(rows: list[GradeResult], student_id: str, new: list[GradeResult]):
@@ -200,7 +204,7 @@ def flag_identical_written(results: list[GradeResult]) -> None:
     """An answer handed in word for word (or nearly) by two or more students earns no automatic
     point: the point comes off `written`, the row's written_flags and feedback say why, and the TA
     review shows the copies side by side (commslab.grading.written.class_flags)."""
-    rows = [r for r in results if r.written and not r.status.startswith("superseded")]
+    rows = [r for r in results if r.written and r.status.kind is not Status.SUPERSEDED]
     shared = class_flags([(r.student_id, r.written) for r in rows])
     for r, flags in zip(rows, shared, strict=True):
         total = r.max_points.get("written", 0.0)
@@ -211,10 +215,8 @@ def flag_identical_written(results: list[GradeResult]) -> None:
                 each = written_share(grade_id, total)
                 r.points["written"] = round(max(0.0, r.points["written"] - each), 6)
                 r.score = round(sum(r.points.values()), 6)
-                if r.results:
-                    r.results["score"] = r.score
             r.feedback.append(
-                f"note: {grade_id}: the same as another submission's answer, word for word or "
+                f"{grade_id}: the same as another submission's answer, word for word or "
                 "nearly: no automatic point; a TA will read it"
             )
 
@@ -242,7 +244,8 @@ def finalise(
     final = copy.deepcopy(rows)
     flag_identical_written(final)
     for r in final:
-        mine = by_student.get(r.student_id, {}) if not r.status.startswith("superseded") else {}
+        superseded = r.status.kind is Status.SUPERSEDED
+        mine = by_student.get(r.student_id, {}) if not superseded else {}
         written = {
             q.removeprefix(WRITTEN_PREFIX): o
             for q, o in mine.items()
@@ -254,14 +257,14 @@ def finalise(
             r.points["written"] = round(_written_total(r, written), 6)
             for grade_id, o in sorted(written.items()):
                 note = f": {o.comment}" if o.comment else ""
-                r.feedback.append(f"note: {grade_id}: {o.points:g} point(s) from your TA{note}")
+                r.feedback.append(f"{grade_id}: {o.points:g} point(s) from your TA{note}")
         for question, o in sorted(mine.items()):
             if question.startswith(WRITTEN_PREFIX) or question not in r.max_points:
                 continue
             r.points[question] = round(min(o.points, r.max_points[question]), 6)
             note = f": {o.comment}" if o.comment else ""
             r.feedback.append(
-                f"note: {question}: set to {r.points[question]:g} / "
+                f"{question}: set to {r.points[question]:g} / "
                 f"{r.max_points[question]:g} by your TA{note}"
             )
         r.score = round(sum(r.points.values()), 6)
@@ -270,23 +273,10 @@ def finalise(
             r.late_penalty = round(r.score * policy.share(days), 6)
             r.score = round(r.score - r.late_penalty, 6)
             r.feedback.append(
-                f"note: submitted late ({days} day{'s' if days != 1 else ''}): "
+                f"submitted late ({days} day{'s' if days != 1 else ''}): "
                 f"−{r.late_penalty:g} points by the course's late policy ({policy.describe()})"
             )
-        if r.results:
-            r.results["score"] = r.score
-        r.feedback = [_updated(line, r) for line in r.feedback]
     return final
-
-
-def _updated(line: str, r: GradeResult) -> str:
-    """A feedback line with the final score ("Score: ...", "<question>: a / b")."""
-    if line.startswith("Score: "):
-        return f"Score: {r.score:g} / {r.max_score:g}"
-    question = line.split(": ", 1)[0]
-    if question in r.max_points and line.startswith(question + ": ") and " / " in line:
-        return f"{question}: {r.points.get(question, 0.0):g} / {r.max_points[question]:g}"
-    return line
 
 
 def publish(out: str | Path, *, late_policy_file: str | Path | None = None) -> list[GradeResult]:

@@ -45,47 +45,14 @@ import click
 from commslab.course import Course, course_dir_option
 from commslab.options import autograder_option, term_option
 
-MAX_RESULTS_BYTES = 1_000_000  # "this file should be limited to 1 MB"
 PROBE_SECONDS = 240.0  # PrairieLearn kills the job at `timeout` (at most 600 s)
 
 
 def prairielearn_results(result, *, verified: bool) -> dict:
-    """results.json in PrairieLearn's external-grading format, from a GradeResult."""
-    from commslab.bundle import feedback_per_question
+    """results.json in PrairieLearn's external-grading format (commslab.grading.outputs)."""
+    from commslab.grading.outputs import prairielearn_results as render
 
-    if result.status in ("not a notebook", "empty") or result.status.startswith(
-        ("corrupt notebook", "empty notebook", "no notebook")
-    ):
-        return {
-            "gradable": False,
-            "format_errors": [f"{result.status}: upload collective_comms.ipynb saved by Jupyter"],
-            "message": result.status,
-        }
-    lines = feedback_per_question(result.feedback, result.max_points)
-    tests = [
-        {
-            "name": question,
-            "points": float(result.points.get(question, 0.0)),
-            "max_points": float(possible),
-            "message": "" if result.points.get(question, 0.0) >= possible else "see output",
-            "output": "\n".join(lines.get(question, [])),
-        }
-        for question, possible in result.max_points.items()
-    ]
-    message = f"Status: {result.status}"
-    if not verified:
-        message += " (the course did not pass a student id: the notebook's STUDENT_ID was used)"
-    score = result.score / result.max_score if result.max_score else 0.0
-    results = {
-        "gradable": True,
-        "score": min(1.0, max(0.0, score)),
-        "message": message,
-        "output": "\n".join(result.feedback),
-        "tests": tests,
-    }
-    if len(json.dumps(results)) > MAX_RESULTS_BYTES:
-        results["output"] = "(output too long: see the tests)"
-    return results
+    return render(result, verified=verified)
 
 
 @click.command("prairielearn", hidden=True)

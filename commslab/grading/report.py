@@ -18,7 +18,7 @@ Files in OUT (default grading-out/):
                             the notebook graded for them (one per student, never the best).
     feedback/<id>.md        per student: status, score, each failed check and why (no hidden value)
     written_answers.csv/.md the written answers per student, for a TA to read and score
-    results/<id>.json       the Gradescope results.json (otter GradingResults)
+    results/<id>.json       the Gradescope results.json (commslab.grading.outputs)
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ from commslab.grading.csvsafe import SafeDictWriter, SafeWriter, spreadsheet_saf
 from commslab.grading.grade import GradeResult, grade_notebook, normalise_id
 from commslab.grading.lms import Entry
 from commslab.grading.notebook import WRITTEN_IDS, read_submission
+from commslab.grading.outputs import feedback_markdown, results_json
+from commslab.grading.records import NOT_THE_GRADED_ROW, Status, Verdict
 from commslab.grading.roster import Roster
 from commslab.grading.sandbox import Launcher, Limits
 
@@ -100,7 +102,7 @@ def grade_entry(
             path=entry.path,
             term=term,
             student_id=entry.student_id,
-            status=f"grader error: {type(err).__name__}: {err}"[:300],
+            status=Verdict(Status.GRADER_ERROR, f"{type(err).__name__}: {err}"[:300]),
             autograder_dir=autograder_dir,
         )
     if not entry.verified and result.student_id != normalise_id(entry.student_id):
@@ -179,7 +181,7 @@ def _gradebook_rows(results: list[GradeResult]) -> dict[str, GradeResult]:
     best: dict[str, GradeResult] = {}
     results = [r for r in results if r.student_id]  # a file no platform named: no student
     for r in results:
-        if r.status.startswith(("superseded", "not graded: ", "not a notebook")):
+        if r.status.kind in NOT_THE_GRADED_ROW:
             continue  # the one graded notebook of the student, never the best of several
         best.setdefault(r.student_id, r)  # intake graded one notebook per student
     for r in results:  # a student with only superseded rows still gets a gradebook row
@@ -236,7 +238,7 @@ def write_outputs(
             results, nbgrader_assignment, out / "grades_nbgrader.csv", nbgrader_timestamps
         )
     for r, name in zip(results, names, strict=True):
-        (out / "feedback" / f"{name}.md").write_text(_feedback_md(r, assignment), "utf-8")
+        (out / "feedback" / f"{name}.md").write_text(feedback_markdown(r, assignment), "utf-8")
         (out / "results" / f"{name}.json").write_text(results_json(r), "utf-8")
     _written(results, out)
     return out
@@ -290,7 +292,7 @@ def _grades_csv(results: list[GradeResult], questions: list[str], path: Path) ->
                     r.student_id,
                     _number(r.score),
                     _number(r.max_score),
-                    r.status,
+                    r.status.text(),
                     *(_number(r.points.get(q, 0.0)) for q in questions),
                     _number(r.bonus) if r.bonus_max else "",
                     "yes" if r.late else "",
@@ -466,51 +468,6 @@ def _nbgrader_csv(
             )
 
 
-def _feedback_md(r: GradeResult, assignment: str) -> str:
-    """The feedback lines (grade._feedback) as Markdown: a table of points per question,
-    then each failed check with its reason, then the notes."""
-    head, table, details, notes = [], [], [], []
-    for line in r.feedback:
-        if line.startswith(("Status: ", "Score: ", "Identity: ")):
-            label, text = line.split(": ", 1)
-            head.append(f"**{label}:** {text}  ")
-        elif line.startswith("note: "):
-            notes.append(f"- {line[6:]}")
-        elif line.startswith("  - "):
-            details.append(f"- {line[4:]}")
-        elif ": " in line:
-            question, points = line.split(": ", 1)
-            table.append(f"| {question} | {points} |")
-            details.append(f"\n### {question} ({points})\n")
-    lines = [f"# {assignment}: feedback for {r.student_id}", "", *head]
-    if r.late:
-        lines.append("**Submitted late.**")
-    if table:
-        lines += ["", "| question | points |", "|---|---|", *table]
-        fixes = [
-            d
-            for i, d in enumerate(details)
-            if not d.startswith("\n###")
-            or (i + 1 < len(details) and details[i + 1].startswith("- "))
-        ]
-        if fixes:
-            lines += ["", "## What to fix", *fixes]
-    if notes:
-        lines += ["", "## Notes", *notes]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def results_json(r: GradeResult) -> str:
-    """The Gradescope results.json of a row (a minimal one for a file that was not graded)."""
-    import json
-
-    results = r.results or {"score": r.score, "output": "\n".join(r.feedback), "tests": []}
-    return json.dumps(results, indent=1)
-
-
-_results_json = results_json  # the name commslab/bundle.py imports
-
-
 def _written(results: list[GradeResult], out: Path) -> None:
     with open(out / "written_answers.csv", "w", newline="", encoding="utf-8") as f:
         writer = SafeWriter(f)
@@ -538,5 +495,5 @@ def _written(results: list[GradeResult], out: Path) -> None:
 
 def summary(results: list[GradeResult]) -> str:
     """'42 files: 40 graded, 1 timed out, 1 not a notebook' (statuses without details)."""
-    counts = Counter(r.status.split(":")[0].split(" (")[0] for r in results)
+    counts = Counter(r.status.kind.value for r in results)
     return f"{len(results)} files: " + ", ".join(f"{n} {s}" for s, n in counts.most_common())
