@@ -51,6 +51,8 @@ class GradeResult:
     written: dict[str, str] = field(default_factory=dict)
     # per written answer, why it earned no automatic point ("" if it did): for the TA review
     written_flags: dict[str, str] = field(default_factory=dict)
+    # per written answer, the points it counts for (the TA's or the automatic): gradebook.finalise
+    written_points: dict[str, float] = field(default_factory=dict)
     # what the class report reads: the Lock predictions and the ledger's decisions
     predictions: dict[str, str] = field(default_factory=dict)
     ledger: dict = field(default_factory=dict)

@@ -221,16 +221,16 @@ def flag_identical_written(results: list[GradeResult]) -> None:
             )
 
 
-def _written_total(r: GradeResult, ta: dict[str, Override]) -> float:
-    """Written points: the TA's score per answer where given, else the automatic one."""
+def _written_points(r: GradeResult, ta: dict[str, Override]) -> dict[str, float]:
+    """Written points per answer: the TA's score where given, else the automatic one."""
     total = r.max_points.get("written", 0.0)
-    points = 0.0
+    points = {}
     for grade_id in WRITTEN_IDS:
         each = written_share(grade_id, total)
         if grade_id in ta:
-            points += min(ta[grade_id].points, each)
-        elif r.written_flags.get(grade_id) == "":
-            points += each
+            points[grade_id] = round(min(ta[grade_id].points, each), 6)
+        else:
+            points[grade_id] = each if r.written_flags.get(grade_id) == "" else 0.0
     return points
 
 
@@ -253,8 +253,10 @@ def finalise(
         }
         if written and "written" in r.max_points and not r.written_flags:
             r.written_flags = dict.fromkeys(WRITTEN_IDS, "not graded automatically")
+        if "written" in r.max_points and r.status.kind.ran:
+            r.written_points = _written_points(r, written)
         if written and "written" in r.max_points:
-            r.points["written"] = round(_written_total(r, written), 6)
+            r.points["written"] = round(sum(r.written_points.values()), 6)
             for grade_id, o in sorted(written.items()):
                 note = f": {o.comment}" if o.comment else ""
                 r.feedback.append(f"{grade_id}: {o.points:g} point(s) from your TA{note}")

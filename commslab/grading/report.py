@@ -441,16 +441,16 @@ def _nbgrader_csv(
     results: list[GradeResult], assignment: str, path: Path, timestamps: dict[str, str]
 ) -> None:
     """The grades in the columns `nbgrader export` writes, for a course whose later steps
-    read nbgrader's grades.csv (one row per student; no late penalty applied here); the
-    `timestamp` is the submission's timestamp.txt, as CsvExportPlugin writes
-    submission.timestamp."""
+    read nbgrader's grades.csv (one row per student); raw_score is before the late policy,
+    late_submission_penalty what it took off and score what is left, as CsvExportPlugin
+    writes them; the `timestamp` is the submission's timestamp.txt, as CsvExportPlugin
+    writes submission.timestamp."""
     rows = _gradebook_rows(results)
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = SafeWriter(f)
         writer.writerow(NBGRADER_EXPORT_COLUMNS)
         for student_id in sorted(rows):
             r = rows[student_id]
-            score = _number(r.score)
             writer.writerow(
                 [
                     assignment,
@@ -460,9 +460,9 @@ def _nbgrader_csv(
                     "",
                     "",
                     "",
-                    score,
-                    "0.0",
-                    score,
+                    _number(r.score + r.late_penalty),
+                    _number(r.late_penalty) if r.late_penalty else "0.0",
+                    _number(r.score),
                     _number(r.max_score),
                 ]
             )

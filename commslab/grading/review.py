@@ -150,6 +150,7 @@ def review_data(
                     "flag": flag,
                     "kind": kind_of(flag),
                     "automatic": worth if flag == "" else 0.0,
+                    "points": r.written_points.get(grade_id, 0.0),  # with the TA's scores
                     "max": worth,
                 }
             )
