@@ -225,8 +225,12 @@ class Workbench:
         yield from ()
 
     def _draw_ahead(self) -> Iterator[None]:
-        """Draw each of idle_states() into the picture cache, one small piece per step; the
-        controls' own values are never changed between two steps."""
+        """Draw the shown setting once on the live canvas (its first live redraw measures every
+        text anew), then each of idle_states() into the picture cache, one small piece per
+        step; the controls' own values are never changed between two steps."""
+        _, figure = self.render()
+        live_png(_for_redraw(figure, self._laid_out), LIVE_DPI)
+        yield
         for state in self.idle_states():
             values = {**self.values, **state}
             key = tuple(sorted(values.items()))
@@ -249,8 +253,7 @@ class Workbench:
             display(self.widget)
             self._html.show()
             self._image.show()
-            if self.idle_states():
-                when_idle(self._draw_ahead())
+            when_idle(self._draw_ahead())
             return
         display(HTML(f"<h3>{html.escape(self.title)}</h3>{self._as_html()}"))
         assert self.figure is not None  # drawn in __init__
