@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from comms_core import _validate as v
+import comms_core._validate as v
 
 __all__ = [
     "COMPRESSORS",

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from comms_core import _validate as v
+import comms_core._validate as v
 from comms_core.compression import (
     Compressor,
     allreduce_bytes,

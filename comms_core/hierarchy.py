@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from comms_core import _validate as v
-from comms_core import cost_models as cm
+import comms_core._validate as v
+import comms_core.cost_models as cm
 from comms_core.shared_medium import part2_breakdown, part2_medium
 
 __all__ = ["flat_ring_time", "part2_comparison", "slow_link_ports"]

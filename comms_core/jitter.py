@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from comms_core import _validate as v
+import comms_core._validate as v
 from comms_core.shared_medium import shared_channel_allreduce_time
 
 __all__ = [
@@ -299,7 +299,7 @@ def jitter_summary(
 
 def _full_duplex_time(algorithm: str, M: float, N: int, alpha: float, beta: float) -> float:
     """Part 1's formulas (cost_models), the full-duplex model at α = its mean."""
-    from comms_core import cost_models as cm
+    import comms_core.cost_models as cm
 
     f = cm.ring_allreduce_time if algorithm == "ring" else cm.tree_allreduce_time
     return float(f(M, N, alpha, beta))

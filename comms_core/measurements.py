@@ -70,7 +70,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-from comms_core import _validate as v
+import comms_core._validate as v
 from comms_core.cost_models import ring_allreduce_time
 
 __all__ = [

@@ -26,8 +26,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch
 from matplotlib.ticker import FuncFormatter, Locator, LogLocator, NullFormatter
 
-from comms_core import _validate as v
-from comms_core import cost_models as cm
+import comms_core._validate as v
+import comms_core.cost_models as cm
 
 __all__ = [
     "PALETTE",

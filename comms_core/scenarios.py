@@ -688,7 +688,7 @@ CONVERGENCE_DIM = 128
 
 def gossip_topology(s: Scenario) -> np.ndarray:
     """The adjacency matrix of the scenario's gossip topology (N = 50: the grid is 5 x 10)."""
-    from comms_core import gossip
+    import comms_core.gossip as gossip
 
     if s.topology == "ring":
         return gossip.ring_topology(s.N)

@@ -43,8 +43,8 @@ from __future__ import annotations
 
 from numpy.typing import ArrayLike
 
-from comms_core import _validate as v
-from comms_core import cost_models as cm
+import comms_core._validate as v
+import comms_core.cost_models as cm
 
 __all__ = [
     "SHARED_ALGORITHMS",

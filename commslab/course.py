@@ -16,6 +16,7 @@ folder: the package's templates are links to its files (commslab/templates/cours
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -136,14 +137,22 @@ def _set_term(config_text: str, term: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_term(term: str) -> str:
+    """A term as the commands take it ("2026-fall"): lower case, letters, digits, '.-_'."""
+    term = term.strip().lower()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,39}", term):
+        raise click.BadParameter(
+            f"{term!r}: use letters, digits, '-', e.g. 2026-fall", param_hint="--term"
+        )
+    return term
+
+
 @click.command("init")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--term", default=None, help="The default term, e.g. 2026-fall.")
 def init_command(directory: Path, term: str | None) -> None:
     """Create a course folder in DIRECTORY: source notebook, tests, grading image, config."""
     if term:
-        from commslab.release import check_term
-
         term = check_term(term)
     written = init_course(directory, term=term)
     click.echo(f"created the course folder {directory} ({len(written)} files). Next:")

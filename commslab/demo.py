@@ -219,9 +219,9 @@ def run_class_demo(folder: Path, term: str, jobs: int = 2) -> dict:
 
     from commslab import synthetic
     from commslab.course import CONFIG, init_course
-    from commslab.grading import gradebook, report
+    from commslab.grading import pipeline, report
     from commslab.grading.classreport import REPORT_HTML
-    from commslab.grading.cli import grade
+    from commslab.grading.launchers import make_launcher
 
     started = time.monotonic()
     init_course(folder, term=term)
@@ -231,11 +231,21 @@ def run_class_demo(folder: Path, term: str, jobs: int = 2) -> dict:
     notebook = release_notebook(course, term)
     manifest = synthetic.make_class(term, course.root / "submissions", course)
     out = course.root / "grading-out"
-    grade.main(
-        [str(manifest.archive), "--course-dir", str(course.root), "--jobs", str(jobs)],
-        standalone_mode=False,
+    final = pipeline.grade_class(  # what `commslab grade` does, step by step
+        [manifest.archive],
+        term=term,
+        autograder_dir=course.autograder,
+        out=out,
+        launcher=make_launcher("local"),
+        jobs=jobs,
+        meta={
+            "assignment": "Collective Communication Lab",
+            "late_policy_file": str((course.root / CONFIG).resolve()),
+            "course_dir": str(course.root),
+            "autograder_dir": str(course.autograder.resolve()),
+            "engine": "local",
+        },
     )
-    final = gradebook.publish(out)
     figures_dir = course.root / "figures"
     run_demo(figures_dir)
     return {

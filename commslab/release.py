@@ -28,22 +28,13 @@ import nbformat
 
 from comms_core.scenarios import TRACKS, ledger_fields, scenario_for
 from commslab import wheels
-from commslab.course import ASSIGNMENT, NOTEBOOK, Course, course_dir_option
+from commslab.course import ASSIGNMENT, NOTEBOOK, Course, check_term, course_dir_option
 from commslab.grading.answers import mission_answers
 
 DEMO_STUDENT = "demo"
 TEXT_STUB = "_Write your answer here (see the sentences asked for above)._"
 REQUIREMENTS = "requirements.txt"
 _BEGIN, _END = "### BEGIN SOLUTION", "### END SOLUTION"
-
-
-def check_term(term: str) -> str:
-    term = term.strip().lower()
-    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,39}", term):
-        raise click.BadParameter(
-            f"{term!r}: use letters, digits, '-', e.g. 2026-fall", param_hint="--term"
-        )
-    return term
 
 
 def render_source(term: str, course: Course) -> nbformat.NotebookNode:

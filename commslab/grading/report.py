@@ -30,38 +30,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from commslab.grading import isolation
 from commslab.grading.csvsafe import SafeDictWriter, SafeWriter, spreadsheet_safe  # noqa: F401
 from commslab.grading.grade import GradeResult, grade_notebook, normalise_id
+from commslab.grading.launchers import ENGINES, make_launcher  # noqa: F401  (cli, grading_batch)
 from commslab.grading.lms import Entry
 from commslab.grading.notebook import WRITTEN_IDS, read_submission
 from commslab.grading.outputs import feedback_markdown, results_json
 from commslab.grading.records import NOT_THE_GRADED_ROW, Status, Verdict
 from commslab.grading.roster import Roster
 from commslab.grading.sandbox import Launcher, Limits
-
-ENGINES = ("local", "docker", "podman")
-
-
-def make_launcher(
-    engine: str, *, unsafe_no_sandbox: bool = False, course: Path | None = None
-) -> Launcher:
-    """Where each probe runs: the bubblewrap sandbox ("local"), a container (its image built
-    from the course folder `course`, container.image_root), or (only when asked for by name)
-    a plain subprocess. Raises SandboxUnavailable / ContainerEngineError with the fix when it
-    cannot run here."""
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    if unsafe_no_sandbox and engine != "local":
-        raise ValueError("--unsafe-no-sandbox only applies to the local engine")
-    if engine == "local":
-        launcher = isolation.Unsandboxed() if unsafe_no_sandbox else isolation.Bubblewrap()
-    else:
-        from commslab.grading import container
-
-        launcher = container.ContainerLauncher(engine, course=course)
-    launcher.check()
-    return launcher
 
 
 def grade_entry(

@@ -52,23 +52,9 @@ class Launcher(Protocol):
     def launch(self, workdir: str, disk_bytes: int) -> isolation.Launch: ...
 
     def spec(self) -> str:
-        """A string that `launcher_from_spec` turns back into this launcher in another process
-        (the MPI bonus's ranks start their own sandboxes)."""
+        """A string that `launchers.launcher_from_spec` turns back into this launcher in
+        another process (the MPI bonus's ranks start their own sandboxes)."""
         ...
-
-
-def launcher_from_spec(spec: str) -> Launcher:
-    """`bubblewrap`, `unprivileged-user`, `podman=IMAGE` or `docker=IMAGE` -> its launcher."""
-    from commslab.grading import container, hosted
-
-    engine, _, image = spec.partition("=")
-    if spec == "bubblewrap":
-        return isolation.Bubblewrap()
-    if spec == hosted.UnprivilegedUser.name:
-        return hosted.UnprivilegedUser()
-    if engine in container.ENGINES and image:
-        return container.ContainerLauncher(engine, image)
-    raise ValueError(f"unknown sandbox {spec!r}")
 
 
 @dataclass(frozen=True)

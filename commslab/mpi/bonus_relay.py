@@ -27,7 +27,7 @@ import tempfile
 import numpy as np
 from mpi4py import MPI
 
-from commslab.grading.sandbox import launcher_from_spec
+from commslab.grading.launchers import launcher_from_spec
 from commslab.mpi import relay_rank
 from commslab.mpi.bonus_runner import arguments, rank_data, sum_problem
 from commslab.mpi.rank_status import RankStatus

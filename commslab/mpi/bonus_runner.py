@@ -58,7 +58,7 @@ def arguments() -> argparse.Namespace:
     # which /proc shows to every process of the machine, a hosted grader's sandbox included)
     parser.add_argument("--seed-file", default=None)
     parser.add_argument("--status-dir", required=True)
-    # bonus_relay only: the sandbox each rank's student code runs in (sandbox.launcher_from_spec)
+    # bonus_relay only: the sandbox each rank's student code runs in (launchers.launcher_from_spec)
     parser.add_argument("--sandbox", default="bubblewrap")
     args = parser.parse_args()
     if args.seed_file:
