@@ -135,7 +135,7 @@ def _ledger_minutes(track: str) -> float:
     return minutes
 
 
-def counted_minutes(nb, track: str, printed: dict[str, int]) -> dict[str, float]:
+def counted_minutes(nb, track: str, printed: dict[str, int]) -> dict[str, float]:  # noqa: C901
     """Minutes per section for a student of `track`, action by action (module docstring);
     printed: the words each output prints for this track (the `printed` fixture)."""
     minutes: dict[str, float] = {}
