@@ -190,7 +190,12 @@ _V2V_BROADCAST = (
 def _common_ledger(extra: tuple[LedgerField, ...]) -> tuple[LedgerField, ...]:
     """Ledger fields every track shares (Parts 1-3), then the track's own mission fields."""
     return (
-        LedgerField("crossover_bytes", "number", "Ring/tree crossover M* for your N, α, β", "B"),
+        LedgerField(
+            "crossover_bytes",
+            "number",
+            "Ring/tree crossover M* of Part 1's full-duplex formulas, your N, α, β",
+            "B",
+        ),
         LedgerField(
             "accumulation_steps",
             "k",
