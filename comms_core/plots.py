@@ -186,7 +186,7 @@ _REFERENCE = {
 }
 
 
-def communication_crossover_plot(
+def communication_crossover_plot(  # noqa: C901  (to split: issue 21)
     N: int,
     alpha: float,
     beta: float,

@@ -37,8 +37,8 @@ LOCK_QUESTIONS = {
     "PREDICTION_PART2": "Does hierarchical AllReduce beat the flat ring on your cluster?",
     "PREDICTION_PART3": "One step of 1-bit compression: is the update worse, the same or better?",
 }
-DECISIONS = ("bucket_algorithm", "deadline_algorithm", "accumulation_steps", "compression")
-DECISIONS += ("strategy", "ef_keeps_accuracy", "gossip_within_budget")
+DECISIONS: tuple[str, ...] = ("bucket_algorithm", "deadline_algorithm", "accumulation_steps")
+DECISIONS += ("compression", "strategy", "ef_keeps_accuracy", "gossip_within_budget")
 MAX_VALUE_CHARS = 60  # a ledger value longer than this is the student's text, shown cut
 
 

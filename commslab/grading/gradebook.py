@@ -23,6 +23,7 @@ import copy
 import csv
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,10 +95,10 @@ def load_late_policy(path: str | Path | None) -> LatePolicy:
     """The [late] table of a TOML file; no file or no table: no penalty."""
     if path is None or not Path(path).exists():
         return LatePolicy()
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    else:  # Python 3.10
+        import tomli as tomllib
     data = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("late", {})
     days = tuple(sorted((str(k).strip().lower(), int(v)) for k, v in data.get("days", {}).items()))
     return LatePolicy(

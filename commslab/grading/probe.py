@@ -388,7 +388,7 @@ def _guard_signals() -> None:
                 setattr(module, name, refuse)
 
 
-def _make_audit_hook(read_dirs, write_dirs, blocked_dirs, cwd: str):
+def _make_audit_hook(read_dirs, write_dirs, blocked_dirs, cwd: str):  # noqa: C901
     """The PEP 578 audit hook. Everything it uses is bound here, so it cannot be patched.
 
     A path is decided by the longest matching rule (blocked dirs beat a shorter allowed
@@ -550,7 +550,7 @@ def _make_audit_hook(read_dirs, write_dirs, blocked_dirs, cwd: str):
             "folder is writable and only the Python installation is readable"
         )
 
-    def hook(event: str, args: tuple) -> None:
+    def hook(event: str, args: tuple) -> None:  # noqa: C901
         if event == "open":
             path, mode, flags = args
             if mode is None:  # os.open: flags decide; no directory fds (openat escapes)

@@ -24,6 +24,7 @@ Files in OUT (default grading-out/):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -125,22 +126,23 @@ def grade_batch(
     """
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
-    options = {
-        "term": term,
-        "launcher": launcher or make_launcher(engine),
-        "autograder_dir": Path(autograder_dir),
-        "timeout": timeout,
-        "key": key,
-        "limits": limits,
-    }
-    results: list[GradeResult | None] = [None] * len(entries)
+    one = functools.partial(
+        grade_entry,
+        term=term,
+        launcher=launcher or make_launcher(engine),
+        autograder_dir=Path(autograder_dir),
+        timeout=timeout,
+        key=key,
+        limits=limits,
+    )
+    results: dict[int, GradeResult] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(grade_entry, e, **options): i for i, e in enumerate(entries)}
+        futures = {pool.submit(one, e): i for i, e in enumerate(entries)}
         for future in as_completed(futures):
-            results[futures[future]] = future.result()
+            result = results[futures[future]] = future.result()
             if on_done is not None:
-                on_done(results[futures[future]])
-    return results  # type: ignore[return-value]
+                on_done(result)
+    return [results[i] for i in range(len(entries))]
 
 
 # --- writing the outputs --------------------------------------------------------------------
@@ -292,9 +294,10 @@ def _canvas_csv(
     """With a Canvas roster (its gradebook export), each row carries the student's Canvas
     ID, SIS ids and section from it, whatever column the student id was taken from."""
     rows = _gradebook_rows(results)
+    students = roster.students if roster is not None else []
     canvas = roster is not None and roster.source == "canvas"
-    known = {s.student_id: s.row for s in roster.students} if canvas else {}
-    names = {s.student_id: s.name for s in roster.students} if roster is not None else {}
+    known = {s.student_id: s.row for s in students} if canvas else {}
+    names = {s.student_id: s.name for s in students}
     column = f"{assignment} ({canvas_assignment_id})" if canvas_assignment_id else assignment
     max_score = max((r.max_score for r in results), default=0.0)
     # the MPI bonus, only if someone tried it: its own assignment with 0 points possible,

@@ -275,7 +275,8 @@ def _code_pairs(tokens: dict[str, list[str]]) -> list[tuple[str, str, float]]:
     shared: dict[tuple[str, str], int] = defaultdict(int)
     for holders in owners.values():
         if len(holders) == 2:
-            shared[tuple(sorted(holders))] += 1
+            first, second = sorted(holders)
+            shared[first, second] += 1
     pairs = []
     for (a, b), count in sorted(shared.items()):
         share = count / (min(len(personal[a]), len(personal[b])) or 1)
