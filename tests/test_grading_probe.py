@@ -224,3 +224,41 @@ def test_ipython_magics_run_their_code_once(magic) -> None:
 
     result = probe([python_source(magic + "\n"), "LEDGER = {'y': y}"])
     assert result.exports["LEDGER"] == {"y": 5.0}
+
+
+def test_the_probe_speaks_the_protocols_names() -> None:
+    """probe.py runs alone in its sandbox (no commslab there), so it writes the protocol's
+    names out: they must be protocol.py's, and every event it sends and every kind it reports
+    must be one of those names (read from its source: the probe is not imported here)."""
+    import ast
+
+    from commslab.grading import protocol
+    from commslab.grading.isolation import PROBE
+
+    tree = ast.parse(PROBE.read_text(encoding="utf-8"))
+    names: dict[str, object] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple):
+            for target, value in zip(node.targets[0].elts, node.value.elts, strict=True):
+                if isinstance(value, ast.Constant):
+                    names[target.id] = value.value
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Tuple):
+            if all(isinstance(e, ast.Name) and e.id in names for e in node.value.elts):
+                names[node.targets[0].id] = tuple(names[e.id] for e in node.value.elts)
+    assert names["EVENTS"] == protocol.EVENTS
+    assert set(names["KINDS"]) <= {k.value for k in protocol.Kind}
+    sent = [
+        (keyword.arg, keyword.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "send"
+        for keyword in node.keywords
+        if keyword.arg in ("event", "kind")
+    ]
+    assert {arg for arg, _ in sent} == {"event", "kind"}
+    for arg, value in sent:  # a name, never a literal string
+        assert isinstance(value, ast.Name), ast.unparse(value)
+        if value.id in names:
+            allowed = names["EVENTS"] if arg == "event" else names["KINDS"]
+            assert names[value.id] in allowed, (arg, value.id)
+        else:  # a variable holding a kind (from _classify)
+            assert arg == "kind" and value.id == "kind", ast.unparse(value)

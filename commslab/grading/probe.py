@@ -104,6 +104,16 @@ _ITIMER_REAL = signal.ITIMER_REAL
 _SIGALRM = signal.SIGALRM
 
 MAX_NUMBERS = 200_000  # per converted value: enough for any graded call, bounded output
+
+# The protocol's names (commslab/grading/protocol.py: Kind's values and EVENTS). The probe runs
+# alone in its sandbox, where no commslab is importable, so they are written out here;
+# tests/test_grading_probe.py checks they are the protocol's, and that the probe sends no other.
+OK, ERROR, NOT_A_NUMBER = "ok", "error", "not a number"
+TIMED_OUT, MEMORY_LIMIT, EXITED = "timed out", "memory limit", "kernel exited"
+KINDS = (OK, ERROR, NOT_A_NUMBER, TIMED_OUT, MEMORY_LIMIT, EXITED)
+READY, CELL_START, CELL_END, EXPORTS_START = "ready", "cell_start", "cell_end", "exports_start"
+EXPORTS, CALL_START, CALL, DONE = "exports", "call_start", "call", "done"
+EVENTS = (READY, CELL_START, CELL_END, EXPORTS_START, EXPORTS, CALL_START, CALL, DONE)
 MAX_MESSAGE = 300  # characters of an error message that we report
 
 
@@ -716,23 +726,26 @@ def _describe(err: BaseException) -> str:
     return f"{name}: {message}{where}" if message else f"{name}{where}"
 
 
-def _classify(err: BaseException) -> str:
+def _classify(err: BaseException) -> tuple[str, str]:
+    """(kind, detail) of what the student's code raised."""
     if _isinstance(err, _Timeout):
-        return "timed out"
+        return TIMED_OUT, ""
     if _isinstance(err, MemoryError):
-        return "memory limit"
+        return MEMORY_LIMIT, ""
     if _isinstance(err, SystemExit):
-        return "kernel exited (SystemExit)"
-    return "error: " + _describe(err)
+        return EXITED, "SystemExit"
+    if _isinstance(err, Unconvertible):
+        return NOT_A_NUMBER, " ".join(_str(err).split())[:MAX_MESSAGE]
+    return ERROR, _describe(err)
 
 
 def _guarded(work, seconds: float):
-    """Run work() under a wall-clock alarm; returns ("ok", value) or (status, None)."""
+    """Run work() under a wall-clock alarm; returns ((OK, ""), value) or ((kind, detail), None)."""
     try:
         _signal_signal(_SIGALRM, _on_alarm)
         _setitimer(_ITIMER_REAL, seconds, 0.1)  # keeps firing until disarmed
         try:
-            return "ok", work()
+            return (OK, ""), work()
         except BaseException as err:  # everything the student raises
             if _isinstance(err, _Timeout):
                 raise
@@ -741,28 +754,28 @@ def _guarded(work, seconds: float):
             except _Timeout:
                 raise
             except BaseException:
-                return "error: " + _type(err).__name__, None
+                return (ERROR, _type(err).__name__), None
         finally:
             _setitimer(_ITIMER_REAL, 0, 0)
     except _Timeout:
         _setitimer(_ITIMER_REAL, 0, 0)
-        return "timed out", None
+        return (TIMED_OUT, ""), None
     except MemoryError:
         _setitimer(_ITIMER_REAL, 0, 0)
-        return "memory limit", None
+        return (MEMORY_LIMIT, ""), None
 
 
 def _call(spec: dict, ns: dict, timeout: float, channel: _Channel) -> str:
+    """Run one graded call and send its event; returns its kind."""
     name = spec["function"]
     function = _dict_get(ns, name)
     if function is None:
-        status = f"error: NameError: {name} is not defined in your notebook"
-        channel.send(event="call", id=spec["id"], **_outcome(status))
-        return status
+        detail = f"NameError: {name} is not defined in your notebook"
+        channel.send(event=CALL, id=spec["id"], kind=ERROR, detail=detail)
+        return ERROR
     if not _callable(function):
-        status = f"error: {name} is not a function"
-        channel.send(event="call", id=spec["id"], **_outcome(status))
-        return status
+        channel.send(event=CALL, id=spec["id"], kind=ERROR, detail=f"{name} is not a function")
+        return ERROR
 
     def once():
         return _plain(function(*[_decode(a) for a in spec["args"]]))
@@ -783,14 +796,14 @@ def _call(spec: dict, ns: dict, timeout: float, channel: _Channel) -> str:
                 raise Unconvertible("does not return the pair (sent, new residual)") from err
         return outputs
 
-    status, value = _guarded(iterate if "iterate" in spec else once, timeout)
-    if status.startswith("error: Unconvertible: "):
-        status = f"not a number: {name} returned a value that " + status[22:]
-    if status == "ok":
-        channel.send(event="call", id=spec["id"], kind="ok", value=value)
+    (kind, detail), value = _guarded(iterate if "iterate" in spec else once, timeout)
+    if kind == NOT_A_NUMBER:
+        detail = f"{name} returned a value that {detail}"
+    if kind == OK:
+        channel.send(event=CALL, id=spec["id"], kind=OK, value=value)
     else:
-        channel.send(event="call", id=spec["id"], **_outcome(status))
-    return status
+        channel.send(event=CALL, id=spec["id"], kind=kind, detail=detail)
+    return kind
 
 
 def _private_builtins() -> dict:
@@ -839,16 +852,6 @@ def _read_request() -> dict:
     return _json_loads(b"".join(chunks).decode("utf-8"))
 
 
-def _outcome(status: str) -> dict:
-    """A status string as the protocol's typed fields (commslab/grading/protocol.py)."""
-    for kind in ("error", "not a number"):
-        if status.startswith(kind + ": "):
-            return {"kind": kind, "detail": status[_len(kind) + 2 :]}
-    if status.startswith("kernel exited"):
-        return {"kind": "kernel exited", "detail": status[14:].strip("()")}
-    return {"kind": status, "detail": ""}
-
-
 def main(argv: list[str]) -> None:
     # the channel is a private duplicate of stdout; fd 1 itself then points at /dev/null, so
     # a C extension or os.write(1, ...) in student code prints nowhere
@@ -877,41 +880,45 @@ def main(argv: list[str]) -> None:
     _guard_signals()
     sink = _Sink()
     sys.stdout = sys.stderr = sink
-    channel.send(event="ready")
+    channel.send(event=READY)
 
     for index, cell in enumerate(cells):
         if cell.get("skip"):
             continue
-        channel.send(event="cell_start", index=index)
+        channel.send(event=CELL_START, index=index)
 
         label = cell.get("label") or f"cell {index}"
 
         def run(code=cell["code"], filename=f"<{label}>"):
             _exec(_compile(code, filename, "exec"), ns)
 
-        status, _ = _guarded(run, limits["cell_seconds"])
-        channel.send(event="cell_end", index=index, **_outcome(status))
+        (kind, detail), _ = _guarded(run, limits["cell_seconds"])
+        channel.send(event=CELL_END, index=index, kind=kind, detail=detail)
 
     if not request.get("skip_exports"):
-        channel.send(event="exports_start")
+        channel.send(event=EXPORTS_START)
         exports, failed = {}, {}
         for name in request.get("exports", []):
             if name in ns:
-                status, value = _guarded(lambda n=name: _export(n, ns[n]), limits["call_seconds"])
-                exports[name] = value if status == "ok" else {"invalid": status}
-                if status != "ok":
-                    failed[name] = _outcome(status)
-        channel.send(event="exports", values=exports, failed=failed)
+                (kind, detail), value = _guarded(
+                    lambda n=name: _export(n, ns[n]), limits["call_seconds"]
+                )
+                if kind == OK:
+                    exports[name] = value
+                else:
+                    exports[name] = {"invalid": f"{kind}: {detail}" if detail else kind}
+                    failed[name] = {"kind": kind, "detail": detail}
+        channel.send(event=EXPORTS, values=exports, failed=failed)
 
     timed_out = _set()
     for spec in request["calls"]:
         if spec["function"] in timed_out:
-            channel.send(event="call", id=spec["id"], kind="timed out")
+            channel.send(event=CALL, id=spec["id"], kind=TIMED_OUT)
             continue
-        channel.send(event="call_start", id=spec["id"])
-        if _call(spec, ns, limits["call_seconds"], channel) == "timed out":
+        channel.send(event=CALL_START, id=spec["id"])
+        if _call(spec, ns, limits["call_seconds"], channel) == TIMED_OUT:
             timed_out.add(spec["function"])  # one time-out per function is enough
-    channel.send(event="done", printed=sink.chars)
+    channel.send(event=DONE, printed=sink.chars)
     _os_exit(0)  # skip atexit handlers and finalizers the student may have registered
 
 
