@@ -398,12 +398,138 @@ def _guard_signals() -> None:
                 setattr(module, name, refuse)
 
 
-def _make_audit_hook(read_dirs, write_dirs, blocked_dirs, cwd: str):  # noqa: C901
-    """The PEP 578 audit hook. Everything it uses is bound here, so it cannot be patched.
+# What the audit hook refuses with a friendly message (the sandbox refuses it anyway: the hook
+# is not the boundary, docs/DESIGN.md). Read once by _make_audit_hook into its closure.
+_REFUSED_EVENTS = frozenset(
+    {
+        "subprocess.Popen",
+        "os.system",
+        "os.exec",
+        "os.posix_spawn",
+        "os.spawn",
+        "os.fork",
+        "os.forkpty",
+        "os.kill",
+        "os.killpg",
+        "signal.pthread_kill",
+        "os.startfile",
+        "resource.setrlimit",
+        "resource.prlimit",
+        "gc.get_objects",
+        "gc.get_referrers",
+        "gc.get_referents",
+        "sys.settrace",
+        "sys.setprofile",
+        "os.link",
+        "os.symlink",
+        "webbrowser.open",
+        "_posixsubprocess.fork_exec",
+        "sys.remote_exec",
+        "os.mkfifo",
+        "os.mknod",
+    }
+)
+_MUTATING_EVENTS = frozenset(
+    {
+        "os.mkdir",
+        "os.remove",
+        "os.rmdir",
+        "os.rename",
+        "os.truncate",
+        "os.utime",
+        "os.chmod",
+        "os.chown",
+        "os.chflags",
+        "os.setxattr",
+        "os.removexattr",
+        "shutil.copyfile",
+        "shutil.copymode",
+        "shutil.copystat",
+        "shutil.copytree",
+        "shutil.move",
+        "shutil.rmtree",
+        "shutil.chown",
+        "shutil.make_archive",
+        "shutil.unpack_archive",
+        "tempfile.mkstemp",
+        "tempfile.mkdtemp",
+    }
+)
+_LISTING_EVENTS = frozenset({"os.listdir", "os.scandir", "os.chdir", "os.listxattr", "os.getxattr"})
+# importing socket is fine (every socket.* event is refused); these cannot be made safe:
+# ctypes pokes memory, _posixsubprocess forks without an audit event, and a sub-interpreter
+# would run without this hook
+_FORBIDDEN_IMPORTS = (
+    "ctypes",
+    "_ctypes",
+    "cffi",
+    "_posixsubprocess",
+    "subprocess",
+    "_xxsubinterpreters",
+    "_xxinterpchannels",
+    "_interpreters",
+)
 
-    A path is decided by the longest matching rule (blocked dirs beat a shorter allowed
-    prefix: the reference inside site-packages stays blocked); no rule means refused.
-    """
+
+def _path_resolver():
+    """resolve(path) -> the real absolute path, symbolic links followed; everything it uses is
+    bound here, so student code cannot patch it."""
+    lstat, readlink, getcwd = posix.lstat, posix.readlink, posix.getcwd
+    is_link = stat.S_ISLNK
+    str_type, bytes_type = _str, bytes
+    fs_encoding = sys.getfilesystemencoding()
+    path_types = _tuple(_path_types())
+    fspath_of, str_of = _path_types()[0].__fspath__, _path_types()[0].__str__
+    type_of, is_instance = _type, _isinstance
+    bytes_decode, str_str = bytes.decode, _str.__str__
+    sandbox_error, os_error = SandboxError, OSError
+
+    def as_text(path) -> str:
+        if type_of(path) is bytes_type:
+            return bytes_decode(path, fs_encoding, "surrogateescape")
+        if is_instance(path, str_type):
+            return str_str(path)
+        kind = type_of(path)
+        # a pathlib path only with pathlib's own methods: a patched __fspath__ could name one
+        # file to this check and another to open()
+        if kind in path_types and kind.__fspath__ is fspath_of and kind.__str__ is str_of:
+            return str_str(str_of(path))
+        raise sandbox_error("the grader only opens files named by a str path")
+
+    def resolve(path) -> str:
+        path = as_text(path)
+        if not path.startswith("/"):
+            path = getcwd() + "/" + path
+        parts, done, hops = path.split("/"), [], 0
+        while parts:
+            part = parts.pop(0)
+            if part in ("", ".", ".."):
+                if part == ".." and done:
+                    done.pop()
+                continue
+            candidate = "/" + "/".join([*done, part])
+            try:
+                link = is_link(lstat(candidate).st_mode)
+            except os_error:
+                link = False
+            if not link:
+                done.append(part)
+                continue
+            hops += 1
+            if hops > 40:
+                raise sandbox_error("too many symbolic links")
+            target = readlink(candidate)
+            done = [] if target.startswith("/") else done
+            parts = target.split("/") + parts
+        return "/" + "/".join(done)
+
+    return resolve
+
+
+def _path_checker(read_dirs, write_dirs, blocked_dirs):
+    """check(path, write, what): raises SandboxError unless the longest matching rule allows
+    it (blocked dirs beat a shorter allowed prefix: the reference inside site-packages stays
+    blocked); no rule means refused."""
     rules = _tuple(
         sorted(
             [(d, "read") for d in read_dirs]
@@ -412,129 +538,8 @@ def _make_audit_hook(read_dirs, write_dirs, blocked_dirs, cwd: str):  # noqa: C9
             key=lambda rule: -_len(rule[0]),
         )
     )
-    lstat, readlink, getcwd = posix.lstat, posix.readlink, posix.getcwd
-    is_link, is_dir = stat.S_ISLNK, stat.S_ISDIR
-    str_type, bytes_type, int_type = _str, bytes, _int
-    fs_encoding = sys.getfilesystemencoding()
-    path_types = _tuple(_path_types())
-    fspath_of, str_of = _path_types()[0].__fspath__, _path_types()[0].__str__
-    type_of, length, is_instance, bool_type = _type, _len, _isinstance, _bool
-    stat_of, bytes_decode, str_str = posix.stat, bytes.decode, _str.__str__
-    sandbox_error, reference_error, import_error = SandboxError, ReferenceUseError, ImportError
-    os_error = OSError
-    o_write = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-    refused_events = frozenset(
-        {
-            "subprocess.Popen",
-            "os.system",
-            "os.exec",
-            "os.posix_spawn",
-            "os.spawn",
-            "os.fork",
-            "os.forkpty",
-            "os.kill",
-            "os.killpg",
-            "signal.pthread_kill",
-            "os.startfile",
-            "resource.setrlimit",
-            "resource.prlimit",
-            "gc.get_objects",
-            "gc.get_referrers",
-            "gc.get_referents",
-            "sys.settrace",
-            "sys.setprofile",
-            "os.link",
-            "os.symlink",
-            "webbrowser.open",
-            "_posixsubprocess.fork_exec",
-            "sys.remote_exec",
-            "os.mkfifo",
-            "os.mknod",
-        }
-    )
-    mutating_events = frozenset(
-        {
-            "os.mkdir",
-            "os.remove",
-            "os.rmdir",
-            "os.rename",
-            "os.truncate",
-            "os.utime",
-            "os.chmod",
-            "os.chown",
-            "os.chflags",
-            "os.setxattr",
-            "os.removexattr",
-            "shutil.copyfile",
-            "shutil.copymode",
-            "shutil.copystat",
-            "shutil.copytree",
-            "shutil.move",
-            "shutil.rmtree",
-            "shutil.chown",
-            "shutil.make_archive",
-            "shutil.unpack_archive",
-            "tempfile.mkstemp",
-            "tempfile.mkdtemp",
-        }
-    )
-    listing_events = frozenset(
-        {"os.listdir", "os.scandir", "os.chdir", "os.listxattr", "os.getxattr"}
-    )
-    # importing socket is fine (every socket.* event is refused); these cannot be made safe:
-    # ctypes pokes memory, _posixsubprocess forks without an audit event, and a
-    # sub-interpreter would run without this hook
-    forbidden_imports = (
-        "ctypes",
-        "_ctypes",
-        "cffi",
-        "_posixsubprocess",
-        "subprocess",
-        "_xxsubinterpreters",
-        "_xxinterpchannels",
-        "_interpreters",
-    )
-
-    def resolve(path) -> str:
-        if type_of(path) is bytes_type:
-            path = bytes_decode(path, fs_encoding, "surrogateescape")
-        elif not is_instance(path, str_type):
-            kind = type_of(path)
-            # a pathlib path only with pathlib's own methods: a patched __fspath__ could
-            # name one file to this check and another to open()
-            if kind in path_types and kind.__fspath__ is fspath_of and kind.__str__ is str_of:
-                path = str_of(path)
-            else:
-                raise sandbox_error("the grader only opens files named by a str path")
-        path = str_str(path)
-        if not path.startswith("/"):
-            path = getcwd() + "/" + path
-        parts, done, hops = path.split("/"), [], 0
-        while parts:
-            part = parts.pop(0)
-            if part in ("", "."):
-                continue
-            if part == "..":
-                if done:
-                    done.pop()
-                continue
-            candidate = "/" + "/".join([*done, part])
-            try:
-                mode = lstat(candidate).st_mode
-            except os_error:
-                done.append(part)
-                continue
-            if is_link(mode):
-                hops += 1
-                if hops > 40:
-                    raise sandbox_error("too many symbolic links")
-                target = readlink(candidate)
-                if target.startswith("/"):
-                    done = []
-                parts = target.split("/") + parts
-                continue
-            done.append(part)
-        return "/" + "/".join(done)
+    resolve, type_of, int_type, bool_type = _path_resolver(), _type, _int, _bool
+    sandbox_error = SandboxError
 
     def decide(real: str) -> str:
         for prefix, kind in rules:
@@ -560,54 +565,100 @@ def _make_audit_hook(read_dirs, write_dirs, blocked_dirs, cwd: str):  # noqa: C9
             "folder is writable and only the Python installation is readable"
         )
 
-    def hook(event: str, args: tuple) -> None:  # noqa: C901
-        if event == "open":
-            path, mode, flags = args
-            if mode is None:  # os.open: flags decide; no directory fds (openat escapes)
-                write = bool_type(flags & o_write)
-                check(path, write, "opening")
-                if type_of(path) is not int_type:
-                    try:
-                        folder = is_dir(stat_of(resolve(path)).st_mode)
-                    except os_error:
-                        folder = False
-                    if folder:
-                        raise sandbox_error("the grader does not allow opening folders")
-            else:
-                write = "w" in mode or "a" in mode or "x" in mode or "+" in mode
-                check(path, write, "opening")
-        elif event in refused_events:
-            raise sandbox_error(f"the grader does not allow {event}")
+    return check, resolve
+
+
+def _open_handler(check, resolve):
+    """The hook's handler of "open": a path the rules allow, and no directory fds (openat
+    escapes)."""
+    is_dir, stat_of, os_error, type_of = stat.S_ISDIR, posix.stat, OSError, _type
+    int_type, bool_type, sandbox_error = _int, _bool, SandboxError
+    o_write = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+    def on_open(event: str, args: tuple) -> None:
+        path, mode, flags = args
+        if mode is not None:
+            write = "w" in mode or "a" in mode or "x" in mode or "+" in mode
+            check(path, write, "opening")
+            return
+        check(path, bool_type(flags & o_write), "opening")  # os.open: the flags decide
+        if type_of(path) is int_type:
+            return
+        try:
+            folder = is_dir(stat_of(resolve(path)).st_mode)
+        except os_error:
+            folder = False
+        if folder:
+            raise sandbox_error("the grader does not allow opening folders")
+
+    return on_open
+
+
+def _import_handler():
+    """The hook's handler of "import": the reference is the student's to write, the grader's
+    packages are not there, a few modules cannot be made safe."""
+    str_str, forbidden_imports = _str.__str__, _FORBIDDEN_IMPORTS
+    sandbox_error, reference_error, import_error = SandboxError, ReferenceUseError, ImportError
+
+    def on_import(event: str, args: tuple) -> None:
+        name = str_str(args[0])
+        top = name.split(".")[0]
+        if top == "comms_core":
+            raise reference_error(
+                f"importing {name} is not allowed in your implementation; implement it yourself"
+            )
+        if top in ("commslab", "otter"):
+            raise import_error(f"{name} is not available in the grader")
+        if top in forbidden_imports or top.startswith("_test"):
+            raise sandbox_error(f"the grader does not allow importing {name}")
+
+    return on_import
+
+
+def _make_audit_hook(read_dirs, write_dirs, blocked_dirs, cwd: str):
+    """The PEP 578 audit hook: friendly, early messages for what the OS sandbox refuses anyway
+    (it is not the boundary). Everything it uses is bound here, so it cannot be patched: one
+    handler per kind of event, looked up in a dict."""
+    check, resolve = _path_checker(read_dirs, write_dirs, blocked_dirs)
+    type_of, is_instance, length = _type, _isinstance, _len
+    str_type, bytes_type, int_type = _str, bytes, _int
+    path_types = _tuple(_path_types())
+    sandbox_error, refused = SandboxError, _REFUSED_EVENTS
+
+    def on_mutating(event: str, args: tuple) -> None:
+        for arg in args:
+            if is_instance(arg, str_type) or type_of(arg) in (bytes_type, *path_types):
+                check(arg, True, event)
+
+    def on_listing(event: str, args: tuple) -> None:
+        path = args[0] if length(args) and args[0] is not None else "."
+        if event == "os.chdir" and type_of(path) is int_type:
+            raise sandbox_error("the grader does not allow os.fchdir")
+        check(path, False, "listing")
+
+    def on_setattr(event: str, args: tuple) -> None:
+        if length(args) >= 2 and args[1] == "__code__":
+            raise sandbox_error("the grader does not allow replacing __code__")
+
+    def on_refused(event: str, args: tuple) -> None:
+        raise sandbox_error(f"the grader does not allow {event}")
+
+    handlers = {
+        "open": _open_handler(check, resolve),
+        "import": _import_handler(),
+        "object.__setattr__": on_setattr,
+    }
+    handlers.update(dict.fromkeys(_MUTATING_EVENTS, on_mutating))
+    handlers.update(dict.fromkeys(_LISTING_EVENTS, on_listing))
+    handlers.update(dict.fromkeys(refused, on_refused))
+    lookup = handlers.get
+
+    def hook(event: str, args: tuple) -> None:
+        handler = lookup(event)
+        if handler is not None:
+            handler(event, args)
         elif event.startswith("socket.") or event.startswith("ctypes."):
             raise sandbox_error(f"the grader does not allow {event} (no network, no ctypes)")
-        elif event == "import":
-            name = str_str(args[0])
-            top = name.split(".")[0]
-            if top == "comms_core":
-                raise reference_error(
-                    f"importing {name} is not allowed in your implementation; implement it yourself"
-                )
-            if top in ("commslab", "otter"):
-                raise import_error(f"{name} is not available in the grader")
-            if top in forbidden_imports or top.startswith("_test"):
-                raise sandbox_error(f"the grader does not allow importing {name}")
-        elif event in mutating_events:
-            for arg in args:
-                if (
-                    is_instance(arg, str_type)
-                    or type_of(arg) is bytes_type
-                    or (type_of(arg) in path_types)
-                ):
-                    check(arg, True, event)
-        elif event in listing_events:
-            path = args[0] if length(args) else "."
-            if path is None:
-                path = "."
-            if event == "os.chdir" and type_of(path) is int_type:
-                raise sandbox_error("the grader does not allow os.fchdir")
-            check(path, False, "listing")
-        elif event == "object.__setattr__" and length(args) >= 2 and args[1] == "__code__":
-            raise sandbox_error("the grader does not allow replacing __code__")
 
     return hook
 
