@@ -235,7 +235,9 @@ def printed() -> dict[str, dict[str, int]]:
                 words[f"lock_part{part}"] = _words(text(shown[0]))
                 body = "\n".join(text(x) for x in shown[1:])
                 tries = [line for line in body.splitlines() if line.strip().startswith("try ")]
-                words[f"workbench_part{part}"] = _words(body)
+                # the tries' lines are priced by the tries (part2_tries), not read twice
+                rest = [line for line in body.splitlines() if line not in tries]
+                words[f"workbench_part{part}"] = _words("\n".join(rest))
                 if tries:
                     words["try"] = max(_words(line) for line in tries)
             shown.clear()

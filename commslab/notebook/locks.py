@@ -74,12 +74,9 @@ LOCKS = {
         "PREDICTION_PART2",
         ("yes", "no"),
         "yes",
-        "**Yes**, against one flat ring that crosses the slow link through one port per group "
-        "(true for every student of every track): per group the hierarchy puts 2(K−1)/K·M on "
-        "the slow link instead of 2(P−1)/P·M, takes 2(K−1) slow-link steps instead of "
-        "2(P−1), and does the rest on the fast link. Against flat rings on *every* slow-link "
-        "port of a group (one ring per port, side by side) it can lose: the workbench below "
-        "opens with which holds in your numbers.",
+        "**Yes**, against one flat ring through one slow-link port per group (every track): "
+        "per group the hierarchy sends 2(K−1)/K·M over the slow link in 2(K−1) steps, not "
+        "2(P−1)/P·M in 2(P−1). Against flat rings on *every* port it can lose: see below.",
     ),
     3: Lock(
         "PREDICTION_PART3",

@@ -38,12 +38,12 @@ def part1_note(s) -> str:
 
 _LINKS = {
     "edge_guardian": (
-        "Your vehicles share one 802.11p channel: each step's G·K chunks take turns, so the "
-        "phase between vehicles is 2(K−1)·G·K·(α_inter + M/(G·K·β_inter))."
+        "One 802.11p channel: each step's G·K chunks take turns, 2(K−1)·G·K·(α_inter + "
+        "M/(G·K·β_inter)) between vehicles."
     ),
     "mobile_nomad": (
-        "A home's Wi-Fi is one CSMA channel, (G−1)·G·(α_intra + M/(G·β_intra)) per phase; its "
-        "one modem sends the G chunks in turn, 2(K−1)·(α_inter + M/(K·β_inter))."
+        "A home's Wi-Fi is one channel, (G−1)·G·(α_intra + M/(G·β_intra)) per phase in a home; one "
+        "modem sends the G chunks in turn, 2(K−1)·(α_inter + M/(K·β_inter))."
     ),
     "tiny_pioneer": (
         "Both links are half-duplex BLE (send, then receive): (G−1)·(α_intra + "
@@ -62,14 +62,12 @@ def part2_note(s) -> str:
     general = float(cm.hierarchical_allreduce_time(s.M_model, *args))
     mine = float(part2_allreduce_time(s, s.M_model))
     text = (
-        "**Your track's links.** Your `hierarchical_allreduce_time` is the general full-duplex "
-        f"formula. {_LINKS[s.track.key]} Your T_hier = **{fmt(mine, 4)}** (the general "
-        f"formula: {fmt(general, 4)}); the tries, k and ratio use it."
+        "**Your links** (your `hierarchical_allreduce_time` is the general, full-duplex one). "
+        f"{_LINKS[s.track.key]} Your T_hier = **{fmt(mine, 4)}** (the general formula: "
+        f"{fmt(general, 4)}) sets the tries, k and ratio."
     )
     if s.track.key == "edge_guardian":
         text += " It trains the perception head, not the 10 ms loop."
     if s.track.key == "mobile_nomad":
-        text += (
-            f" These {s.K} homes × {s.G} devices are another network than your N = {s.N} on BLE."
-        )
+        text += f" These {s.K} homes × {s.G} devices are not your N = {s.N} on BLE."
     return text

@@ -635,19 +635,13 @@ class HierarchicalWorkbench(Workbench):
         P = G * K
         intra = breakdown["intra_reduce_scatter"] + breakdown["intra_all_gather"]
         lines = [
-            f"{P} {w.devices} = {K} {w.groups} × {G}; gradient M = {plots.format_bytes(M)}; "
-            f"β inside {w.a_group} ({w.fast}) = "
-            f"{plots.format_bytes(self.values['beta_intra'])}/s, β between {w.groups} "
-            f"({w.slow}) = {plots.format_bytes(self.values['beta_inter'])}/s",
+            f"{P} {w.devices} = {K} {w.groups} × {G}, M = {plots.format_bytes(M)}; β: "
+            f"{plots.format_bytes(self.values['beta_intra'])}/s on {w.fast}, "
+            f"{plots.format_bytes(self.values['beta_inter'])}/s on {w.slow}",
             *hierarchy_verdict(compared, G, K, w),
         ]
         if hier:
-            lines += [
-                f"T_hier = {plots.format_seconds(T_hier, 4)} (phases one after the other: the "
-                "formula you implement)",
-                f"The fast link ({w.fast}) is busy {intra / T_hier:.0%} of the sync "
-                f"and idle the rest.",
-            ]
+            lines.append(f"The fast link is busy {intra / T_hier:.0%} of T_hier.")
         else:
             lines.append(
                 "Hierarchical mode is off: the flat rings carry every byte on the slow link "
@@ -672,9 +666,8 @@ class HierarchicalWorkbench(Workbench):
                 else f"Your T_hier = {plots.format_seconds(value, 4)}"
             )
         lines.append(
-            f"Aggregation factor k: {len(self.tries)} of {self.max_tries} tries used "
-            f"(t_compute = {plots.format_seconds(f['t_compute'])} per micro-batch; S_min: "
-            "the fewest optimizer steps to the target, at any batch size)."
+            f"k: {len(self.tries)} of {self.max_tries} tries used; t_compute = "
+            f"{plots.format_seconds(f['t_compute'])}; S_min: the fewest steps to the target."
         )
         best = self.best_try
 
@@ -684,12 +677,12 @@ class HierarchicalWorkbench(Workbench):
 
         same = len({sync(t) for t in self.tries}) == 1  # then said once, not on every line
         if same and self.tries:
-            lines[-1] += f" Every try below: {sync(self.tries[0])}."
+            lines[-1] += f" Every try: {sync(self.tries[0])}."
         for i, t in enumerate(self.tries, 1):
             mark = "   ← best so far" if t is best else ""
             ratio = t["T_sync"] / (t["k"] * f["t_compute"])
             lines.append(
-                f"  try {i}: k = {t['k']}{'' if same else f' ({sync(t)})'} → time to train "
+                f"  try {i}: k = {t['k']}{'' if same else f' ({sync(t)})'} → "
                 f"S_min × {plots.format_seconds(t['time_to_train'], 4)}; "
                 f"T_sync / (k·t_compute) = {ratio:.4g}{mark}"
             )
@@ -727,13 +720,12 @@ def hierarchy_verdict(c: cm.HierarchyComparison, G: int, K: int, w: Words = GENE
     P = G * K
     one = c.flat_one_port / c.hierarchical
     lines = [
-        f"🔓 In your numbers: per {w.group}, the hierarchy puts 2(K−1)/K·M = "
-        f"{plots.format_bytes(c.bytes_hierarchical)} on the slow link, flat rings 2(P−1)/P·M = "
-        f"{plots.format_bytes(c.bytes_flat)} ({c.bytes_ratio:.4g}× as much; → 1 as K grows), "
-        f"in 2(K−1) = {2 * (K - 1)} steps against 2(P−1) = {2 * (P - 1)}.",
-        f"One flat ring, one {w.port} per {w.group}: {plots.format_seconds(c.flat_one_port, 4)}. "
-        f"The hierarchy, phases in series (an upper bound): "
-        f"{plots.format_seconds(c.hierarchical, 4)}, {_times_faster(one)}.",
+        f"🔓 On the slow link, per {w.group}: the hierarchy "
+        f"{plots.format_bytes(c.bytes_hierarchical)} in {2 * (K - 1)} steps, flat rings "
+        f"{plots.format_bytes(c.bytes_flat)} ({c.bytes_ratio:.4g}× as much) in {2 * (P - 1)}.",
+        f"One flat ring, one {w.port} per {w.group}: {plots.format_seconds(c.flat_one_port, 4)}; "
+        f"the hierarchy (an upper bound): T_hier = {plots.format_seconds(c.hierarchical, 4)}, "
+        f"{_times_faster(one)}.",
     ]
     if c.rails > 1:
         if c.hierarchical < c.flat_rails:
@@ -742,22 +734,18 @@ def hierarchy_verdict(c: cm.HierarchyComparison, G: int, K: int, w: Words = GENE
             verdict = "it wins only pipelined."
         else:
             verdict = (
-                f"it loses even pipelined: its phases inside {w.a_group} cost more than the "
-                f"{c.bytes_ratio:.4g}× bytes and {2 * (P - 1) - 2 * (K - 1)} slow-link steps "
-                "it saves."
+                f"it loses even pipelined: its phases inside {w.a_group} cost more than it saves."
             )
         lines.append(
             f"Flat rings on all {c.rails} {w.ports}, side by side (the fair baseline): "
             f"{plots.format_seconds(c.flat_rails, 4)}. The hierarchy is "
             f"{_times_faster(c.flat_rails / c.hierarchical)} in series, "
-            f"{_times_faster(c.flat_rails / c.pipelined)} pipelined "
-            f"({plots.format_seconds(c.pipelined, 4)}): {verdict}"
+            f"{_times_faster(c.flat_rails / c.pipelined)} pipelined; {verdict}"
         )
     else:
         lines.append(
-            f"{w.a_group.capitalize()} has one {w.port} on the slow link, so one flat ring is "
-            f"the fair baseline: the hierarchy is {_times_faster(one)} "
-            f"({_times_faster(c.flat_one_port / c.pipelined)} pipelined)."
+            f"One {w.port} per {w.group}, so one flat ring is the fair baseline; pipelined, "
+            f"the hierarchy is {_times_faster(c.flat_one_port / c.pipelined)}."
         )
     return lines
 
