@@ -66,10 +66,10 @@ STUB = {  # minutes to write each stub, its formula given in the text (the cross
 }
 # ledger numbers the student computes by hand from a formula the crisis shows (the others are
 # shown as numbers: tests/test_ledger_from_display.py reads each one the way a student does)
-COMPUTED_BY_HAND = {  # bytes_one_bit is read off Part 3's workbench ("11,304 B (11.3 KB)")
+COMPUTED_BY_HAND = {  # one per track but Edge Guardian's (docs/time_budget.md); read off the
+    # screen instead: bytes_one_bit (Part 3's "11,304 B (11.3 KB)"), gossip_rounds (the crisis)
     "alpha_share_full",
     "frames_disturbed_one_bit",
-    "gossip_rounds",
     "gossip_energy_per_device_j",
 }
 # The notebook's sections: the heading that opens each, in order; optional ones are not counted

@@ -63,24 +63,20 @@ def _cloud(s: Scenario) -> Instrument:
         highlight=s.M_message,
     )
     text = (
-        f"**The whole gradient** ({plots.format_bytes(s.M_model)}) on a flat ring of {s.N} GPUs: "
-        f"latency term 2(N−1)α = {plots.format_seconds(latency)}, bandwidth term "
-        f"2(N−1)/N·M/β = {plots.format_seconds(bandwidth)}. That is one ring through one "
-        f"NIC per node; NCCL runs one ring per NIC, so with {s.G} NICs per node the bandwidth "
-        f"term is {plots.format_seconds(bandwidth / s.G)} "
-        f"(`flat_ring_allreduce_time(M, G, K, α, β, rails={s.G})`).\n\n"
-        f"**One DDP bucket** ({plots.format_bytes(s.M_message)}) is marked on the plot. NCCL "
-        "does not choose between the ring and Part 1's binomial tree: it chooses between the "
-        "ring and a **pipelined double binary tree** (two binary trees, each rank a leaf in "
-        "one; each carries M/2 in k chunks; Sanders, Speck & Träff 2009). Reduce, then "
-        "broadcast, each in 2L + 2k steps of one chunk: "
+        f"**The whole gradient** ({plots.format_bytes(s.M_model)}) on one flat ring of {s.N} "
+        f"GPUs, one NIC per node: latency term 2(N−1)α = {plots.format_seconds(latency)}, "
+        f"bandwidth term 2(N−1)/N·M/β = {plots.format_seconds(bandwidth)} (one ring per NIC, "
+        f"`rails={s.G}`: {plots.format_seconds(bandwidth / s.G)}).\n\n"
+        f"**One DDP bucket** ({plots.format_bytes(s.M_message)}, marked on the plot): NCCL picks "
+        "between the ring and a **pipelined double binary tree** (Sanders, Speck & Träff "
+        "2009: two binary trees, each rank a leaf in one, each carrying M/2 in k chunks): "
         "T_dbt = 4(L + k)·α + 2M/β + 2L·M/(k·β), L = ⌈log₂N⌉, best k near √(L·M/(2αβ)).\n\n"
         f"| bucket of {plots.format_bytes(s.M_message)}, N = {s.N} | time |\n|---|---|\n"
         f"| ring, 2(N−1)α + 2(N−1)/N·M/β | T_ring = {plots.format_seconds(ring, 4)} |\n"
         f"| binomial tree (Part 1), 2L(α + M/β) | {plots.format_seconds(binomial, 4)} |\n"
         f"| double binary tree, L = {L}, k = {chunks} | "
         f"T_dbt = {plots.format_seconds(dbt, 4)} |\n\n"
-        "Which of the two NCCL picks from is faster for your bucket, and why does α decide it?"
+        "Which of NCCL's two is faster for your bucket, and why does α decide it?"
     )
     return Instrument(text, fig)
 
@@ -145,25 +141,23 @@ def _edge(s: Scenario) -> Instrument:
         )
     args = (s.M_message, s.N, s.alpha, s.beta)
     part1 = (
-        f"**Why not Part 1's times?** Part 1's T_ring = "
-        f"{plots.format_seconds(cm.ring_allreduce_time(*args), 4)} and T_tree = "
-        f"{plots.format_seconds(cm.tree_allreduce_time(*args), 4)} give every SoC its own "
-        "full-duplex link, all sending at once, with a fixed α: a switched wired network. "
-        "Here the messages take turns on one channel (the HUD's shared-channel steps), so "
-        "the ring pays N times the tree's channel accesses for the same bytes on the air."
+        f"*Not Part 1's T_ring = {plots.format_seconds(cm.ring_allreduce_time(*args), 4)} and "
+        f"T_tree = {plots.format_seconds(cm.tree_allreduce_time(*args), 4)}*: those give every "
+        "SoC its own full-duplex link and a fixed α. Here messages take turns on one channel "
+        "(the HUD's steps), so the ring pays N times the tree's channel accesses."
     )
     text = (
         f"**Monte Carlo, {JITTER_TRIALS:,} syncs per algorithm (seeded with your id)** on "
-        "one shared 802.11p channel: only one radio transmits at a time, so every message of "
-        "the AllReduce waits its turn and pays its own random channel access α. Every one of "
-        f"the {s.N} SoCs takes part (2 per vehicle, as in Part 2).\n"
+        "one shared 802.11p channel: one radio transmits at a time, so every message waits "
+        f"its turn and pays its own random channel access α. All {s.N} SoCs take part (2 per "
+        "vehicle, as in Part 2).\n"
         f"- ring: 2(N−1)·N messages of M/N bytes: 2(N−1)·(N·α + M/β) at the mean α;\n"
         "- tree: 2(N−1) messages of M bytes: 2(N−1)·(α + M/β);\n"
         "- broadcast: each SoC broadcasts its M once, every SoC adds what it hears: N "
-        f"messages of M bytes, N·(α + M/β_b). A broadcast frame is heard by every vehicle but "
-        f"is sent at the fixed broadcast rate β_b = {plots.format_bytes(s.beta_broadcast)}/s "
-        f"(`beta_broadcast`), not at your unicast β = {plots.format_bytes(s.beta)}/s, and is "
-        "not acknowledged (the model assumes every SoC hears it).\n\n"
+        f"messages of M bytes, N·(α + M/β_b), at the fixed broadcast rate β_b = "
+        f"{plots.format_bytes(s.beta_broadcast)}/s (`beta_broadcast`), not your unicast β = "
+        f"{plots.format_bytes(s.beta)}/s; not acknowledged (the model assumes every SoC hears "
+        "it).\n\n"
         "| algorithm | time at the mean α | p50 | p99 | P(miss deadline) |\n"
         "|---|---|---|---|---|\n" + rows + "\n\n" + verdict + "\n\n" + part1
     )
@@ -173,10 +167,7 @@ def _edge(s: Scenario) -> Instrument:
 def _mobile(s: Scenario) -> Instrument:
     from comms_core.compression import dense_allreduce_bytes
     from comms_core.convergence import EF_RELATIVE_TOLERANCE, run_data_parallel_training
-    from comms_core.shared_medium import (
-        half_duplex_allreduce_time_from_bytes,
-        half_duplex_ring_allreduce_time,
-    )
+    from comms_core.shared_medium import half_duplex_allreduce_time_from_bytes
 
     runs = [
         run_data_parallel_training(m, dim=CONVERGENCE_DIM, seed=0)
@@ -186,40 +177,29 @@ def _mobile(s: Scenario) -> Instrument:
     lines = "\n".join(
         f"| {r.method} | {r.final_loss:.4g} | {r.bytes_per_worker_per_step:,} |" for r in runs
     )
-    ring = half_duplex_ring_allreduce_time(s.M_message, s.N, s.alpha, s.beta)  # the HUD's
     dense = int(dense_allreduce_bytes(s.d, s.N))
     sync_dense = float(half_duplex_allreduce_time_from_bytes(dense, s.N, s.alpha, s.beta))
     text = (
         f"**Convergence monitor** (8 workers, least squares, {CONVERGENCE_DIM} weights, seeded; "
-        f"least-squares optimum {runs[0].optimal_loss:.4g})\n\n"
+        f"optimum {runs[0].optimal_loss:.4g})\n\n"
         "| method | final loss | bytes per worker per step |\n|---|---|---|\n"
         + lines
-        + "\n\nSigns cannot be summed inside a ring, so the compressed runs use the "
-        "compressed AllReduce of 1-bit Adam: each device splits its vector into N chunks of "
-        "c = ⌈d/N⌉ values, sends every peer its chunk as ⌈c/8⌉ bytes of signs + a 4-byte "
-        "scale (all-to-all), averages the chunk it owns, compresses it again and sends it to "
-        "every peer (all-gather): 2(N−1)(⌈c/8⌉ + 4) bytes per device, against the ring's "
-        "2(N−1)·4c. Error feedback runs on both sides. The monitor's model is small so that it "
-        f"trains in a second: its bytes are not yours. EF keeps the accuracy when its final "
+        + "\n\nSigns cannot be summed in a ring, so the compressed runs use 1-bit Adam's "
+        "compressed AllReduce: each device sends every peer its chunk of c = ⌈d/N⌉ values as "
+        "⌈c/8⌉ bytes of signs + a 4-byte scale, averages the chunk it owns and sends it back "
+        "compressed: 2(N−1)(⌈c/8⌉ + 4) bytes per device, against the ring's 2(N−1)·4c. The "
+        "monitor's model is small: its bytes are not yours. EF keeps the accuracy when its final "
         f"loss is within {EF_RELATIVE_TOLERANCE:.0%} of the uncompressed one.\n\n"
         f"**Your sync:** d = {s.d:,} values on {s.N} devices, α = "
         f"{plots.format_seconds(s.alpha)} per message, β = {plots.format_bytes(s.beta)}/s, a "
-        "frame every 1/60 s (60 FPS). A sync has 2(N−1) steps; in each, a device sends one "
-        "message and receives one, and its BLE radio is half duplex: it sends, then receives "
-        "(Bluetooth Core 5.4, Vol 6 Part B §4.5.1). So a sync takes "
-        "2(N−1)α + 2·bytes/β (bytes: what each device sends, from the formulas above; it "
-        "receives as many) and disturbs ⌈sync time / frame time⌉ frames.\n\n"
+        "frame every 1/60 s. BLE is half duplex (Bluetooth Core 5.4, Vol 6 Part B §4.5.1): "
+        "each of the 2(N−1) steps sends, then receives, so a sync takes 2(N−1)α + 2·bytes/β "
+        "(bytes: what each device sends; it receives as many) and disturbs ⌈sync time / frame "
+        "time⌉ frames.\n\n"
         f"**The crisis, in float32:** each device sends {dense:,} B per sync, which takes "
         f"{plots.format_seconds(sync_dense)} and disturbs "
         f"{math.ceil(sync_dense / s.frame_time)} frames. What does 1-bit with error feedback make "
-        "of it?\n\n"
-        f"*Why not the HUD's T_ring = 2(N−1)·(α + 2M/(N·β)) = {plots.format_seconds(ring, 4)}?* "
-        "The same half-duplex ring, but it counts 2(N−1)/N·M bytes, while whole chunks of "
-        "c = ⌈d/N⌉ values send 2(N−1)·4c, a few bytes more.\n\n"
-        f"*Part 2's {s.G * s.K} devices* are another network: your adapter trained across "
-        f"{s.K} homes of {s.G} devices (home Wi-Fi inside a home, cellular between homes). "
-        f"Part 1, Part 3 and this crisis are your N = {s.N} devices around the glasses, on "
-        "Bluetooth LE."
+        "of it?"
     )
     return Instrument(text, fig)
 
@@ -259,28 +239,22 @@ def _tiny(s: Scenario) -> Instrument:
         f"**Gossip on your topology:** SLEM(W) = {lam:.10f}; degrees from "
         f"{int(degree.min())} to {int(degree.max())}, mean degree {degree.mean():g}. Each "
         f"round a hearable sends its {plots.format_bytes(4 * s.d)} model to every neighbour "
-        "and receives as many. The error bound SLEM^t reaches ε after "
-        "⌈ln(1/ε) / ln(1/SLEM)⌉ rounds (compute it with all the digits of the SLEM: near "
-        "1, the third digit changes the rounds by a lot); the simulated error (solid line) "
-        "often gets there sooner, but only the bound is guaranteed for every start.\n\n"
-        "**One radio model for both** (your `energy_tx`, `energy_rx` per byte and "
-        "`energy_event` per message, at each end):\n"
-        "- gossip, per device: rounds · mean degree · (M·(e_tx + e_rx) + 2·e_event) (each "
-        "message costs e_event at both ends);\n"
-        "- ring AllReduce over the hearables present at its start (formed around the absent "
-        "ones, like gossip's graph), per device and attempt: 2(N−1)/N·M·(e_tx + e_rx) + "
-        "4(N−1)·e_event (2(N−1) steps, one message out and one in, each waiting for its "
-        "connection event);\n"
-        "- the steps come one after another on half-duplex BLE: the ring lasts "
-        f"T_ring = 2(N−1)·(α + 2M/(N·β)) = {plots.format_seconds(duration, 4)}, and a hearable "
-        "that leaves during it loses the attempt. A hearable stays a whole sync_period with "
-        "probability `presence`, so it stays T_ring with presence^(T_ring/sync_period) "
-        "(departures at random times, an assumption); all N stay with "
-        f"presence^(N·T_ring/sync_period) = {stays:.4g}, and one completed ring costs an "
+        "and receives as many. The bound SLEM^t reaches ε after ⌈ln(1/ε) / ln(1/SLEM)⌉ "
+        f"rounds: **{bound}** (the simulated error, solid line, often gets there sooner; only "
+        "the bound holds for every start).\n\n"
+        "**One radio model** (`energy_tx`, `energy_rx` per byte, `energy_event` per message "
+        "at each end):\n"
+        "- gossip, per device: rounds · mean degree · (M·(e_tx + e_rx) + 2·e_event);\n"
+        "- ring AllReduce over the hearables present at its start, per device and attempt: "
+        "2(N−1)/N·M·(e_tx + e_rx) + 4(N−1)·e_event. On half-duplex BLE it lasts "
+        f"T_ring = 2(N−1)·(α + 2M/(N·β)) = {plots.format_seconds(duration, 4)}; a hearable "
+        "that leaves meanwhile loses the attempt. A hearable stays a sync_period with "
+        "probability `presence` (departures at random times, an assumption), so all N stay "
+        f"with presence^(N·T_ring/sync_period) = {stays:.4g}, and a completed ring costs an "
         "attempt / presence^(N·T_ring/sync_period) on average.\n\n"
         "Budget per sync: power_budget · radio_share · sync_period.\n\n"
-        f"**The crisis:** one completed ring AllReduce costs each hearable "
-        f"{ring_energy:.3g} J on average. What does gossip cost to reach your ε?"
+        f"**The crisis:** one completed ring costs each hearable {ring_energy:.3g} J on "
+        "average. What does gossip cost to reach your ε?"
     )
     return Instrument(text, fig)
 
