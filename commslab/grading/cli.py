@@ -22,8 +22,7 @@ from pathlib import Path
 import click
 
 from commslab.course import CONFIG, Course, course_dir_option
-from commslab.grading import gradebook, harness, lms, report
-from commslab.grading.grade import grade_notebook
+from commslab.grading import gradebook, harness, lms, pipeline, report
 from commslab.grading.roster import read_roster
 from commslab.options import autograder_option, jobs_option, term_option, timeout_option
 
@@ -198,8 +197,8 @@ def grade(
         "unsafe_no_sandbox": bool(unsafe_no_sandbox),
         "timeout": timeout,
     }
-    gradebook.save(out_dir, results, meta)
-    final = gradebook.publish(out_dir)
+    pipeline.save(out_dir, results, meta)
+    final = pipeline.publish(out_dir)
     click.echo(report.summary(final))
     click.echo(
         f"wrote {out_dir / 'grades.csv'}, {out_dir / 'gradebook_canvas.csv'}, "
@@ -212,7 +211,7 @@ def grade(
 def intake(paths, workdir, platform, roster) -> lms.Batch:
     """lms.intake, with a platform it cannot decide said as a clear message (it names --lms)."""
     try:
-        return lms.intake(list(paths), workdir, platform=platform, roster=roster)
+        return pipeline.collect(list(paths), workdir, platform=platform, roster=roster)
     except lms.PlatformError as err:
         raise click.ClickException(str(err)) from err
 
@@ -225,7 +224,7 @@ def _grade_here(entries, paths, term, autograder_dir, launcher, jobs, timeout):
     columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns) as progress:
         task = progress.add_task("grading", total=len(entries))
-        return report.grade_batch(
+        return pipeline.grade(
             entries,
             term=term,
             autograder_dir=autograder_dir,
@@ -342,14 +341,15 @@ def grade_one(
         )
     elif notebook is None or student_id is None:
         raise click.UsageError("give NOTEBOOK and --student-id, or --plan and --index")
-    else:
-        result = grade_notebook(
-            notebook,
+    else:  # the same step as every batch's (a grader fault is a row, not a traceback)
+        result = report.grade_entry(
+            lms.Entry(notebook, notebook.name, student_id),
             term=term,
-            student_id=student_id,
+            launcher=launcher,
             autograder_dir=autograder_dir,
             timeout=timeout,
-            launcher=launcher,
+            key=None,
+            limits=None,
         )
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(result.to_json(), encoding="utf-8")
