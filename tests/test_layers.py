@@ -154,3 +154,12 @@ def test_an_upward_import_is_caught(module, target) -> None:
 
 def test_every_layer_imports_only_downward() -> None:
     assert _upward(import_graph()) == []
+
+
+def test_the_grading_package_names_every_module() -> None:
+    """commslab/grading/__init__.py lists every module of the package, one line each."""
+    import re
+
+    folder = ROOT / "commslab" / "grading"
+    listed = set(re.findall(r"^    ([a-z_]+) {2,}", (folder / "__init__.py").read_text(), re.M))
+    assert {p.stem for p in folder.glob("*.py")} - {"__init__"} <= listed

@@ -1,6 +1,6 @@
 """Grading: collect → identify → grade → publish, over typed values.
 
-    collect, identify   lms.collect / lms.graded: files and zips in, one Entry per file
+    collect, identify   lms.intake: files, folders and zips in, one Entry per file
     grade               report.grade_batch -> grade.grade_notebook: one GradeResult per Entry
     publish             gradebook.publish: the late policy and the TA's scores (finalise),
                         then every output rendered from the typed rows (docs/DESIGN.md)
@@ -32,6 +32,7 @@ commslab.cli or grading.cli: tests/test_layers.py checks both):
     review         the TA's review page (review.html) and the similarity report
     classreport    the class report (class_report.html, class_report/*.csv)
     gradebook      gradebook.json, overrides, the late policy, publish
+    pipeline       the steps in order: collect, identify, grade, save, publish
     grading_batch  what `commslab grade` stored about a batch, for the later commands
     prairielearn   PrairieLearn's external-grader entrypoint
     review_cli     the TA's commands after `commslab grade`
