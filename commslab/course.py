@@ -17,15 +17,16 @@ folder: the package's templates are links to its files (commslab/templates/cours
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import click
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
+else:  # Python 3.10
     import tomli as tomllib
 
 CONFIG = "commslab.toml"

@@ -31,6 +31,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -109,7 +110,7 @@ class _Attempt:
     stderr: str = ""
 
 
-def sandbox_blocked_dirs(extra: list[str | os.PathLike] = ()) -> list[str]:
+def sandbox_blocked_dirs(extra: Sequence[str | os.PathLike] = ()) -> list[str]:
     """Folders the probe's audit hook names as refused (a friendly message in the unsafe
     mode; in the sandbox they are not there at all): the reference, the tooling, otter."""
     blocked: set[str] = {os.path.realpath(p) for p in extra}
@@ -162,6 +163,7 @@ def _kill(proc: subprocess.Popen) -> None:
 
 
 def _write_request(proc: subprocess.Popen, data: bytes) -> None:
+    assert proc.stdin is not None  # Popen(stdin=PIPE)
     try:
         proc.stdin.write(data)
     except (BrokenPipeError, OSError, ValueError):
@@ -194,6 +196,7 @@ def _run_once(request: dict, limits: Limits, deadline: float, launcher: Launcher
                 target=_write_request, args=(proc, json.dumps(request).encode()), daemon=True
             )
             writer.start()
+            assert proc.stdout is not None  # Popen(stdout=PIPE)
             try:
                 _read_events(proc, proc.stdout.fileno(), attempt, request, limits, deadline)
                 if not attempt.finished and attempt.death is None:
@@ -370,8 +373,8 @@ def run_probe(
         if attempt.exports is not None:
             result.exports = attempt.exports
             result.deaths.extend(attempt.export_outcomes)
-        for call_id, call in attempt.calls.items():
-            result.calls.setdefault(call_id, call)
+        for call_id, called in attempt.calls.items():
+            result.calls.setdefault(call_id, called)
         if not attempt.ready:
             result.started = False
             why = attempt.death.text() if attempt.death else "?"
