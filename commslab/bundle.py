@@ -260,6 +260,7 @@ def _grade_upload(
             checks.append("No notebook (.ipynb) found: upload collective_comms.ipynb.")
             return failed, checks, []
         path = chosen.path
+        assert path is not None  # lms.graded picks an entry with a file
         claimed = read_submission(path).student_id
         student_id, notes = gradescope_identity(metadata, claimed, roster)
         result, sandbox = hosted.grade_hosted(

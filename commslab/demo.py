@@ -68,7 +68,8 @@ def run_demo(out: Path) -> list[tuple[str, str, str]]:
     T_tree = cm.tree_allreduce_time(M_SMALL, N, alpha, beta)
     M_star = cm.crossover_message_size(N, alpha, beta)
     _save(
-        plots.communication_crossover_plot(N, alpha, beta, highlight=M_SMALL), out / "crossover.png"
+        plots.communication_crossover_plot(int(N), alpha, beta, highlight=M_SMALL),
+        out / "crossover.png",
     )
 
     buffers = np.arange(HUD_RANKS * HUD_VALUES, dtype=np.float32).reshape(HUD_RANKS, -1)

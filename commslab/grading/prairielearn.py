@@ -123,6 +123,7 @@ def _grade_student(grade_dir: Path, term: str, given: str, autograder_dir: Path)
         sandbox: list[str] = []
         if chosen is not None:
             path = chosen.path
+            assert path is not None  # lms.graded picks an entry with a file
             claimed = read_submission(path).student_id
             result, sandbox = hosted.grade_hosted(  # never runs the code bare
                 path,
