@@ -307,7 +307,44 @@ def grade_notebook(
         failed.notes = list(sub.notes)
         failed.seconds = time.monotonic() - started
         return failed
-    claimed = normalise_id(sub.student_id) if sub.ok else ""
+    result = _row(sub, path, lms_id)
+    claimed = normalise_id(sub.student_id)
+    lms_scenario, _ = _scenario(sub.track, term, lms_id)
+    view = _view(sub, lms_id, term, autograder_dir)
+    blocked = blocked_dirs
+    if blocked is None:
+        blocked = sandbox.sandbox_blocked_dirs([autograder_dir, path.parent])
+    probes: list[sandbox.ProbeResult] = []
+    evaluate = _evaluator(sub, claimed, term, limits, blocked, launcher, probes)
+    try:
+        key = key if key is not None else harness.instructor_key(autograder_dir)
+        outcome = harness.run_hidden_tests(
+            view,
+            tests_dir=autograder_dir / "tests",
+            key=key,
+            scenario=lms_scenario,
+            evaluate=evaluate,
+        )
+    except Exception as err:  # a grader fault: the row still gets written
+        _grader_error(result, err, autograder_dir)
+        result.seconds = time.monotonic() - started
+        return result.bound()
+    _fill(result, outcome, probes[0] if probes else None, sub)
+    result.written_flags = {
+        k: checks.written_problem(k, sub.written.get(k), view.templates.get(k, []))
+        for k in notebook.WRITTEN_IDS
+    }
+    result.predictions = {k: str(v) for k, v in view.predictions.items() if v is not None}
+    result.ledger = _plain_ledger(view.ledger)
+    result.code = {c.label: c.python for c in sub.cells}
+    if bonus:
+        _add_bonus(result, sub, launcher or Bubblewrap(), key=key, term=term)
+    result.seconds = time.monotonic() - started
+    return result.bound()
+
+
+def _row(sub: notebook.Submission, path: Path, lms_id: str) -> GradeResult:
+    """The row of a readable notebook before grading, with its identity note."""
     result = GradeResult(
         student_id=lms_id,
         score=0.0,
@@ -319,12 +356,18 @@ def grade_notebook(
         notebook_student_id=sub.student_id,
         notes=list(sub.notes),
     )
-    if sub.ok and claimed != lms_id:
+    claimed = normalise_id(sub.student_id)
+    if claimed != lms_id:
         said = f"notebook says {sub.student_id!r}" if claimed else "the notebook has no STUDENT_ID"
         result.identity_note = f"{said}, LMS says {lms_id!r}"
-    lms_scenario, _ = _scenario(sub.track, term, lms_id)
-    claimed_scenario, problem = _scenario(sub.track, term, claimed)
-    view = harness.SubmissionView(
+    return result
+
+
+def _view(
+    sub: notebook.Submission, lms_id: str, term: str, autograder_dir: Path
+) -> harness.SubmissionView:
+    """What the hidden tests read of the notebook without running it."""
+    return harness.SubmissionView(
         lms_id=lms_id,
         notebook_id=sub.student_id,
         track=sub.track,
@@ -338,11 +381,22 @@ def grade_notebook(
         written=dict(sub.written),
         templates=_templates(sub, autograder_dir),
     )
-    probes: list[sandbox.ProbeResult] = []
+
+
+def _evaluator(
+    sub: notebook.Submission,
+    claimed: str,
+    term: str,
+    limits: sandbox.Limits,
+    blocked_dirs: list[str],
+    launcher: sandbox.Launcher | None,
+    probes: list[sandbox.ProbeResult],
+):
+    """evaluate(calls) for the hidden tests: one sandboxed probe of the student's cells, in
+    the scenario the notebook's own STUDENT_ID names; each probe is kept in `probes`."""
+    claimed_scenario, problem = _scenario(sub.track, term, claimed)
 
     def evaluate(calls: list[dict]):
-        if not sub.ok:
-            return {c["id"]: {"status": f"not run ({sub.status})"} for c in calls}, {}
         probe = sandbox.run_probe(
             [c.python for c in sub.cells],
             calls,
@@ -355,54 +409,44 @@ def grade_notebook(
             term=term,
             exports=list(notebook.EXPORT_NAMES),
             limits=limits,
-            blocked_dirs=blocked_dirs
-            if blocked_dirs is not None
-            else sandbox.sandbox_blocked_dirs([autograder_dir, path.parent]),
+            blocked_dirs=blocked_dirs,
             labels=[c.label for c in sub.cells],
             launcher=launcher,
         )
         probes.append(probe)
         return probe.calls, probe.exports
 
+    return evaluate
+
+
+def _grader_error(result: GradeResult, err: Exception, autograder_dir: Path) -> None:
+    """A fault on the grader's side: zero points out of the full total, and why."""
+    result.status = Verdict(Status.GRADER_ERROR, f"{type(err).__name__}: {err}"[:300])
     try:
-        key = key if key is not None else harness.instructor_key(autograder_dir)
-        outcome = harness.run_hidden_tests(
-            view,
-            tests_dir=autograder_dir / "tests",
-            key=key,
-            scenario=lms_scenario,
-            evaluate=evaluate,
-        )
-    except Exception as err:  # a grader fault: the row still gets written
-        result.status = Verdict(Status.GRADER_ERROR, f"{type(err).__name__}: {err}"[:300])
-        try:
-            result.max_points = question_points(autograder_dir)
-        except Exception:  # no usable tests at all
-            result.max_points = {}
-        result.points = dict.fromkeys(result.max_points, 0.0)
-        result.max_score = float(sum(result.max_points.values()))
-        result.seconds = time.monotonic() - started
-        return result.bound()
-    _fill(result, outcome, probes[0] if probes else None, sub)
-    result.written_flags = {
-        k: checks.written_problem(k, sub.written.get(k), view.templates.get(k, []))
-        for k in notebook.WRITTEN_IDS
-    }
-    result.predictions = {k: str(v) for k, v in view.predictions.items() if v is not None}
-    result.ledger = _plain_ledger(view.ledger)
-    result.code = {c.label: c.python for c in sub.cells}
-    if bonus:
-        tried = bonus_step.grade_bonus(
-            sub, launcher or Bubblewrap(), key=key, term=term, student_id=lms_id
-        )
-        if tried is not None:
-            result.bonus_run = tried
-            if tried.graded:
-                result.bonus, result.bonus_max = round(tried.points, 6), tried.possible
-            else:
-                result.notes.append(f"bonus: not graded here ({tried.note})")
-    result.seconds = time.monotonic() - started
-    return result.bound()
+        result.max_points = question_points(autograder_dir)
+    except Exception:  # no usable tests at all
+        result.max_points = {}
+    result.points = dict.fromkeys(result.max_points, 0.0)
+    result.max_score = float(sum(result.max_points.values()))
+
+
+def _add_bonus(
+    result: GradeResult,
+    sub: notebook.Submission,
+    launcher: sandbox.Launcher,
+    *,
+    key: bytes,
+    term: str,
+) -> None:
+    """The MPI bonus, apart from the score (None from bonus_step: not tried)."""
+    tried = bonus_step.grade_bonus(sub, launcher, key=key, term=term, student_id=result.student_id)
+    if tried is None:
+        return
+    result.bonus_run = tried
+    if tried.graded:
+        result.bonus, result.bonus_max = round(tried.points, 6), tried.possible
+    else:
+        result.notes.append(f"bonus: not graded here ({tried.note})")
 
 
 def _plain_ledger(ledger) -> dict:
