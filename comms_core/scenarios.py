@@ -613,8 +613,8 @@ TINY_PIONEER = Track(
             LedgerField(
                 "ring_energy_per_device_j",
                 "number",
-                "Expected radio energy per device for one completed ring AllReduce over the "
-                "hearables present (an attempt / presence^(N·T_ring/sync_period))",
+                "Expected radio energy per device for one completed ring AllReduce (the "
+                "crisis shows it)",
                 "J",
             ),
             LedgerField("gossip_within_budget", "bool", "Gossip fits the radio's share of 1 mW?"),

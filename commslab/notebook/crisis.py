@@ -174,29 +174,24 @@ def _mobile(s: Scenario) -> Instrument:
         for m in ("none", "compressed", "compressed_ef")
     ]
     fig = plots.convergence_monitor(runs)
-    lines = "\n".join(
-        f"| {r.method} | {r.final_loss:.4g} | {r.bytes_per_worker_per_step:,} |" for r in runs
-    )
+    lines = "\n".join(f"| {r.method} | {r.final_loss:.4g} |" for r in runs)
     dense = int(dense_allreduce_bytes(s.d, s.N))
     sync_dense = float(half_duplex_allreduce_time_from_bytes(dense, s.N, s.alpha, s.beta))
     text = (
-        f"**Convergence monitor** (8 workers, least squares, {CONVERGENCE_DIM} weights, seeded; "
+        f"**Convergence monitor** (least squares, {CONVERGENCE_DIM} weights, 8 workers; "
         f"optimum {runs[0].optimal_loss:.4g})\n\n"
-        "| method | final loss | bytes per worker per step |\n|---|---|---|\n"
+        "| method | final loss |\n|---|---|\n"
         + lines
-        + "\n\nSigns cannot be summed in a ring, so the compressed runs use 1-bit Adam's "
-        "compressed AllReduce: each device sends every peer its chunk of c = ⌈d/N⌉ values as "
-        "⌈c/8⌉ bytes of signs + a 4-byte scale, averages the chunk it owns and sends it back "
-        "compressed: 2(N−1)(⌈c/8⌉ + 4) bytes per device, against the ring's 2(N−1)·4c. The "
-        "monitor's model is small: its bytes are not yours. EF keeps the accuracy when its final "
-        f"loss is within {EF_RELATIVE_TOLERANCE:.0%} of the uncompressed one.\n\n"
+        + "\n\n1-bit Adam's compressed AllReduce sends "
+        "2(N−1)(⌈c/8⌉ + 4) bytes per device, against the ring's 2(N−1)·4c, with c = ⌈d/N⌉ "
+        "(Part 3 shows yours). EF keeps the accuracy when its final loss is within "
+        f"{EF_RELATIVE_TOLERANCE:.0%} of the uncompressed one.\n\n"
         f"**Your sync:** d = {s.d:,} values on {s.N} devices, α = "
-        f"{plots.format_seconds(s.alpha)} per message, β = {plots.format_bytes(s.beta)}/s, a "
-        "frame every 1/60 s. BLE is half duplex (Bluetooth Core 5.4, Vol 6 Part B §4.5.1): "
-        "each of the 2(N−1) steps sends, then receives, so a sync takes 2(N−1)α + 2·bytes/β "
-        "(bytes: what each device sends; it receives as many) and disturbs ⌈sync time / frame "
-        "time⌉ frames.\n\n"
-        f"**The crisis, in float32:** each device sends {dense:,} B per sync, which takes "
+        f"{plots.format_seconds(s.alpha)}, β = {plots.format_bytes(s.beta)}/s, a "
+        "frame every 1/60 s. BLE is half duplex (Bluetooth Core 5.4, Vol 6 Part B §4.5.1), so "
+        "a sync takes 2(N−1)α + 2·bytes/β (bytes: what each device sends) and disturbs "
+        "⌈sync time / frame time⌉ frames.\n\n"
+        f"**In float32** each device sends {dense:,} B per sync, which takes "
         f"{plots.format_seconds(sync_dense)} and disturbs "
         f"{math.ceil(sync_dense / s.frame_time)} frames. What does 1-bit with error feedback make "
         "of it?"
@@ -236,24 +231,22 @@ def _tiny(s: Scenario) -> Instrument:
         )
     )
     text = (
-        f"**Gossip on your topology:** SLEM(W) = {lam:.10f}; degrees from "
-        f"{int(degree.min())} to {int(degree.max())}, mean degree {degree.mean():g}. Each "
+        f"**Gossip on your topology:** SLEM(W) = {lam:.10f}; degrees "
+        f"{int(degree.min())} to {int(degree.max())}, mean degree {degree.mean():g}; each "
         f"round a hearable sends its {plots.format_bytes(4 * s.d)} model to every neighbour "
         "and receives as many. The bound SLEM^t reaches ε after ⌈ln(1/ε) / ln(1/SLEM)⌉ "
-        f"rounds: **{bound}** (the simulated error, solid line, often gets there sooner; only "
-        "the bound holds for every start).\n\n"
-        "**One radio model** (`energy_tx`, `energy_rx` per byte, `energy_event` per message "
-        "at each end):\n"
+        f"rounds: **{bound}** (the simulation, solid line, is often sooner; only the bound is "
+        "guaranteed).\n\n"
+        "**One radio model:** `energy_tx`, `energy_rx` per byte, `energy_event` per message "
+        "at each end.\n"
         "- gossip, per device: rounds · mean degree · (M·(e_tx + e_rx) + 2·e_event);\n"
-        "- ring AllReduce over the hearables present at its start, per device and attempt: "
-        "2(N−1)/N·M·(e_tx + e_rx) + 4(N−1)·e_event. On half-duplex BLE it lasts "
-        f"T_ring = 2(N−1)·(α + 2M/(N·β)) = {plots.format_seconds(duration, 4)}; a hearable "
-        "that leaves meanwhile loses the attempt. A hearable stays a sync_period with "
-        "probability `presence` (departures at random times, an assumption), so all N stay "
-        f"with presence^(N·T_ring/sync_period) = {stays:.4g}, and a completed ring costs an "
-        "attempt / presence^(N·T_ring/sync_period) on average.\n\n"
+        "- ring AllReduce over the hearables present, per device and attempt: "
+        "2(N−1)/N·M·(e_tx + e_rx) + 4(N−1)·e_event; all N stay its half-duplex "
+        f"T_ring = 2(N−1)·(α + 2M/(N·β)) = {plots.format_seconds(duration, 4)} with "
+        f"presence^(N·T_ring/sync_period) = {stays:.4g} (an assumption: departures at random "
+        "times), so a completed ring costs an attempt / presence^(N·T_ring/sync_period).\n\n"
         "Budget per sync: power_budget · radio_share · sync_period.\n\n"
-        f"**The crisis:** one completed ring costs each hearable {ring_energy:.3g} J on "
+        f"**The crisis:** a completed ring costs each hearable {ring_energy:.3g} J on "
         "average. What does gossip cost to reach your ε?"
     )
     return Instrument(text, fig)

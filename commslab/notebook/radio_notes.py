@@ -62,12 +62,11 @@ def part2_note(s) -> str:
     general = float(cm.hierarchical_allreduce_time(s.M_model, *args))
     mine = float(part2_allreduce_time(s, s.M_model))
     text = (
-        "**Your links** (your `hierarchical_allreduce_time` is the general, full-duplex one). "
-        f"{_LINKS[s.track.key]} Your T_hier = **{fmt(mine, 4)}** (the general formula: "
-        f"{fmt(general, 4)}) sets the tries, k and ratio."
+        f"**Your links.** {_LINKS[s.track.key]} Your T_hier = **{fmt(mine, 4)}** (the general "
+        f"formula: {fmt(general, 4)}) sets the tries, k and ratio."
     )
     if s.track.key == "edge_guardian":
         text += " It trains the perception head, not the 10 ms loop."
     if s.track.key == "mobile_nomad":
-        text += f" These {s.K} homes × {s.G} devices are not your N = {s.N} on BLE."
+        text += f" Not Part 1's N = {s.N} on BLE."
     return text

@@ -720,7 +720,7 @@ def hierarchy_verdict(c: cm.HierarchyComparison, G: int, K: int, w: Words = GENE
     P = G * K
     one = c.flat_one_port / c.hierarchical
     lines = [
-        f"🔓 On the slow link, per {w.group}: the hierarchy "
+        f"🔓 Slow link, per {w.group}: the hierarchy "
         f"{plots.format_bytes(c.bytes_hierarchical)} in {2 * (K - 1)} steps, flat rings "
         f"{plots.format_bytes(c.bytes_flat)} ({c.bytes_ratio:.4g}× as much) in {2 * (P - 1)}.",
         f"One flat ring, one {w.port} per {w.group}: {plots.format_seconds(c.flat_one_port, 4)}; "
@@ -744,8 +744,8 @@ def hierarchy_verdict(c: cm.HierarchyComparison, G: int, K: int, w: Words = GENE
         )
     else:
         lines.append(
-            f"One {w.port} per {w.group}, so one flat ring is the fair baseline; pipelined, "
-            f"the hierarchy is {_times_faster(c.flat_one_port / c.pipelined)}."
+            f"One {w.port} per {w.group}: one flat ring is the fair baseline "
+            f"({_times_faster(c.flat_one_port / c.pipelined)} pipelined)."
         )
     return lines
 
@@ -904,19 +904,16 @@ class CompressionWorkbench(Workbench):
         gap = (compressed - base) / base
         ok = abs(gap) <= convergence.EF_RELATIVE_TOLERANCE
         lines[:0] = [
-            f"Your gradient, d = {self.d:,} float32 values, AllReduced by N = {self.N} "
-            f"{self.words.devices}. "
+            f"Your gradient: d = {self.d:,} float32 values, N = {self.N} {self.words.devices}. "
             f"Each {self.words.device} sends {dense:,} B ({plots.format_bytes(dense)}) in a "
             f"ring AllReduce, {sent:,} B ({plots.format_bytes(sent)}) in the compressed "
             f"AllReduce with {name} "
-            f"({dense / sent:.3g}x fewer bytes; scales and indices counted; the button's "
-            f"{compression.compression_ratio(name, self.d):.3g}x is one whole vector, here "
-            "each of the N chunks of ⌈d/N⌉ values carries its own scale). Compressed "
-            "vectors cannot be summed inside a ring, so it compresses, all-to-alls, averages, "
-            "compresses again and all-gathers, with error feedback on both sides.",
-            "Training (the convergence monitor: a seeded least-squares model of "
-            f"{self.training['dim']} weights on {self.training['n_workers']} workers, small "
-            f"so it trains in a second) ends at loss {base:.4g} without compression; {name} "
+            f"({dense / sent:.3g}x fewer bytes, scales and indices counted: each of the N "
+            f"chunks has its own, so not the button's "
+            f"{compression.compression_ratio(name, self.d):.3g}x).",
+            "Training (the convergence monitor: a seeded least-squares model, "
+            f"{self.training['dim']} weights, {self.training['n_workers']} workers) ends at "
+            f"loss {base:.4g} without compression; {name} "
             f"{'with' if ef else 'without'} error feedback {compressed:.4g} "
             f"({gap:+.1%}).",
             ("✓ within " if ok else "✗ not within ")
