@@ -67,8 +67,8 @@ LOCKS = {
         ("more", "less"),
         "less",
         "The tree gets **less** attractive as M grows: each of its 2⌈log₂N⌉ steps carries the "
-        "whole message, while the ring sends only 2(N−1)/N·M per device, so above the crossover "
-        "M* the ring's bandwidth term wins.",
+        "whole message, the ring only 2(N−1)/N·M per device, so above the crossover M* the "
+        "ring wins.",
     ),
     2: Lock(
         "PREDICTION_PART2",
@@ -82,10 +82,10 @@ LOCKS = {
         "PREDICTION_PART3",
         ("worse", "same", "better"),
         "worse",
-        "**Worse**: without error feedback 1-bit keeps only the signs and one scale, so every "
-        "update is wrong in size, and after the monitor's 300 steps the loss is well above the "
-        "uncompressed one. Error feedback adds the dropped part back in later steps: turn it "
-        "on and training reaches the uncompressed loss.",
+        "**Worse**: 1-bit keeps only the signs and one scale, so every update is wrong in "
+        "size, and after the monitor's 300 steps the loss stays well above the uncompressed "
+        "one. Error feedback adds the dropped part back later: with it, training reaches the "
+        "uncompressed loss.",
     ),
 }
 
