@@ -199,3 +199,26 @@ def test_the_class_report_agrees_per_question(published) -> None:
         for q in final[sid].max_points:
             assert mine[q] == pytest.approx(_number(grades[sid][q]), abs=1e-3), (sid, q)
         assert mine["total"] == pytest.approx(_number(grades[sid]["score"]), abs=1e-3)
+
+
+def test_a_gradebook_of_format_1_is_still_read(tmp_path) -> None:
+    """gradebook.json before the typed records: a status string with its flags, feedback lines
+    ("Status:", per question, "note: ..."); the status becomes a Verdict, the notes stay."""
+    row = {
+        "student_id": "s-1",
+        "score": 30.0,
+        "max_score": 35.0,
+        "status": "timed out (identity mismatch)",
+        "points": {"q": 30.0},
+        "max_points": {"q": 35.0},
+        "feedback": ["Status: timed out", "Score: 30 / 35", "q: 30 / 35", "note: cell 3: slow"],
+        "results": {"score": 30.0},
+    }
+    (tmp_path / "gradebook.json").write_text(json.dumps({"meta": {}, "rows": [row]}))
+    (loaded,), _ = gradebook.load(tmp_path)
+    assert loaded.status.kind is Status.TIMED_OUT and loaded.status.identity_mismatch
+    assert str(loaded.status) == row["status"] and loaded.feedback == ["cell 3: slow"]
+    gradebook.save(tmp_path, [loaded], {})
+    assert json.loads((tmp_path / "gradebook.json").read_text())["format"] == gradebook.FORMAT
+    (again,), _ = gradebook.load(tmp_path)
+    assert again.row() == loaded.row()
