@@ -745,7 +745,7 @@ def hierarchy_verdict(c: cm.HierarchyComparison, G: int, K: int, w: Words = GENE
     else:
         lines.append(
             f"One {w.port} per {w.group}: one flat ring is the fair baseline "
-            f"({_times_faster(c.flat_one_port / c.pipelined)} pipelined)."
+            f"(the hierarchy: {_times_faster(c.flat_one_port / c.pipelined)} pipelined)."
         )
     return lines
 
