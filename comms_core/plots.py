@@ -300,8 +300,9 @@ def _pair(name: str, value: object) -> tuple[object, object]:
 
 def _draw_lower_bounds(ax: Axes, M: np.ndarray, N: int, alpha: float, beta: float) -> None:
     """The bandwidth and latency lower bounds of AllReduce (communication_crossover_plot)."""
-    style = {"color": PALETTE["grey"], "linewidth": 1.1, "alpha": 0.9}
-    drawn = [np.min(line.get_ydata()) for line in ax.get_lines() if len(line.get_ydata())]
+    style: dict[str, Any] = {"color": PALETTE["grey"], "linewidth": 1.1, "alpha": 0.9}
+    ys = [np.asarray(line.get_ydata()) for line in ax.get_lines()]
+    drawn = [np.min(y) for y in ys if y.size]
     floor = min([v for v in drawn if v > 0], default=None)
     ax.plot(
         M,
