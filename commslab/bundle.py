@@ -49,6 +49,8 @@ from pathlib import Path
 
 import click
 
+from commslab.grading.records import Status, Verdict
+
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 REQUIREMENTS = "autograder/requirements-gradescope.txt"
 PROBE_MEMORY_BYTES = 512 * 1024**2  # under Gradescope's 768 MB container, with the grader
@@ -211,7 +213,7 @@ def gradescope_command(
             submission_dir, term, metadata, autograder_dir, out.parent
         )
     except Exception as err:
-        status = f"grader error: {type(err).__name__}: {err}"[:300]
+        status = Verdict(Status.GRADER_ERROR, f"{type(err).__name__}: {err}"[:300])
         result = GradeResult.failed(
             path=None,
             term=term or "",
@@ -254,7 +256,7 @@ def _grade_upload(
                 path=None,
                 term=term,
                 student_id="unknown",
-                status="no notebook submitted: upload collective_comms.ipynb",
+                status=Verdict(Status.NO_NOTEBOOK, "upload collective_comms.ipynb"),
                 autograder_dir=autograder_dir,
             )
             checks.append("No notebook (.ipynb) found: upload collective_comms.ipynb.")

@@ -23,6 +23,7 @@ import click
 
 from commslab.course import CONFIG, Course, course_dir_option
 from commslab.grading import gradebook, harness, lms, pipeline, report
+from commslab.grading.records import Status, Verdict
 from commslab.grading.roster import read_roster
 from commslab.options import autograder_option, jobs_option, term_option, timeout_option
 
@@ -272,7 +273,9 @@ def _merged_results(plans, term: str, autograder_dir: Path) -> tuple[list, list]
                     path=entry.path,
                     term=term,
                     student_id=entry.student_id,
-                    status=f"missing result: the job for entry {index} did not finish",
+                    status=Verdict(
+                        Status.MISSING_RESULT, f"the job for entry {index} did not finish"
+                    ),
                     autograder_dir=autograder_dir,
                 )
                 result.file, result.notes = entry.source, list(entry.notes)

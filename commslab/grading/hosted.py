@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 
 from commslab.grading import isolation
+from commslab.grading.records import Status, Verdict
 
 SANDBOX_UID = isolation.SANDBOX_UID
 LOCKED_PACKAGES = ("comms_core", "commslab", "otter")  # the reference, the grader, otter
@@ -190,7 +191,7 @@ def grade_hosted(
             path=path,
             term=term,
             student_id=student_id,
-            status=f"grader error: {err}"[:300],
+            status=Verdict(Status.GRADER_ERROR, str(err)[:300]),
             autograder_dir=autograder_dir,
         )
         return failed, []

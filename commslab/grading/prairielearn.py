@@ -43,6 +43,7 @@ from pathlib import Path
 import click
 
 from commslab.course import Course, course_dir_option
+from commslab.grading.records import Status, Verdict
 from commslab.options import autograder_option, term_option
 
 PROBE_SECONDS = 240.0  # PrairieLearn kills the job at `timeout` (at most 600 s)
@@ -89,7 +90,7 @@ def prairielearn_command(
             path=None,
             term=term,
             student_id=given,
-            status=f"grader error: {type(err).__name__}: {err}"[:300],
+            status=Verdict(Status.GRADER_ERROR, f"{type(err).__name__}: {err}"[:300]),
             autograder_dir=autograder_dir,
         )
         sandbox = []
@@ -138,7 +139,7 @@ def _grade_student(grade_dir: Path, term: str, given: str, autograder_dir: Path)
                 path=None,
                 term=term,
                 student_id=given,
-                status="no notebook submitted",
+                status=Verdict(Status.NO_NOTEBOOK),
                 autograder_dir=autograder_dir,
             )
     return result, sandbox
