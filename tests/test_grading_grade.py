@@ -19,7 +19,7 @@ from adversarial import notebooks as nbs
 from click.testing import CliRunner
 
 from comms_core.scenarios import TRACKS, ledger_fields, scenario_for
-from commslab.grading import report
+from commslab.grading import grade as grading
 from commslab.grading.answers import mission_answers
 from commslab.grading.checks import shown_match
 from commslab.grading.cli import grade, grade_one
@@ -211,14 +211,14 @@ def test_every_file_gives_a_row_and_a_grader_fault_does_not_stop_the_batch(
     fails = nbs.write(nbs.solved_notebook("2"), tmp_path / "fails.ipynb")
     pdf = tmp_path / "x.pdf"
     pdf.write_bytes(b"%PDF-1.4")
-    real = report.grade_notebook
+    real = grading.grade_notebook
 
     def flaky(path, **kw):
         if Path(path).name == "fails.ipynb":
             raise RuntimeError("disk on fire")
         return real(path, **kw)
 
-    monkeypatch.setattr(report, "grade_notebook", flaky)
+    monkeypatch.setattr(grading, "grade_notebook", flaky)
     entries = [
         Entry(good, "good", "1"),
         Entry(fails, "fails", "2"),

@@ -30,6 +30,7 @@ from pathlib import Path
 from comms_core.scenarios import TRACKS
 from commslab.grading import bonus_step, checks, harness, notebook, sandbox
 from commslab.grading.isolation import Bubblewrap
+from commslab.grading.lms import Entry
 from commslab.grading.protocol import SEVERITY, Kind
 from commslab.grading.records import Bonus, Failure, Question, Status, Verdict, coerce
 
@@ -447,6 +448,69 @@ def _add_bonus(
         result.bonus, result.bonus_max = round(tried.points, 6), tried.possible
     else:
         result.notes.append(f"bonus: not graded here ({tried.note})")
+
+
+def grade_entry(
+    entry: Entry,
+    *,
+    term: str,
+    autograder_dir: Path,
+    timeout: float,
+    key: bytes | None,
+    limits: sandbox.Limits | None,
+    launcher: sandbox.Launcher | None = None,
+) -> GradeResult:
+    """One entry's row: graded, or the reason it was not; never raises. Every entry point
+    grades through here (commslab grade, grade-one, regrade, demo, and the hosted graders).
+    `launcher` says where the probe runs (None: bubblewrap)."""
+    try:
+        if entry.status is not None or entry.path is None:
+            result = GradeResult.failed(
+                path=entry.path,
+                term=term,
+                student_id=entry.student_id,
+                status=entry.status or "missing",
+                autograder_dir=autograder_dir,
+            )
+        else:
+            result = grade_notebook(
+                entry.path,
+                term=term,
+                student_id=_variant_id(entry),
+                autograder_dir=autograder_dir,
+                timeout=timeout,
+                limits=limits,
+                key=key,
+                launcher=launcher,
+            )
+    except Exception as err:  # a grader fault: the row still gets written, the batch goes on
+        result = GradeResult.failed(
+            path=entry.path,
+            term=term,
+            student_id=entry.student_id,
+            status=Verdict(Status.GRADER_ERROR, f"{type(err).__name__}: {err}"[:300]),
+            autograder_dir=autograder_dir,
+        )
+    if not entry.verified and result.student_id != normalise_id(entry.student_id):
+        result.identity_note = (
+            f"the LMS hides who this is: graded for the notebook's STUDENT_ID {result.student_id!r}"
+        )
+        result.student_id = normalise_id(entry.student_id)
+    result.file = entry.source
+    result.lms_name = entry.name
+    result.late = entry.late
+    result.notes = [*entry.notes, *result.notes]
+    result.bound()
+    result.group_members = list(entry.group_members)
+    return result
+
+
+def _variant_id(entry: Entry) -> str:
+    """The id the scenario is bound to: the LMS's, or the notebook's own STUDENT_ID where the
+    LMS hides the student (anonymous grading), since nothing else can be checked there."""
+    if entry.verified or entry.path is None:
+        return entry.student_id
+    return notebook.read_submission(entry.path).student_id or entry.student_id
 
 
 def _plain_ledger(ledger) -> dict:

@@ -198,8 +198,9 @@ def grade_hosted(
 
 
 def _grade_hosted(path, term, student_id, autograder_dir, results_dir, limits):
-    from commslab.grading.grade import grade_notebook
+    from commslab.grading.grade import grade_entry
     from commslab.grading.harness import KEY_FILE, instructor_key
+    from commslab.grading.lms import Entry
 
     key = instructor_key(autograder_dir, create=False)
     launcher = best_launcher()
@@ -214,10 +215,9 @@ def _grade_hosted(path, term, student_id, autograder_dir, results_dir, limits):
             "writing the results": results_dir,
         },
     )
-    result = grade_notebook(
-        path,
+    result = grade_entry(  # the step every batch grades through
+        Entry(path, path.name, student_id),
         term=term,
-        student_id=student_id,
         autograder_dir=autograder_dir,
         timeout=limits.total_seconds,
         limits=limits,

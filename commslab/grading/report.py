@@ -31,13 +31,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from commslab.grading import grade
 from commslab.grading.csvsafe import SafeDictWriter, SafeWriter, spreadsheet_safe  # noqa: F401
-from commslab.grading.grade import GradeResult, grade_notebook, normalise_id
+from commslab.grading.grade import GradeResult
 from commslab.grading.launchers import ENGINES, make_launcher  # noqa: F401  (cli, grading_batch)
 from commslab.grading.lms import Entry
-from commslab.grading.notebook import WRITTEN_IDS, read_submission
+from commslab.grading.notebook import WRITTEN_IDS
 from commslab.grading.outputs import feedback_markdown, results_json
-from commslab.grading.records import NOT_THE_GRADED_ROW, Status, Verdict
+from commslab.grading.records import NOT_THE_GRADED_ROW
 from commslab.grading.roster import Roster
 from commslab.grading.sandbox import Launcher, Limits
 
@@ -53,56 +54,18 @@ def grade_entry(
     engine: str = "local",
     launcher: Launcher | None = None,
 ) -> GradeResult:
-    """One entry's row: graded, or the reason it was not; never raises.
-    `launcher` (default: make_launcher(engine)) says where the probe runs."""
-    try:
-        if entry.status is not None or entry.path is None:
-            result = GradeResult.failed(
-                path=entry.path,
-                term=term,
-                student_id=entry.student_id,
-                status=entry.status or "missing",
-                autograder_dir=autograder_dir,
-            )
-        else:
-            result = grade_notebook(
-                entry.path,
-                term=term,
-                student_id=_variant_id(entry),
-                autograder_dir=autograder_dir,
-                timeout=timeout,
-                limits=limits,
-                key=key,
-                launcher=launcher or make_launcher(engine),
-            )
-    except Exception as err:  # a grader fault: the row still gets written, the batch goes on
-        result = GradeResult.failed(
-            path=entry.path,
-            term=term,
-            student_id=entry.student_id,
-            status=Verdict(Status.GRADER_ERROR, f"{type(err).__name__}: {err}"[:300]),
-            autograder_dir=autograder_dir,
-        )
-    if not entry.verified and result.student_id != normalise_id(entry.student_id):
-        result.identity_note = (
-            f"the LMS hides who this is: graded for the notebook's STUDENT_ID {result.student_id!r}"
-        )
-        result.student_id = normalise_id(entry.student_id)
-    result.file = entry.source
-    result.lms_name = entry.name
-    result.late = entry.late
-    result.notes = [*entry.notes, *result.notes]
-    result.bound()
-    result.group_members = list(entry.group_members)
-    return result
-
-
-def _variant_id(entry: Entry) -> str:
-    """The id the scenario is bound to: the LMS's, or the notebook's own STUDENT_ID where the
-    LMS hides the student (anonymous grading), since nothing else can be checked there."""
-    if entry.verified or entry.path is None:
-        return entry.student_id
-    return read_submission(entry.path).student_id or entry.student_id
+    """grade.grade_entry, the probe run by `launcher` (default: make_launcher(engine))."""
+    if launcher is None and entry.status is None and entry.path is not None:
+        launcher = make_launcher(engine)
+    return grade.grade_entry(
+        entry,
+        term=term,
+        autograder_dir=autograder_dir,
+        timeout=timeout,
+        key=key,
+        limits=limits,
+        launcher=launcher,
+    )
 
 
 def grade_batch(
