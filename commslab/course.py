@@ -76,6 +76,15 @@ class Course:
         term = settings.get("term")
         return cls(root=root, term=str(term) if term else None)
 
+    def released_term(self) -> str | None:
+        """The term `commslab release` last wrote (release/TERM): what the students' notebooks
+        were made for, stored with the release as the Gradescope bundle stores its TERM."""
+        try:
+            text = (self.root / "release" / "TERM").read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        return text or None
+
     def term_or(self, term: str | None) -> str:
         """The term given on the command line, else commslab.toml's."""
         if term:

@@ -27,7 +27,8 @@ Plug-in (a question's info.json)::
     }
 
 The image must hold this package (installed into /opt/venv) and the course folder made by
-`commslab init` at /course (its commslab.toml gives the term; its autograder/ the hidden tests
+`commslab init` at /course (its release/TERM, written by `commslab release`, gives the term, else
+commslab.toml; its autograder/ the hidden tests
 and the instructor key), like every other command, which reads the course folder given by
 `--course-dir` or the working directory. This project builds no such image yet
 (autograder/Dockerfile is the probe's image, with nothing of the grader). The timeout must stay
@@ -73,7 +74,13 @@ def prairielearn_command(
     """PrairieLearn's external-grader entrypoint: grade /grade/student, write results.json."""
     from commslab.grading.grade import GradeResult
 
-    term = course.term_or(term)
+    if term:
+        source = "--term"
+    elif course.released_term():
+        term, source = course.released_term(), "the course's release/TERM"
+    else:
+        term, source = course.term_or(None), "the course folder's commslab.toml"
+    assert term is not None
     autograder_dir = autograder_dir or course.autograder
     try:
         data = json.loads((grade_dir / "data" / "data.json").read_text(encoding="utf-8"))
@@ -98,7 +105,7 @@ def prairielearn_command(
     if sandbox and results.get("gradable"):
         results["output"] = "\n".join([*sandbox, results["output"]])
     if results.get("gradable"):  # never silent about which term's variant was graded
-        results["message"] += f" (term {term}, from the course folder's commslab.toml)"
+        results["message"] += f" (term {term}, from {source})"
     out = grade_dir / "results" / "results.json"
     out.write_text(json.dumps(results, indent=1), encoding="utf-8")
     click.echo(f"{result.student_id}: {result.score:g}/{result.max_score:g} ({result.status})")
