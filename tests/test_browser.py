@@ -398,6 +398,7 @@ def _graded_as_the_student_left_it(path: Path, saved, track: str, ledger_key: st
     point exactly where the public check refused it."""
     from commslab.grading.classreport import prediction_table
     from commslab.grading.grade import grade_notebook
+    from commslab.grading.outputs import feedback_lines
 
     assert _literal(saved, "PREDICTION_PART1") == "less"
     student = str(_literal(saved, "STUDENT_ID"))
@@ -405,18 +406,19 @@ def _graded_as_the_student_left_it(path: Path, saved, track: str, ledger_key: st
         path, term=TERM, student_id=student, autograder_dir=ROOT / "autograder", key=b"browser"
     )
     assert result.predictions["PREDICTION_PART1"] == "more", result.predictions
-    assert "PREDICTION_PART1 = 'more' (your first" in "\n".join(result.feedback)
+    text = "\n".join(feedback_lines(result))  # the feedback the student reads, every line
+    assert "PREDICTION_PART1 = 'more' (your first" in text
     counted = {
         (row["lock"], row["choice"]): row["students"]
         for row in prediction_table([result])
         if row["track"] == "all"
     }
     assert counted[("PREDICTION_PART1", "more")] == 1 and counted[("PREDICTION_PART1", "less")] == 0
-    lost = [k for k in ("bytes_one_bit", "crossover_bytes") if f"{k}" in "\n".join(result.feedback)]
+    lost = [k for k in ("bytes_one_bit", "crossover_bytes") if f"{k}" in text]
     if track == "mobile_nomad":
-        assert "looks rounded" in "\n".join(result.feedback) and ledger_key in lost
+        assert "looks rounded" in text and ledger_key in lost
     else:
-        assert "looks rounded" not in "\n".join(result.feedback)
+        assert "looks rounded" not in text
 
 
 @pytest.mark.parametrize("track", BROWSER_TRACKS)

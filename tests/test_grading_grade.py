@@ -87,8 +87,8 @@ def test_a_copied_notebook_loses_the_scenario_bound_items(graded) -> None:
     numbers = [f.key for f in fields if f.kind in ("number", "int")]
     text = "\n".join(feedback_lines(result))
     # every number that differs between the two scenarios fails; what depends on k is graded
-    # at the student's k (LAB_SPEC "Fairness rule"), so the LMS student's ratio is taken at the
-    # copied k: T_hier / (k · t_compute), with T_hier = own ratio · own k · t_compute
+    # at the student's k (docs/LAB_SPEC.md "Fairness rule"), so the LMS student's ratio is
+    # taken at the copied k: T_hier / (k · t_compute), with T_hier = own ratio · own k · t_compute
     copied = mission_answers(scenario_for("cloud_titan", TERM, "7654321"))
     own = mission_answers(scenario_for("cloud_titan", TERM, "1234567"))
     own["comm_to_compute_ratio"] *= own["accumulation_steps"] / copied["accumulation_steps"]

@@ -1268,6 +1268,7 @@ def test_gradescope_s_sid_is_the_identity_without_a_roster() -> None:
 def test_the_gradescope_and_prairielearn_commands_always_write_results(tmp_path, monkeypatch):
     """A grader error is a result (as otter and PrairieLearn treat it): results.json is written
     with the status, and the command's term is the one stored with the bundle (TERM)."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the commands read the course folder
     from click.testing import CliRunner
 
     from commslab import bundle
@@ -1306,6 +1307,7 @@ def test_the_gradescope_and_prairielearn_commands_always_write_results(tmp_path,
 def test_regrade_reads_the_batch_s_platform_roster_and_engine(tmp_path, monkeypatch) -> None:
     """`commslab regrade` reuses what `commslab grade` stored: the same platform's rules (a
     Canvas zip), the same roster (user id -> SIS id) and engine."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the commands read the course folder
     from click.testing import CliRunner
 
     from commslab.cli import main
@@ -1342,9 +1344,12 @@ def test_regrade_reads_the_batch_s_platform_roster_and_engine(tmp_path, monkeypa
     assert [(r.student_id, r.score) for r in rows] == [("s-1", 30.0)]
 
 
-def test_a_file_that_is_not_a_notebook_gets_a_clean_row_from_the_grader(tmp_path) -> None:
+def test_a_file_that_is_not_a_notebook_gets_a_clean_row_from_the_grader(
+    tmp_path, monkeypatch
+) -> None:
     """Issue 20: a non-notebook named .ipynb reached the hidden tests and its notes read
     "grader: ring_allreduce_time: AttributeError: 'dict' object has no attribute 'outcome'"."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the commands read the course folder
     from commslab.grading.grade import grade_notebook
     from commslab.grading.isolation import Unsandboxed
 
@@ -1360,6 +1365,7 @@ def test_a_file_that_is_not_a_notebook_gets_a_clean_row_from_the_grader(tmp_path
 def test_the_grade_command_stops_on_an_export_of_no_one_platform(tmp_path, monkeypatch) -> None:
     """`commslab grade` on a zip that is partly Canvas, partly Moodle: a clear message that
     names --lms, nothing graded, nothing written."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the commands read the course folder
     from click.testing import CliRunner
 
     from commslab.grading.cli import grade
