@@ -663,7 +663,7 @@ class HierarchicalWorkbench(Workbench):
             lines.append(
                 _fix_it(_PART2[role], 2, problem, "number")
                 if value is None
-                else f"Your T_hier = {plots.format_seconds(value, 4)}"
+                else f"Your hierarchical_allreduce_time: {plots.format_seconds(value, 4)}"
             )
         lines.append(
             f"k: {len(self.tries)} of {self.max_tries} tries used; t_compute = "
