@@ -28,23 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.mpi, needs_mpi]
 TERM = nbs.TERM
 KEY = b"bonus-batch-key"
 
-RING = """
-def my_ring_allreduce(comm, buffer):
-    r, n = comm.Get_rank(), comm.Get_size()
-    chunks = np.array_split(buffer.copy(), n)
-    right, left = (r + 1) % n, (r - 1) % n
-    for s in range(n - 1):
-        i, j = (r - s) % n, (r - s - 1) % n
-        incoming = np.empty_like(chunks[j])
-        comm.Sendrecv(chunks[i], dest=right, recvbuf=incoming, source=left)
-        chunks[j] = chunks[j] + incoming
-    for s in range(n - 1):
-        i, j = (r + 1 - s) % n, (r - s) % n
-        incoming = np.empty_like(chunks[j])
-        comm.Sendrecv(chunks[i], dest=right, recvbuf=incoming, source=left)
-        chunks[j] = incoming
-    return np.concatenate(chunks)
-"""
+RING = nbs.HONEST_BONUS_RING
 EVERYONE_SENDS_EVERYTHING = """
 def my_ring_allreduce(comm, buffer):
     r, n = comm.Get_rank(), comm.Get_size()

@@ -333,3 +333,24 @@ def write(nb: nbformat.NotebookNode, path: str | Path) -> Path:
 
 def dedent(source: str) -> str:
     return textwrap.dedent(source).lstrip("\n")
+
+
+# An honest bonus cell: ring AllReduce by Sendrecv, reduce-scatter then all-gather (the
+# bonus tests grade it on real MPI ranks and derive their cheats from it).
+HONEST_BONUS_RING = """
+def my_ring_allreduce(comm, buffer):
+    r, n = comm.Get_rank(), comm.Get_size()
+    chunks = np.array_split(buffer.copy(), n)
+    right, left = (r + 1) % n, (r - 1) % n
+    for s in range(n - 1):
+        i, j = (r - s) % n, (r - s - 1) % n
+        incoming = np.empty_like(chunks[j])
+        comm.Sendrecv(chunks[i], dest=right, recvbuf=incoming, source=left)
+        chunks[j] = chunks[j] + incoming
+    for s in range(n - 1):
+        i, j = (r + 1 - s) % n, (r - s) % n
+        incoming = np.empty_like(chunks[j])
+        comm.Sendrecv(chunks[i], dest=right, recvbuf=incoming, source=left)
+        chunks[j] = incoming
+    return np.concatenate(chunks)
+"""
