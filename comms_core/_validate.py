@@ -8,9 +8,12 @@ Numbers come back as float64 arrays so that scalars and arrays broadcast alike.
 from __future__ import annotations
 
 import numbers
+from typing import TypeVar, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+ScalarT = TypeVar("ScalarT", bound=np.generic)
 
 
 def _as_float_array(name: str, value: ArrayLike) -> NDArray[np.float64]:
@@ -90,6 +93,12 @@ def vector(name: str, value: ArrayLike, *, ndim: int = 1) -> NDArray[np.float64]
     return arr
 
 
-def scalar_or_array(result: NDArray) -> float | NDArray:
-    """Return a Python-friendly scalar for 0-d results, the array otherwise."""
-    return result[()] if np.ndim(result) == 0 else result
+def scalar_or_array(result: NDArray[ScalarT]) -> ScalarT | NDArray[ScalarT]:
+    """Return a Python-friendly scalar for 0-d results, the array otherwise.
+
+    The scalar is numpy's (np.float64, np.int64), of the array's dtype: result[()] of a 0-d
+    array is its one element (numpy's stubs type any tuple index as an array, hence the cast).
+    """
+    if np.ndim(result) == 0:
+        return cast(ScalarT, result[()])
+    return result

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 import comms_core._validate as v
+from comms_core._types import FloatOrArray, IntOrArray, Vector
 
 __all__ = [
     "allreduce_time_from_bytes",
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 
-def _ceil_log2(N: np.ndarray) -> np.ndarray:
+def _ceil_log2(N: Vector) -> Vector:
     """L = ⌈log2 N⌉ for whole N >= 1, exact: the bit length of N-1 (0 for N = 1).
 
     frexp writes N-1 = m·2^e with 0.5 <= m < 1, so e is that bit length (exact up to 2^53;
@@ -45,14 +46,16 @@ def _ceil_log2(N: np.ndarray) -> np.ndarray:
     return exponent.astype(np.float64)
 
 
-def _ranks(N: ArrayLike) -> np.ndarray:
+def _ranks(N: ArrayLike) -> Vector:
     """N checked as a whole number >= 1 (_validate.count), as float64 so that every
     formula runs in one dtype (int64 mixed with float64 costs ~2x on large sweeps;
     benchmarks/bench_core.py)."""
     return v.count("N", N).astype(np.float64)
 
 
-def ring_allreduce_time(M: ArrayLike, N: ArrayLike, alpha: ArrayLike, beta: ArrayLike):
+def ring_allreduce_time(
+    M: ArrayLike, N: ArrayLike, alpha: ArrayLike, beta: ArrayLike
+) -> FloatOrArray:
     """Ring AllReduce (reduce-scatter then all-gather), seconds.
 
         T_ring = 2(N-1)·α + 2(N-1)/N · M/β
@@ -73,7 +76,7 @@ def ring_allreduce_time(M: ArrayLike, N: ArrayLike, alpha: ArrayLike, beta: Arra
 
 def allreduce_time_from_bytes(
     bytes_per_rank: ArrayLike, N: ArrayLike, alpha: ArrayLike, beta: ArrayLike
-):
+) -> FloatOrArray:
     """An AllReduce that sends its 2(N-1) messages one after another, seconds.
 
         T = 2(N-1)·α + bytes_per_rank/β
@@ -87,7 +90,9 @@ def allreduce_time_from_bytes(
     return v.scalar_or_array(2 * (N - 1) * alpha + sent / beta)
 
 
-def tree_allreduce_time(M: ArrayLike, N: ArrayLike, alpha: ArrayLike, beta: ArrayLike):
+def tree_allreduce_time(
+    M: ArrayLike, N: ArrayLike, alpha: ArrayLike, beta: ArrayLike
+) -> FloatOrArray:
     """Tree AllReduce (binomial reduce, then binomial broadcast, unpipelined), seconds.
 
         T_tree = 2·⌈log2 N⌉·(α + M/β)
@@ -104,7 +109,7 @@ def tree_allreduce_time(M: ArrayLike, N: ArrayLike, alpha: ArrayLike, beta: Arra
     return v.scalar_or_array(T)
 
 
-def crossover_message_size(N: ArrayLike, alpha: ArrayLike, beta: ArrayLike):
+def crossover_message_size(N: ArrayLike, alpha: ArrayLike, beta: ArrayLike) -> FloatOrArray:
     """The message size M* in bytes where ring and tree take the same time.
 
     Setting T_ring = T_tree and solving for M, with L = ⌈log2 N⌉:
@@ -127,13 +132,15 @@ def crossover_message_size(N: ArrayLike, alpha: ArrayLike, beta: ArrayLike):
     return v.scalar_or_array(M_star)
 
 
-def _floor_log2(N: np.ndarray) -> np.ndarray:
+def _floor_log2(N: Vector) -> Vector:
     """⌊log2 N⌋ for whole N >= 1, exact (frexp: N = m·2^e with 0.5 <= m < 1)."""
     _, exponent = np.frexp(np.asarray(N, dtype=np.float64))
     return exponent.astype(np.float64) - 1
 
 
-def recursive_halving_doubling_time(M, N, alpha, beta):
+def recursive_halving_doubling_time(
+    M: ArrayLike, N: ArrayLike, alpha: ArrayLike, beta: ArrayLike
+) -> FloatOrArray:
     """Rabenseifner's AllReduce (recursive halving, then doubling), seconds; not graded.
 
     With p′ = 2^⌊lg N⌋ (p′ = N when N is a power of two):
@@ -165,7 +172,9 @@ def recursive_halving_doubling_time(M, N, alpha, beta):
     return v.scalar_or_array(T)
 
 
-def double_binary_tree_chunks(M, N, alpha, beta):
+def double_binary_tree_chunks(
+    M: ArrayLike, N: ArrayLike, alpha: ArrayLike, beta: ArrayLike
+) -> FloatOrArray:
     """The number of chunks k per tree that minimises double_binary_tree_allreduce_time.
 
     T(k) = 4(L + k)·α + 2M/β + 2L·M/(k·β) is convex in k; its real minimum is
@@ -181,13 +190,19 @@ def double_binary_tree_chunks(M, N, alpha, beta):
     lo = np.maximum(np.floor(k_star), 1.0)
     hi = lo + 1.0
 
-    def T(k):
+    def T(k: Vector) -> Vector:
         return 4 * (L + k) * alpha + 2 * L * M / (k * beta)
 
     return v.scalar_or_array(np.where(T(hi) < T(lo), hi, lo))
 
 
-def double_binary_tree_allreduce_time(M, N, alpha, beta, chunks=None):
+def double_binary_tree_allreduce_time(
+    M: ArrayLike,
+    N: ArrayLike,
+    alpha: ArrayLike,
+    beta: ArrayLike,
+    chunks: ArrayLike | None = None,
+) -> FloatOrArray:
     """Pipelined double binary tree AllReduce (NCCL's "tree"), seconds; not graded in Part 1.
 
     Two binary trees span the N ranks, each rank a leaf in one and an inner node in the
@@ -218,7 +233,15 @@ def double_binary_tree_allreduce_time(M, N, alpha, beta, chunks=None):
     return v.scalar_or_array(T)
 
 
-def hierarchical_breakdown(M, G, K, alpha_intra, beta_intra, alpha_inter, beta_inter):
+def hierarchical_breakdown(
+    M: ArrayLike,
+    G: ArrayLike,
+    K: ArrayLike,
+    alpha_intra: ArrayLike,
+    beta_intra: ArrayLike,
+    alpha_inter: ArrayLike,
+    beta_inter: ArrayLike,
+) -> dict[str, FloatOrArray]:
     """The three phases of hierarchical AllReduce, seconds each, by name.
 
     P = G·K GPUs: G per node on the fast link (α_intra, β_intra, e.g. NVLink),
@@ -243,7 +266,15 @@ def hierarchical_breakdown(M, G, K, alpha_intra, beta_intra, alpha_inter, beta_i
     }
 
 
-def hierarchical_allreduce_time(M, G, K, alpha_intra, beta_intra, alpha_inter, beta_inter):
+def hierarchical_allreduce_time(
+    M: ArrayLike,
+    G: ArrayLike,
+    K: ArrayLike,
+    alpha_intra: ArrayLike,
+    beta_intra: ArrayLike,
+    alpha_inter: ArrayLike,
+    beta_inter: ArrayLike,
+) -> FloatOrArray:
     """Hierarchical AllReduce time, seconds: the sum of its three phases, one after the other.
 
         T_hier = 2(G-1)·(α_intra + M/(G·β_intra)) + 2(K-1)·(α_inter + M/(G·K·β_inter))
@@ -267,8 +298,15 @@ PIPELINE_MAX_CHUNKS = 4096  # the most chunks pipelined_hierarchical_allreduce_t
 
 
 def pipelined_hierarchical_allreduce_time(
-    M, G, K, alpha_intra, beta_intra, alpha_inter, beta_inter, chunks=None
-):
+    M: ArrayLike,
+    G: ArrayLike,
+    K: ArrayLike,
+    alpha_intra: ArrayLike,
+    beta_intra: ArrayLike,
+    alpha_inter: ArrayLike,
+    beta_inter: ArrayLike,
+    chunks: ArrayLike | None = None,
+) -> FloatOrArray:
     """Hierarchical AllReduce with its phases pipelined over c chunks, seconds; not graded.
 
     Cut M into c chunks of M/c; each chunk runs the three phases, and while the slow link
@@ -308,7 +346,7 @@ def pipelined_hierarchical_allreduce_time(
     return v.scalar_or_array(T)
 
 
-def slow_link_bytes_per_node(M, G, K):
+def slow_link_bytes_per_node(M: ArrayLike, G: ArrayLike, K: ArrayLike) -> dict[str, FloatOrArray]:
     """Bytes each node puts on the slow links (all its NICs together), by scheme, bytes.
 
         "hierarchical": 2(K-1)/K·M   (G shards of M/G, each in its own K-rank ring)
@@ -329,7 +367,14 @@ def slow_link_bytes_per_node(M, G, K):
     }
 
 
-def flat_ring_allreduce_time(M, G, K, alpha_inter, beta_inter, rails=1):
+def flat_ring_allreduce_time(
+    M: ArrayLike,
+    G: ArrayLike,
+    K: ArrayLike,
+    alpha_inter: ArrayLike,
+    beta_inter: ArrayLike,
+    rails: ArrayLike = 1,
+) -> FloatOrArray:
     """A flat ring over all P = G·K GPUs, at the slow link's pace, in `rails` parallel rings.
 
         T_flat = 2(P-1)·α_inter + 2(P-1)/P · M/(rails·β_inter)
@@ -355,7 +400,14 @@ def flat_ring_allreduce_time(M, G, K, alpha_inter, beta_inter, rails=1):
     return ring_allreduce_time(M, G * K, alpha_inter, rails * beta_inter)
 
 
-def time_to_train(k, T_sync, t_compute, micro_batch, P, B_noise):
+def time_to_train(
+    k: ArrayLike,
+    T_sync: ArrayLike,
+    t_compute: ArrayLike,
+    micro_batch: ArrayLike,
+    P: ArrayLike,
+    B_noise: ArrayLike,
+) -> FloatOrArray:
     """Relative time to reach the target with k micro-batches accumulated per AllReduce.
 
         f(k) = (1 + B_noise/B) · (k·t_compute + T_sync),   B = k·b·P
@@ -373,7 +425,13 @@ def time_to_train(k, T_sync, t_compute, micro_batch, P, B_noise):
     return v.scalar_or_array((1 + B_noise / B) * (k * t_compute + T_sync))
 
 
-def optimal_accumulation_steps(T_sync, t_compute, micro_batch, P, B_noise):
+def optimal_accumulation_steps(
+    T_sync: ArrayLike,
+    t_compute: ArrayLike,
+    micro_batch: ArrayLike,
+    P: ArrayLike,
+    B_noise: ArrayLike,
+) -> IntOrArray:
     """The integer k >= 1 that minimises time_to_train (the aggregation factor).
 
     d f/dk = 0 gives k* = sqrt(B_noise·T_sync / (b·P·t_compute)); f is convex in k, so the
@@ -387,7 +445,7 @@ def optimal_accumulation_steps(T_sync, t_compute, micro_batch, P, B_noise):
     lo = np.maximum(np.floor(k_star), 1.0)
     hi = lo + 1.0
 
-    def f(k):
+    def f(k: Vector) -> Vector:
         return (1 + B_noise / (k * b * P)) * (k * t_compute + T_sync)
 
     best = np.where(f(hi) < f(lo), hi, lo).astype(np.int64)

@@ -32,7 +32,7 @@ import numpy as np
 
 import comms_core._validate as v
 import comms_core.cost_models as cm
-from comms_core.shared_medium import part2_breakdown, part2_medium
+from comms_core.shared_medium import Part2Setting, part2_breakdown, part2_medium
 
 __all__ = ["flat_ring_time", "part2_comparison", "slow_link_ports"]
 
@@ -44,7 +44,7 @@ def slow_link_ports(track: str, G: int) -> int:
     return v.scalar_count("G", G) if slow in ("full duplex", "half duplex") else 1
 
 
-def flat_ring_time(setting, M: float, rails: int = 1) -> float:
+def flat_ring_time(setting: Part2Setting, M: float, rails: int = 1) -> float:
     """A flat ring over all P = G·K devices of `setting` (a Scenario, or anything with
     track.key, G, K, alpha_inter, beta_inter), in `rails` rings side by side on the slow link
     (at most slow_link_ports), seconds. The table in the module docstring."""
@@ -66,7 +66,7 @@ def flat_ring_time(setting, M: float, rails: int = 1) -> float:
     return 2 * (P - 1) * step
 
 
-def _pipelined(setting, M: float) -> float:
+def _pipelined(setting: Part2Setting, M: float) -> float:
     """The hierarchy's phases pipelined over c chunks, the best c (module docstring)."""
     c = np.arange(1, cm.PIPELINE_MAX_CHUNKS + 1, dtype=np.float64)
     phases = part2_breakdown(setting, M / c)
@@ -75,7 +75,7 @@ def _pipelined(setting, M: float) -> float:
     return float(np.min(fast + slow + (c - 1) * np.maximum(fast, slow)))
 
 
-def part2_comparison(setting, M: float | None = None) -> cm.HierarchyComparison:
+def part2_comparison(setting: Part2Setting, M: float | None = None) -> cm.HierarchyComparison:
     """The hierarchy (serial and pipelined) against one flat ring through one port per group
     and against flat rings on every port, by the track's physical model; M defaults to the
     scenario's whole gradient M_model. For Cloud Titan it is cost_models.hierarchy_comparison

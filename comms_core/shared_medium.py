@@ -41,13 +41,18 @@ it waits for the channel).
 
 from __future__ import annotations
 
+from typing import Protocol
+
+import numpy as np
 from numpy.typing import ArrayLike
 
 import comms_core._validate as v
 import comms_core.cost_models as cm
+from comms_core._types import FloatOrArray, Vector
 
 __all__ = [
     "SHARED_ALGORITHMS",
+    "Part2Setting",
     "half_duplex_allreduce_time_from_bytes",
     "half_duplex_ring_allreduce_time",
     "part1_allreduce_time",
@@ -98,7 +103,7 @@ def shared_channel_allreduce_time(
     alpha: ArrayLike,
     beta: ArrayLike,
     beta_broadcast: ArrayLike | None = None,
-):
+) -> FloatOrArray:
     """AllReduce time on one shared channel (messages take turns), seconds.
 
         ring       T = 2(N−1)·(N·α + M/β)
@@ -120,7 +125,9 @@ def shared_channel_allreduce_time(
     return v.scalar_or_array(messages * (alpha + share * M / beta))
 
 
-def half_duplex_ring_allreduce_time(M: ArrayLike, N: ArrayLike, alpha: ArrayLike, beta: ArrayLike):
+def half_duplex_ring_allreduce_time(
+    M: ArrayLike, N: ArrayLike, alpha: ArrayLike, beta: ArrayLike
+) -> FloatOrArray:
     """Ring AllReduce on half-duplex links (Bluetooth LE), seconds.
 
         T = 2(N−1)·(α + 2·M/(N·β))
@@ -137,7 +144,7 @@ def half_duplex_ring_allreduce_time(M: ArrayLike, N: ArrayLike, alpha: ArrayLike
 
 def half_duplex_allreduce_time_from_bytes(
     bytes_per_device: ArrayLike, N: ArrayLike, alpha: ArrayLike, beta: ArrayLike
-):
+) -> FloatOrArray:
     """An AllReduce of 2(N−1) steps on half-duplex links, from the bytes each device sends.
 
         T = 2(N−1)·α + 2·bytes/β
@@ -170,7 +177,9 @@ def part1_medium(track: str) -> str:
     return _PART1[track]
 
 
-def part1_allreduce_time(algorithm: str, M: ArrayLike, N: int, alpha, beta, medium: str):
+def part1_allreduce_time(
+    algorithm: str, M: ArrayLike, N: int, alpha: ArrayLike, beta: ArrayLike, medium: str
+) -> FloatOrArray:
     """Ring or tree AllReduce of M bytes over N devices on a medium, seconds.
 
         full duplex     ring 2(N−1)·(α + M/(N·β))       tree 2⌈log2 N⌉·(α + M/β)
@@ -193,6 +202,35 @@ def part1_allreduce_time(algorithm: str, M: ArrayLike, N: int, alpha, beta, medi
 
 # --- Part 2: each track's hierarchy --------------------------------------------------------
 
+
+class _TrackKey(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+class Part2Setting(Protocol):
+    """What Part 2's models read from a scenario: a Scenario, or anything with these numbers
+    (the workbench passes a SimpleNamespace with its sliders' β). G devices per group, K
+    groups, α in s, β in bytes/s, M_model in bytes."""
+
+    @property
+    def track(self) -> _TrackKey: ...
+    @property
+    def G(self) -> int: ...
+    @property
+    def K(self) -> int: ...
+    @property
+    def alpha_intra(self) -> float: ...
+    @property
+    def beta_intra(self) -> float: ...
+    @property
+    def alpha_inter(self) -> float: ...
+    @property
+    def beta_inter(self) -> float: ...
+    @property
+    def M_model(self) -> float: ...
+
+
 _MEDIA = {
     "cloud_titan": ("full duplex", "full duplex"),
     "edge_guardian": ("full duplex", "shared channel"),
@@ -210,7 +248,7 @@ def part2_medium(track: str) -> tuple[str, str]:
     return _MEDIA[track]
 
 
-def _intra(medium: str, M, G, a, b):
+def _intra(medium: str, M: Vector, G: int, a: float, b: float) -> Vector:
     """One intra-group phase (reduce-scatter or all-gather) of G devices: G−1 steps, in each
     every device sends an M/G chunk and receives one."""
     if medium == "full duplex":
@@ -221,7 +259,7 @@ def _intra(medium: str, M, G, a, b):
     return (G - 1) * G * (a + M / (G * b))
 
 
-def _inter(medium: str, M, G, K, a, b):
+def _inter(medium: str, M: Vector, G: int, K: int, a: float, b: float) -> Vector:
     """The ring AllReduce of every device's M/G shard across K groups: 2(K−1) steps, in each
     every device sends an M/(G·K) chunk to its peer in the next group and receives one."""
     chunk = M / (G * K)
@@ -235,7 +273,7 @@ def _inter(medium: str, M, G, K, a, b):
     return 2 * (K - 1) * G * K * (a + chunk / b)
 
 
-def part2_breakdown(scenario, M: ArrayLike) -> dict:
+def part2_breakdown(scenario: Part2Setting, M: ArrayLike) -> dict[str, FloatOrArray]:
     """The three phases of the scenario's hierarchical AllReduce of M bytes, seconds, by the
     track's physical model (the table in the module docstring).
 
@@ -265,7 +303,7 @@ def part2_breakdown(scenario, M: ArrayLike) -> dict:
     }
 
 
-def part2_allreduce_time(scenario, M: ArrayLike):
+def part2_allreduce_time(scenario: Part2Setting, M: ArrayLike) -> FloatOrArray:
     """The scenario's Part 2 (hierarchical) AllReduce time of M bytes, seconds, by its track's
     physical model: the sum of part2_breakdown's phases.
 
@@ -275,6 +313,5 @@ def part2_allreduce_time(scenario, M: ArrayLike):
     hierarchical_allreduce_time(M, G, K, ...) stays that generic full-duplex formula.
     """
     phases = part2_breakdown(scenario, M)
-    return v.scalar_or_array(
-        phases["intra_reduce_scatter"] + phases["inter_allreduce"] + phases["intra_all_gather"]
-    )
+    total = phases["intra_reduce_scatter"] + phases["inter_allreduce"] + phases["intra_all_gather"]
+    return v.scalar_or_array(np.asarray(total))

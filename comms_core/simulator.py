@@ -44,6 +44,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 import comms_core._validate as v
+from comms_core._types import AnyArray, FloatOrArray, IntVector
 
 __all__ = [
     "SCHEDULE_MAX_RANKS",
@@ -87,14 +88,14 @@ class AllReduceTrace:
     """
 
     algorithm: str
-    result: NDArray
+    result: AnyArray
     steps: int
     bytes_sent: NDArray[np.int64]
     messages_sent: NDArray[np.int64]
     step_bytes: NDArray[np.int64]
     schedule: tuple[Step, ...] | None = field(default=None)
 
-    def alpha_beta_time(self, alpha: ArrayLike, beta: ArrayLike):
+    def alpha_beta_time(self, alpha: ArrayLike, beta: ArrayLike) -> FloatOrArray:
         """This run's time in seconds under the α-β model, step by synchronous step:
 
             T = Σ_steps (α + largest message of the step / β) = steps·α + Σ step_bytes / β
@@ -105,7 +106,7 @@ class AllReduceTrace:
         return v.scalar_or_array(self.steps * alpha + int(self.step_bytes.sum()) / beta)
 
 
-def _rank_buffers(buffers: ArrayLike) -> NDArray:
+def _rank_buffers(buffers: ArrayLike) -> AnyArray:
     """Check the (N, d) stack of rank buffers without converting its dtype or copying it.
 
     (_validate.vector would make a float64 copy; here the dtype is the point, and a 4 GB
@@ -138,7 +139,9 @@ class _Log:
         self.step_bytes: list[int] = []
         self.schedule: list[Step] | None = [] if record else None
 
-    def step(self, phase: str, src, dst, start, stop) -> None:
+    def step(
+        self, phase: str, src: IntVector, dst: IntVector, start: IntVector, stop: IntVector
+    ) -> None:
         """One synchronous step; within a step every sender sends one message."""
         nbytes = (stop - start) * self.itemsize
         self.bytes_sent[src] += nbytes
@@ -150,7 +153,7 @@ class _Log:
                 a.setflags(write=False)
             self.schedule.append(Step(phase, *arrays))
 
-    def trace(self, algorithm: str, result: NDArray) -> AllReduceTrace:
+    def trace(self, algorithm: str, result: AnyArray) -> AllReduceTrace:
         arrays = [result, self.bytes_sent, self.messages_sent]
         arrays.append(np.array(self.step_bytes, dtype=np.int64))
         for a in arrays:
@@ -175,7 +178,7 @@ def _record(record_schedule: bool | None, N: int) -> bool:
     return bool(record_schedule)
 
 
-def _padded_chunks(arr: NDArray) -> NDArray:
+def _padded_chunks(arr: AnyArray) -> AnyArray:
     """Copy the (N, d) buffers into P of shape (N ranks, N chunks, c = ⌈d/N⌉ elements).
 
     P[i, k] is rank i's chunk k (np.array_split convention, d = q·N + r: chunks 0..r-1
@@ -191,7 +194,7 @@ def _padded_chunks(arr: NDArray) -> NDArray:
     return P
 
 
-def _unpadded(P: NDArray, d: int) -> NDArray:
+def _unpadded(P: AnyArray, d: int) -> AnyArray:
     """Undo _padded_chunks in place: slide the short chunks left, return the (N, d) view.
 
     Chunk k > r moves from offset k·c to its array_split offset r·c + (k-r)·q, all ranks at
