@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 import comms_core._validate as v
+from comms_core._types import FloatOrArray, IntOrArray, Vector
 
 __all__ = [
     "COMPRESSORS",
@@ -70,8 +71,8 @@ def one_bit_compress(v_in: ArrayLike) -> NDArray[np.float64]:
     has only two values).
     """
     x = v.vector("v", v_in)
-    scale = np.abs(x).sum() / x.size
-    sign = np.where(x >= 0, 1.0, -1.0)
+    scale: float = np.abs(x).sum() / x.size
+    sign: Vector = np.where(x >= 0, 1.0, -1.0)
     return scale * sign
 
 
@@ -133,23 +134,25 @@ def quantize(v_in: ArrayLike, bits: int) -> NDArray[np.float64]:
     bits = v.scalar_count("bits", bits)
     if bits > 32:
         raise ValueError(f"bits must be <= 32, got {bits}")
-    low, high = x.min(), x.max()
-    step = (high - low) / (2**bits - 1)
+    low: float = x.min()
+    high: float = x.max()
+    step: float = (high - low) / (2**bits - 1)
     if step == 0:  # a constant tensor: the offset alone says it all
-        return x.copy()
+        constant: Vector = x.copy()
+        return constant
     return low + np.round((x - low) / step) * step
 
 
 # --- bytes on the wire -------------------------------------------------------------------
 
 
-def dense_wire_bytes(d: ArrayLike, bytes_per_value: ArrayLike = FLOAT32_BYTES):
+def dense_wire_bytes(d: ArrayLike, bytes_per_value: ArrayLike = FLOAT32_BYTES) -> IntOrArray:
     """Bytes of an uncompressed gradient: d · bytes_per_value (4 for float32)."""
     d, per_value = v.count("d", d), v.count("bytes_per_value", bytes_per_value)
     return v.scalar_or_array(d * per_value)
 
 
-def one_bit_wire_bytes(d: ArrayLike):
+def one_bit_wire_bytes(d: ArrayLike) -> IntOrArray:
     """Bytes of a 1-bit (scaled sign) gradient of d values: ⌈d/8⌉ + 4.
 
     d sign bits packed into bytes, plus one float32 scale. Compression ratio against
@@ -159,7 +162,7 @@ def one_bit_wire_bytes(d: ArrayLike):
     return v.scalar_or_array(-(-d // 8) + FLOAT32_BYTES)
 
 
-def top_k_wire_bytes(k: ArrayLike):
+def top_k_wire_bytes(k: ArrayLike) -> IntOrArray:
     """Bytes of a top-k gradient: k · (4 + 4), a float32 value and an int32 index each.
 
     Indices cost as much as values (research notes §4.3: k·(32+32) bits).
@@ -168,7 +171,7 @@ def top_k_wire_bytes(k: ArrayLike):
     return v.scalar_or_array(k * (FLOAT32_BYTES + INT32_BYTES))
 
 
-def quantized_wire_bytes(d: ArrayLike, bits: ArrayLike):
+def quantized_wire_bytes(d: ArrayLike, bits: ArrayLike) -> IntOrArray:
     """Bytes of a b-bit quantized gradient of d values: ⌈d·b/8⌉ + 2·4 (offset and step)."""
     d, bits = v.count("d", d), v.count("bits", bits)
     return v.scalar_or_array(-(-(d * bits) // 8) + 2 * FLOAT32_BYTES)
@@ -247,13 +250,13 @@ class Compressor:
 
     name: str
     compress: Callable[[NDArray[np.float64]], NDArray[np.float64]]
-    wire_bytes: Callable[[ArrayLike], int | NDArray[np.int64]]
+    wire_bytes: Callable[[ArrayLike], IntOrArray]
     compress_rows: Callable[[NDArray[np.float64]], NDArray[np.float64]] | None = None
 
 
 def _one_bit_rows(rows: NDArray[np.float64]) -> NDArray[np.float64]:
     """one_bit_compress of each row: (‖row‖₁/d)·sign(row), sign(0) = +1."""
-    scale = np.abs(rows).mean(axis=1, keepdims=True)
+    scale: Vector = np.abs(rows).mean(axis=1, keepdims=True)
     return scale * np.where(rows >= 0, 1.0, -1.0)
 
 
@@ -322,7 +325,7 @@ def get_compressor(compressor: Compressor | str) -> Compressor:
     return compressor
 
 
-def compression_ratio(compressor: Compressor | str, d: ArrayLike):
+def compression_ratio(compressor: Compressor | str, d: ArrayLike) -> FloatOrArray:
     """Dense float32 bytes over the compressor's bytes: 4·d / wire_bytes(d).
 
     compressor is a Compressor or a name in COMPRESSORS. 1-bit: 32d/(d+32) for d a
@@ -355,13 +358,13 @@ def compression_ratio(compressor: Compressor | str, d: ArrayLike):
 # way so that it divides evenly). γ (the reduction) and the time to compress are left out.
 
 
-def allreduce_chunk_size(d: ArrayLike, N: ArrayLike):
+def allreduce_chunk_size(d: ArrayLike, N: ArrayLike) -> IntOrArray:
     """Values per chunk when d values are split into N equal chunks: c = ⌈d/N⌉ (zero-padded)."""
     d, N = v.count("d", d), v.count("N", N)
     return v.scalar_or_array(-(-d // N))
 
 
-def compressed_allreduce_bytes(d: ArrayLike, N: ArrayLike):
+def compressed_allreduce_bytes(d: ArrayLike, N: ArrayLike) -> IntOrArray:
     """Bytes each rank sends in the error-compensated 1-bit AllReduce of d float32 values.
 
         bytes = 2(N−1)·(⌈c/8⌉ + 4),   c = ⌈d/N⌉
@@ -377,7 +380,7 @@ def compressed_allreduce_bytes(d: ArrayLike, N: ArrayLike):
     return v.scalar_or_array(2 * (N - 1) * (-(-c // 8) + FLOAT32_BYTES))
 
 
-def dense_allreduce_bytes(d: ArrayLike, N: ArrayLike):
+def dense_allreduce_bytes(d: ArrayLike, N: ArrayLike) -> IntOrArray:
     """Bytes each rank sends in a ring AllReduce of d float32 values: 2(N−1)·4·⌈d/N⌉.
 
     The ring's 2(N−1) steps each send one chunk of c = ⌈d/N⌉ values (Thakur et al. 2005

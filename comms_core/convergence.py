@@ -21,12 +21,14 @@ utils/convex_opt.py); Seide et al. 2014; research notes §4
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 import comms_core._validate as v
+from comms_core._types import Vector
 from comms_core.compression import (
     Compressor,
     allreduce_bytes,
@@ -77,7 +79,9 @@ class TrainingRun:
     compressor: str
 
 
-def _synthetic_least_squares(n_workers, dim, n_samples, rng):
+def _synthetic_least_squares(
+    n_workers: int, dim: int, n_samples: int, rng: np.random.Generator
+) -> tuple[Vector, Vector]:
     """Each worker's (X_k, y_k): y_k = X_k·w_k + noise, with w_k = w* + spread·z_k.
 
     Features are Gaussian with worker-specific per-feature scales, so the workers'
@@ -92,19 +96,22 @@ def _synthetic_least_squares(n_workers, dim, n_samples, rng):
     return X, y
 
 
-def _loss(X, y, w) -> float:
+def _loss(X: Vector, y: Vector, w: Vector) -> float:
     """The global least-squares loss f(w) = 1/(2·N·n) Σ_k Σ_i (x_ki·w − y_ki)²."""
     residual = np.einsum("knd,d->kn", X, w) - y
     return float(0.5 * np.mean(residual**2))
 
 
-def _worker_gradients(X, y, w) -> NDArray[np.float64]:
+def _worker_gradients(X: Vector, y: Vector, w: Vector) -> Vector:
     """Row k is worker k's full-batch gradient ∇f_k(w) = X_kᵀ(X_k·w − y_k)/n; f = mean_k f_k."""
     residual = np.einsum("knd,d->kn", X, w) - y
-    return np.einsum("knd,kn->kd", X, residual) / X.shape[1]
+    gradients: Vector = np.einsum("knd,kn->kd", X, residual) / X.shape[1]
+    return gradients
 
 
-def _one_number(name: str, value, check=v.positive) -> float:
+def _one_number(
+    name: str, value: ArrayLike, check: Callable[[str, ArrayLike], Vector] = v.positive
+) -> float:
     """One number that passes `check` (an array is refused: this function is not vectorised)."""
     checked = check(name, value)
     if np.ndim(checked) != 0:
@@ -249,7 +256,7 @@ def karimireddy_counterexample(
     a = np.array([[1.0, -1.0 + eps], [-1.0 + eps, 1.0]])
     picks = np.random.default_rng(seed).integers(0, 2, size=steps)  # same draws for all
 
-    def f(x):
+    def f(x: Vector) -> float:
         return float(np.sum((a @ x) ** 2))
 
     losses, final_points = {}, {}

@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 import comms_core._validate as v
+from comms_core._types import Vector
 
 __all__ = [
     "LineFit",
@@ -97,7 +98,7 @@ class PiecewiseFit:
         return v.scalar_or_array(intercepts[regime] + slopes[regime] * M)
 
 
-def _sizes_and_times(M: ArrayLike, T: ArrayLike) -> tuple[NDArray, NDArray]:
+def _sizes_and_times(M: ArrayLike, T: ArrayLike) -> tuple[Vector, Vector]:
     M, T = v.vector("M", M), v.vector("T", T)
     if M.shape != T.shape:
         raise ValueError(f"M and T must have the same shape, got {M.shape} and {T.shape}")
@@ -158,7 +159,7 @@ def fit_alpha_beta(M: ArrayLike, T: ArrayLike) -> LineFit:
     return LineFit(intercept=a, slope=b, M_min=float(M.min()), M_max=float(M.max()))
 
 
-def _relative_rss(line: LineFit, M: NDArray, T: NDArray) -> float:
+def _relative_rss(line: LineFit, M: Vector, T: Vector) -> float:
     """Σ ((T_fit − T)/T)², the cost both fits minimise."""
     return float(np.sum(((line.intercept + line.slope * M - T) / T) ** 2))
 

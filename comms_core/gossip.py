@@ -17,12 +17,14 @@ Topologies are symmetric 0/1 adjacency matrices without self loops (n × n numpy
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 import comms_core._validate as v
+from comms_core._types import FloatOrArray, IntOrArray, IntVector, Vector
 
 __all__ = [
     "RadioEnergy",
@@ -44,7 +46,9 @@ __all__ = [
 MAX_ATTEMPTS = 1000  # random topologies: redraws (seeded) until the graph is connected
 
 
-def _one_number(name: str, value: ArrayLike, check=v.nonnegative) -> float:
+def _one_number(
+    name: str, value: ArrayLike, check: Callable[[str, ArrayLike], Vector] = v.nonnegative
+) -> float:
     """One number that passes `check` (an array is refused: this function is not vectorised)."""
     checked = check(name, value)
     if np.ndim(checked) != 0:
@@ -93,7 +97,7 @@ def is_connected(adjacency: ArrayLike) -> bool:
     return bool(reached.all())
 
 
-def _random_regular_once(n: int, degree: int, rng: np.random.Generator):
+def _random_regular_once(n: int, degree: int, rng: np.random.Generator) -> IntVector | None:
     """One try of the pairing algorithm (Steger & Wormald 1999; networkx
     generators/random_graphs.py random_regular_graph): pair up the n·degree "stubs" at
     random, keeping pairs that make neither a self loop nor a double edge. None if stuck.
@@ -161,7 +165,7 @@ def random_peer_topology(n: int, seed: int = 0, p: float | None = None) -> NDArr
     rng = np.random.default_rng(seed)
     for _ in range(MAX_ATTEMPTS):
         upper = np.triu(rng.random((n, n)) < p, k=1)
-        A = (upper | upper.T).astype(np.int64)
+        A: IntVector = (upper | upper.T).astype(np.int64)
         if is_connected(A):
             return A
     raise ValueError(f"p = {p} is too small: no connected graph in {MAX_ATTEMPTS} draws")
@@ -198,7 +202,7 @@ def metropolis_weights(adjacency: ArrayLike) -> NDArray[np.float64]:
     """
     A = _adjacency(adjacency)
     d = A.sum(axis=1)
-    W = A / (1.0 + np.maximum(d[:, None], d[None, :]))
+    W: Vector = A / (1.0 + np.maximum(d[:, None], d[None, :]))
     W[np.diag_indices_from(W)] = 1.0 - W.sum(axis=1)
     return W
 
@@ -228,7 +232,7 @@ def slem(W: ArrayLike) -> float:
     return float(np.abs(np.linalg.eigvalsh(W - 1.0 / n)).max())
 
 
-def gossip_rounds(W: ArrayLike, eps: ArrayLike):
+def gossip_rounds(W: ArrayLike, eps: ArrayLike) -> IntOrArray:
     """Rounds of gossip that guarantee a relative consensus error ≤ ε.
 
         t(ε) = ⌈ ln(1/ε) / ln(1/SLEM) ⌉
@@ -339,7 +343,7 @@ def ring_allreduce_energy_joules(
 
 def ring_completion_probability(
     N: ArrayLike, duration: ArrayLike, presence: ArrayLike, period: ArrayLike
-):
+) -> FloatOrArray:
     """Probability that a ring AllReduce over the N devices present at its start completes.
 
         P = presence^(N · duration / period)
@@ -369,7 +373,7 @@ def expected_ring_energy_joules(
     presence: ArrayLike,
     duration: ArrayLike,
     period: ArrayLike,
-):
+) -> FloatOrArray:
     """Expected radio energy per device of one *completed* ring AllReduce, joules.
 
         E = E_attempt / presence^(N · duration / period)
@@ -383,4 +387,5 @@ def expected_ring_energy_joules(
     attempt = ring_allreduce_energy_joules(
         N, M, energy_per_byte_tx, energy_per_byte_rx, energy_per_message
     ).per_device_joules
-    return v.scalar_or_array(attempt / ring_completion_probability(N, duration, presence, period))
+    completed = ring_completion_probability(N, duration, presence, period)
+    return v.scalar_or_array(np.asarray(attempt / completed))

@@ -38,14 +38,19 @@ too, so no choice is decided by Monte-Carlo noise (docs/LAB_SPEC.md fairness rul
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 import comms_core._validate as v
+from comms_core._types import FloatOrArray, Vector
 from comms_core.shared_medium import shared_channel_allreduce_time
+
+if TYPE_CHECKING:
+    from comms_core.scenarios import Scenario
 
 __all__ = [
     "ALGORITHMS",
@@ -66,7 +71,7 @@ MEDIA = ("shared", "full_duplex")
 NOISE_STANDARD_ERRORS = 4  # a miss probability this close to the best one's is a tie
 
 
-def lognormal_parameters(mean: ArrayLike, cv: ArrayLike):
+def lognormal_parameters(mean: ArrayLike, cv: ArrayLike) -> tuple[FloatOrArray, FloatOrArray]:
     """(μ, σ) of the underlying normal of a lognormal with the given mean and CV.
 
         σ² = ln(1 + CV²),     μ = ln(mean) − σ²/2
@@ -108,7 +113,9 @@ def _messages_per_step(algorithm: str, N: int) -> tuple[NDArray[np.int64], float
     return np.concatenate([reduce_steps, reduce_steps[::-1]]), 1.0
 
 
-def _one_number(name: str, value: ArrayLike, check=v.nonnegative) -> float:
+def _one_number(
+    name: str, value: ArrayLike, check: Callable[[str, ArrayLike], Vector] = v.nonnegative
+) -> float:
     """One number that passes `check` (an array is refused: this function is not vectorised)."""
     checked = check(name, value)
     if np.ndim(checked) != 0:
@@ -169,7 +176,7 @@ def simulate_allreduce_times(
     return total
 
 
-def deadline_miss_probability(times: ArrayLike, deadline: ArrayLike):
+def deadline_miss_probability(times: ArrayLike, deadline: ArrayLike) -> FloatOrArray:
     """Fraction of trials slower than the deadline: P(T > deadline). deadline in seconds.
 
     Scalars or arrays of deadlines (non-increasing in the deadline).
@@ -305,7 +312,7 @@ def _full_duplex_time(algorithm: str, M: float, N: int, alpha: float, beta: floa
     return float(f(M, N, alpha, beta))
 
 
-def edge_jitter_summary(scenario) -> JitterSummary:
+def edge_jitter_summary(scenario: Scenario) -> JitterSummary:
     """Edge Guardian's Monte Carlo for a scenario: ring, tree and broadcast on one shared
     channel, JITTER_TRIALS syncs each, seeded by the student's id. The crisis shows it and the
     key grades it (one call, so both see the same numbers)."""
