@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from comms_core.scenarios import CONVERGENCE_DIM, TRACKS, Scenario, ledger_fields, scenario_for
 from commslab.notebook import rules
@@ -65,11 +65,13 @@ def _show(obj) -> object:
 # One line under a picture's controls, shown only while they are not live: ipywidgets 8
 # marks every view of a widget whose kernel is gone with the class jupyter-widgets-disconnected
 # (@jupyter-widgets/base, DOMWidgetView._comm_live_update; its CSS draws a broken-link icon),
-# so `:has()` shows the line in the reopened notebook and hides it while the kernel runs. A
+# so `:has()` shows the line in the reopened notebook and hides it while the kernel runs; in a
+# cell that has the line, the icon (its `::before`) is not drawn: the line says it in words. A
 # front end that drops the <style> shows the line always, which still reads right.
 OFFLINE_NOTE = (
     "<style>.commslab-offline{display:none}"
-    ".jp-Cell:has(.jupyter-widgets-disconnected) .commslab-offline{display:block}</style>"
+    ".jp-Cell:has(.jupyter-widgets-disconnected) .commslab-offline{display:block}"
+    ".jp-Cell:has(.commslab-offline) .jupyter-widgets-disconnected::before{content:none}</style>"
     '<div class="commslab-offline">🔌 <b>Run the cells</b> (Run ▸ Run All Cells) to make these '
     "controls live: what you see is the picture of your last run.</div>"
 )
@@ -152,7 +154,9 @@ def _fmt(value, unit: str) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
 
 
-def _need(scenario: Scenario | None) -> bool:
+def _need(scenario: Scenario | None) -> TypeGuard[Scenario]:
+    """True when the identity cells made a scenario; else says to run them (and False), so
+    `if not _need(scenario): return None` leaves a Scenario for the type checker too."""
     if scenario is None:
         _markdown("✋ **Run the identity cells at the top first** (your id and track).")
         return False
