@@ -94,7 +94,7 @@ def main() -> None:
         rounds = int(min(args.max_rounds, max(args.min_rounds, args.budget // round_time)))
     calls, rounds = comm.bcast((calls, rounds))
     order_rng = np.random.default_rng(comm.bcast(int(time.time_ns() % 2**32)))
-    samples = {s: [] for s in sizes}
+    samples: dict[int, list[float]] = {s: [] for s in sizes}
     for k in range(rounds):
         report(f"timing round {k + 1} of {rounds}")
         for i in order_rng.permutation(len(sizes)):
@@ -105,10 +105,12 @@ def main() -> None:
     results = []
     for size in sizes:
         local = np.array(samples[size])
-        slowest = np.empty_like(local) if rank == 0 else None
-        comm.Reduce(local, slowest, op=MPI.MAX, root=0)
-        if rank == 0:
+        if rank == 0:  # only the root receives
+            slowest = np.empty_like(local)
+            comm.Reduce(local, slowest, op=MPI.MAX, root=0)
             results.append({"size_bytes": size, "samples_s": slowest.tolist()})
+        else:
+            comm.Reduce(local, None, op=MPI.MAX, root=0)
 
     rank_hosts = comm.gather(MPI.Get_processor_name(), root=0)
     if rank == 0:

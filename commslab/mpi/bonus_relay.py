@@ -20,13 +20,16 @@ sandbox's code reads end-of-file on its pipe, and its CPU-time limit ends a busy
 from __future__ import annotations
 
 import json
+import os
 import struct
 import subprocess
 import tempfile
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from mpi4py import MPI
 
+from commslab.grading.isolation import Launch
 from commslab.grading.launchers import launcher_from_spec
 from commslab.mpi import relay_rank
 from commslab.mpi.bonus_runner import arguments, rank_data, sum_problem
@@ -34,6 +37,15 @@ from commslab.mpi.rank_status import RankStatus
 
 MAX_HEADER = 64 * 1024
 MAX_PAYLOAD = 64 * 1024**2
+
+
+@runtime_checkable
+class ScriptLauncher(Protocol):
+    """A launcher that runs a script of ours in its sandbox: what every launcher
+    launcher_from_spec returns has (isolation.Bubblewrap, hosted.UnprivilegedUser,
+    container.ContainerLauncher); sandbox.Launcher's protocol asks only for the probe."""
+
+    def launch_script(self, script: str | os.PathLike, workdir: str, disk_bytes: int) -> Launch: ...
 
 
 class RelayError(RuntimeError):
@@ -103,8 +115,8 @@ def relay(proc: subprocess.Popen, world, source: bytes, d: int, seed: int) -> tu
             sent += len(payload)
         elif op == "recv":
             buf = bytearray(_nbytes(header))
-            source = _peer(header, "source", size, True)
-            world.Recv([buf, MPI.BYTE], source=source, tag=_tag(header, "tag", True))
+            peer = _peer(header, "source", size, True)
+            world.Recv([buf, MPI.BYTE], source=peer, tag=_tag(header, "tag", True))
             write_frame(proc.stdin, {"op": "data"}, bytes(buf))
         elif op == "sendrecv":
             buf = bytearray(_nbytes(header))
@@ -137,6 +149,8 @@ def main() -> None:
         source = f.read()
     with tempfile.TemporaryDirectory(prefix="commslab-bonus-rank-") as workdir:
         launcher = launcher_from_spec(args.sandbox)
+        if not isinstance(launcher, ScriptLauncher):
+            status.fail(f"rank {rank}: the sandbox {args.sandbox!r} cannot start the relay")
         launch = launcher.launch_script(relay_rank.__file__, workdir, 16 * 1024**2)
         proc = subprocess.Popen(
             launch.argv,
@@ -162,7 +176,7 @@ def main() -> None:
                 launch.cleanup()
     got = np.frombuffer(result, dtype=np.float64)
     problem, max_error = sum_problem(got, args.seed, n_ranks, args.d)
-    report = {"rank": rank, "bytes_sent": sent, "sum_ok": problem is None}
+    report: dict[str, object] = {"rank": rank, "bytes_sent": sent, "sum_ok": problem is None}
     report.update(max_abs_error=max_error, problem=problem)
     (status.dir / f"rank{rank}.json").write_text(json.dumps(report))
     status.report("done")

@@ -34,7 +34,9 @@ def rank_data(seed: int, rank: int, d: int) -> np.ndarray:
 def sum_problem(result, seed: int, n_ranks: int, d: int) -> tuple[str | None, float | None]:
     """(what is wrong with a rank's result, its largest error): None if it is the exact sum
     of every rank's rank_data, to RTOL/ATOL. Shared by this runner and bonus_relay."""
-    expected = sum(rank_data(seed, r, d) for r in range(n_ranks))
+    expected = np.zeros(d)  # summed rank by rank, in rank order
+    for r in range(n_ranks):
+        expected += rank_data(seed, r, d)
     try:
         got = np.asarray(result, dtype=np.float64)
     except (TypeError, ValueError):
@@ -78,6 +80,8 @@ def main() -> None:
     report("started")
     try:
         spec = importlib.util.spec_from_file_location("student_ring", args.student)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"{args.student} is not a Python file")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         ring = module.my_ring_allreduce

@@ -208,7 +208,7 @@ def _shared_memory_files() -> set[Path]:
 
 def _mapped_shared_memory() -> set[str]:
     """Every MPICH segment a live process maps (/proc/PID/maps, Linux), where readable."""
-    mapped = set()
+    mapped: set[str] = set()
     for maps in Path("/proc").glob("[0-9]*/maps"):
         try:
             lines = maps.read_text().splitlines()

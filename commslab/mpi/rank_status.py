@@ -7,6 +7,7 @@ which phase, and `error.txt` for the worker's own one-line reason before it abor
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 
 class RankStatus:
@@ -17,8 +18,10 @@ class RankStatus:
     def report(self, phase: str) -> None:
         (self.dir / f"rank{self.rank}.status").write_text(phase)
 
-    def fail(self, message: str) -> None:
-        """Record the reason, then abort every rank (MPI_Abort)."""
+    def fail(self, message: str) -> NoReturn:
+        """Record the reason, then abort every rank (MPI_Abort, which does not return; should a
+        stand-in comm's Abort return, this rank stops here all the same)."""
         (self.dir / "error.txt").write_text(message)
         self.report(f"failed: {message}")
         self.comm.Abort(self.abort_code)
+        raise SystemExit(self.abort_code)

@@ -129,7 +129,7 @@ def _stand_in_mpi4py(comm: RelayComm) -> None:
     mpi = types.ModuleType("mpi4py.MPI")
     mpi.__dict__.update(ANY_SOURCE=ANY_SOURCE, ANY_TAG=ANY_TAG, DOUBLE="DOUBLE", COMM_WORLD=comm)
     package = types.ModuleType("mpi4py")
-    package.MPI = mpi
+    package.__dict__.update(MPI=mpi)
     sys.modules.update({"mpi4py": package, "mpi4py.MPI": mpi})
 
 
