@@ -5,8 +5,9 @@
   and the commslab modules that these or the released notebook import. The grader
   (commslab.grading: hidden checks, mission answers) and everything else of commslab stay out;
   the release refuses to build a student wheel that would reach the grader.
-  It also carries one data file for the student's Jupyter (`JUPYTER_DATA`): JupyterLab's
-  default-setting override that saves the widgets' state in the notebook (see below).
+  It also carries data files for the student's Jupyter (`jupyter_data`): JupyterLab's
+  default-setting override that saves the widgets' state in the notebook, and a prebuilt
+  extension that keeps a reopened notebook from showing "modified" before an edit (see below).
 - `full_wheel`: `comms-lab` itself, for the Gradescope bundle and the grading image.
 
 Both are written from the files this interpreter imports (an editable checkout or a plain
@@ -57,6 +58,16 @@ JUPYTER_OVERRIDES = "share/jupyter/lab/settings/overrides.d/comms-lab.json"
 JUPYTER_DATA = {
     JUPYTER_OVERRIDES: b'{"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": true}}\n'
 }
+# With saveState on, the widget manager marks a notebook "modified" as soon as it is reopened
+# (WidgetManager.register_model calls setDirty() for every widget restored from the notebook).
+# The student wheel also installs a prebuilt JupyterLab 4 extension that lowers that mark until
+# the notebook's content first changes (commslab/labextension/: its source, its build and how to
+# rebuild it). JupyterLab and Notebook 7 load prebuilt (federated) extensions from
+# {sys.prefix}/share/jupyter/labextensions/<name>/ (jupyter_core.paths.jupyter_path, see
+# https://jupyterlab.readthedocs.io/en/stable/extension/extension_dev.html#prebuilt-extensions);
+# nothing is downloaded or built on the student's machine.
+LABEXTENSION = "comms-lab-reopen"
+JUPYTER_LABEXTENSIONS = "share/jupyter/labextensions"
 
 
 class StudentSideError(RuntimeError):
@@ -127,6 +138,20 @@ def _package_dir(package: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError(package)
     return Path(next(iter(spec.submodule_search_locations)))
+
+
+def jupyter_data() -> dict[str, bytes]:
+    """The student wheel's data files, {path under sys.prefix: bytes}: JUPYTER_DATA and every
+    file of the built extension LABEXTENSION (commslab/labextension/LABEXTENSION/)."""
+    root = _package_dir("commslab") / "labextension" / LABEXTENSION
+    built = {
+        f"{JUPYTER_LABEXTENSIONS}/{LABEXTENSION}/{path.relative_to(root).as_posix()}": path
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+    if not any(name.endswith("/package.json") for name in built):
+        raise FileNotFoundError(f"{root}: no built extension (commslab/labextension/README.md)")
+    return {**JUPYTER_DATA, **{name: path.read_bytes() for name, path in built.items()}}
 
 
 def _package_files(package: str) -> dict[str, bytes]:
@@ -225,7 +250,8 @@ def _requirements(
     kept as one. A base requirement the student side never imports (the CLI's `rich`) stays out."""
     providers = metadata.packages_distributions()
     used = {canonicalize_name(d) for top in imported for d in providers.get(top, [top])}
-    required, optional = [], {}
+    required: list[str] = []
+    optional: dict[str, list[str]] = {}
     for line in installed().requires or []:
         req = Requirement(line)
         if req.name == DISTRIBUTION:  # `comms-lab[lab]` inside another extra
@@ -274,7 +300,7 @@ def student_wheel(entry_sources: list[str]) -> WheelSpec:
             *(f'Requires-Dist: {r}; extra == "{extra}"' for r in reqs),
         ]
     return WheelSpec(
-        STUDENT_DISTRIBUTION, version, "\n".join(lines) + "\n", files, data=dict(JUPYTER_DATA)
+        STUDENT_DISTRIBUTION, version, "\n".join(lines) + "\n", files, data=jupyter_data()
     )
 
 

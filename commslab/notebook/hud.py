@@ -272,7 +272,7 @@ class _Picture:
         self.transfers = []
         ring = self.algorithm == "ring"
         arrows = {(_node(s), _node(d)): a for s, d, a, _ in step.messages}
-        busy = set()
+        busy: set[int] = set()
         for (src, dst), start in arrows.items():
             if src == dst:  # both among the others
                 continue

@@ -105,9 +105,10 @@ def recorded_firsts(cells: list) -> dict[str, str]:
             record = metadata.get(RECORD_KEY) if isinstance(metadata, dict) else None
             if not isinstance(record, dict):
                 continue
-            lock = BY_NAME.get(record.get("name"))
-            first = lock.normalise(record.get("first")) if lock else None
-            if first is not None:
+            name = record.get("name")
+            lock = BY_NAME.get(name) if isinstance(name, str) else None
+            first = lock.normalise(record.get("first")) if lock is not None else None
+            if lock is not None and first is not None:
                 found.setdefault(lock.name, first)
     return found
 

@@ -79,9 +79,10 @@ def close(f: Callable, name: str, args: tuple, want, where: str = "", residual=N
     raise AssertionError(f"{name}{at} gives {_value(arr)}; expected {_value(want)}.")
 
 
-def own_compressor_is_the_cause(compress: object, x: np.ndarray, out: object, want) -> str:
+def own_compressor_is_the_cause(compress: object, x: np.ndarray, out: tuple, want) -> str:
     """The error-feedback check's diagnosis when error_feedback_step is right but calls the
-    student's own one_bit_compress, which is wrong on x: say so ("" otherwise)."""
+    student's own one_bit_compress, which is wrong on x: say so ("" otherwise). OUT is what
+    error_feedback_step returned, already checked to be a pair (public_tests/part3.py)."""
     if not callable(compress):
         return ""
     try:

@@ -283,7 +283,9 @@ def _relabel(fig: Figure, words: Words) -> None:
             text.set_text(swap(text.get_text()))
     for ax in fig.axes:
         for line in ax.get_lines() + list(ax.patches) + list(ax.containers):
-            line.set_label(swap(line.get_label()))  # the legend's entries
+            label = line.get_label()  # the legend's entries (a Container's may be None)
+            if isinstance(label, str):
+                line.set_label(swap(label))
         names = _tick_names(ax.xaxis)  # the bars' names
         if any(swap(name) != name for name in names):
             ax.set_xticks(ax.get_xticks(), [swap(name) for name in names])
