@@ -417,8 +417,8 @@ class CrossoverWorkbench(Workbench):
             N, alpha, beta, algorithms=mine, reference=reference, highlight=M, M_range=M_range
         )
         _relabel(fig, self.words)
-        T_ring = cm.ring_allreduce_time(M, N, alpha, beta)
-        T_tree = cm.tree_allreduce_time(M, N, alpha, beta)
+        T_ring = float(cm.ring_allreduce_time(M, N, alpha, beta))  # scalar in, one number out
+        T_tree = float(cm.tree_allreduce_time(M, N, alpha, beta))
         lines = [
             f"At M = {plots.format_bytes(M)} on N = {N} {self.words.devices} "
             f"(α = {plots.format_seconds(alpha)}, β = {plots.format_bytes(beta)}/s):",
