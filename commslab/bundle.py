@@ -175,14 +175,6 @@ def gradescope_identity(metadata: dict, claimed: str, roster=None) -> tuple[str 
     return (claimed if claimed in matched else matched[0]), notes
 
 
-def gradescope_results(result, checks: list[str], sandbox: list[str] | tuple = ()) -> dict:
-    """results.json as Gradescope's specification writes it (commslab.grading.outputs: one
-    test per question, the bonus a test of max_score 0, the score the sum of the tests)."""
-    from commslab.grading.outputs import gradescope_results as render
-
-    return render(result, checks, sandbox)
-
-
 @click.command("gradescope", hidden=True)
 @click.argument("submission_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
@@ -202,8 +194,10 @@ def gradescope_command(
     submission_dir: Path, term: str, metadata: Path, out: Path, autograder_dir: Path
 ) -> None:
     """Gradescope's run_autograder: grade the notebook submitted, write results.json (always:
-    a grader error is a result, with its status, as otter writes one)."""
+    a grader error is a result, with its status, as otter writes one: one test per question,
+    the bonus a test of max_score 0, the score the sum of the tests)."""
     from commslab.grading.grade import GradeResult
+    from commslab.grading.outputs import gradescope_results
 
     out.parent.mkdir(parents=True, exist_ok=True)
     stored = autograder_dir.resolve().parent / "TERM"
@@ -232,9 +226,10 @@ def gradescope_command(
 def _grade_upload(
     submission_dir: Path, term: str, metadata_path: Path, autograder_dir: Path, results_dir: Path
 ):
-    from commslab.grading import hosted, lms
+    from commslab.grading import lms
     from commslab.grading.grade import GradeResult
     from commslab.grading.notebook import read_submission
+    from commslab.grading.pipeline import grade_hosted
     from commslab.grading.roster import read_roster
     from commslab.grading.sandbox import Limits
 
@@ -265,7 +260,7 @@ def _grade_upload(
         assert path is not None  # lms.graded picks an entry with a file
         claimed = read_submission(path).student_id
         student_id, notes = gradescope_identity(metadata, claimed, roster)
-        result, sandbox = hosted.grade_hosted(
+        result, sandbox = grade_hosted(
             path,
             term=term,
             student_id=student_id or claimed,

@@ -220,9 +220,10 @@ def run_class_demo(folder: Path, term: str, jobs: int = 2) -> dict:
 
     from commslab import synthetic
     from commslab.course import CONFIG, init_course
-    from commslab.grading import pipeline, report
+    from commslab.grading import pipeline
     from commslab.grading.classreport import REPORT_HTML
     from commslab.grading.launchers import make_launcher
+    from commslab.grading.outputs import summary
 
     started = time.monotonic()
     init_course(folder, term=term)
@@ -256,7 +257,7 @@ def run_class_demo(folder: Path, term: str, jobs: int = 2) -> dict:
         "students": manifest.students,
         "out": out,
         "rows": final,
-        "summary": report.summary(final),
+        "summary": summary(final),
         "class_report": out / REPORT_HTML,
         "figures": figures_dir,
         "seconds": time.monotonic() - started,

@@ -19,7 +19,7 @@ from adversarial import notebooks as nbs
 from adversarial.corpus import BONUS_PRECOMPUTE as PRECOMPUTE
 from mpi_support import needs_mpi
 
-from commslab.grading import report
+from commslab.grading import outputs_gradebooks, pipeline
 from commslab.grading.grade import default_autograder_dir
 from commslab.grading.lms import Entry
 
@@ -114,7 +114,7 @@ def test_the_bonus_is_graded_in_the_batch_on_real_ranks(tmp_path) -> None:
         entries.append(Entry(nbs.write(nb, tmp_path / f"{name}.ipynb"), name, sid))
     plain = nbs.write(nbs.solved_notebook("5999"), tmp_path / "no_bonus.ipynb")
     entries.append(Entry(plain, "no_bonus", "5999"))
-    results = report.grade_batch(
+    results = pipeline.grade(
         entries, term=TERM, autograder_dir=default_autograder_dir(), jobs=2, key=KEY
     )
     assert len(results) == len(entries)  # one row each, the batch finished
@@ -133,7 +133,7 @@ def test_the_bonus_is_graded_in_the_batch_on_real_ranks(tmp_path) -> None:
     assert any("deadlock" in line for line in said(rows["deadlock"]))
     assert any("Allreduce is not allowed" in line for line in said(rows["collective"]))
 
-    report.write_outputs(results, tmp_path / "out")
+    outputs_gradebooks.write_outputs(results, tmp_path / "out")
     with open(tmp_path / "out" / "grades.csv", newline="", encoding="utf-8") as f:
         grades = {row["student_id"]: row for row in csv.DictReader(f)}
     assert grades["5000"]["bonus"] == "4" and grades["5000"]["score"] == "35"

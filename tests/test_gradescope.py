@@ -30,10 +30,10 @@ import test_bonus_grading as bonus_cases  # the batch's bonus submissions, on Gr
 from adversarial import notebooks as nbs
 from pythons import python310
 
-from commslab.bundle import build_bundle, gradescope_identity, gradescope_results
+from commslab.bundle import build_bundle, gradescope_identity
 from commslab.grading.grade import GradeResult, grade_notebook
 from commslab.grading.lms import LmsKey
-from commslab.grading.outputs import BONUS_TEST
+from commslab.grading.outputs import BONUS_TEST, gradescope_results
 from commslab.grading.records import Bonus, BonusRun, Failure, Status, Verdict
 from commslab.grading.roster import Roster, Student
 
@@ -394,15 +394,15 @@ def test_the_bonus_is_its_own_extra_credit_test_and_adds_to_the_score() -> None:
 
 
 def test_a_bundle_without_its_key_gives_a_row_and_runs_nothing(tmp_path) -> None:
-    """Gradescope and PrairieLearn share hosted.grade_hosted: with no instructor key in the
+    """Gradescope and PrairieLearn share pipeline.grade_hosted: with no instructor key in the
     bundle it never raises and never makes a key; the row says why, no sandbox line."""
-    from commslab.grading import hosted
+    from commslab.grading import pipeline
     from commslab.grading.sandbox import Limits
 
     autograder = tmp_path / "autograder"
     shutil.copytree(ROOT / "autograder" / "tests", autograder / "tests")
     notebook = nbs.write(nbs.solved_notebook("1234567"), tmp_path / "collective_comms.ipynb")
-    result, lines = hosted.grade_hosted(
+    result, lines = pipeline.grade_hosted(
         notebook,
         term=TERM,
         student_id="1234567",

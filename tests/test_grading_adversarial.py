@@ -13,9 +13,9 @@ import pytest
 from adversarial.corpus import CASES, STUDENT, write_corpus
 
 import comms_core
+from commslab.grading import pipeline
 from commslab.grading.lms import Entry
 from commslab.grading.outputs import feedback_lines
-from commslab.grading.report import grade_batch
 from commslab.grading.sandbox import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ SLOW = [c.name for c in CASES if c.slow]
 
 def _grade(paths: list[Path], launcher=None) -> dict[str, object]:
     entries = [Entry(p, p.name, STUDENT) for p in paths]
-    results = grade_batch(
+    results = pipeline.grade(
         entries,
         term=TERM,
         autograder_dir=AUTOGRADER,
@@ -180,7 +180,7 @@ def test_the_batch_and_every_page_finish(fast_rows, tmp_path, monkeypatch) -> No
     out = tmp_path / "out"
     gradebook.save(out, rows, {"term": TERM})
     started = time.perf_counter()
-    gradebook.publish(out)
+    pipeline.publish(out)
     assert time.perf_counter() - started < 120
     for page in ("review.html", "similarity.html", "class_report.html", "similarity.json"):
         assert (out / page).stat().st_size > 0, page
@@ -202,7 +202,7 @@ def test_the_batch_and_every_page_finish(fast_rows, tmp_path, monkeypatch) -> No
         raise AssertionError("similarity computed again")
 
     monkeypatch.setattr(written, "_compare", compared_again)
-    gradebook.publish(out)  # `commslab report`, `review import`
+    pipeline.publish(out)  # `commslab report`, `review import`
 
 
 def test_a_student_string_in_a_figure_is_plain_text() -> None:

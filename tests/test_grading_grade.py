@@ -20,14 +20,15 @@ from click.testing import CliRunner
 
 from comms_core.scenarios import TRACKS, ledger_fields, scenario_for
 from commslab.grading import grade as grading
+from commslab.grading import pipeline
 from commslab.grading.answers import mission_answers
 from commslab.grading.checks import shown_match
 from commslab.grading.cli import grade, grade_one
 from commslab.grading.grade import GradeResult, grade_notebook
 from commslab.grading.lms import Entry
 from commslab.grading.outputs import feedback_lines, gradescope_results
+from commslab.grading.outputs_gradebooks import write_outputs
 from commslab.grading.protocol import Kind, Outcome
-from commslab.grading.report import grade_batch, write_outputs
 from commslab.grading.sandbox import CallResult
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +54,7 @@ def graded(tmp_path_factory) -> dict[str, GradeResult]:
     untouched = nbs.write(nbs.untouched_notebook(), folder / "untouched.ipynb")
     copied = nbs.write(nbs.solved_notebook("7654321"), folder / "copied.ipynb")
     entries += [Entry(untouched, untouched.name, "1234567"), Entry(copied, copied.name, "1234567")]
-    results = grade_batch(entries, term=TERM, autograder_dir=AUTOGRADER, jobs=2, key=KEY)
+    results = pipeline.grade(entries, term=TERM, autograder_dir=AUTOGRADER, jobs=2, key=KEY)
     return {Path(r.file).stem: r for r in results}
 
 
@@ -110,7 +111,7 @@ def test_grading_twice_gives_the_same_row(tmp_path, graded) -> None:
     )
     assert first.row() == second.row()
     assert 0 < first.score < first.max_score
-    again = grade_batch(
+    again = pipeline.grade(
         [Entry(path, "buggy.ipynb", "1234567")],
         term=TERM,
         autograder_dir=AUTOGRADER,
@@ -225,7 +226,7 @@ def test_every_file_gives_a_row_and_a_grader_fault_does_not_stop_the_batch(
         Entry(pdf, "x.pdf", "3"),
         Entry(None, "gone", "4", status="not graded: too large in the zip"),
     ]
-    results = grade_batch(entries, term=TERM, autograder_dir=AUTOGRADER, jobs=2, key=KEY)
+    results = pipeline.grade(entries, term=TERM, autograder_dir=AUTOGRADER, jobs=2, key=KEY)
     assert [r.file for r in results] == ["good", "fails", "x.pdf", "gone"]
     assert [r.status for r in results] == [
         "graded",

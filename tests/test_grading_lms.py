@@ -464,7 +464,7 @@ def _moodle_import(worksheet_text: str, participants: dict[str, str], max_grade:
 
 def test_the_moodle_worksheet_comes_back_ready_to_import(tmp_path) -> None:
     from commslab.grading.grade import GradeResult
-    from commslab.grading.report import write_outputs
+    from commslab.grading.outputs_gradebooks import write_outputs
 
     worksheet = tmp_path / "Grades-CS101-Lab-42.csv"
     worksheet.write_text(
@@ -536,7 +536,7 @@ def _canvas_import(text: str, students: dict[int, dict]) -> tuple[dict, list[str
 
 def test_the_canvas_gradebook_passes_canvas_importer(tmp_path) -> None:
     from commslab.grading.grade import GradeResult
-    from commslab.grading.report import write_outputs
+    from commslab.grading.outputs_gradebooks import write_outputs
 
     export = tmp_path / "2026-12-01T0900_Grades-CS101.csv"
     export.write_text(
@@ -574,7 +574,7 @@ def test_nbgrader_courses_get_the_csv_nbgrader_export_writes(tmp_path, monkeypat
     from nbgrader.plugins.export import CsvExportPlugin
 
     from commslab.grading.grade import GradeResult
-    from commslab.grading.report import write_outputs
+    from commslab.grading.outputs_gradebooks import write_outputs
 
     with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
         gradebook.add_assignment("collective_comms")
@@ -635,7 +635,8 @@ def test_a_canvas_group_submission_gives_every_member_a_gradebook_row(tmp_path) 
     sanitize_user_name turns "Team_7_Alpha" into "team7alpha" (it drops the "_" around digits
     and lowercases), sanitize_file_name drops every non-word character. The export names no
     other member: the group-set export does."""
-    from commslab.grading.report import grade_entry, write_outputs
+    from commslab.grading.grade import grade_entry
+    from commslab.grading.outputs_gradebooks import write_outputs
 
     groups = tmp_path / "CS101_groups.csv"
     groups.write_text(CANVAS_GROUPS, encoding="utf-8")
@@ -754,7 +755,8 @@ def test_a_d2l_download_gives_each_file_a_row_and_names_nobody_by_guess(tmp_path
 def test_a_d2l_grades_export_maps_names_to_org_ids_and_takes_the_grades_back(tmp_path) -> None:
     import csv as _csv
 
-    from commslab.grading.report import grade_entry, write_outputs
+    from commslab.grading.grade import grade_entry
+    from commslab.grading.outputs_gradebooks import write_outputs
 
     grades_export = tmp_path / "Lab_GradesExport.csv"
     grades_export.write_text(D2L_GRADES, encoding="utf-8")
@@ -823,7 +825,7 @@ from platform_exports import (  # noqa: E402
     write_zip,
 )
 
-from commslab.grading import gradebook, report  # noqa: E402
+from commslab.grading import gradebook, outputs_gradebooks, pipeline  # noqa: E402
 from commslab.grading.grade import GradeResult  # noqa: E402
 
 
@@ -845,7 +847,7 @@ def _fake_grade(entries) -> list[GradeResult]:
 
 def _gradebook(entries, policy=None) -> dict[str, GradeResult]:
     final = gradebook.finalise(_fake_grade(entries), [], policy or gradebook.LatePolicy())
-    return report._gradebook_rows(final)
+    return outputs_gradebooks.gradebook_rows(final)
 
 
 def _identities_unchanged(entries, expected: dict[str, str]) -> None:
@@ -940,7 +942,7 @@ def test_a_zip_member_named_like_a_classmate_s_file_stays_the_uploader_s(tmp_pat
         },
     )
     final = gradebook.finalise(_fake_grade(entries), [], gradebook.LatePolicy())
-    report._canvas_csv(final, tmp_path / "canvas.csv", "Lab", None)
+    outputs_gradebooks.canvas_csv(final, tmp_path / "canvas.csv", "Lab", None)
     rows = (tmp_path / "canvas.csv").read_text().splitlines()[2:]
     assert sorted(r.split(",")[1:2][0] + ":" + r.split(",")[-1] for r in rows) == [
         "111:30",
@@ -1027,7 +1029,7 @@ def test_a_moodle_worksheet_binds_names_as_clean_filename_writes_them_and_scales
     )
     assert entries[0].student_id == "chloe@uni.edu" and entries[0].in_roster
     final = gradebook.finalise(_fake_grade(entries), [], gradebook.LatePolicy())
-    report._moodle_worksheet(final, roster, tmp_path / "back.csv")
+    outputs_gradebooks.moodle_worksheet(final, roster, tmp_path / "back.csv")
     back = list(csv.DictReader((tmp_path / "back.csv").open(encoding="utf-8")))
     assert back[0]["Grade"] == "100.00" and back[1]["Grade"] == ""  # 35/35 of 100.00
 
@@ -1087,7 +1089,7 @@ def test_nbgrader_timestamps_reach_grades_nbgrader_csv(tmp_path) -> None:
     course = write_folder(tmp_path / "course", nbgrader_course(uploads))
     entries = collect([course], tmp_path / "w")
     final = gradebook.finalise(_fake_grade(entries), [], gradebook.LatePolicy())
-    report._nbgrader_csv(
+    outputs_gradebooks.nbgrader_csv(
         final, "collective_comms", tmp_path / "nb.csv", {e.student_id: e.timestamp for e in entries}
     )
     (row,) = csv.DictReader((tmp_path / "nb.csv").open())
@@ -1105,8 +1107,8 @@ def test_a_canvas_anonymous_row_is_left_for_speedgrader(tmp_path) -> None:
     )
     entries = collect([write_zip(tmp_path / "s.zip", export)], tmp_path / "w")
     final = gradebook.finalise(_fake_grade(entries), [], gradebook.LatePolicy())
-    report._canvas_csv(final, tmp_path / "canvas.csv", "Lab", None)
-    report._canvas_anonymous_csv(final, tmp_path / "anon.csv")
+    outputs_gradebooks.canvas_csv(final, tmp_path / "canvas.csv", "Lab", None)
+    outputs_gradebooks.canvas_anonymous_csv(final, tmp_path / "anon.csv")
     ids = [line.split(",")[1] for line in (tmp_path / "canvas.csv").read_text().splitlines()[2:]]
     assert ids == ["222"]  # every ID column the importer reads is a Canvas user id
     assert "anon_aB3xZ" in (tmp_path / "anon.csv").read_text()
@@ -1334,7 +1336,7 @@ def test_regrade_reads_the_batch_s_platform_roster_and_engine(tmp_path, monkeypa
         calls["launcher"] = type(options["launcher"]).__name__
         return [GradeResult(e.student_id, 30.0, 35.0, "graded") for e in entries]
 
-    monkeypatch.setattr(report, "grade_batch", fake_batch)
+    monkeypatch.setattr(pipeline, "grade", fake_batch)
     monkeypatch.setattr("commslab.grading.review_cli._publish", lambda out_dir: None)
     fixed = write_zip(tmp_path / "fixed.zip", canvas([Upload("111", "Doe", {"nb.ipynb": NB})]))
     run = CliRunner().invoke(main, ["regrade", str(fixed), "--student", "s-1", "--out", str(out)])

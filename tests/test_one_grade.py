@@ -1,6 +1,6 @@
 """One grade, every output: a batch with the MPI bonus, written answers scored by the TA, a
 late file under a late policy, a partly wrong notebook and a broken file is graded once and
-published once (gradebook.publish); then every output is read back and must say the same per
+published once (pipeline.publish); then every output is read back and must say the same per
 student and per question: grades.csv, the Canvas and nbgrader gradebooks, every results.json
 (its score is the sum of its tests), every feedback table (its rows add up to its score line,
 the bonus never among them), the review page and the class report.
@@ -20,12 +20,11 @@ import pytest
 from adversarial import notebooks as nbs
 from mpi_support import mpi_available
 
-from commslab.grading import gradebook
+from commslab.grading import gradebook, pipeline
 from commslab.grading.lms import Entry
 from commslab.grading.notebook import WRITTEN_IDS
 from commslab.grading.outputs import BONUS_TEST, LATE_TEST
 from commslab.grading.records import Bonus, BonusRun, Status
-from commslab.grading.report import grade_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTOGRADER = ROOT / "autograder"
@@ -67,7 +66,7 @@ def published(tmp_path_factory):
             extra = {"bonus_ring": RING} if sid == "b-1" and bonus else {}
             nbs.write(nbs.solved_notebook(sid, track, replace=extra), path)
         entries.append(Entry(path, path.name, sid, late=sid == "l-3"))
-    rows = grade_batch(entries, term=TERM, autograder_dir=AUTOGRADER, jobs=2, key=KEY)
+    rows = pipeline.grade(entries, term=TERM, autograder_dir=AUTOGRADER, jobs=2, key=KEY)
     if not bonus:  # what bonus_step makes for a ring right on 2 ranks and half right on 3
         runs = [BonusRun(2, 4.0, 4.0, "ok"), BonusRun(3, 2.0, 4.0, "partial", ["bytes off"])]
         rows[0].bonus_run, rows[0].bonus, rows[0].bonus_max = Bonus(3.0, 4.0, runs), 3.0, 4.0
@@ -84,7 +83,7 @@ def published(tmp_path_factory):
     gradebook.add_overrides(
         out, [gradebook.Override("t-2", f"written:{g}", TA_POINTS, "ok") for g in WRITTEN_IDS]
     )
-    final = gradebook.publish(out)
+    final = pipeline.publish(out)
     return out, {r.student_id: r for r in final}
 
 

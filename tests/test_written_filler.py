@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 from adversarial import notebooks as nbs
 
+from commslab.grading import pipeline
 from commslab.grading.checks import written_problem
+from commslab.grading.csvsafe import spreadsheet_safe
 from commslab.grading.gradebook import LatePolicy, finalise
 from commslab.grading.lms import Entry
-from commslab.grading.report import grade_batch, spreadsheet_safe, write_outputs
+from commslab.grading.outputs_gradebooks import write_outputs
 from commslab.grading.written import class_flags, filler_problem
 from commslab.release import TEXT_STUB
 
@@ -187,7 +189,9 @@ def graded_class(tmp_path_factory):
     for sid, nb in notebooks.items():
         path = nbs.write(nb, folder / f"{len(entries)}.ipynb")
         entries.append(Entry(path, f"@SUM(A1)_{path.name}", sid, name="-2+3"))
-    raw = grade_batch(entries, term=TERM, autograder_dir=AUTOGRADER, jobs=2, key=KEY, timeout=600)
+    raw = pipeline.grade(
+        entries, term=TERM, autograder_dir=AUTOGRADER, jobs=2, key=KEY, timeout=600
+    )
     results = finalise(raw, [], LatePolicy())  # what `commslab grade` publishes
     out = write_outputs(results, folder / "out")
     return {r.student_id: r for r in results}, out

@@ -1,9 +1,11 @@
 """Grading: collect → identify → grade → publish, over typed values.
 
     collect, identify   lms.intake: files, folders and zips in, one Entry per file
-    grade               report.grade_batch -> grade.grade_notebook: one GradeResult per Entry
-    publish             gradebook.publish: the late policy and the TA's scores (finalise),
-                        then every output rendered from the typed rows (docs/DESIGN.md)
+    grade               pipeline.grade -> grade.grade_entry: one GradeResult per Entry
+    save                gradebook.save: OUT/gradebook.json
+    publish             pipeline.publish: the late policy and the TA's scores
+                        (gradebook.finalise), then every output rendered from the typed rows
+                        (docs/DESIGN.md)
 
 Modules, roughly from the bottom layer up (no import cycle among them, none imports
 commslab.cli or grading.cli: tests/test_layers.py checks both):
@@ -25,14 +27,14 @@ commslab.cli or grading.cli: tests/test_layers.py checks both):
     bonus_step     the MPI bonus: the student's ring on 2 and 3 ranks, extra credit
     written        written answers: what earns the automatic point, filler, near-copies
     grade          one notebook -> one GradeResult (the typed records)
-    outputs        renderers: feedback, Gradescope and PrairieLearn results.json
+    outputs        renderers: feedback, Gradescope and PrairieLearn results.json, summary
+    outputs_gradebooks  renderers: grades.csv, each LMS gradebook, written answers, OUT's files
     lms            LMS layouts: names, identities, platforms, which notebook is graded
     roster         a class list (Canvas, Moodle, D2L, plain CSV) to map identities
-    report         grade_batch and the CSV renderers (grades.csv, each LMS gradebook)
     review         the TA's review page (review.html) and the similarity report
     classreport    the class report (class_report.html, class_report/*.csv)
-    gradebook      gradebook.json, overrides, the late policy, publish
-    pipeline       the steps in order: collect, identify, grade, save, publish
+    gradebook      gradebook.json, overrides, the late policy, finalise
+    pipeline       the steps in order: collect, identify, grade, save, publish; grade_hosted
     grading_batch  what `commslab grade` stored about a batch, for the later commands
     prairielearn   PrairieLearn's external-grader entrypoint
     review_cli     the TA's commands after `commslab grade`

@@ -22,7 +22,10 @@ from pathlib import Path
 import click
 
 from commslab.course import CONFIG, Course, course_dir_option
-from commslab.grading import gradebook, harness, lms, pipeline, report
+from commslab.grading import gradebook, harness, lms, pipeline
+from commslab.grading.grade import grade_entry
+from commslab.grading.launchers import ENGINES, make_launcher
+from commslab.grading.outputs import summary
 from commslab.grading.records import Status, Verdict
 from commslab.grading.roster import read_roster
 from commslab.options import autograder_option, jobs_option, term_option, timeout_option
@@ -35,7 +38,7 @@ _UNSAFE = click.option(
 )
 _ENGINE = click.option(
     "--engine",
-    type=click.Choice(report.ENGINES),
+    type=click.Choice(ENGINES),
     default="local",
     show_default=True,
     help="local: each probe in a bubblewrap sandbox here; docker/podman: in a container",
@@ -49,7 +52,7 @@ def _launcher(engine: str, unsafe_no_sandbox: bool, course: Course):
     from commslab.grading.isolation import SandboxUnavailable
 
     try:
-        return report.make_launcher(engine, unsafe_no_sandbox=unsafe_no_sandbox, course=course.root)
+        return make_launcher(engine, unsafe_no_sandbox=unsafe_no_sandbox, course=course.root)
     except (SandboxUnavailable, ContainerEngineError, ValueError) as err:
         raise click.ClickException(str(err)) from err
 
@@ -198,9 +201,9 @@ def grade(
         "unsafe_no_sandbox": bool(unsafe_no_sandbox),
         "timeout": timeout,
     }
-    pipeline.save(out_dir, results, meta)
+    gradebook.save(out_dir, results, meta)
     final = pipeline.publish(out_dir)
-    click.echo(report.summary(final))
+    click.echo(summary(final))
     click.echo(
         f"wrote {out_dir / 'grades.csv'}, {out_dir / 'gradebook_canvas.csv'}, "
         f"{out_dir / 'feedback'}/, {out_dir / 'written_answers.md'}, {out_dir / 'results'}/, "
@@ -212,7 +215,7 @@ def grade(
 def intake(paths, workdir, platform, roster) -> lms.Batch:
     """lms.intake, with a platform it cannot decide said as a clear message (it names --lms)."""
     try:
-        return pipeline.collect(list(paths), workdir, platform=platform, roster=roster)
+        return lms.intake(list(paths), workdir, platform=platform, roster=roster)
     except lms.PlatformError as err:
         raise click.ClickException(str(err)) from err
 
@@ -333,7 +336,7 @@ def grade_one(
         entries = lms.entries_from_json(plan_file.read_text(encoding="utf-8"), plan_file.parent)
         if index >= len(entries):
             raise click.UsageError(f"--index {index}: the plan has {len(entries)} entries")
-        result = report.grade_entry(
+        result = grade_entry(
             entries[index],
             term=term,
             launcher=launcher,
@@ -345,7 +348,7 @@ def grade_one(
     elif notebook is None or student_id is None:
         raise click.UsageError("give NOTEBOOK and --student-id, or --plan and --index")
     else:  # the same step as every batch's (a grader fault is a row, not a traceback)
-        result = report.grade_entry(
+        result = grade_entry(
             lms.Entry(notebook, notebook.name, student_id),
             term=term,
             launcher=launcher,

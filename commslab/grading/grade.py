@@ -39,7 +39,7 @@ from commslab.grading.records import Bonus, Failure, Question, Status, Verdict, 
 class GradeResult:
     """One submission's grade, typed: every output (grades.csv, gradebooks, feedback,
     results.json, review page, class report) is rendered from it by commslab.grading.outputs
-    and commslab.grading.report after the late policy and the TA's scores."""
+    and commslab.grading.outputs_gradebooks after the late policy and the TA's scores."""
 
     student_id: str
     score: float

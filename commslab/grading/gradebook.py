@@ -9,8 +9,9 @@
     commslab.toml         the course's settings; its [late] table is the late policy
                           (LatePolicy; `commslab grade --late-policy FILE` for another file)
 
-`publish(out)` turns the three into every output: grades.csv, the Canvas gradebook, feedback,
-written answers, results.json (commslab.grading.report), the TA review page
+The publish step (commslab.grading.pipeline.publish) turns the three into the final rows
+(`finalise`) and every output from them: grades.csv, the LMS gradebooks, feedback, written
+answers, results.json (commslab.grading.outputs_gradebooks), the TA review page
 (commslab.grading.review), the similarity report and the class report
 (commslab.grading.classreport). The grader's rows stay as they were graded; every output is
 recomputed from them, so a TA score, an override or a regrade of one student changes that
@@ -27,11 +28,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from commslab.grading.csvsafe import spreadsheet_value
+from commslab.grading.csvsafe import SafeWriter, spreadsheet_value
 from commslab.grading.grade import GradeResult
 from commslab.grading.notebook import WRITTEN_IDS, written_share
 from commslab.grading.records import Status
-from commslab.grading.written import IDENTICAL, class_flags, stored_in
+from commslab.grading.written import IDENTICAL, class_flags
 
 GRADEBOOK = "gradebook.json"
 FORMAT = 2  # gradebook.json's "format": 2 typed rows (records.py); none: version 1, still read
@@ -152,8 +153,6 @@ def read_overrides(path: str | Path) -> list[Override]:
 
 def add_overrides(out: str | Path, new: list[Override]) -> Path:
     """Append to OUT/overrides.csv (the last line for a student and question wins)."""
-    from commslab.grading.report import SafeWriter
-
     path = Path(out) / OVERRIDES
     fresh = not path.exists()
     with open(path, "a", newline="", encoding="utf-8") as f:
@@ -279,34 +278,4 @@ def finalise(
                 f"submitted late ({days} day{'s' if days != 1 else ''}): "
                 f"−{r.late_penalty:g} points by the course's late policy ({policy.describe()})"
             )
-    return final
-
-
-def publish(out: str | Path, *, late_policy_file: str | Path | None = None) -> list[GradeResult]:
-    """Every output of OUT from gradebook.json, overrides.csv and the late policy."""
-    from commslab.grading import classreport, report, review
-
-    out = Path(out)
-    rows, meta = load(out)
-    policy_file = late_policy_file or meta.get("late_policy_file")
-    policy = load_late_policy(policy_file)
-    with stored_in(out):  # the near-copy comparison is made once per batch, then read back
-        final = finalise(rows, read_overrides(out / OVERRIDES), policy)
-    roster = None
-    if meta.get("roster"):
-        from commslab.grading.roster import read_roster
-
-        path, id_column = meta["roster"]
-        roster = read_roster(Path(path), id_column=id_column)
-    report.write_outputs(
-        final,
-        out,
-        assignment=meta.get("assignment", "Collective Communication Lab"),
-        canvas_assignment_id=meta.get("canvas_assignment_id"),
-        roster=roster,
-        nbgrader_assignment=meta.get("nbgrader_assignment"),
-    )
-    review.write_review(final, out, term=meta.get("term", ""), course_dir=meta.get("course_dir"))
-    review.write_similarity(final, out)
-    classreport.write_class_report(final, out, term=meta.get("term", ""))
     return final

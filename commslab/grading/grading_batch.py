@@ -4,7 +4,7 @@
 roster (path and id column), the engine (and whether the sandbox was waived), the term and
 the autograder folder. `regrade` reads new files by the same platform's rules, maps them by
 the same roster and grades them with the same engine and term; `review import` and `report`
-publish with the same roster and term (commslab.grading.gradebook.publish).
+publish with the same roster and term (commslab.grading.pipeline.publish).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from commslab.grading import lms
+from commslab.grading.launchers import make_launcher
 from commslab.grading.roster import Roster, read_roster
 
 
@@ -28,8 +29,6 @@ class StoredBatch:
 
     def launcher(self):
         """Where the probes run, as they ran for the batch."""
-        from commslab.grading.report import make_launcher
-
         return make_launcher(
             self.engine, unsafe_no_sandbox=self.unsafe_no_sandbox, course=self.course_dir
         )

@@ -15,7 +15,9 @@ CAP_SYS_ADMIN). There the student's code still runs as an unprivileged user:
   says what the submission got, in words a student and an instructor can check.
 
 `best_launcher()` is bubblewrap where it works, else this where the grader is root, else
-SandboxUnavailable.
+SandboxUnavailable; it is reached through the one launcher factory,
+launchers.make_launcher("hosted"). `protect(...)` locks down and lists the protections before
+commslab.grading.pipeline.grade_hosted runs the submission.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import tempfile
 from pathlib import Path
 
 from commslab.grading import isolation
-from commslab.grading.records import Status, Verdict
 
 SANDBOX_UID = isolation.SANDBOX_UID
 LOCKED_PACKAGES = ("comms_core", "commslab", "otter")  # the reference, the grader, otter
@@ -174,39 +175,15 @@ def protections(launcher, checks: dict[str, Path]) -> list[str]:
     return lines
 
 
-def grade_hosted(
-    path: Path, *, term: str, student_id: str, autograder_dir: Path, results_dir: Path, limits
-):
-    """Grade one notebook inside a hosted grader's container: the strongest sandbox the
-    container allows, what must stay hidden locked first (for the unprivileged user), and
-    what the submission's code could reach, for the output. (GradeResult, lines); never
-    raises: no sandbox or no key in the bundle is the row "grader error: ...", and the
-    submission's code is not run."""
-    from commslab.grading.grade import GradeResult
+def protect(launcher, autograder_dir: Path, results_dir: Path) -> list[str]:
+    """Before a hosted grader runs the submission (commslab.grading.pipeline.grade_hosted):
+    for the unprivileged user, lock away the autograder folder and the grader and make the
+    results unwritable; then what the submission's code could reach (protections)."""
+    from commslab.grading.harness import KEY_FILE
 
-    try:
-        return _grade_hosted(path, term, student_id, autograder_dir, results_dir, limits)
-    except Exception as err:  # SandboxUnavailable, GraderError (no key): say so, run nothing
-        failed = GradeResult.failed(
-            path=path,
-            term=term,
-            student_id=student_id,
-            status=Verdict(Status.GRADER_ERROR, str(err)[:300]),
-            autograder_dir=autograder_dir,
-        )
-        return failed, []
-
-
-def _grade_hosted(path, term, student_id, autograder_dir, results_dir, limits):
-    from commslab.grading.grade import grade_entry
-    from commslab.grading.harness import KEY_FILE, instructor_key
-    from commslab.grading.lms import Entry
-
-    key = instructor_key(autograder_dir, create=False)
-    launcher = best_launcher()
     if isinstance(launcher, UnprivilegedUser):
         lock_down([autograder_dir], [results_dir])
-    lines = protections(
+    return protections(
         launcher,
         {
             "the instructor key": autograder_dir / KEY_FILE,
@@ -215,13 +192,3 @@ def _grade_hosted(path, term, student_id, autograder_dir, results_dir, limits):
             "writing the results": results_dir,
         },
     )
-    result = grade_entry(  # the step every batch grades through
-        Entry(path, path.name, student_id),
-        term=term,
-        autograder_dir=autograder_dir,
-        timeout=limits.total_seconds,
-        limits=limits,
-        key=key,
-        launcher=launcher,
-    )
-    return result, lines

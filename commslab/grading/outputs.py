@@ -8,15 +8,18 @@
     gradescope_results(r, checks)   Gradescope's results.json: one test per question (and the
                                     late penalty), the bonus a test of max_score 0
     prairielearn_results(r, ...)    PrairieLearn's results.json
+    summary(results)                the batch in one line, for the TA's terminal
 
 Every output says the same per question and in total; the bonus is never part of the score
 (grades.csv and the gradebooks give it a column of its own). The CSV gradebooks, the review
-page and the class report are in commslab.grading.report, .review and .classreport.
+page and the class report are in commslab.grading.outputs_gradebooks, .review and
+.classreport.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -217,3 +220,9 @@ def prairielearn_results(r: GradeResult, *, verified: bool) -> dict:
     if len(json.dumps(results)) > MAX_PRAIRIELEARN_BYTES:
         results["output"] = "(output too long: see the tests)"
     return results
+
+
+def summary(results: list[GradeResult]) -> str:
+    """'42 files: 40 graded, 1 timed out, 1 not a notebook' (statuses without details)."""
+    counts = Counter(r.status.kind.value for r in results)
+    return f"{len(results)} files: " + ", ".join(f"{n} {s}" for s, n in counts.most_common())

@@ -1,74 +1,116 @@
 """The grading pipeline, as a list of steps over typed values (as nbgrader lists its
 preprocessors):
 
-    step       takes                        gives
-    collect    paths (files, folders, zips) lms.Batch: one Entry per file, its platform decided
-    identify   (inside lms.intake)          each Entry's student id (the platform's rules,
-                                            the roster), or its reason not to be graded
-    grade      list[Entry]                  list[GradeResult] (records.py: Verdict, points,
-                                            failures, Bonus), one per Entry, never raising
-    save       list[GradeResult], meta      OUT/gradebook.json (what regrade and publish read)
-    publish    OUT                          the final list[GradeResult] after the TA's scores and
-                                            the late policy, every output rendered from it
+    step       function                     takes -> gives
+    collect    lms.intake                   paths (files, folders, zips) -> lms.Batch: one Entry
+    identify   (inside lms.intake)          per file, its platform decided, its student id (the
+                                            platform's rules, the roster) or its typed reason
+                                            not to be graded (a records.Verdict)
+    grade      grade (here)                 list[Entry] -> list[GradeResult] (records.py:
+                                            Verdict, points, failures, Bonus), one per Entry,
+                                            never raising; each through grade.grade_entry
+    save       gradebook.save               list[GradeResult], meta -> OUT/gradebook.json
+    publish    publish (here)               OUT -> the final list[GradeResult] (gradebook.finalise:
+                                            the TA's scores and the late policy), every output
+                                            rendered from it (outputs_gradebooks.write_outputs,
+                                            review, classreport)
 
-`grade_class` runs them in order; `commslab demo` calls it. The hosted graders (Gradescope,
-PrairieLearn) run collect (lms.collect_upload), grade (hosted.grade_hosted) and render their
-one results.json (commslab.grading.outputs) without a gradebook.
+`grade_class` runs them in order (`commslab demo`); `commslab grade` runs the same steps with a
+progress bar, `regrade` grades one student's entries and publishes again. The hosted graders
+(Gradescope, PrairieLearn) collect one upload (lms.collect_upload), grade it with
+`grade_hosted` and render their one results.json (commslab.grading.outputs) without a
+gradebook. Every probe runs where launchers.make_launcher says.
 """
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from commslab.grading import gradebook, lms, report
-from commslab.grading.grade import GradeResult
-from commslab.grading.roster import Roster
-from commslab.grading.sandbox import Launcher
+from commslab.grading import classreport, gradebook, hosted, lms, review
+from commslab.grading.grade import GradeResult, grade_entry
+from commslab.grading.harness import instructor_key
+from commslab.grading.launchers import make_launcher
+from commslab.grading.outputs_gradebooks import write_outputs
+from commslab.grading.records import Status, Verdict
+from commslab.grading.roster import Roster, read_roster
+from commslab.grading.sandbox import Launcher, Limits
+from commslab.grading.written import stored_in
 
 STEPS = ("collect", "identify", "grade", "save", "publish")
-
-
-def collect(
-    paths: list[str | Path],
-    workdir: str | Path,
-    *,
-    platform: str | None = None,
-    roster: Roster | None = None,
-) -> lms.Batch:
-    """collect and identify: every file under `paths` as an Entry (lms.intake)."""
-    return lms.intake(list(paths), workdir, platform=platform, roster=roster)
 
 
 def grade(
     entries: list[lms.Entry],
     *,
     term: str,
-    autograder_dir: Path,
-    launcher: Launcher,
+    autograder_dir: str | Path,
+    launcher: Launcher | None = None,
     jobs: int = 2,
     timeout: float = 120.0,
+    key: bytes | None = None,
+    limits: Limits | None = None,
     on_done: Callable[[GradeResult], None] | None = None,
 ) -> list[GradeResult]:
-    """One typed row per Entry, in order (report.grade_batch)."""
-    return report.grade_batch(
-        entries,
+    """One typed row per Entry, in the entries' order, with `jobs` workers (each runs its own
+    sandboxed probe process, where `launcher` says; default make_launcher("local")).
+
+    Threads are enough: the grader's share of the work is small, the student code runs in
+    the probe processes (sandboxes or containers)."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    one = functools.partial(
+        grade_entry,
         term=term,
-        autograder_dir=autograder_dir,
-        launcher=launcher,
-        jobs=jobs,
+        launcher=launcher or make_launcher("local"),
+        autograder_dir=Path(autograder_dir),
         timeout=timeout,
-        on_done=on_done,
+        key=key,
+        limits=limits,
     )
+    results: dict[int, GradeResult] = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(one, e): i for i, e in enumerate(entries)}
+        for future in as_completed(futures):
+            result = results[futures[future]] = future.result()
+            if on_done is not None:
+                on_done(result)
+    return [results[i] for i in range(len(entries))]
 
 
-def save(out: Path, rows: list[GradeResult], meta: dict) -> Path:
-    return gradebook.save(out, rows, meta)
+def _stored_roster(meta: dict) -> Roster | None:
+    if not meta.get("roster"):
+        return None
+    path, id_column = meta["roster"]
+    return read_roster(Path(path), id_column=id_column)
 
 
-def publish(out: Path) -> list[GradeResult]:
-    return gradebook.publish(out)
+def publish(out: str | Path, *, late_policy_file: str | Path | None = None) -> list[GradeResult]:
+    """Every output of OUT from gradebook.json, overrides.csv and the late policy: the final
+    rows (gradebook.finalise), then each renderer over them."""
+    out = Path(out)
+    rows, meta = gradebook.load(out)
+    policy = gradebook.load_late_policy(late_policy_file or meta.get("late_policy_file"))
+    with stored_in(out):  # the near-copy comparison is made once per batch, then read back
+        final = gradebook.finalise(
+            rows, gradebook.read_overrides(out / gradebook.OVERRIDES), policy
+        )
+    write_outputs(
+        final,
+        out,
+        assignment=meta.get("assignment", "Collective Communication Lab"),
+        canvas_assignment_id=meta.get("canvas_assignment_id"),
+        roster=_stored_roster(meta),
+        nbgrader_assignment=meta.get("nbgrader_assignment"),
+        nbgrader_timestamps=meta.get("nbgrader_timestamps") or {},
+    )
+    review.write_review(final, out, term=meta.get("term", ""), course_dir=meta.get("course_dir"))
+    review.write_similarity(final, out)
+    classreport.write_class_report(final, out, term=meta.get("term", ""))
+    return final
 
 
 def grade_class(
@@ -86,7 +128,7 @@ def grade_class(
 ) -> list[GradeResult]:
     """collect → identify → grade → save → publish; the final rows."""
     with tempfile.TemporaryDirectory(prefix="commslab-submissions-") as workdir:
-        batch = collect(paths, workdir, platform=platform, roster=roster)
+        batch = lms.intake(list(paths), workdir, platform=platform, roster=roster)
         rows = grade(
             batch.entries,
             term=term,
@@ -96,5 +138,58 @@ def grade_class(
             timeout=timeout,
         )
     stored = {"term": term, "platform": batch.platform.value, **(meta or {})}
-    save(out, rows, stored)
+    gradebook.save(out, rows, stored)
     return publish(out)
+
+
+# --- the hosted graders (Gradescope, PrairieLearn): one upload, one results.json ----------
+
+
+def grade_hosted(
+    path: Path,
+    *,
+    term: str,
+    student_id: str,
+    autograder_dir: Path,
+    results_dir: Path,
+    limits: Limits,
+) -> tuple[GradeResult, list[str]]:
+    """Grade one notebook inside a hosted grader's container: the strongest sandbox the
+    container allows (make_launcher("hosted")), what must stay hidden locked first (for the
+    unprivileged user), and what the submission's code could reach, for the output.
+    (GradeResult, lines); never raises: no sandbox or no key in the bundle is the row
+    "grader error: ...", and the submission's code is not run."""
+    try:
+        return _grade_hosted(path, term, student_id, autograder_dir, results_dir, limits)
+    except Exception as err:  # SandboxUnavailable, GraderError (no key): say so, run nothing
+        failed = GradeResult.failed(
+            path=path,
+            term=term,
+            student_id=student_id,
+            status=Verdict(Status.GRADER_ERROR, str(err)[:300]),
+            autograder_dir=autograder_dir,
+        )
+        return failed, []
+
+
+def _grade_hosted(
+    path: Path,
+    term: str,
+    student_id: str,
+    autograder_dir: Path,
+    results_dir: Path,
+    limits: Limits,
+) -> tuple[GradeResult, list[str]]:
+    key = instructor_key(autograder_dir, create=False)
+    launcher = make_launcher("hosted")
+    lines = hosted.protect(launcher, autograder_dir, results_dir)
+    result = grade_entry(  # the step every batch grades through
+        lms.Entry(path, path.name, student_id),
+        term=term,
+        autograder_dir=autograder_dir,
+        timeout=limits.total_seconds,
+        limits=limits,
+        key=key,
+        launcher=launcher,
+    )
+    return result, lines

@@ -50,13 +50,6 @@ from commslab.options import autograder_option, term_option
 PROBE_SECONDS = 240.0  # PrairieLearn kills the job at `timeout` (at most 600 s)
 
 
-def prairielearn_results(result, *, verified: bool) -> dict:
-    """results.json in PrairieLearn's external-grading format (commslab.grading.outputs)."""
-    from commslab.grading.outputs import prairielearn_results as render
-
-    return render(result, verified=verified)
-
-
 @click.command("prairielearn", hidden=True)
 @term_option
 @click.option(
@@ -73,6 +66,7 @@ def prairielearn_command(
 ) -> None:
     """PrairieLearn's external-grader entrypoint: grade /grade/student, write results.json."""
     from commslab.grading.grade import GradeResult
+    from commslab.grading.outputs import prairielearn_results
 
     if term:
         source = "--term"
@@ -114,9 +108,10 @@ def prairielearn_command(
 def _grade_student(grade_dir: Path, term: str, given: str, autograder_dir: Path):
     """(GradeResult, sandbox lines) of /grade/student: its one notebook (lms.collect_upload:
     the same rule as every batch), graded for `given` (the question's id) or its STUDENT_ID."""
-    from commslab.grading import hosted, lms
+    from commslab.grading import lms
     from commslab.grading.grade import GradeResult
     from commslab.grading.notebook import read_submission
+    from commslab.grading.pipeline import grade_hosted
     from commslab.grading.sandbox import Limits
 
     results_dir = grade_dir / "results"
@@ -133,7 +128,7 @@ def _grade_student(grade_dir: Path, term: str, given: str, autograder_dir: Path)
             path = chosen.path
             assert path is not None  # lms.graded picks an entry with a file
             claimed = read_submission(path).student_id
-            result, sandbox = hosted.grade_hosted(  # never runs the code bare
+            result, sandbox = grade_hosted(  # never runs the code bare
                 path,
                 term=term,
                 student_id=given or claimed,

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from commslab.grading.grade import GradeResult
 from commslab.grading.notebook import WRITTEN_IDS, written_share
+from commslab.grading.outputs_gradebooks import gradebook_rows
 from commslab.grading.written import (
     IDENTICAL,
     MIN_NEAR_WORDS,
@@ -122,9 +123,7 @@ def kind_of(flag: str) -> str:
 
 def students(rows: list[GradeResult]) -> list[GradeResult]:
     """One row per student, by id: the gradebook's row (latest submission, best file)."""
-    from commslab.grading.report import _gradebook_rows
-
-    chosen = _gradebook_rows(rows)
+    chosen = gradebook_rows(rows)
     return [chosen[k] for k in sorted(chosen)]
 
 

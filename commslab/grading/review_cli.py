@@ -9,7 +9,7 @@ Each works on the course folder given by --course-dir, else the working director
 defaults to its grading-out/.
 
 Each rewrites every output of OUT from gradebook.json, overrides.csv and the late policy
-(commslab.grading.gradebook.publish).
+(commslab.grading.pipeline.publish).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from pathlib import Path
 import click
 
 from commslab.course import Course, course_dir_option
-from commslab.grading import gradebook, lms, report
+from commslab.grading import gradebook, lms, pipeline
 from commslab.grading.grade import default_autograder_dir, normalise_id
+from commslab.grading.outputs import summary
 from commslab.options import jobs_option, timeout_option
 
 
@@ -46,10 +47,10 @@ def _OUT(function):
 
 def _publish(out_dir: Path) -> None:
     try:
-        final = gradebook.publish(out_dir)
+        final = pipeline.publish(out_dir)
     except (OSError, ValueError) as err:
         raise click.ClickException(str(err)) from err
-    click.echo(f"{report.summary(final)}; rewrote the outputs in {out_dir}")
+    click.echo(f"{summary(final)}; rewrote the outputs in {out_dir}")
 
 
 def _check_questions(out_dir: Path, overrides: list[gradebook.Override]) -> None:
@@ -137,7 +138,7 @@ def regrade(paths, student_id, jobs, timeout, autograder_dir, out_dir):
                 f"no file of student {student_id!r} in the given paths "
                 f"(read as {batch.platform.value}, as the batch was)"
             )
-        new = report.grade_batch(
+        new = pipeline.grade(
             entries,
             term=meta["term"],
             autograder_dir=autograder_dir or meta.get("autograder_dir") or default_autograder_dir(),

@@ -1,7 +1,9 @@
-"""Grade a class in parallel and write what the TA uploads and reads.
+"""Renderers at the edge, the files of a batch: grades.csv, each LMS gradebook, the written
+answers, and (through commslab.grading.outputs) each student's feedback and results.json, all
+made from the final typed rows (GradeResult, after the late policy and the TA's scores:
+commslab.grading.gradebook.finalise), by the one publish step (commslab.grading.pipeline).
 
-    grade_batch(entries, term=...)  -> one GradeResult per entry, in order (never stops early)
-    write_outputs(results, out_dir) -> the files below
+    write_outputs(results, out_dir)  every file below
 
 Files in OUT (default grading-out/):
 
@@ -9,6 +11,7 @@ Files in OUT (default grading-out/):
                             then bonus (extra credit; empty if not tried), late, file,
                             notebook_student_id, track, notes; one row per file
     gradebook_d2l.csv       with a D2L grades export as the roster: D2L's grades import
+    gradebook_moodle.csv    with a Moodle grading worksheet as the roster: the worksheet, filled
     gradebook_canvas.csv    for Canvas: Grades > Import. Columns Student, ID, SIS User ID,
                             SIS Login ID, Section, then the assignment; the second row is
                             "Points Possible". Canvas matches rows on ID (the Canvas user id of
@@ -16,6 +19,8 @@ Files in OUT (default grading-out/):
                             (pass --canvas-assignment-id); a header without an id makes Canvas
                             offer to create a new assignment of that name. One row per student:
                             the notebook graded for them (one per student, never the best).
+    gradebook_canvas_anonymous.csv   Canvas anonymous ids, for SpeedGrader
+    grades_nbgrader.csv     for an nbgrader course: `nbgrader export`'s columns
     feedback/<id>.md        per student: status, score, each failed check and why (no hidden value)
     written_answers.csv/.md the written answers per student, for a TA to read and score
     results/<id>.json       the Gradescope results.json (commslab.grading.outputs)
@@ -24,98 +29,25 @@ Files in OUT (default grading-out/):
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
-from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from commslab.grading import grade
-from commslab.grading.csvsafe import SafeDictWriter, SafeWriter, spreadsheet_safe  # noqa: F401
-from commslab.grading.grade import GradeResult
-from commslab.grading.launchers import ENGINES, make_launcher  # noqa: F401  (cli, grading_batch)
-from commslab.grading.lms import Entry
+from commslab.grading.csvsafe import SafeDictWriter, SafeWriter
 from commslab.grading.notebook import WRITTEN_IDS
 from commslab.grading.outputs import feedback_markdown, results_json
 from commslab.grading.records import NOT_THE_GRADED_ROW
-from commslab.grading.roster import Roster
-from commslab.grading.sandbox import Launcher, Limits
 
-
-def grade_entry(
-    entry: Entry,
-    *,
-    term: str,
-    autograder_dir: Path,
-    timeout: float,
-    key: bytes | None,
-    limits: Limits | None,
-    engine: str = "local",
-    launcher: Launcher | None = None,
-) -> GradeResult:
-    """grade.grade_entry, the probe run by `launcher` (default: make_launcher(engine))."""
-    if launcher is None and entry.status is None and entry.path is not None:
-        launcher = make_launcher(engine)
-    return grade.grade_entry(
-        entry,
-        term=term,
-        autograder_dir=autograder_dir,
-        timeout=timeout,
-        key=key,
-        limits=limits,
-        launcher=launcher,
-    )
-
-
-def grade_batch(
-    entries: list[Entry],
-    *,
-    term: str,
-    autograder_dir: str | Path,
-    engine: str = "local",
-    jobs: int = 2,
-    timeout: float = 120.0,
-    key: bytes | None = None,
-    limits: Limits | None = None,
-    launcher: Launcher | None = None,
-    on_done: Callable[[GradeResult], None] | None = None,
-) -> list[GradeResult]:
-    """Grade every entry with `jobs` workers (each runs its own sandboxed probe process).
-
-    Threads are enough: the grader's share of the work is small, the student code runs in
-    the probe processes (sandboxes or containers). The results come back in the entries'
-    order. `launcher` (default: make_launcher(engine)) says where the probes run.
-    """
-    if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
-    one = functools.partial(
-        grade_entry,
-        term=term,
-        launcher=launcher or make_launcher(engine),
-        autograder_dir=Path(autograder_dir),
-        timeout=timeout,
-        key=key,
-        limits=limits,
-    )
-    results: dict[int, GradeResult] = {}
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(one, e): i for i, e in enumerate(entries)}
-        for future in as_completed(futures):
-            result = results[futures[future]] = future.result()
-            if on_done is not None:
-                on_done(result)
-    return [results[i] for i in range(len(entries))]
-
-
-# --- writing the outputs --------------------------------------------------------------------
+if TYPE_CHECKING:
+    from commslab.grading.grade import GradeResult
+    from commslab.grading.roster import Roster
 
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:100] or "unknown"
 
 
-def _gradebook_rows(results: list[GradeResult]) -> dict[str, GradeResult]:
+def gradebook_rows(results: list[GradeResult]) -> dict[str, GradeResult]:
     """Per student id, the row the gradebook takes: the notebook intake chose to grade
     (commslab.grading.lms.choose_notebooks: the platform's latest attempt, never the best of
     several), else the student's first row; each member of a group submission gets the
@@ -135,9 +67,9 @@ def _gradebook_rows(results: list[GradeResult]) -> dict[str, GradeResult]:
     return best
 
 
-def _file_names(results: list[GradeResult]) -> list[str]:
+def file_names(results: list[GradeResult]) -> list[str]:
     """feedback/<id>.md for the gradebook row, <id>__<file>.md for any other row of that id."""
-    chosen = _gradebook_rows(results)
+    chosen = gradebook_rows(results)
     names, used = [], set()
     for r in results:
         name = _safe(r.student_id)
@@ -164,39 +96,26 @@ def write_outputs(
     out = Path(out_dir)
     for sub in ("feedback", "results"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    questions = _questions(results)
-    names = _file_names(results)
-    _grades_csv(results, questions, out / "grades.csv")
-    _canvas_csv(results, out / "gradebook_canvas.csv", assignment, canvas_assignment_id, roster)
-    _canvas_anonymous_csv(results, out / "gradebook_canvas_anonymous.csv")
+    questions = questions_of(results)
+    names = file_names(results)
+    grades_csv(results, questions, out / "grades.csv")
+    canvas_csv(results, out / "gradebook_canvas.csv", assignment, canvas_assignment_id, roster)
+    canvas_anonymous_csv(results, out / "gradebook_canvas_anonymous.csv")
     if roster is not None and roster.source == "moodle":
-        _moodle_worksheet(results, roster, out / "gradebook_moodle.csv")
+        moodle_worksheet(results, roster, out / "gradebook_moodle.csv")
     if roster is not None and roster.source == "d2l":
-        _d2l_import(results, roster, assignment, out / "gradebook_d2l.csv")
-    if nbgrader_assignment:
-        if nbgrader_timestamps is None:  # as `commslab grade` stored them with the batch
-            nbgrader_timestamps = _stored_meta(out).get("nbgrader_timestamps") or {}
-        _nbgrader_csv(
-            results, nbgrader_assignment, out / "grades_nbgrader.csv", nbgrader_timestamps
-        )
+        d2l_import(results, roster, assignment, out / "gradebook_d2l.csv")
+    if nbgrader_assignment:  # the timestamps as `commslab grade` stored them with the batch
+        timestamps = nbgrader_timestamps or {}
+        nbgrader_csv(results, nbgrader_assignment, out / "grades_nbgrader.csv", timestamps)
     for r, name in zip(results, names, strict=True):
         (out / "feedback" / f"{name}.md").write_text(feedback_markdown(r, assignment), "utf-8")
         (out / "results" / f"{name}.json").write_text(results_json(r), "utf-8")
-    _written(results, out)
+    written_answers(results, out)
     return out
 
 
-def _stored_meta(out: Path) -> dict:
-    """gradebook.json's meta (commslab.grading.gradebook.save), {} if there is none."""
-    import json
-
-    try:
-        return json.loads((out / "gradebook.json").read_text(encoding="utf-8")).get("meta", {})
-    except (OSError, ValueError, AttributeError):
-        return {}
-
-
-def _questions(results: list[GradeResult]) -> list[str]:
+def questions_of(results: list[GradeResult]) -> list[str]:
     questions: list[str] = []
     for r in results:
         for q in r.max_points:
@@ -209,7 +128,7 @@ def _number(x: float) -> str:
     return f"{x:.3f}".rstrip("0").rstrip(".")
 
 
-def _grades_csv(results: list[GradeResult], questions: list[str], path: Path) -> None:
+def grades_csv(results: list[GradeResult], questions: list[str], path: Path) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = SafeWriter(f)
         writer.writerow(
@@ -247,7 +166,7 @@ def _grades_csv(results: list[GradeResult], questions: list[str], path: Path) ->
             )
 
 
-def _canvas_csv(
+def canvas_csv(
     results: list[GradeResult],
     path: Path,
     assignment: str,
@@ -256,7 +175,7 @@ def _canvas_csv(
 ) -> None:
     """With a Canvas roster (its gradebook export), each row carries the student's Canvas
     ID, SIS ids and section from it, whatever column the student id was taken from."""
-    rows = _gradebook_rows(results)
+    rows = gradebook_rows(results)
     students = roster.students if roster is not None else []
     canvas = roster is not None and roster.source == "canvas"
     known = {s.student_id: s.row for s in students} if canvas else {}
@@ -276,7 +195,7 @@ def _canvas_csv(
         for student_id in sorted(rows):
             r, row = rows[student_id], known.get(student_id)
             if student_id.startswith(ANONYMOUS_PREFIX):
-                continue  # see _canvas_anonymous_csv
+                continue  # see canvas_anonymous_csv
             points = [_number(r.score)]
             if bonus:
                 points.append(_number(r.bonus) if r.bonus_max else "")
@@ -291,14 +210,14 @@ def _canvas_csv(
 ANONYMOUS_PREFIX = "anon-"  # lms.anonymous_number: a Canvas anonymous id
 
 
-def _canvas_anonymous_csv(results: list[GradeResult], path: Path) -> None:
+def canvas_anonymous_csv(results: list[GradeResult], path: Path) -> None:
     """Canvas anonymous grading: the gradebook importer cannot take these rows
     (canvas-lms lib/gradebook_importer.rb: `process_student` looks the student up by
     `row[1].to_i`, and `gradeable?` refuses a submission while the assignment has
     `unposted_anonymous_submissions?`). Their grades go in SpeedGrader, which shows the same
     anonymous ids; this file lists them (anonymous id as Canvas wrote it in the file name,
     score)."""
-    rows = _gradebook_rows(results)
+    rows = gradebook_rows(results)
     anonymous = sorted(s for s in rows if s.startswith(ANONYMOUS_PREFIX))
     if not anonymous:
         path.unlink(missing_ok=True)
@@ -315,12 +234,12 @@ def _canvas_anonymous_csv(results: list[GradeResult], path: Path) -> None:
             )
 
 
-def _moodle_worksheet(results: list[GradeResult], roster: Roster, path: Path) -> None:
+def moodle_worksheet(results: list[GradeResult], roster: Roster, path: Path) -> None:
     """The TA's Moodle grading worksheet with its Grade column filled, to upload back
     (Assignment > Upload grading worksheet). Every other cell stays as Moodle wrote it, so
     the importer (assignfeedback_offline) finds its Identifier, Grade and Last modified
     (grade) columns; a student without a submission keeps an empty grade (Moodle skips it)."""
-    rows = _gradebook_rows(results)
+    rows = gradebook_rows(results)
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = SafeDictWriter(f, roster.header)
         writer.writeheader()
@@ -337,13 +256,13 @@ def _moodle_worksheet(results: list[GradeResult], roster: Roster, path: Path) ->
             writer.writerow({k: row.get(k, "") for k in roster.header})
 
 
-def _d2l_import(results: list[GradeResult], roster: Roster, assignment: str, path: Path) -> None:
+def d2l_import(results: list[GradeResult], roster: Roster, assignment: str, path: Path) -> None:
     """A D2L Brightspace grades import (Grades > Enter Grades > Import): `OrgDefinedId`,
     `Username`, `<item> Points Grade`, `End-of-Line Indicator` (D2L's "Importing grades",
     community.d2l.com/brightspace/kb/articles/3538-importing-grades), with the "#" D2L's own
     export puts before each id and as the end-of-line marker (University of Wisconsin KB 4330).
     One row per roster student with a grade; the item is the assignment's name."""
-    rows = _gradebook_rows(results)
+    rows = gradebook_rows(results)
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = SafeWriter(f)
         writer.writerow(
@@ -380,7 +299,7 @@ NBGRADER_EXPORT_COLUMNS = (  # nbgrader/plugins/export.py, CsvExportPlugin.expor
 )
 
 
-def _nbgrader_csv(
+def nbgrader_csv(
     results: list[GradeResult], assignment: str, path: Path, timestamps: dict[str, str]
 ) -> None:
     """The grades in the columns `nbgrader export` writes, for a course whose later steps
@@ -388,7 +307,7 @@ def _nbgrader_csv(
     late_submission_penalty what it took off and score what is left, as CsvExportPlugin
     writes them; the `timestamp` is the submission's timestamp.txt, as CsvExportPlugin
     writes submission.timestamp."""
-    rows = _gradebook_rows(results)
+    rows = gradebook_rows(results)
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = SafeWriter(f)
         writer.writerow(NBGRADER_EXPORT_COLUMNS)
@@ -411,7 +330,7 @@ def _nbgrader_csv(
             )
 
 
-def _written(results: list[GradeResult], out: Path) -> None:
+def written_answers(results: list[GradeResult], out: Path) -> None:
     with open(out / "written_answers.csv", "w", newline="", encoding="utf-8") as f:
         writer = SafeWriter(f)
         writer.writerow(["student_id", "track", "file", *WRITTEN_IDS, "automatic_points"])
@@ -434,9 +353,3 @@ def _written(results: list[GradeResult], out: Path) -> None:
             text = r.written.get(key, "").strip() or "*(no answer)*"
             parts += [f"### {key}", "", *("> " + line for line in text.splitlines()), ""]
     (out / "written_answers.md").write_text("\n".join(parts), "utf-8")
-
-
-def summary(results: list[GradeResult]) -> str:
-    """'42 files: 40 graded, 1 timed out, 1 not a notebook' (statuses without details)."""
-    counts = Counter(r.status.kind.value for r in results)
-    return f"{len(results)} files: " + ", ".join(f"{n} {s}" for s, n in counts.most_common())
