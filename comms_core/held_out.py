@@ -56,7 +56,9 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from comms_core._types import Vector
 from comms_core.measurements import (
     PROVENANCE,
     SYSTEMS,
@@ -147,7 +149,9 @@ def _systems_of(rows: list[NcclMeasurement]) -> tuple[str, ...]:
 # --- the refitted NVLS bandwidth -----------------------------------------------------------
 
 
-def _nvls_rows(rows: list[NcclMeasurement], systems: dict[str, SystemModel]) -> list:
+def _nvls_rows(
+    rows: list[NcclMeasurement], systems: dict[str, SystemModel]
+) -> list[NcclMeasurement]:
     """Rows that measure the NVLS bus bandwidth of a node: one node with NVLS, NCCL's own
     choice (it picks NVLS there) or NVLS forced, messages of at least 1 GiB."""
     return [
@@ -169,7 +173,8 @@ def fit_nvls_bus_bw(
     systems = SYSTEMS if systems is None else systems
     by_count: dict[int, list[float]] = {}
     for r in _nvls_rows(rows, systems):
-        by_count.setdefault(r.gpus, []).append(bus_bandwidth(r.size_bytes, r.time_s, r.gpus))
+        busbw = float(bus_bandwidth(r.size_bytes, r.time_s, r.gpus))
+        by_count.setdefault(r.gpus, []).append(busbw)
     return {n: float(np.median(b)) / 1e9 for n, b in sorted(by_count.items())}
 
 
@@ -187,7 +192,7 @@ def _nccl_times(
     rows: list[NcclMeasurement],
     systems: dict[str, SystemModel],
     nvls: dict[int, float] | None = None,
-) -> np.ndarray:
+) -> Vector:
     """The NCCL-like time of each row (its system, forced algorithm and NCCL release), with
     the NVLS bus bandwidth replaced by nvls where it names the GPU count, seconds."""
     key = tuple(sorted((nvls or {}).items()))
@@ -329,29 +334,33 @@ def _gpu_model(gpu: str) -> str:
     return match.group() if match else gpu
 
 
-_Group = dict[Condition, list[NcclMeasurement]]
+_Rows = list[NcclMeasurement]
+_Group = dict[Condition, _Rows]
+_Systems = dict[str, SystemModel]
+_Nvls = dict[int, float]  # GPUs per node -> NVLS bus bandwidth, GB/s (fit_nvls_bus_bw)
+_Fit = tuple[float, float, _Rows]
 # A variant returns (floor s, scale, the rows it fitted them on).
-_VariantFit = Callable[[list[NcclMeasurement], _Group, dict, dict], tuple[float, float, list]]
+_VariantFit = Callable[[_Rows, _Group, _Systems, _Nvls], _Fit]
 
 
-def _median_floor(held: list, group: _Group, systems: dict, nvls: dict):
+def _median_floor(held: _Rows, group: _Group, systems: _Systems, nvls: _Nvls) -> _Fit:
     floors = [fit_launch_floor(rows, systems, nvls) for rows in group.values()]
     return float(np.median(floors)), 1.0, [r for g in group.values() for r in g]
 
 
-def _pooled_scale(held: list, group: _Group, systems: dict, nvls: dict):
+def _pooled_scale(held: _Rows, group: _Group, systems: _Systems, nvls: _Nvls) -> _Fit:
     rows = [r for g in group.values() for r in g if r.size_bytes >= LARGE_BYTES]
     scale = fit_scale(rows, systems, nvls)
     return 0.0, (1.0 if scale is None else scale), rows
 
 
-def _pooled_scale_same_gpu(held: list, group: _Group, systems: dict, nvls: dict):
+def _pooled_scale_same_gpu(held: _Rows, group: _Group, systems: _Systems, nvls: _Nvls) -> _Fit:
     gpu = _gpu_model(held[0].gpu)
     same = {c: rows for c, rows in group.items() if _gpu_model(rows[0].gpu) == gpu}
     return _pooled_scale(held, same, systems, nvls)
 
 
-def _median_scale(held: list, group: _Group, systems: dict, nvls: dict):
+def _median_scale(held: _Rows, group: _Group, systems: _Systems, nvls: _Nvls) -> _Fit:
     scales = {c: fit_scale(rows, systems, nvls) for c, rows in group.items()}
     kept = {c: s for c, s in scales.items() if s is not None}
     if not kept:
@@ -410,7 +419,7 @@ def calibrate_for(
 
 
 def _calibration(
-    variant: str, floor: float, scale: float, used: list, nvls: dict, nvls_rows: list
+    variant: str, floor: float, scale: float, used: _Rows, nvls: _Nvls, nvls_rows: _Rows
 ) -> Calibration:
     """A Calibration that records the systems and the number of rows of each fit."""
     return Calibration(
@@ -433,7 +442,7 @@ def _with_ring(calibration: Calibration, rows: list[NcclMeasurement]) -> Calibra
 # --- scoring --------------------------------------------------------------------------------
 
 
-def geometric_mean_error(errors) -> float:
+def geometric_mean_error(errors: ArrayLike) -> float:
     """exp(mean(log |e|)), |e| floored at 1e-4 (one exact row must not give zero)."""
     e = np.maximum(np.abs(np.asarray(errors, dtype=float)), _GEOMEAN_FLOOR)
     return float(np.exp(np.mean(np.log(e))))
@@ -447,7 +456,7 @@ class ConditionScore:
 
     condition: Condition
     rows: int
-    errors: dict[str, np.ndarray]  # model -> (predicted - measured)/measured per row
+    errors: dict[str, Vector]  # model -> (predicted - measured)/measured per row
     calibration: Calibration
     held_out: bool = True
     why_not: str = ""
@@ -465,7 +474,7 @@ def predict(
     calibration_rows: list[NcclMeasurement],
     calibration: Calibration,
     systems: dict[str, SystemModel] | None = None,
-) -> dict[str, np.ndarray]:
+) -> dict[str, Vector]:
     """Every model's prediction (seconds) of rows: the α-β ring fitted on calibration_rows,
     the NCCL-like model (with the calibration's NVLS bus bandwidth), and the calibrated one."""
     systems = SYSTEMS if systems is None else systems

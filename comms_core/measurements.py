@@ -64,13 +64,16 @@ H100/H20 large messages, and a fabric's launch floor is what no published consta
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 import comms_core._validate as v
+from comms_core._types import FloatOrArray, IntVector, Vector
 from comms_core.cost_models import ring_allreduce_time
 
 __all__ = [
@@ -103,6 +106,10 @@ __all__ = [
 
 DATA_PATH = Path(__file__).parent / "data" / "nccl_allreduce_measurements.csv"
 PROTOCOLS = ("LL", "LL128", "Simple")
+
+CsvRecord = Mapping[str, str | None]  # one row of csv.DictReader: column -> cell
+AlgorithmTimes = dict[tuple[str, str], FloatOrArray]  # (algorithm, protocol) -> seconds
+ErrorStats = dict[str, float]  # "median" and "max" |relative error|, "n" rows
 ALGORITHMS = ("ring", "tree")
 
 
@@ -134,7 +141,7 @@ class NcclMeasurement:
         return self.time_us * 1e-6
 
 
-def bus_bandwidth(size_bytes: ArrayLike, time_s: ArrayLike, n: ArrayLike):
+def bus_bandwidth(size_bytes: ArrayLike, time_s: ArrayLike, n: ArrayLike) -> FloatOrArray:
     """nccl-tests AllReduce bus bandwidth, bytes/s: busbw = S/t · 2(n-1)/n.
 
     Source: NVIDIA/nccl-tests doc/PERFORMANCE.md; src/all_reduce.cu (factor 2(n-1)/n).
@@ -144,14 +151,14 @@ def bus_bandwidth(size_bytes: ArrayLike, time_s: ArrayLike, n: ArrayLike):
     return v.scalar_or_array(S / t * 2 * (n - 1) / n)
 
 
-def time_from_bus_bandwidth(size_bytes: ArrayLike, busbw: ArrayLike, n: ArrayLike):
+def time_from_bus_bandwidth(size_bytes: ArrayLike, busbw: ArrayLike, n: ArrayLike) -> FloatOrArray:
     """The inverse: t = S · 2(n-1)/n / busbw, seconds (busbw in bytes/s)."""
     S, busbw = v.nonnegative("size_bytes", size_bytes), v.positive("busbw", busbw)
     n = v.count("n", n, minimum=2)
     return v.scalar_or_array(S * 2 * (n - 1) / n / busbw)
 
 
-def _required(record: dict, column: str) -> str:
+def _required(record: CsvRecord, column: str) -> str:
     """A column's text, stripped; an empty cell is an error."""
     value = (record.get(column) or "").strip()
     if not value:
@@ -159,7 +166,7 @@ def _required(record: dict, column: str) -> str:
     return value
 
 
-def _parse_row(record: dict) -> NcclMeasurement:
+def _parse_row(record: CsvRecord) -> NcclMeasurement:
     """One csv record as typed fields (ValueError names the column or the value)."""
     return NcclMeasurement(
         system=_required(record, "system"),
@@ -189,7 +196,7 @@ def _check_row(row: NcclMeasurement) -> NcclMeasurement:
     return row
 
 
-def _row(record: dict, line: int) -> NcclMeasurement:
+def _row(record: CsvRecord, line: int) -> NcclMeasurement:
     """One csv record, parsed and checked; errors name the file and the line."""
     try:
         return _check_row(_parse_row(record))
@@ -542,9 +549,10 @@ def _nvlstree_latency_us(tuning: NcclTuning, n_nodes: int) -> float:
     return tuning.nvls_latency_us + hops * tuning.nvlstree_net_us
 
 
-def _log2_int(x: np.ndarray) -> np.ndarray:
+def _log2_int(x: Vector) -> IntVector:
     """NCCL's log2i: floor(log2 x) for x >= 1, and 0 for x = 0."""
-    return np.floor(np.log2(np.maximum(x, 1))).astype(int)
+    exponent: IntVector = np.floor(np.log2(np.maximum(x, 1))).astype(int)
+    return exponent
 
 
 def nccl_like_algorithm_times(
@@ -560,7 +568,7 @@ def nccl_like_algorithm_times(
     nvls: bool = False,
     nccl_version: str = DEFAULT_NCCL_VERSION,
     nvls_bus_bw_gbs: dict[int, float] | None = None,
-) -> dict[tuple[str, str], float | np.ndarray]:
+) -> AlgorithmTimes:
     """NCCL's predicted AllReduce time for each (algorithm, protocol), seconds, with the
     constants of NCCL release nccl_version (NCCL_TUNING; src/graph/tuning.cc at its tag).
 
@@ -667,7 +675,7 @@ def nccl_like_algorithm_times(
     return {key: v.scalar_or_array(t * 1e-6) for key, t in times.items()}
 
 
-def _allowed(table: dict, algorithm: str | None) -> dict:
+def _allowed(table: AlgorithmTimes, algorithm: str | None) -> AlgorithmTimes:
     """The table's entries for a forced algorithm (NCCL_ALGO), or all of them (None)."""
     if algorithm is None:
         return table
@@ -678,8 +686,8 @@ def _allowed(table: dict, algorithm: str | None) -> dict:
 
 
 def nccl_like_allreduce_time(
-    M: ArrayLike, N: int, n_nodes: int = 1, *, algorithm: str | None = None, **system
-):
+    M: ArrayLike, N: int, n_nodes: int = 1, *, algorithm: str | None = None, **system: Any
+) -> FloatOrArray:
     """The NCCL-like AllReduce time, seconds: the fastest (algorithm, protocol), as NCCL
     picks it (topoGetAlgoInfo, src/enqueue.cc), or the fastest protocol of a forced
     algorithm ("ring", "tree", "nvls", "nvlstree"). Arguments as nccl_like_algorithm_times."""
@@ -688,12 +696,15 @@ def nccl_like_allreduce_time(
 
 
 def nccl_like_choice(
-    M: ArrayLike, N: int, n_nodes: int = 1, *, algorithm: str | None = None, **system
-) -> np.ndarray:
+    M: ArrayLike, N: int, n_nodes: int = 1, *, algorithm: str | None = None, **system: Any
+) -> NDArray[np.str_]:
     """Which 'algorithm/protocol' the NCCL-like model picks at each size."""
     table = _allowed(nccl_like_algorithm_times(M, N, n_nodes, **system), algorithm)
     names = np.array([f"{a}/{p}" for a, p in table])
-    return names[np.argmin(np.stack([np.atleast_1d(t) for t in table.values()]), axis=0)]
+    picked: NDArray[np.str_] = names[
+        np.argmin(np.stack([np.atleast_1d(t) for t in table.values()]), axis=0)
+    ]
+    return picked
 
 
 # --- the comparison ------------------------------------------------------------------------
@@ -737,7 +748,7 @@ def forced_algorithm(row: NcclMeasurement) -> str | None:
     return name
 
 
-def nccl_system_arguments(system: SystemModel) -> dict:
+def nccl_system_arguments(system: SystemModel) -> dict[str, Any]:
     """The keyword arguments of nccl_like_algorithm_times that describe a system."""
     return {
         "bus_bw_intra": system.bus_bw_intra,
@@ -748,7 +759,7 @@ def nccl_system_arguments(system: SystemModel) -> dict:
     }
 
 
-def nccl_row_arguments(row: NcclMeasurement, system: SystemModel) -> dict:
+def nccl_row_arguments(row: NcclMeasurement, system: SystemModel) -> dict[str, Any]:
     """The keyword arguments that predict one row: its system, the algorithm it forced and
     the NCCL release that measured it (its tuning constants)."""
     return {
@@ -799,25 +810,27 @@ def compare_model_to_measurements(
     return [_comparison(row, systems[row.system]) for row in rows]
 
 
-def _abs_error_summary(errors: np.ndarray) -> dict:
+def _abs_error_summary(errors: Vector) -> ErrorStats:
     """Median, max and count of |relative error|."""
     errors = np.abs(errors)
     return {"median": float(np.median(errors)), "max": float(np.max(errors)), "n": errors.size}
 
 
-def _errors_in(comparisons: list[ModelComparison], model: str, regime: str) -> np.ndarray:
+def _errors_in(comparisons: list[ModelComparison], model: str, regime: str) -> Vector:
     """One model's relative errors over the comparisons of a size regime ('all': every one)."""
     return np.array(
         [getattr(c, f"error_{model}") for c in comparisons if regime in ("all", c.regime)]
     )
 
 
-def error_summary(comparisons: list[ModelComparison]) -> dict[str, dict]:
+def error_summary(
+    comparisons: list[ModelComparison],
+) -> dict[str, dict[str, dict[str, ErrorStats]]]:
     """Median and max |relative error| per system, model and size regime (and 'all').
 
     Returns {system: {"alpha_beta"|"nccl_like": {regime: {"median", "max", "n"}}}}.
     """
-    summary: dict[str, dict] = {}
+    summary: dict[str, dict[str, dict[str, ErrorStats]]] = {}
     for system in sorted({c.system for c in comparisons}):
         mine = [c for c in comparisons if c.system == system]
         summary[system] = {}
