@@ -441,6 +441,15 @@ EDGE_GUARDIAN = Track(
 MOBILE_NOMAD = Track(
     key="mobile_nomad",
     title="Mobile Nomad",
+            # computed by hand from the crisis' formula: N, M exact, α and β_b drawn to 3
+            # significant digits and shown exactly; 1% allows rounding each term and the sum
+            LedgerField(
+                "broadcast_time_ms",
+                "number",
+                "Broadcast sync time N·(α + M/β_b) at the mean α",
+                "ms",
+                rel_tol=0.01,
+            ),
     persona="AR Glasses Dev",
     mission="60 FPS AR translation on glasses that sync a small adapter over Bluetooth LE.",
     crisis=(

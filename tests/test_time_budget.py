@@ -66,9 +66,10 @@ STUB = {  # minutes to write each stub, its formula given in the text (the cross
 }
 # ledger numbers the student computes by hand from a formula the crisis shows (the others are
 # shown as numbers: tests/test_ledger_from_display.py reads each one the way a student does)
-COMPUTED_BY_HAND = {  # one per track but Edge Guardian's (docs/time_budget.md); read off the
-    # screen instead: bytes_one_bit (Part 3's "11,304 B (11.3 KB)"), gossip_rounds (the crisis)
+COMPUTED_BY_HAND = {  # one per track (docs/time_budget.md); read off the screen instead:
+    # bytes_one_bit (Part 3's "11,304 B (11.3 KB)"), gossip_rounds (the crisis)
     "alpha_share_full",
+    "broadcast_time_ms",
     "frames_disturbed_one_bit",
     "gossip_energy_per_device_j",
 }
@@ -285,6 +286,15 @@ def test_the_count_sees_every_action_the_notebook_asks_for(released) -> None:
     assert sorted(counted["stubs"]) == sorted(STUB)
     assert (counted["locks"], counted["written"]) == (3, len(WRITTEN_IDS))
     assert COMPUTED_BY_HAND <= {f.key for t in TRACKS for f in ledger_fields(t)}
+
+
+def test_every_track_asks_for_the_same_number_of_hand_calculations() -> None:
+    """Issue 23: the tracks ask about the same amount of hand calculation (one each)."""
+    by_hand = {
+        track: [f.key for f in ledger_fields(track) if f.key in COMPUTED_BY_HAND]
+        for track in TRACKS
+    }
+    assert {track: len(keys) for track, keys in by_hand.items()} == dict.fromkeys(TRACKS, 1)
 
 
 def test_the_tracks_differ_in_their_printed_words_and_ledger_only(

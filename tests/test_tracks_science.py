@@ -13,8 +13,9 @@ import math
 import numpy as np
 import pytest
 
-from comms_core.scenarios import gossip_topology, scenario_for
+from comms_core.scenarios import gossip_topology, ledger_fields, scenario_for
 from commslab.grading.answers import mission_answers
+from commslab.notebook.rules import number_problem
 
 TERM = "2026-fall"
 STUDENTS = ["s1", "s22", "4242", "demo", "ab-7"]
@@ -157,6 +158,33 @@ def test_edge_guardian_numbers_and_answers(sid):
     # the graded choice misses least often, up to noise
     chosen = answers["deadline_algorithm"]
     assert mine[chosen] <= min(mine.values()) + 0.02
+
+
+def test_edge_guardian_broadcast_time_by_hand_for_one_student():
+    """The hand calculation of student "demo", from the crisis' formula N·(α + M/β_b):
+    N = 10 SoCs, mean α = 261 µs, M = 4·69 = 276 B, β_b = 558 KB/s.
+    M/β_b = 276 / 558,000 s = 0.494624 ms; α + M/β_b = 0.755624 ms; × 10 = 7.55624 ms."""
+    s = scenario_for("edge_guardian", TERM, "demo")
+    assert (s.N, s.alpha, s.d, s.M_message, s.beta_broadcast) == (10, 261e-6, 69, 276, 558e3)
+    assert mission_answers(s)["broadcast_time_ms"] == pytest.approx(7.55624, abs=1e-5)
+
+
+@pytest.mark.parametrize("sid", STUDENTS)
+def test_edge_guardian_broadcast_time_is_the_mean_of_its_monte_carlo(sid):
+    """The graded broadcast time at the mean α is the mean of an independent Monte Carlo of N
+    broadcasts, each its own lognormal α (the sum's mean is N·mean α + N·M/β_b), within 5
+    standard errors; and the typical slips (unicast β, M/N, 2(N−1) messages) are refused by
+    its 1% tolerance."""
+    s = scenario_for("edge_guardian", TERM, sid)
+    graded = mission_answers(s)["broadcast_time_ms"] / 1e3
+    times = _shared_channel_times("broadcast", s, 20000, np.random.default_rng(7))
+    assert abs(times.mean() - graded) <= 5 * times.std() / math.sqrt(times.size)
+    field = next(f for f in ledger_fields("edge_guardian") if f.key == "broadcast_time_ms")
+    N, M, a = s.N, 4 * s.d, s.alpha
+    slips = (N * (a + M / s.beta), N * (a + M / N / s.beta_broadcast))
+    slips += (2 * (N - 1) * (a + M / s.beta_broadcast),)
+    for slip in slips:
+        assert number_problem(field, 1e3 * slip, 1e3 * graded), slip
 
 
 def test_edge_guardian_choice_is_not_the_same_for_everyone():

@@ -22,6 +22,7 @@ from comms_core.shared_medium import (
     half_duplex_allreduce_time_from_bytes,
     half_duplex_ring_allreduce_time,
     part2_allreduce_time,
+    shared_channel_allreduce_time,
 )
 
 __all__ = ["mission_answers"]
@@ -60,10 +61,19 @@ def _cloud(s: Scenario) -> dict:
 
 
 def _edge(s: Scenario) -> dict:
+    """Edge Guardian: the broadcast-then-sum time at the mean α on the one shared 802.11p
+    channel, N·(α + M/β_b) in ms (shared_medium.shared_channel_allreduce_time: N messages of
+    M bytes, each its own channel access, at the broadcast rate), which the student computes
+    from the crisis' formula; then each algorithm's deadline-miss probability (the crisis'
+    Monte Carlo) and the choice."""
     from comms_core.jitter import edge_jitter_summary
 
     summary = edge_jitter_summary(s)
+    broadcast = shared_channel_allreduce_time(
+        "broadcast", s.M_message, s.N, s.alpha, s.beta, s.beta_broadcast
+    )
     return {
+        "broadcast_time_ms": 1e3 * float(broadcast),
         "tree_miss_probability": summary.stats["tree"].miss_probability,
         "broadcast_miss_probability": summary.stats["broadcast"].miss_probability,
         "deadline_algorithm": summary.better_for_deadline,
