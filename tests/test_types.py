@@ -1,4 +1,5 @@
-"""The science is type-checked: `mypy comms_core` passes (configuration in pyproject.toml)."""
+"""The science is type-checked strictly: `mypy comms_core` passes, and pyproject.toml's
+override makes that run `--strict` (configuration in pyproject.toml)."""
 
 import os
 import shutil
@@ -11,15 +12,36 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_mypy_passes_on_comms_core():
+def _mypy() -> str:
     mypy = shutil.which("mypy") or str(Path(sys.executable).parent / "mypy")
     if not Path(mypy).exists():
         pytest.fail("mypy is not installed: pip install 'comms-lab[dev]'")
-    proc = subprocess.run(
-        [mypy, "--cache-dir", os.devnull, "comms_core"],
-        cwd=ROOT,
+    return mypy
+
+
+def _run_mypy(cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`mypy comms_core` in cwd, with the repository's configuration."""
+    config = str(ROOT / "pyproject.toml")
+    return subprocess.run(
+        [_mypy(), "--cache-dir", os.devnull, "--config-file", config, "comms_core"],
+        cwd=cwd,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_mypy_passes_on_comms_core():
+    proc = _run_mypy(ROOT)
     assert proc.returncode == 0, proc.stdout[-4000:]
+
+
+def test_mypy_checks_comms_core_strictly(tmp_path):
+    """An unannotated function in a package called comms_core fails the same run (the
+    override `strict = true` for comms_core.*; plain mypy would accept it)."""
+    package = tmp_path / "comms_core"
+    package.mkdir()
+    (package / "__init__.py").write_text("def untyped(x):\n    return x\n")
+    proc = _run_mypy(tmp_path)
+    assert proc.returncode == 1, proc.stdout
+    assert "[no-untyped-def]" in proc.stdout
