@@ -300,6 +300,25 @@ def _readouts(cell) -> list[str]:
     return [e.text for e in cell.find_elements(By.CSS_SELECTOR, ".widget-readout")]
 
 
+def _disconnected_icons(driver, cell) -> list[str]:
+    """The CSS `content` of the broken-link icon (ipywidgets' `::before` of every control whose
+    kernel is gone) in CELL: `none` where it is not drawn."""
+    return driver.execute_script(
+        "return Array.from(arguments[0].querySelectorAll('.jupyter-widgets-disconnected'))"
+        ".map(e => getComputedStyle(e, '::before').content);",
+        cell,
+    )
+
+
+def _marked_modified(driver) -> tuple[bool, int]:
+    """The open notebook's dirty flag and how many tabs show the "modified" mark."""
+    dirty, tabs = driver.execute_script(
+        "return [window.jupyterapp.shell.currentWidget.context.model.dirty,"
+        " document.querySelectorAll('.lm-TabBar-tab.jp-mod-dirty').length];"
+    )
+    return dirty, tabs
+
+
 def _png(src: str) -> bytes:
     """The PNG bytes of a data: URI (base64 may be wrapped differently on the way)."""
     return base64.b64decode(src.split(",", 1)[1])
@@ -523,6 +542,12 @@ def test_the_renamed_notebook_runs_in_jupyterlab(browser, lab_server, student_en
         notes = cells[gid].find_elements(By.CSS_SELECTOR, ".commslab-offline")
         assert notes and notes[-1].is_displayed(), f"{gid}: no 'run the cells' line"
         assert "Run the cells" in notes[-1].text
+        icons = _disconnected_icons(browser, cells[gid])
+        assert icons and all(i in ("none", '""') for i in icons), f"{gid}: broken-link {icons}"
+    # nothing edited: not marked modified (the widget manager marks it for every widget it
+    # restores; the student wheel's extension comms-lab-reopen takes the mark back)
+    assert browser.execute_script("return window.jupyterapp.hasPlugin('comms-lab-reopen:plugin');")
+    assert _marked_modified(browser) == (False, 0), "reopened, not edited, marked modified"
     assert all(p and p.startswith("data:image/png") for p in pictures.values()), pictures
     assert "Step 2 of" in cells["topology_hud"].text  # the last step shown, with its picture
     assert _png(pictures["topology_hud"]) == _png(hud_picture)
@@ -535,3 +560,6 @@ def test_the_renamed_notebook_runs_in_jupyterlab(browser, lab_server, student_en
         cell = next(c for c in saved.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
         png = [o.data["image/png"] for o in cell.outputs if "image/png" in o.get("data", {})]
         assert png and png[-1].strip() in exported, f"{gid}: no picture in the HTML export"
+    assert _marked_modified(browser) == (False, 0), "marked modified later, with no edit"
+    _set_source(browser, saved, "lock_part1", 'PREDICTION_PART1 = "less"')  # an edit is marked
+    assert _marked_modified(browser) == (True, 1), "an edit is not marked modified"

@@ -205,6 +205,32 @@ def test_the_student_wheel_makes_jupyter_save_the_widget_state(tmp_path):
     assert Path(LabApp().app_settings_dir) == Path(JupyterNotebookApp().app_settings_dir) == shared
 
 
+def test_the_student_wheel_installs_the_reopen_extension(tmp_path):
+    """The student wheel carries the prebuilt JupyterLab extension comms-lab-reopen (built from
+    commslab/labextension/source) as data files; pip installs it where JupyterLab looks for
+    prebuilt extensions, and JupyterLab's own reader finds it there with a file to load."""
+    from jupyterlab_server.config import get_federated_extensions
+
+    wheel = wheels.write_wheel(wheels.student_wheel(["from commslab import lab"]), tmp_path)
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+    data = f"{wheel.name.removesuffix('-py3-none-any.whl')}.data/data/"
+    folder = f"{wheels.JUPYTER_LABEXTENSIONS}/{wheels.LABEXTENSION}"
+    assert f"{data}{folder}/package.json" in names
+    assert not [n for n in names if "labextension/source" in n or "node_modules" in n]
+    prefix = tmp_path / "prefix"
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index"]
+    subprocess.run([*pip, "--prefix", str(prefix), str(wheel)], check=True)
+    found = get_federated_extensions([str(prefix / wheels.JUPYTER_LABEXTENSIONS)])
+    extension = found[wheels.LABEXTENSION]
+    assert (prefix / folder / extension["jupyterlab"]["_build"]["load"]).is_file()
+    built = "".join(p.read_text() for p in (prefix / folder / "static").glob("*.js"))
+    source = (ROOT / "commslab" / "labextension" / "source" / "index.js").read_text()
+    plugin_id = re.search(r"id: '([^']+)'", source)
+    assert plugin_id and plugin_id.group(1) in built  # the build is of this source
+    assert "contentChanged" in built and "dirty" in built
+
+
 # --- fresh virtual environments (slow) -------------------------------------------------------
 
 
