@@ -29,6 +29,7 @@ from commslab.grading.lms import Entry
 from commslab.grading.outputs import feedback_lines, gradescope_results
 from commslab.grading.outputs_gradebooks import write_outputs
 from commslab.grading.protocol import Kind, Outcome
+from commslab.grading.records import Status, Verdict
 from commslab.grading.sandbox import CallResult
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -224,7 +225,7 @@ def test_every_file_gives_a_row_and_a_grader_fault_does_not_stop_the_batch(
         Entry(good, "good", "1"),
         Entry(fails, "fails", "2"),
         Entry(pdf, "x.pdf", "3"),
-        Entry(None, "gone", "4", status="not graded: too large in the zip"),
+        Entry(None, "gone", "4", status=Verdict(Status.NOT_GRADED, "too large in the zip")),
     ]
     results = pipeline.grade(entries, term=TERM, autograder_dir=AUTOGRADER, jobs=2, key=KEY)
     assert [r.file for r in results] == ["good", "fails", "x.pdf", "gone"]

@@ -44,7 +44,7 @@ class GradeResult:
     student_id: str
     score: float
     max_score: float
-    status: Verdict  # a str or Status given here is read as one (Verdict.from_text)
+    status: Verdict  # a Status or a literal text given here is made one (records.coerce)
     points: dict[str, float] = field(default_factory=dict)
     max_points: dict[str, float] = field(default_factory=dict)
     failures: dict[str, list[Failure]] = field(default_factory=dict)  # per question
@@ -297,7 +297,7 @@ def grade_notebook(
     limits = limits or sandbox.Limits(total_seconds=timeout)
     lms_id = normalise_id(student_id)
     sub = notebook.read_submission(path)
-    if not sub.ok:  # nothing to run or check: the row says why (no grader notes per test)
+    if sub.status is not None:  # nothing to run or check: the row says why (no grader notes)
         failed = GradeResult.failed(
             path=path,
             term=term,
@@ -469,7 +469,7 @@ def grade_entry(
                 path=entry.path,
                 term=term,
                 student_id=entry.student_id,
-                status=entry.status or "missing",
+                status=entry.status or Verdict(Status.MISSING),
                 autograder_dir=autograder_dir,
             )
         else:

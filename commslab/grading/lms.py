@@ -43,6 +43,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from commslab.grading import unpack
+from commslab.grading.records import Status, Verdict
 from commslab.grading.unpack import Budget, File, UnpackLimits, printable
 
 if TYPE_CHECKING:
@@ -144,7 +145,7 @@ class Entry:
     original: str = ""  # the file name the student gave it
     late: bool = False
     notes: list[str] = field(default_factory=list)
-    status: str | None = None
+    status: Verdict | None = None  # made here, typed (records.py): never parsed back
     platform: Platform = Platform.FILES
     key: LmsKey | None = None
     verified: bool = True  # False: the platform hides who it is (anonymous, blind marking)
@@ -735,7 +736,8 @@ def intake(
     for raw in paths:
         path = Path(raw)
         if not path.exists():
-            entries.append(Entry(None, printable(str(raw)), "", status="missing: no such file"))
+            missing = Verdict(Status.MISSING, "no such file")
+            entries.append(Entry(None, printable(str(raw)), "", status=missing))
             continue
         inputs.append(_listing(path))
     chosen, decided_by = decide_platform(inputs, given)
@@ -757,21 +759,6 @@ def intake(
             )
     choose_notebooks(entries, release_stem)
     return Batch(chosen, decided_by, entries, skipped)
-
-
-def collect(
-    paths: list[str | Path],
-    workdir: str | Path,
-    *,
-    platform: Platform | str | None = None,
-    roster: Roster | None = None,
-    release_stem: str = RELEASE_STEM,
-    limits: UnpackLimits | None = None,
-) -> list[Entry]:
-    """intake(...).entries."""
-    return intake(
-        paths, workdir, platform=platform, roster=roster, release_stem=release_stem, limits=limits
-    ).entries
 
 
 def _read(
@@ -801,8 +788,7 @@ def _read(
         if _bookkeeping(file, platform, ctx):
             skipped.append(file.source)
             continue
-        unsafe = file.status is not None and file.status.startswith(unpack.UNSAFE)
-        identity = None if unsafe else identify(file.parts, ctx)
+        identity = None if file.unsafe else identify(file.parts, ctx)
         if identity is None:
             entries.append(_unplaced(file, platform))
             continue
@@ -848,7 +834,10 @@ def _unplaced(file: File, platform: Platform) -> Entry:
         "",
         original=file.parts[-1],
         status=file.status
-        or f"not graded: not where {platform.value} puts a submission (no identity read from it)",
+        or Verdict(
+            Status.NOT_GRADED,
+            f"not where {platform.value} puts a submission (no identity read from it)",
+        ),
         platform=platform,
     )
 
@@ -866,12 +855,14 @@ def _student_zip(
     target = workdir / f"student-{len(list(workdir.iterdir())):03d}"
     inner, problem = unpack.unzip(file.path, file.source, target, budget)
     if problem is not None or not inner:
-        file.status = problem or "not graded: an empty zip"
+        file.status = problem or Verdict(Status.NOT_GRADED, "an empty zip")
         return [_entry(file, identity, platform)]
     entries = []
     for member in inner:
         if member.parts[-1].lower().endswith(".zip") and member.status is None:
-            member.status = "not graded: a zip inside a zip (upload the notebook itself)"
+            member.status = Verdict(
+                Status.NOT_GRADED, "a zip inside a zip (upload the notebook itself)"
+            )
         entry = _entry(member, identity, platform, original=member.parts[-1])
         entry.notes.append(f"from the student's zip {identity.original}")
         entries.append(entry)
@@ -906,9 +897,12 @@ def _entry(file: File, identity: Identity, platform: Platform, original: str = "
     return entry
 
 
-def _not_a_notebook(entry: Entry) -> str:
-    what = "a Canvas text entry or URL" if entry.original in ("text.html", "link.html") else ""
-    return "not a notebook" + (f" ({what})" if what else "") + ": only notebooks are graded"
+def _not_a_notebook(entry: Entry) -> Verdict:
+    if entry.original in ("text.html", "link.html"):
+        return Verdict(
+            Status.NOT_A_NOTEBOOK, "(a Canvas text entry or URL): only notebooks are graded"
+        )
+    return Verdict(Status.NOT_A_NOTEBOOK, "only notebooks are graded")
 
 
 def looks_like_notebook(path: Path) -> bool:
@@ -1092,17 +1086,19 @@ def choose_notebooks(entries: list[Entry], release_stem: str = RELEASE_STEM) -> 
             e.status = _not_chosen(e, chosen, release_stem)
 
 
-def _not_chosen(entry: Entry, chosen: Entry, release_stem: str) -> str:
+def _not_chosen(entry: Entry, chosen: Entry, release_stem: str) -> Verdict:
     if entry.attempt < chosen.attempt:
-        return f"superseded (a later attempt is graded: {chosen.file_name})"
+        return Verdict(Status.SUPERSEDED, f"(a later attempt is graded: {chosen.file_name})")
     later = (chosen.resubmission, chosen.submission_id) > (entry.resubmission, entry.submission_id)
     if copy_number(entry.original)[0] == copy_number(chosen.original)[0] and later:
-        return f"superseded (a later upload is graded: {chosen.file_name})"
+        return Verdict(Status.SUPERSEDED, f"(a later upload is graded: {chosen.file_name})")
     if named_like_release(chosen.original, release_stem):
         why = "the notebook named like the release"
     else:
         why = "the last notebook uploaded"
-    return f"not graded: {chosen.original} is graded ({why}); a TA should look at this one"
+    return Verdict(
+        Status.NOT_GRADED, f"{chosen.original} is graded ({why}); a TA should look at this one"
+    )
 
 
 def cleanup(workdir: str | Path) -> None:
@@ -1122,6 +1118,7 @@ def entries_to_json(entries: list[Entry], base: Path) -> str:
         record = dataclasses.asdict(e)
         record["path"] = os.path.relpath(e.path, base) if e.path is not None else None
         record["platform"] = e.platform.value
+        record["status"] = e.status.to_dict() if e.status is not None else None
         records.append(record)
     return json.dumps({"entries": records}, indent=1)
 
@@ -1135,5 +1132,6 @@ def entries_from_json(text: str, base: Path) -> list[Entry]:
         record["path"] = base / record["path"] if record["path"] is not None else None
         record["platform"] = Platform(record["platform"])
         record["key"] = LmsKey(**record["key"]) if record["key"] else None
+        record["status"] = Verdict.from_dict(record["status"]) if record["status"] else None
         entries.append(Entry(**record))
     return entries

@@ -13,7 +13,8 @@ contract by `metadata.nbgrader.grade_id` (docs/DESIGN.md), and extracts:
   nbgrader metadata (the student added them). IPython syntax (`%time`, `!ls`) is translated
   to plain Python here, so the probe does not need IPython.
 
-Statuses: "ok", "empty", "not a notebook", "corrupt notebook: <why>", "empty notebook (no cells)".
+Statuses (records.Verdict, made here): none for a notebook; else empty, not a notebook,
+corrupt notebook (with why), empty notebook (no cells).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from comms_core.scenarios import track_key
+from commslab.grading.records import Status, Verdict
 
 MAX_NOTEBOOK_BYTES = 256 * 1024**2
 
@@ -58,10 +60,11 @@ class StudentCell:
 
 @dataclass
 class Submission:
-    """What a static read of one file gives: a status and, if it is a notebook, its parts."""
+    """What a static read of one file gives: why it cannot be graded (a records.Verdict;
+    None: it is a notebook) and, if it is a notebook, its parts."""
 
     path: Path
-    status: str
+    status: Verdict | None
     literals: dict = field(default_factory=dict)
     written: dict[str, str] = field(default_factory=dict)
     prompts: dict[str, str] = field(default_factory=dict)  # the Markdown cell before each
@@ -71,7 +74,7 @@ class Submission:
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status is None
 
     @property
     def student_id(self) -> str:
@@ -159,31 +162,39 @@ def literal_assignments(python: str, names: tuple[str, ...] = LITERAL_NAMES) -> 
     return found
 
 
-def _load_json(path: Path) -> tuple[object | None, str]:
-    """The parsed JSON, or None and a status."""
+def _corrupt(why: str) -> Verdict:
+    return Verdict(Status.CORRUPT, why)
+
+
+NOT_A_NOTEBOOK = Verdict(Status.NOT_A_NOTEBOOK)
+EMPTY = Verdict(Status.EMPTY)
+
+
+def _load_json(path: Path) -> tuple[object | None, Verdict | None]:
+    """The parsed JSON, or None and why not."""
     try:
         size = path.stat().st_size
     except OSError as err:
-        return None, f"corrupt notebook: cannot read the file ({err.strerror})"
+        return None, _corrupt(f"cannot read the file ({err.strerror})")
     if size == 0:
-        return None, "empty"
+        return None, EMPTY
     if size > MAX_NOTEBOOK_BYTES:
-        return None, f"corrupt notebook: the file is too large ({size / 1e6:.0f} MB)"
+        return None, _corrupt(f"the file is too large ({size / 1e6:.0f} MB)")
     raw = path.read_bytes()
     if not raw.strip():
-        return None, "empty"
+        return None, EMPTY
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return None, "not a notebook"
+        return None, NOT_A_NOTEBOOK
     if not text.lstrip().startswith("{"):
-        return None, "not a notebook"
+        return None, NOT_A_NOTEBOOK
     try:
-        return json.loads(text), "ok"
+        return json.loads(text), None
     except json.JSONDecodeError as err:
-        return None, f"corrupt notebook: invalid JSON (line {err.lineno}, column {err.colno})"
+        return None, _corrupt(f"invalid JSON (line {err.lineno}, column {err.colno})")
     except RecursionError:
-        return None, "corrupt notebook: JSON nested too deeply"
+        return None, _corrupt("JSON nested too deeply")
 
 
 def read_submission(path: str | Path) -> Submission:
@@ -193,26 +204,26 @@ def read_submission(path: str | Path) -> Submission:
     if data is None:
         return Submission(path, status)
     if not isinstance(data, dict):
-        return Submission(path, "not a notebook")
+        return Submission(path, NOT_A_NOTEBOOK)
     if "cells" not in data:
         if "worksheets" in data:
-            return Submission(path, "corrupt notebook: nbformat 3 (save it with Jupyter 4+)")
-        return Submission(path, "not a notebook")
+            return Submission(path, _corrupt("nbformat 3 (save it with Jupyter 4+)"))
+        return Submission(path, NOT_A_NOTEBOOK)
     version = data.get("nbformat")
     if version is not None and version != 4:
-        return Submission(path, f"corrupt notebook: nbformat {version!r} (expected 4)")
+        return Submission(path, _corrupt(f"nbformat {version!r} (expected 4)"))
     cells = data["cells"]
     if not isinstance(cells, list):
-        return Submission(path, "corrupt notebook: 'cells' is not a list")
+        return Submission(path, _corrupt("'cells' is not a list"))
     if not cells:
-        return Submission(path, "empty notebook (no cells)")
+        return Submission(path, Verdict(Status.NO_CELLS))
     return _read_cells(path, cells)
 
 
 def _read_cells(path: Path, cells: list) -> Submission:
     from commslab.notebook.locks import recorded_firsts
 
-    submission = Submission(path, "ok")
+    submission = Submission(path, None)
     submission.firsts = recorded_firsts(cells)
     tagged = any(_nbgrader(c) is not None for c in cells if isinstance(c, dict))
     if not tagged:

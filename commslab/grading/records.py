@@ -7,10 +7,11 @@
     BonusRun     one MPI run of the bonus (2 or 3 ranks): points, possible, verdict, messages
     Bonus        the bonus, apart from the score (extra credit): its runs, or why not graded
 
-A GradeResult (commslab.grading.grade) carries them. Nothing parses a status or a feedback line:
-the only text-to-kind step is `Verdict.from_text`, for the reasons intake writes on an Entry
-(commslab.grading.lms: "superseded ...", "not graded: ...") and for gradebook.json rows written
-before the records existed (format version 1).
+A GradeResult (commslab.grading.grade) carries them. Each status is made typed where it is
+decided (the static read, unpack, intake, the probe's outcome, the hosted graders); nothing
+parses a status or a feedback line. The only text-to-kind step is `Verdict.from_text`, for
+gradebook.json rows written before the records existed (format version 1) and a literal text
+given to GradeResult (tests).
 """
 
 from __future__ import annotations
@@ -128,9 +129,9 @@ class Verdict:
 
     @classmethod
     def from_text(cls, text: str | None) -> Verdict:
-        """The kind of a reason written as text: intake's Entry.status, the static read's
-        Submission.status, or a version-1 gradebook.json row. An unknown text is a grader
-        reason is "not graded" with the text as its detail (never silently "graded")."""
+        """The kind of a status written as text: a version-1 gradebook.json row (or a literal
+        given to GradeResult). An unknown text is "not graded" with the text as its detail
+        (never silently "graded")."""
         text = (text or "").strip() or Status.MISSING.value
         unknown = text.endswith(" (unknown TRACK)")
         text = text.removesuffix(" (unknown TRACK)")

@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from commslab.grading.notebook import MAX_NOTEBOOK_BYTES
+from commslab.grading.records import Status, Verdict
 
 MAX_NAME_CHARS = 120
-UNSAFE = "not graded: an unsafe path"  # a member's name no platform writes: it names nobody
 MIB = 1024**2
 
 
@@ -69,7 +69,8 @@ class File:
     path: Path | None
     source: str
     parts: tuple[str, ...]  # path parts relative to the export's root, as the LMS wrote them
-    status: str | None = None
+    status: Verdict | None = None  # set: not graded, and why
+    unsafe: bool = False  # a member's name no platform writes (absolute, '..'): names nobody
     inherited: object | None = None  # the identity of the student's zip it came from
 
 
@@ -121,31 +122,34 @@ def _parts(name: str) -> tuple[str, ...]:
     return tuple(p for p in member.parts if p not in ("/", "", ".", "..")) or ("file",)
 
 
-def _member_status(info: zipfile.ZipInfo, limits: UnpackLimits) -> str | None:
+def _not_graded(why: str) -> Verdict:
+    return Verdict(Status.NOT_GRADED, why)
+
+
+def _member_status(info: zipfile.ZipInfo, limits: UnpackLimits) -> Verdict | None:
     if info.flag_bits & 0x1:
-        return "not graded: encrypted in the zip"
+        return _not_graded("encrypted in the zip")
     if info.compress_type not in (
         zipfile.ZIP_STORED,
         zipfile.ZIP_DEFLATED,
         zipfile.ZIP_BZIP2,
         zipfile.ZIP_LZMA,
     ):
-        return f"not graded: unsupported compression method {info.compress_type} in the zip"
+        return _not_graded(f"unsupported compression method {info.compress_type} in the zip")
     if info.file_size > limits.member_bytes:
-        return f"not graded: too large in the zip (over {limits.member_bytes // MIB} MiB)"
+        return _not_graded(f"too large in the zip (over {limits.member_bytes // MIB} MiB)")
     if info.file_size > limits.ratio_floor_bytes and info.file_size > limits.member_ratio * max(
         info.compress_size, 1
     ):
-        return (
-            f"not graded: too large in the zip (compressed more than {limits.member_ratio:g}:1, "
-            "not a notebook)"
+        return _not_graded(
+            f"too large in the zip (compressed more than {limits.member_ratio:g}:1, not a notebook)"
         )
     return None
 
 
 def unzip(
     zip_path: Path, source: str, target: Path, budget: Budget
-) -> tuple[list[File], str | None]:
+) -> tuple[list[File], Verdict | None]:
     """The zip's files, each written under `target` by its sanitised path; (files, problem).
 
     Every limit is decided for every member before the first one is written; a member over a
@@ -155,7 +159,7 @@ def unzip(
         archive = _open_zip(zip_path, target)
         infos = archive.infolist()
     except Exception as err:  # BadZipFile, OSError, ValueError, a bad central directory...
-        return [], f"corrupt zip: {err}"[:200]
+        return [], Verdict(Status.CORRUPT_ZIP, f"{err}"[:200])
     zip_cap = limits.zip_ratio * max(zip_path.stat().st_size, 1) + limits.zip_slack
     planned: list[tuple[File, zipfile.ZipInfo]] = []
     files: list[File] = []
@@ -167,26 +171,27 @@ def unzip(
         file = File(None, f"{source}:{printable(info.filename.replace(chr(92), '/'))}", parts)
         files.append(file)
         if unsafe_path(info.filename):
-            file.status = f"{UNSAFE} in the zip (absolute or with '..')"
+            file.status = _not_graded("an unsafe path in the zip (absolute or with '..')")
+            file.unsafe = True
             continue
         file.status = _member_status(info, limits)
         if file.status is not None:
             continue
         zip_members += 1
         if zip_members > limits.zip_members:
-            file.status = f"not graded: the zip holds more than {limits.zip_members} files"
+            file.status = _not_graded(f"the zip holds more than {limits.zip_members} files")
         elif zip_bytes + info.file_size > zip_cap:
-            file.status = (
-                "not graded: the zip unpacks to more than "
-                f"{limits.zip_ratio:g} times its size (a zip bomb, not notebooks)"
+            file.status = _not_graded(
+                f"the zip unpacks to more than {limits.zip_ratio:g} times its size "
+                "(a zip bomb, not notebooks)"
             )
         elif budget.members + 1 > limits.batch_members:
-            file.status = (
-                f"not graded: the batch's limit of {limits.batch_members} files is reached"
+            file.status = _not_graded(
+                f"the batch's limit of {limits.batch_members} files is reached"
             )
         elif budget.bytes + info.file_size > limits.batch_bytes:
-            file.status = (
-                f"not graded: the batch's unpack limit ({limits.batch_bytes // MIB} MiB) is reached"
+            file.status = _not_graded(
+                f"the batch's unpack limit ({limits.batch_bytes // MIB} MiB) is reached"
             )
         else:
             zip_bytes += info.file_size
@@ -204,11 +209,13 @@ def unzip(
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 written = _copy_capped(archive, info, destination, limits)
             except Exception as err:  # NotImplementedError, BadZipFile, zlib.error, OSError...
-                file.status = f"corrupt zip member: {type(err).__name__}: {err}"[:200]
+                file.status = Verdict(
+                    Status.CORRUPT_ZIP_MEMBER, f"{type(err).__name__}: {err}"[:200]
+                )
                 destination.unlink(missing_ok=True)
                 continue
             if written is None:
-                file.status = "not graded: too large in the zip (larger than its header says)"
+                file.status = _not_graded("too large in the zip (larger than its header says)")
                 continue
             file.path = destination
     return files, None
@@ -271,6 +278,6 @@ def walk(folder: Path, source: str) -> list[File]:
         if hidden(parts) or (path.is_dir() and not path.is_symlink()):
             continue
         shown = printable("/".join(parts))
-        status = "not graded: a symbolic link" if path.is_symlink() else None
+        status = _not_graded("a symbolic link") if path.is_symlink() else None
         files.append(File(None if status else path, f"{source}{shown}", parts, status))
     return files
