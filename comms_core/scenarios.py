@@ -15,8 +15,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
+
+from comms_core._types import IntVector
 
 __all__ = [
     "CONVERGENCE_DIM",
@@ -47,7 +50,7 @@ class Param:
     source: str = ""
     assumption: bool = False
     scale: str = "log"
-    choices: tuple = ()
+    choices: tuple[float | str, ...] = ()
     description: str = ""
 
     def draw(self, rng: np.random.Generator) -> float | int | str:
@@ -83,7 +86,7 @@ class LedgerField:
     description: str
     unit: str = ""
     rel_tol: float = 0.005  # SHOWN_REL_TOL; 0 for exact integers (bytes, frames)
-    choices: tuple = ()
+    choices: tuple[str, ...] = ()
     graded: bool = True  # False: a decision checked only for being one of the choices
     at_your_k: bool = False
 
@@ -115,13 +118,15 @@ class Scenario:
     student_id: str
     values: Mapping[str, float | int | str] = field(repr=False)
 
-    def __getattr__(self, name: str):
+    # A number's type follows its Param (int, float, or str for a choice): Any, so that
+    # `scenario.N - 1` and `scenario.topology == "ring"` both type-check.
+    def __getattr__(self, name: str) -> Any:
         values = object.__getattribute__(self, "values")
         if name in values:
             return values[name]
         raise AttributeError(f"this scenario has no number called {name!r}")
 
-    def __getitem__(self, name: str):
+    def __getitem__(self, name: str) -> Any:
         return self.values[name]
 
     def table(self) -> list[tuple[str, object, str, str]]:
@@ -228,9 +233,23 @@ def _common_ledger(extra: tuple[LedgerField, ...]) -> tuple[LedgerField, ...]:
     )
 
 
+Range = tuple[float, float]  # (low, high) of a drawn Param
+
+
 def _hier(
-    G, K, a_f, b_f, a_s, b_s, src_f, src_s, assume_f=False, assume_s=False, src_G="", src_K=""
-):
+    G: int,
+    K: int,
+    a_f: Range,
+    b_f: Range,
+    a_s: Range,
+    b_s: Range,
+    src_f: str,
+    src_s: str,
+    assume_f: bool = False,
+    assume_s: bool = False,
+    src_G: str = "",
+    src_K: str = "",
+) -> tuple[Param, ...]:
     """Part 2's G, K and the two links. src_G, src_K: where G and K come from, when that is not
     the link's own source (then they are assumptions)."""
     return (
@@ -259,7 +278,9 @@ def _hier(
     )
 
 
-def _accumulation(t_compute, t_source, micro_batch, B_noise, unit):
+def _accumulation(
+    t_compute: Range, t_source: str, micro_batch: int, B_noise: Range, unit: str
+) -> tuple[Param, ...]:
     """Part 2's gradient-accumulation numbers: compute time per micro-batch (an assumption),
     micro-batch size b and the noise scale B_noise (McCandlish et al. 2018; assumed per track)."""
     return (
@@ -420,6 +441,15 @@ EDGE_GUARDIAN = Track(
     ),
     ledger=_common_ledger(
         (
+            # computed by hand from the crisis' formula: N, M exact, α and β_b drawn to 3
+            # significant digits and shown exactly; 1% allows rounding each term and the sum
+            LedgerField(
+                "broadcast_time_ms",
+                "number",
+                "Broadcast sync time N·(α + M/β_b) at the mean α",
+                "ms",
+                rel_tol=0.01,
+            ),
             LedgerField("tree_miss_probability", "number", "P(tree misses the deadline)"),
             LedgerField(
                 "broadcast_miss_probability",
@@ -441,15 +471,6 @@ EDGE_GUARDIAN = Track(
 MOBILE_NOMAD = Track(
     key="mobile_nomad",
     title="Mobile Nomad",
-            # computed by hand from the crisis' formula: N, M exact, α and β_b drawn to 3
-            # significant digits and shown exactly; 1% allows rounding each term and the sum
-            LedgerField(
-                "broadcast_time_ms",
-                "number",
-                "Broadcast sync time N·(α + M/β_b) at the mean α",
-                "ms",
-                rel_tol=0.01,
-            ),
     persona="AR Glasses Dev",
     mission="60 FPS AR translation on glasses that sync a small adapter over Bluetooth LE.",
     crisis=(
@@ -700,7 +721,7 @@ def ledger_fields(track: str) -> tuple[LedgerField, ...]:
 CONVERGENCE_DIM = 128
 
 
-def gossip_topology(s: Scenario) -> np.ndarray:
+def gossip_topology(s: Scenario) -> IntVector:
     """The adjacency matrix of the scenario's gossip topology (N = 50: the grid is 5 x 10)."""
     import comms_core.gossip as gossip
 
