@@ -18,19 +18,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, FancyArrowPatch
+from matplotlib.text import Annotation, Text
 from matplotlib.ticker import FuncFormatter, Locator, LogLocator, NullFormatter
 
 import comms_core._validate as v
 import comms_core.cost_models as cm
 
+if TYPE_CHECKING:
+    from comms_core.simulator import AllReduceTrace
+
 __all__ = [
     "PALETTE",
+    "CrossoverPlot",
     "communication_crossover_plot",
     "communication_waterfall",
     "convergence_monitor",
@@ -97,16 +105,17 @@ class _TimeLocator(Locator):
         + [3600.0 * 10**k for k in range(6)]
     )
 
-    def __call__(self):
+    def __call__(self) -> Sequence[float]:
+        assert self.axis is not None  # (set when the locator is given to an axis)
         return self.tick_values(*self.axis.get_view_interval())
 
-    def tick_values(self, vmin, vmax):
+    def tick_values(self, vmin: float, vmax: float) -> Sequence[float]:
         lo, hi = sorted((vmin, vmax))
         ticks = self.TICKS[(self.TICKS >= lo) & (self.TICKS <= hi)]
-        return ticks[::2] if len(ticks) > 10 else ticks
+        return cast(Sequence[float], ticks[::2] if len(ticks) > 10 else ticks)
 
 
-def _unit_axis(axis, formatter: Callable[[float], str]) -> None:
+def _unit_axis(axis: Axis, formatter: Callable[[float], str]) -> None:
     """Log axis with labelled ticks at round values, printed in human units."""
     seconds = formatter is format_seconds
     axis.set_major_locator(_TimeLocator() if seconds else LogLocator(base=10, numticks=30))
@@ -124,15 +133,15 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Ax
     return fig, fig.add_subplot()
 
 
-def _scalar(name: str, value: object, check: Callable) -> float:
+def _scalar(name: str, value: object, check: Callable[[str, Any], np.ndarray]) -> float:
     arr = check(name, value)
     if np.ndim(arr) != 0:
         raise ValueError(f"{name} must be a single number, got shape {np.shape(arr)}")
-    return arr[()].item()
+    return cast(float, arr[()].item())
 
 
 def evaluate_algorithm(
-    f: Callable, M: np.ndarray, *params: object
+    f: Callable[..., Any], M: np.ndarray, *params: object
 ) -> tuple[np.ndarray | None, str | None]:
     """Run a (student's) time function f(M, *params) safely: (times, None) or (None, why).
 
@@ -186,12 +195,86 @@ _REFERENCE = {
 }
 
 
-def communication_crossover_plot(  # noqa: C901  (to split: issue 21)
+@dataclass(frozen=True)
+class _Curve:
+    """One curve of the crossover plot, and its dot at the highlighted M (None: no dot)."""
+
+    label: str
+    color: str
+    style: str
+    width: float
+    T: np.ndarray
+    T_h: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class _Region:
+    """A "tree faster" / "ring faster" label: x in bytes, near the top of the axes."""
+
+    x: float
+    text: str
+    color: str
+    ha: Literal["left", "center", "right"]
+
+
+@dataclass(frozen=True)
+class _CrossoverPicture:
+    """What communication_crossover_plot draws, in numbers and words (no artists yet)."""
+
+    N: int
+    lo: float
+    hi: float
+    M: np.ndarray
+    curves: tuple[_Curve, ...]
+    notes: tuple[str, ...]  # legend entries for the functions not drawn, and why
+    bandwidth: np.ndarray | None  # the bandwidth lower bound at M
+    latency: float | None  # the latency lower bound ⌈log2 N⌉·α
+    ylim: tuple[float, float] | None  # None: matplotlib's autoscale
+    title: str
+    M_star: float | None  # the crossover's line and its label (None: not drawn)
+    star_room: bool  # room for the label right of the line?
+    regions: tuple[_Region, ...]
+    marked: float | None  # the highlighted M, a dot on every curve (None: not marked)
+
+    def shape(self) -> tuple[object, ...]:
+        """What two pictures must share to draw one by moving the other's artists."""
+        return (
+            self.N == 1,
+            tuple((c.label, c.color, c.style, c.width, c.T_h is None) for c in self.curves),
+            self.notes,
+            self.bandwidth is None,
+            self.latency is None,
+            self.ylim is None,
+            self.M_star is None,
+            tuple(r.color for r in self.regions),
+            self.marked is None,
+        )
+
+    def legend_labels(self) -> list[str]:
+        """The legend's entries, in the order of the lines that carry them."""
+        labels = [c.label for c in self.curves]
+        if self.bandwidth is not None:
+            labels.append(_BANDWIDTH_LABEL)
+        if self.latency is not None:
+            labels.append(_latency_label(self.latency))
+        if self.marked is not None:
+            labels.append(f"at M = {format_bytes(self.marked)}")
+        return labels + list(self.notes)
+
+
+_BANDWIDTH_LABEL = "bandwidth lower bound 2(N−1)/N·M/β"
+
+
+def _latency_label(latency: float) -> str:
+    return f"latency lower bound ⌈log₂N⌉·α = {format_seconds(latency)}"
+
+
+def communication_crossover_plot(
     N: int,
     alpha: float,
     beta: float,
     *,
-    algorithms: Mapping[str, Callable] | None = None,
+    algorithms: Mapping[str, Callable[..., Any]] | None = None,
     reference: Sequence[str] = ("ring", "tree"),
     M_range: tuple[float, float] = (1e3, 1e10),
     highlight: float | None = None,
@@ -216,8 +299,33 @@ def communication_crossover_plot(  # noqa: C901  (to split: issue 21)
                                        2⌈log2 N⌉·α, twice that; recursive doubling meets it)
 
     (gids "bandwidth_bound" and "latency_bound"; the latency line only when α > 0, since a
-    log axis has no 0). N ranks, α s, β bytes/s.
+    log axis has no 0). N ranks, α s, β bytes/s. CrossoverPlot draws the same picture and
+    redraws it for other numbers by moving its lines (the live workbench's sliders).
     """
+    return CrossoverPlot(
+        N,
+        alpha,
+        beta,
+        algorithms=algorithms,
+        reference=reference,
+        M_range=M_range,
+        highlight=highlight,
+        bounds=bounds,
+        ax=ax,
+    ).figure
+
+
+def _crossover_picture(
+    N: int,
+    alpha: float,
+    beta: float,
+    algorithms: Mapping[str, Callable[..., Any]] | None,
+    reference: Sequence[str],
+    M_range: tuple[float, float],
+    highlight: float | None,
+    bounds: bool,
+) -> _CrossoverPicture:
+    """Check the arguments of communication_crossover_plot and compute what it draws."""
     N = v.scalar_count("N", N)
     alpha = _scalar("alpha", alpha, v.nonnegative)
     beta = _scalar("beta", beta, v.positive)
@@ -229,67 +337,99 @@ def communication_crossover_plot(  # noqa: C901  (to split: issue 21)
         raise ValueError(f"reference must be a list of names from {sorted(_REFERENCE)}")
     if highlight is not None:
         highlight = _scalar("highlight", highlight, v.nonnegative)
+    marked = highlight is not None and lo <= highlight <= hi and N > 1
 
-    fig, ax = _new_axes(ax, (8.0, 5.6))
     M = np.geomspace(lo, hi, 240)
-    skipped: list[str] = []
-    curves = [(*_REFERENCE[name], 2.2 if name in ("ring", "tree") else 1.6) for name in reference]
+    specs = [(*_REFERENCE[name], 2.2 if name in ("ring", "tree") else 1.6) for name in reference]
     for i, (label, f) in enumerate((algorithms or {}).items()):
         color, style = _STUDENT_STYLES[i % len(_STUDENT_STYLES)]
-        curves.append((str(label), f, color, style, 2.0))
+        specs.append((str(label), f, color, style, 2.0))
+    curves: list[_Curve] = []
+    notes: list[str] = []
+    for label, f, color, style, width in specs if N > 1 else ():
+        T, problem = evaluate_algorithm(f, M, N, alpha, beta)
+        if T is None or problem is not None:
+            notes.append(f"not drawn: {label!r} ({problem})")
+            continue
+        T_h = evaluate_algorithm(f, np.array([highlight]), N, alpha, beta)[0] if marked else None
+        curves.append(_Curve(label, color, style, width, T, T_h))
 
-    if N == 1:
-        ax.text(
-            0.5,
-            0.5,
-            "N = 1: nothing to communicate,\nevery AllReduce costs 0 s",
-            transform=ax.transAxes,
-            ha="center",
-            va="center",
-            fontsize=12,
-        )
-    else:
-        for label, f, color, style, width in curves:
-            T, problem = evaluate_algorithm(f, M, N, alpha, beta)
-            if T is None or problem is not None:
-                skipped.append(f"not drawn: {label!r} ({problem})")
-                continue
-            ax.plot(M, T, color=color, linestyle=style, linewidth=width, label=label)
-            if highlight is not None and lo <= highlight <= hi:
-                T_h, _ = evaluate_algorithm(f, np.array([highlight]), N, alpha, beta)
-                if T_h is None:
-                    continue
-                ax.plot([highlight], T_h, "o", color=color, markersize=7, zorder=5)
-
-        if bounds:
-            _draw_lower_bounds(ax, M, N, alpha, beta)
-
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlim(lo, hi)
-    _unit_axis(ax.xaxis, format_bytes)
-    _unit_axis(ax.yaxis, format_seconds)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.set_xlabel("message size M (gradient bytes per rank)")
-    ax.set_ylabel("AllReduce time")
-    ax.set_title(
-        f"AllReduce time vs message size (N = {N}, α = {format_seconds(alpha)}, "
-        f"β = {format_bytes(beta)}/s)"
+    bandwidth = 2 * (N - 1) / N * M / beta if bounds and N > 1 else None
+    latency = (N - 1).bit_length() * alpha if bandwidth is not None and alpha > 0 else None
+    M_star = float(cm.crossover_message_size(N, alpha, beta)) if N > 1 else None
+    return _CrossoverPicture(
+        N=N,
+        lo=lo,
+        hi=hi,
+        M=M,
+        curves=tuple(curves),
+        notes=tuple(notes),
+        bandwidth=bandwidth,
+        latency=latency,
+        ylim=_crossover_ylim(curves, bandwidth, latency),
+        title=(
+            f"AllReduce time vs message size (N = {N}, α = {format_seconds(alpha)}, "
+            f"β = {format_bytes(beta)}/s)"
+        ),
+        M_star=M_star if M_star is not None and lo < M_star < hi else None,
+        star_room=M_star is not None
+        and M_star > 0
+        and math.log(M_star / lo) < 0.8 * math.log(hi / lo),
+        regions=_regions(M_star, lo, hi, N),
+        marked=highlight if marked else None,
     )
-    if N > 1:
-        _mark_crossover(ax, float(cm.crossover_message_size(N, alpha, beta)), lo, hi, N)
-    if highlight is not None and lo <= highlight <= hi and N > 1:
-        ax.plot([], [], "o", color=PALETTE["grey"], label=f"at M = {format_bytes(highlight)}")
-    for note in skipped:  # a legend entry without a line: the skipped function, and why
-        ax.plot([], [], " ", label=note)
-    if ax.get_legend_handles_labels()[0]:
-        legend = ax.legend(
-            loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=2, fontsize=9, frameon=False
+
+
+def _crossover_ylim(
+    curves: Sequence[_Curve], bandwidth: np.ndarray | None, latency: float | None
+) -> tuple[float, float] | None:
+    """The y range when the latency bound is drawn: from 0.3 × the lower of the bound and the
+    lowest curve (the bandwidth bound falls to ns at small M: keep the curves' decades on
+    screen) to what matplotlib's autoscale gives every line (5 % margin, linear: the top
+    these figures always had). None: matplotlib's autoscale on the log axis."""
+    if bandwidth is None or latency is None:
+        return None
+    ys = [c.T for c in curves] + [c.T_h for c in curves if c.T_h is not None]
+    drawn = [float(np.min(y)) for y in ys if y.size]
+    floor = min([y for y in drawn if y > 0], default=latency)
+    every = np.concatenate([*ys, bandwidth])  # (an axhline is not in matplotlib's data limits)
+    y0, y1 = float(np.min(every)), float(np.max(every))
+    return 0.3 * min(latency, floor), y1 + (y1 - y0) * 0.05
+
+
+def _regions(M_star: float | None, lo: float, hi: float, N: int) -> tuple[_Region, ...]:
+    """Which algorithm wins on each side of M*, labelled in the middle of its side (at the
+    edge when the side is narrow)."""
+    if M_star is None:
+        return ()
+    if M_star <= 0:
+        text = f"ring faster at every size (N = {N} ≤ 3)"
+        return (_Region(math.sqrt(lo * hi), text, PALETTE["ring"], "center"),)
+    narrow = 0.15 * math.log(hi / lo)  # a region this narrow gets its label at the edge
+    regions = []
+    if M_star > lo:
+        left, right = lo, min(M_star, hi)
+        at_edge = math.log(right / left) < narrow
+        regions.append(
+            _Region(
+                left if at_edge else math.sqrt(left * right),
+                " tree faster",
+                PALETTE["tree"],
+                "left" if at_edge else "center",
+            )
         )
-        for text in legend.get_texts():
-            if text.get_text().startswith("not drawn"):
-                text.set_color("#A00000")
-    return fig
+    if M_star < hi:
+        left, right = max(M_star, lo), hi
+        at_edge = math.log(right / left) < narrow
+        regions.append(
+            _Region(
+                right if at_edge else math.sqrt(left * right),
+                "ring faster ",
+                PALETTE["ring"],
+                "right" if at_edge else "center",
+            )
+        )
+    return tuple(regions)
 
 
 def _pair(name: str, value: object) -> tuple[object, object]:
@@ -298,86 +438,204 @@ def _pair(name: str, value: object) -> tuple[object, object]:
     return value[0], value[1]
 
 
-def _draw_lower_bounds(ax: Axes, M: np.ndarray, N: int, alpha: float, beta: float) -> None:
-    """The bandwidth and latency lower bounds of AllReduce (communication_crossover_plot)."""
-    style: dict[str, Any] = {"color": PALETTE["grey"], "linewidth": 1.1, "alpha": 0.9}
-    ys = [np.asarray(line.get_ydata()) for line in ax.get_lines()]
-    drawn = [np.min(y) for y in ys if y.size]
-    floor = min([v for v in drawn if v > 0], default=None)
-    ax.plot(
-        M,
-        2 * (N - 1) / N * M / beta,
-        linestyle=(0, (1, 2)),
-        gid="bandwidth_bound",
-        label="bandwidth lower bound 2(N−1)/N·M/β",
-        **style,
-    )
-    if alpha > 0:
-        L = (N - 1).bit_length()  # ⌈log2 N⌉, exact
-        ax.axhline(
-            L * alpha,
-            linestyle=(0, (4, 2, 1, 2)),
-            gid="latency_bound",
-            label=f"latency lower bound ⌈log₂N⌉·α = {format_seconds(L * alpha)}",
-            **style,
-        )
-        # the bandwidth bound falls to ns at small M: keep the curves' decades on screen
-        ax.set_ylim(bottom=0.3 * min(L * alpha, floor if floor is not None else L * alpha))
+class CrossoverPlot:
+    """communication_crossover_plot's figure (`.figure`), kept to be drawn again: `update`
+    gives it other numbers by moving its lines and rewriting its texts, as a new figure
+    would draw them, in a fraction of the time (issue 23: a live slider's picture within
+    0.3 s). The figure's artists are made once; update() returns False, changing nothing,
+    when the new numbers need other artists (a curve toggled, N = 1, no latency bound...)."""
 
-
-def _mark_crossover(ax: Axes, M_star: float, lo: float, hi: float, N: int) -> None:
-    """The dashed line at M*, its value, and which algorithm wins on each side."""
-    region: dict[str, Any] = {
-        "transform": ax.get_xaxis_transform(),
-        "ha": "center",
-        "va": "top",
-        "fontsize": 11,
-        "fontweight": "bold",
-        "bbox": {"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
-    }
-    if M_star <= 0:
-        ax.text(
-            math.sqrt(lo * hi),
-            0.97,
-            f"ring faster at every size (N = {N} ≤ 3)",
-            color=PALETTE["ring"],
-            **region,
+    def __init__(
+        self,
+        N: int,
+        alpha: float,
+        beta: float,
+        *,
+        algorithms: Mapping[str, Callable[..., Any]] | None = None,
+        reference: Sequence[str] = ("ring", "tree"),
+        M_range: tuple[float, float] = (1e3, 1e10),
+        highlight: float | None = None,
+        bounds: bool = True,
+        ax: Axes | None = None,
+    ) -> None:
+        picture = _crossover_picture(
+            N, alpha, beta, algorithms, reference, M_range, highlight, bounds
         )
-        return
-    if lo < M_star < hi:
-        ax.axvline(M_star, color="black", linestyle="--", linewidth=1.3, gid="crossover")
-        room = math.log(M_star / lo) < 0.8 * math.log(hi / lo)  # room on the right?
-        ax.annotate(
-            f"M* = {format_bytes(M_star)}",
-            xy=(M_star, 0.03),
+        self.figure, self.ax = _new_axes(ax, (8.0, 5.6))
+        self._picture = picture
+        self._draw(picture)
+
+    def update(
+        self,
+        N: int,
+        alpha: float,
+        beta: float,
+        *,
+        algorithms: Mapping[str, Callable[..., Any]] | None = None,
+        reference: Sequence[str] = ("ring", "tree"),
+        M_range: tuple[float, float] = (1e3, 1e10),
+        highlight: float | None = None,
+        bounds: bool = True,
+    ) -> bool:
+        """Draw these numbers in place (the arguments of communication_crossover_plot);
+        False, and nothing changed, when they need a new figure."""
+        new = _crossover_picture(N, alpha, beta, algorithms, reference, M_range, highlight, bounds)
+        old = self._picture
+        if new.shape() != old.shape() or new.ylim is None:
+            return False
+        ax = self.ax
+        for line, dot, curve in zip(self._curves, self._dots, new.curves, strict=True):
+            line.set_data(new.M, curve.T)
+            if dot is not None and curve.T_h is not None and new.marked is not None:
+                dot.set_data([new.marked], curve.T_h)
+        if self._bandwidth is not None and new.bandwidth is not None:
+            self._bandwidth.set_data(new.M, new.bandwidth)
+        if self._latency is not None and new.latency is not None:
+            self._latency.set_ydata([new.latency, new.latency])
+        if self._star is not None and new.M_star is not None:
+            line, label = self._star
+            line.set_xdata([new.M_star, new.M_star])
+            label.xy = (new.M_star, 0.03)
+            label.set_text(f"M* = {format_bytes(new.M_star)}")
+            label.xyann = (6 if new.star_room else -6, 0)
+            label.set_horizontalalignment("left" if new.star_room else "right")
+        for text, region in zip(self._regions, new.regions, strict=True):
+            text.set_x(region.x)
+            text.set_text(region.text)
+            text.set_horizontalalignment(region.ha)
+        for line, before, after in zip(
+            self._labelled, old.legend_labels(), new.legend_labels(), strict=True
+        ):
+            if after != before:  # (a label a caller rewrote stays as it is)
+                line.set_label(after)
+        if self._legend is not None:
+            for text, before, after in zip(
+                self._legend.get_texts(), old.legend_labels(), new.legend_labels(), strict=True
+            ):
+                if after != before:
+                    text.set_text(after)
+        if new.title != old.title:
+            ax.set_title(new.title)
+        ax.set_xlim(new.lo, new.hi)
+        ax.set_ylim(*new.ylim)
+        self._picture = new
+        return True
+
+    def _draw(self, picture: _CrossoverPicture) -> None:
+        """Make the figure's artists, in the order (so the z-order) they always had."""
+        ax = self.ax
+        self._curves: list[Line2D] = []
+        self._dots: list[Line2D | None] = []
+        self._labelled: list[Line2D] = []  # the lines that carry the legend's entries
+        if picture.N == 1:
+            ax.text(
+                0.5,
+                0.5,
+                "N = 1: nothing to communicate,\nevery AllReduce costs 0 s",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=12,
+            )
+        for curve in picture.curves:
+            (line,) = ax.plot(
+                picture.M,
+                curve.T,
+                color=curve.color,
+                linestyle=curve.style,
+                linewidth=curve.width,
+                label=curve.label,
+            )
+            dot = None
+            if curve.T_h is not None and picture.marked is not None:
+                (dot,) = ax.plot(
+                    [picture.marked], curve.T_h, "o", color=curve.color, markersize=7, zorder=5
+                )
+            self._curves.append(line)
+            self._dots.append(dot)
+            self._labelled.append(line)
+        self._bandwidth = self._latency = None
+        style: dict[str, Any] = {"color": PALETTE["grey"], "linewidth": 1.1, "alpha": 0.9}
+        if picture.bandwidth is not None:
+            (self._bandwidth,) = ax.plot(
+                picture.M,
+                picture.bandwidth,
+                linestyle=(0, (1, 2)),
+                gid="bandwidth_bound",
+                label=_BANDWIDTH_LABEL,
+                **style,
+            )
+            self._labelled.append(self._bandwidth)
+        if picture.latency is not None:
+            self._latency = ax.axhline(
+                picture.latency,
+                linestyle=(0, (4, 2, 1, 2)),
+                gid="latency_bound",
+                label=_latency_label(picture.latency),
+                **style,
+            )
+            self._labelled.append(self._latency)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(picture.lo, picture.hi)
+        if picture.ylim is not None:
+            ax.set_ylim(*picture.ylim)
+        _unit_axis(ax.xaxis, format_bytes)
+        _unit_axis(ax.yaxis, format_seconds)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.set_xlabel("message size M (gradient bytes per rank)")
+        ax.set_ylabel("AllReduce time")
+        ax.set_title(picture.title)
+        self._star = self._mark_crossover(picture)
+        self._regions = [self._region(region) for region in picture.regions]
+        if picture.marked is not None:
+            label = f"at M = {format_bytes(picture.marked)}"
+            self._labelled += ax.plot([], [], "o", color=PALETTE["grey"], label=label)
+        for note in picture.notes:  # a legend entry without a line: the skipped function, and why
+            self._labelled += ax.plot([], [], " ", label=note)
+        self._legend = None
+        if self._labelled:
+            self._legend = ax.legend(
+                loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=2, fontsize=9, frameon=False
+            )
+            for text in self._legend.get_texts():
+                if text.get_text().startswith("not drawn"):
+                    text.set_color("#A00000")
+
+    def _mark_crossover(self, picture: _CrossoverPicture) -> tuple[Line2D, Annotation] | None:
+        """The dashed line at M* and its value."""
+        if picture.M_star is None:
+            return None
+        ax = self.ax
+        line = ax.axvline(
+            picture.M_star, color="black", linestyle="--", linewidth=1.3, gid="crossover"
+        )
+        label = ax.annotate(
+            f"M* = {format_bytes(picture.M_star)}",
+            xy=(picture.M_star, 0.03),
             xycoords=ax.get_xaxis_transform(),
-            xytext=(6 if room else -6, 0),
+            xytext=(6 if picture.star_room else -6, 0),
             textcoords="offset points",
-            ha="left" if room else "right",
+            ha="left" if picture.star_room else "right",
             va="bottom",
             fontsize=10,
             bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "black"},
         )
-    narrow = 0.15 * math.log(hi / lo)  # a region this narrow gets its label at the edge
-    if M_star > lo:
-        left, right = lo, min(M_star, hi)
-        at_edge = math.log(right / left) < narrow
-        ax.text(
-            left if at_edge else math.sqrt(left * right),
+        return line, label
+
+    def _region(self, region: _Region) -> Text:
+        """Which algorithm wins on one side of M*, in bold at the top of the axes."""
+        return self.ax.text(
+            region.x,
             0.97,
-            " tree faster",
-            color=PALETTE["tree"],
-            **(region | {"ha": "left" if at_edge else "center"}),
-        )
-    if M_star < hi:
-        left, right = max(M_star, lo), hi
-        at_edge = math.log(right / left) < narrow
-        ax.text(
-            right if at_edge else math.sqrt(left * right),
-            0.97,
-            "ring faster ",
-            color=PALETTE["ring"],
-            **(region | {"ha": "right" if at_edge else "center"}),
+            region.text,
+            transform=self.ax.get_xaxis_transform(),
+            ha=region.ha,
+            va="top",
+            fontsize=11,
+            fontweight="bold",
+            color=region.color,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
         )
 
 
@@ -409,7 +667,7 @@ def _tree_layout(N: int) -> np.ndarray:
     return xy
 
 
-def network_topology_hud(trace, step: int, *, ax: Axes | None = None) -> Figure:
+def network_topology_hud(trace: AllReduceTrace, step: int, *, ax: Axes | None = None) -> Figure:
     """The seed's NetworkTopologyHUD: who sends which elements to whom in one step.
 
     trace is an AllReduceTrace from comms_core.simulate_ring_allreduce or
@@ -528,7 +786,7 @@ def network_topology_hud(trace, step: int, *, ax: Axes | None = None) -> Figure:
     return fig
 
 
-def topology_hud_grid(trace, steps: Sequence[int] | None = None) -> Figure:
+def topology_hud_grid(trace: AllReduceTrace, steps: Sequence[int] | None = None) -> Figure:
     """Several steps of network_topology_hud side by side (a small multiple).
 
     steps defaults to every step when there are at most 6, else the first and the last
@@ -698,7 +956,7 @@ _METHOD_STYLE = {
 }
 
 
-def _run_label(run) -> str:
+def _run_label(run: Any) -> str:  # a TrainingRun, or any object with its fields
     """'no compression', '1-bit (scaled sign), no error feedback', '… + error feedback'."""
     method, name = run.method, getattr(run, "compressor", "1-bit")
     if method == "none":
@@ -708,7 +966,9 @@ def _run_label(run) -> str:
     )
 
 
-def convergence_monitor(results, *, ax: Axes | None = None, title: str | None = None) -> Figure:
+def convergence_monitor(
+    results: Sequence[Any] | Mapping[str, Any], *, ax: Axes | None = None, title: str | None = None
+) -> Figure:
     """The Convergence Monitor: training loss vs step (log y), one curve per run.
 
     results is a list (or dict) of comms_core.convergence.TrainingRun: method "none",

@@ -464,3 +464,38 @@ def test_the_lower_bounds_are_drawn_with_their_hand_values(N, alpha, beta):
             y = np.asarray(line.get_ydata())
             assert (y >= 2 * (N - 1) / N * M / beta * (1 - 1e-12)).all()
             assert (y >= levels[str(N)] * alpha * (1 - 1e-12)).all()
+
+
+def _png(fig, position):
+    """FIG's PNG with its axes at POSITION (a live picture's fixed layout)."""
+    import io
+
+    fig.set_layout_engine("none")
+    fig.axes[0].set_position(position)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=50)
+    return buffer.getvalue()
+
+
+def test_a_crossover_plot_redrawn_in_place_is_the_picture_a_new_one_draws():
+    """The live workbench moves the lines of one CrossoverPlot (issue 23: a slider's picture
+    within 0.3 s); the oracle is a new figure drawn for the same numbers, byte for byte."""
+    rng = np.random.default_rng(23)
+    kwargs = {"reference": ("ring", "tree", "halving_doubling"), "algorithms": {"yours": spec_tree}}
+    live = plots.CrossoverPlot(N, ALPHA, BETA, highlight=1e6, M_range=(1e4, 1e10), **kwargs)
+    position = live.ax.get_position()
+    _png(live.figure, position)
+    for _ in range(12):
+        n = int(rng.choice([4, 5, 16, 64, 1000]))
+        a, b, M = 10 ** rng.uniform(-7, -2), 10 ** rng.uniform(5, 12), 10 ** rng.uniform(2, 10)
+        M_star = spec_crossover(n, a, b)
+        numbers = {"highlight": M, "M_range": (min(M, M_star) / 1e2, max(M, M_star) * 1e4)}
+        assert live.update(n, a, b, **numbers, **kwargs)  # the same lines, other numbers
+        fresh = plots.communication_crossover_plot(n, a, b, **numbers, **kwargs)
+        assert _png(live.figure, position) == _png(fresh, position)
+        assert line(live.ax, f"at M = {plots.format_bytes(M)}") is not None
+    # a change that needs other lines changes nothing and says so
+    before = [ln.get_label() for ln in live.ax.get_lines()]
+    assert not live.update(N, ALPHA, BETA, highlight=1e6, M_range=(1e4, 1e10))  # no "yours"
+    assert not live.update(3, ALPHA, BETA, highlight=1e6, M_range=(1e4, 1e10), **kwargs)
+    assert [ln.get_label() for ln in live.ax.get_lines()] == before

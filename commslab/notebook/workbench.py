@@ -161,13 +161,18 @@ class Workbench:
     def make_controls(self, widgets) -> dict:
         raise NotImplementedError
 
+    def render_live(self) -> tuple[list[str], Figure]:
+        """render() for the live picture: laid out as the first picture (_for_redraw). A
+        subclass may redraw self.figure in place instead of making a new figure."""
+        lines, figure = self.render()
+        return lines, _for_redraw(figure, self._laid_out)
+
     def refresh(self, redraw: bool = True) -> None:
         """Recompute the numbers (and the figure, if redraw) from self.values; update the
         widgets. Drawing the PNG is the slow part, so redraw=False skips it."""
-        lines, figure = self.render()
+        live = self.widget is not None and redraw
+        lines, figure = self.render_live() if live else self.render()
         self.text = tuple(lines)
-        if self.widget is not None and redraw:
-            figure = _for_redraw(figure, self._laid_out)
         if redraw or self.figure is None:
             self.figure = figure
         if self.widget is not None:
@@ -228,8 +233,8 @@ class Workbench:
         """Draw the shown setting once on the live canvas (its first live redraw measures every
         text anew), then each of idle_states() into the picture cache, one small piece per
         step; the controls' own values are never changed between two steps."""
-        _, figure = self.render()
-        live_png(_for_redraw(figure, self._laid_out), LIVE_DPI)
+        _, figure = self.render_live()
+        live_png(figure, LIVE_DPI)
         yield
         for state in self.idle_states():
             values = {**self.values, **state}
@@ -397,26 +402,51 @@ class CrossoverWorkbench(Workbench):
         self, values: dict, student: dict, static: bool | None, words: Words = GENERIC
     ) -> None:
         self.student, self.words = student, words
+        self._plot: plots.CrossoverPlot | None = None  # the last figure render() made
         super().__init__(values, static)
 
-    def render(self) -> tuple[list[str], Figure]:
+    def _plot_arguments(self) -> dict:
+        """communication_crossover_plot's arguments for the controls' values."""
         M, N = float(self.values["M"]), int(self.values["N"])
         alpha, beta = float(self.values["alpha"]), float(self.values["beta"])
-        reference = [name for name in _TOGGLES if self.values[name]]
-        mine = {
-            f"your {role}": f
-            for role, f in self.student.items()
-            if role in ("ring", "tree") and self.values["yours"]
-        }
         # four decades each side of the chosen M and the crossover: both always on the plot,
         # and no hours-long sync of 10 GB on a link that carries a few hundred bytes
         M_star = float(cm.crossover_message_size(N, alpha, beta))
         span = (M, M_star) if M_star > 0 else (M,)
-        M_range = (max(1.0, min(span) / 1e2), max(span) * 1e4)
-        fig = plots.communication_crossover_plot(
-            N, alpha, beta, algorithms=mine, reference=reference, highlight=M, M_range=M_range
-        )
-        _relabel(fig, self.words)
+        return {
+            "N": N,
+            "alpha": alpha,
+            "beta": beta,
+            "algorithms": {
+                f"your {role}": f
+                for role, f in self.student.items()
+                if role in ("ring", "tree") and self.values["yours"]
+            },
+            "reference": [name for name in _TOGGLES if self.values[name]],
+            "highlight": M,
+            "M_range": (max(1.0, min(span) / 1e2), max(span) * 1e4),
+        }
+
+    def render(self) -> tuple[list[str], Figure]:
+        self._plot = plots.CrossoverPlot(**self._plot_arguments())
+        _relabel(self._plot.figure, self.words)
+        return self._numbers(), self._plot.figure
+
+    def render_live(self) -> tuple[list[str], Figure]:
+        """The shown figure redrawn in place when the change needs no other lines (a slider:
+        no new figure, axes or ticks to build, issue 23), else a new one. The texts an update
+        rewrites (title, M*, the latency bound's and the marked M's legend entries) carry
+        none of the words _relabel swaps."""
+        plot = self._plot
+        if plot is not None and plot.figure is self.figure and self._laid_out is not None:
+            if plot.update(**self._plot_arguments()):
+                return self._numbers(), _for_redraw(plot.figure, self._laid_out)
+        return super().render_live()
+
+    def _numbers(self) -> list[str]:
+        M, N = float(self.values["M"]), int(self.values["N"])
+        alpha, beta = float(self.values["alpha"]), float(self.values["beta"])
+        M_star = float(cm.crossover_message_size(N, alpha, beta))
         T_ring = float(cm.ring_allreduce_time(M, N, alpha, beta))  # scalar in, one number out
         T_tree = float(cm.tree_allreduce_time(M, N, alpha, beta))
         lines = [
@@ -446,7 +476,7 @@ class CrossoverWorkbench(Workbench):
                     None if value is None else (f"Your T_{role} = {plots.format_seconds(value, 4)}")
                 )
             lines.append(shown or _fix_it(_PART1[role], 1, problem, what))
-        return lines, fig
+        return lines
 
     def make_controls(self, w) -> dict:
         values = self.values
