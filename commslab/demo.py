@@ -64,9 +64,10 @@ def run_demo(out: Path) -> list[tuple[str, str, str]]:
     """Draw the five figures into out/ and return the table rows (quantity, value, note)."""
     out.mkdir(parents=True, exist_ok=True)
     N, alpha, beta = CROSSOVER["N"], CROSSOVER["alpha"], CROSSOVER["beta"]
-    T_ring = cm.ring_allreduce_time(M_SMALL, N, alpha, beta)
-    T_tree = cm.tree_allreduce_time(M_SMALL, N, alpha, beta)
-    M_star = cm.crossover_message_size(N, alpha, beta)
+    # scalars in, scalars out (the cost models also take arrays)
+    T_ring = float(cm.ring_allreduce_time(M_SMALL, N, alpha, beta))
+    T_tree = float(cm.tree_allreduce_time(M_SMALL, N, alpha, beta))
+    M_star = float(cm.crossover_message_size(N, alpha, beta))
     _save(
         plots.communication_crossover_plot(int(N), alpha, beta, highlight=M_SMALL),
         out / "crossover.png",
@@ -81,15 +82,17 @@ def run_demo(out: Path) -> list[tuple[str, str, str]]:
     for trace in traces:
         _save(plots.topology_hud_grid(trace), out / f"topology_{trace.algorithm}.png")
 
-    phases = cm.hierarchical_breakdown(**HIERARCHY)
-    T_hier = cm.hierarchical_allreduce_time(**HIERARCHY)
-    T_flat = cm.flat_ring_allreduce_time(  # the fair baseline: one ring per NIC (G rails)
-        HIERARCHY["M"],
-        HIERARCHY["G"],
-        HIERARCHY["K"],
-        HIERARCHY["alpha_inter"],
-        HIERARCHY["beta_inter"],
-        rails=HIERARCHY["G"],
+    phases = {k: float(v) for k, v in cm.hierarchical_breakdown(**HIERARCHY).items()}
+    T_hier = float(cm.hierarchical_allreduce_time(**HIERARCHY))
+    T_flat = float(
+        cm.flat_ring_allreduce_time(  # the fair baseline: one ring per NIC (G rails)
+            HIERARCHY["M"],
+            HIERARCHY["G"],
+            HIERARCHY["K"],
+            HIERARCHY["alpha_inter"],
+            HIERARCHY["beta_inter"],
+            rails=HIERARCHY["G"],
+        )
     )
     setting = (
         f"Llama-3-70B bf16 gradients ({plots.format_bytes(HIERARCHY['M'])}) on "

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
@@ -185,7 +187,7 @@ def student_k(s, ledger: dict | None) -> int:
     """The k the student's numbers are graded at: LEDGER["accumulation_steps"] when it is a
     whole number ≥ 1, else the optimum (the k field itself then fails on its own)."""
     k = (ledger or {}).get("accumulation_steps")
-    if whole_k(k):
+    if isinstance(k, int | float) and whole_k(k):
         return int(k)
     return int(mission_answers_for(s)["accumulation_steps"])
 
@@ -250,10 +252,11 @@ def k_check(s, ledger: dict | None, k_tries) -> None:
     expect(whole_k(k), 'LEDGER["accumulation_steps"] must be your chosen k, a whole number ≥ 1')
     listed = k_tries if isinstance(k_tries, list) else []  # an over-long list: its own test
     expect(k in listed, "your chosen k is not one of your K_TRIES")
-    excess = time_to_train_excess(s, int(k))
+    k = int(cast(float, k))  # a whole number ≥ 1 (checked above)
+    excess = time_to_train_excess(s, k)
     expect(
         excess <= TRIES_WITHIN,
-        f"with k = {int(k)} the time to train is {100 * excess:.0f}% above the best k for "
+        f"with k = {k} the time to train is {100 * excess:.0f}% above the best k for "
         f"your scenario (allowed: {TRIES_WITHIN:.0%})",
     )
 
@@ -302,7 +305,7 @@ MIN_WORDS = 25
 LATENCY = re.compile(r"latenc|2\s*\(\s*N\s*[-−–]\s*1\s*\)\s*(α|alpha|\\alpha|a\b)", re.I)
 
 
-def written_problem(grade_id: str, text: str | None, templates: list[str] = ()) -> str:
+def written_problem(grade_id: str, text: str | None, templates: Sequence[str] = ()) -> str:
     """Why a written answer earns no point ("" if it has substance).
 
     Substance: not filler (commslab.grading.written: the question, the placeholder, lorem

@@ -292,6 +292,8 @@ class ContainerLauncher:
             raise ValueError(f"{name} is not in the probe image (only {', '.join(IN_IMAGE)})")
         container = f"{self.prefix}-{Path(name).stem.replace('_', '-')}-{uuid.uuid4().hex[:12]}"
         memory = self.memory
+        image = self.image
+        assert image is not None  # check() resolved it
         uid = f"{SANDBOX_UID}:{SANDBOX_UID}"
         argv = [
             self.engine, "run", "-i", "--rm", "--name", container,
@@ -302,7 +304,7 @@ class ContainerLauncher:
             "--read-only", "--tmpfs", f"/tmp:rw,size={int(disk_bytes)},mode=1777",
             "--user", uid, "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
             "--workdir", "/tmp",
-            self.image, "python", "-s", "-P", f"/opt/probe/{name}",
+            image, "python", "-s", "-P", f"/opt/probe/{name}",
         ]  # fmt: skip
         engine = self.engine
 

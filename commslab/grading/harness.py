@@ -120,7 +120,7 @@ def decode_result(value):
 
 
 def _call_spec(function: str, args: list, iterate: dict | None = None) -> dict:
-    spec = {"function": function, "args": args}
+    spec: dict[str, object] = {"function": function, "args": args}
     if iterate is not None:
         spec["iterate"] = iterate
     key = json.dumps(spec, sort_keys=True, separators=(",", ":"))

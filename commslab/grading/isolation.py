@@ -166,7 +166,7 @@ def package_entries(distributions: Iterable[str] = ALLOWED_DISTRIBUTIONS) -> dic
             top = file.parts[0]
             if top in ("..", "__pycache__") or top.endswith((".dist-info", ".egg-info", ".pth")):
                 continue
-            path = Path(dist.locate_file(top))
+            path = Path(str(dist.locate_file(top)))
             if path.exists() and top not in entries:
                 entries[top] = str(path)
     return entries
@@ -174,7 +174,7 @@ def package_entries(distributions: Iterable[str] = ALLOWED_DISTRIBUTIONS) -> dic
 
 def _hidden_site_folders() -> list[str]:
     """Every site-packages / dist-packages folder of this interpreter and of the system."""
-    found = set()
+    found: set[str] = set()
     for base in (sys.base_prefix, sys.prefix):
         paths = sysconfig.get_paths(vars={"base": base, "platbase": base})
         found.update(paths[k] for k in ("purelib", "platlib"))

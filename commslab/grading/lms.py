@@ -697,7 +697,7 @@ def decide_platform(inputs: list[_Input], given: Platform | None) -> tuple[Platf
     agree."""
     if given is not None:
         return given, "--lms"
-    found = {}
+    found: dict[Platform, list[str]] = {}
     for item in inputs:
         if not item.single and not item.tree:
             continue  # an empty or unreadable zip has no say (it gets its own row)

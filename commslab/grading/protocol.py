@@ -140,7 +140,7 @@ def _refuse_constant(name: str):
 
 
 def _is_number(x: object) -> bool:
-    return type(x) in (int, float) and math.isfinite(x)
+    return isinstance(x, int | float) and type(x) in (int, float) and math.isfinite(x)
 
 
 def check_value(value: Any, depth: int = 0, count: list[int] | None = None) -> Any:

@@ -184,9 +184,11 @@ def _pick(row: dict[str, str], id_column: str | None, defaults: tuple[str, ...])
     return ""
 
 
-def _student(row: dict[str, str], student_id: str, keys, **details: str) -> Student:
+def _student(
+    row: dict[str, str], student_id: str, keys, *, name: str = "", group: str = ""
+) -> Student:
     """A roster row's student, with an LmsKey of `kind` for each (column, kind) it fills."""
-    student = Student(student_id, row=row, **details)
+    student = Student(student_id, name=name, group=group, row=row)
     for column, kind in keys:
         if row.get(column):
             student.keys.add(LmsKey(kind, _norm(row[column])))
