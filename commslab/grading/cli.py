@@ -27,7 +27,7 @@ from commslab.grading.grade import grade_entry
 from commslab.grading.launchers import ENGINES, make_launcher
 from commslab.grading.outputs import summary
 from commslab.grading.records import Status, Verdict
-from commslab.grading.roster import read_roster
+from commslab.grading.roster import Roster, read_roster
 from commslab.options import autograder_option, jobs_option, term_option, timeout_option
 
 _UNSAFE = click.option(
@@ -158,12 +158,7 @@ def grade(
         gradebook.load_late_policy(late_policy)
     except (OSError, ValueError) as err:
         raise click.ClickException(f"late policy {late_policy}: {err}") from err
-    roster = None
-    if roster_path is not None:
-        try:
-            roster = read_roster(roster_path, id_column=roster_id)
-        except (OSError, ValueError) as err:
-            raise click.ClickException(str(err)) from err
+    roster = _roster(roster_path, roster_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     if plan:
         _write_plan(paths, out_dir, roster, term, platform)
@@ -176,13 +171,7 @@ def grade(
         with tempfile.TemporaryDirectory(prefix="commslab-submissions-") as workdir:
             batch = intake(paths, workdir, platform, roster)
             entries, platform = batch.entries, batch.platform.value
-            click.echo(f"platform: {platform} (from {batch.decided_by})")
-            if batch.skipped:
-                click.echo(
-                    f"not read: {len(batch.skipped)} file(s) the platform wrote about the "
-                    f"submissions or the course's own (e.g. {batch.skipped[0]})"
-                )
-            results = _grade_here(entries, paths, term, autograder_dir, launcher, jobs, timeout)
+            results = _grade_here(batch, paths, term, autograder_dir, launcher, jobs, timeout)
     meta = {
         "term": term,
         "assignment": assignment,
@@ -191,10 +180,7 @@ def grade(
         "course_dir": str(course.root),
         "autograder_dir": str(Path(autograder_dir).resolve()),
         "roster": [str(roster_path.resolve()), roster_id] if roster_path else None,
-        "nbgrader_assignment": next(
-            (e.assignment for e in entries if e.platform is lms.Platform.NBGRADER), None
-        ),
-        "nbgrader_timestamps": {e.student_id: e.timestamp for e in entries if e.timestamp},
+        **_entries_meta(entries),
         # what `regrade` reuses: the same platform's rules, roster, engine and term
         "platform": platform,
         "engine": engine,
@@ -212,6 +198,16 @@ def grade(
     )
 
 
+def _entries_meta(entries: list[lms.Entry]) -> dict:
+    """What the nbgrader gradebook needs of the entries (grades_nbgrader.csv)."""
+    return {
+        "nbgrader_assignment": next(
+            (e.assignment for e in entries if e.platform is lms.Platform.NBGRADER), None
+        ),
+        "nbgrader_timestamps": {e.student_id: e.timestamp for e in entries if e.timestamp},
+    }
+
+
 def intake(paths, workdir, platform, roster) -> lms.Batch:
     """lms.intake, with a platform it cannot decide said as a clear message (it names --lms)."""
     try:
@@ -220,9 +216,26 @@ def intake(paths, workdir, platform, roster) -> lms.Batch:
         raise click.ClickException(str(err)) from err
 
 
-def _grade_here(entries, paths, term, autograder_dir, launcher, jobs, timeout):
+def _roster(roster_path: Path | None, roster_id: str | None) -> Roster | None:
+    if roster_path is None:
+        return None
+    try:
+        return read_roster(roster_path, id_column=roster_id)
+    except (OSError, ValueError) as err:
+        raise click.ClickException(str(err)) from err
+
+
+def _grade_here(batch: lms.Batch, paths, term, autograder_dir, launcher, jobs, timeout):
+    """The grade step over the batch's entries, with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    click.echo(f"platform: {batch.platform.value} (from {batch.decided_by})")
+    if batch.skipped:
+        click.echo(
+            f"not read: {len(batch.skipped)} file(s) the platform wrote about the "
+            f"submissions or the course's own (e.g. {batch.skipped[0]})"
+        )
+    entries = batch.entries
     if not entries:
         raise click.ClickException("no files to grade in " + ", ".join(map(str, paths)))
     columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

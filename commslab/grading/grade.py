@@ -59,6 +59,7 @@ class GradeResult:
     ledger: dict = field(default_factory=dict)
     code: dict[str, str] = field(default_factory=dict)  # the student's code cells, by label
     late_penalty: float = 0.0  # points taken off by the late policy (commslab.grading.gradebook)
+    late_note: str = ""  # the late policy's sentence for this row (gradebook.finalise)
     identity_note: str = ""
     notebook_student_id: str = ""
     track: str = ""

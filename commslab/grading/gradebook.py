@@ -274,8 +274,9 @@ def finalise(
             days = policy.days_late(r.student_id)
             r.late_penalty = round(r.score * policy.share(days), 6)
             r.score = round(r.score - r.late_penalty, 6)
-            r.feedback.append(
+            r.late_note = (
                 f"submitted late ({days} day{'s' if days != 1 else ''}): "
                 f"−{r.late_penalty:g} points by the course's late policy ({policy.describe()})"
             )
+            r.feedback.append(r.late_note)
     return final
