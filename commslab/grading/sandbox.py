@@ -313,6 +313,16 @@ def _handle(
     return item_deadline
 
 
+@dataclass
+class _Retry:
+    """What the next attempt leaves out: the cells that killed the probe, the functions one
+    of whose calls did, and the exports if reading them did."""
+
+    skip: set[int] = field(default_factory=set)
+    dead_functions: dict[str, Outcome] = field(default_factory=dict)
+    skip_exports: bool = False
+
+
 def run_probe(
     cells: list[str],
     calls: list[dict],
@@ -336,71 +346,31 @@ def run_probe(
     launcher = launcher or isolation.Bubblewrap()
     deadline = time.monotonic() + limits.total_seconds
     result = ProbeResult(cells=[NOT_RUN] * len(cells))
-    skip: set[int] = set()
-    dead_functions: dict[str, Outcome] = {}
-    skip_exports = False
-    function_of = {c["id"]: c["function"] for c in calls}
+    retry = _Retry()
+    fixed = {
+        "claimed": claimed,
+        "term": term,
+        "blocked_dirs": blocked_dirs,
+        "limits": {
+            "cell_seconds": limits.cell_seconds,
+            "call_seconds": limits.call_seconds,
+            "memory_bytes": limits.memory_bytes,
+            "file_bytes": limits.file_bytes,
+            "open_files": limits.open_files,
+            "cpu_seconds": int(limits.total_seconds) + 5,
+        },
+    }
     for number in range(1, limits.max_attempts + 1):
-        pending = [
-            c for c in calls if c["id"] not in result.calls and c["function"] not in dead_functions
-        ]
-        request = {
-            "cells": [
-                {"code": code, "skip": i in skip, "label": labels[i] if labels else ""}
-                for i, code in enumerate(cells)
-            ],
-            "calls": pending,
-            "claimed": claimed,
-            "term": term,
-            "exports": [] if skip_exports else exports,
-            "skip_exports": skip_exports,
-            "blocked_dirs": blocked_dirs,
-            "limits": {
-                "cell_seconds": limits.cell_seconds,
-                "call_seconds": limits.call_seconds,
-                "memory_bytes": limits.memory_bytes,
-                "file_bytes": limits.file_bytes,
-                "open_files": limits.open_files,
-                "cpu_seconds": int(limits.total_seconds) + 5,
-            },
-        }
+        request = {**fixed, **_attempt_request(cells, calls, labels, exports, result, retry)}
         attempt = _run_once(request, limits, deadline, launcher)
         result.attempts = number
-        result.printed_chars = max(result.printed_chars, attempt.printed_chars)
-        for i, outcome in attempt.cells.items():
-            if 0 <= i < len(cells) and i not in skip:
-                result.cells[i] = outcome
-        if attempt.exports is not None:
-            result.exports = attempt.exports
-            result.deaths.extend(attempt.export_outcomes)
-        for call_id, called in attempt.calls.items():
-            result.calls.setdefault(call_id, called)
+        _take(result, attempt, retry, len(cells))
         if not attempt.ready:
             result.started = False
             why = attempt.death.text() if attempt.death else "?"
             result.notes.append(f"the probe did not start: {why} {attempt.stderr.strip()[-500:]}")
             break
-        if attempt.finished:
-            break
-        reason = attempt.death or Outcome(Kind.DIED)
-        result.deaths.append(reason)
-        kind, where = attempt.inflight
-        if kind == "idle" and attempt.last_cell is not None and not attempt.calls:
-            kind, where = "cell", attempt.last_cell  # died just after a cell (e.g. atexit)
-        if kind == "cell":
-            result.cells[where] = reason
-            skip.add(where)
-            result.notes.append(f"cell {where}: {reason.text()}; restarted without it")
-        elif kind == "call":
-            function = function_of.get(where, "?")
-            dead_functions[function] = reason
-            result.notes.append(f"{function}: {reason.text()}; its remaining calls were not run")
-        elif kind == "exports":
-            skip_exports = True
-            result.exports = {name: {"invalid": reason.text()} for name in exports}
-            result.notes.append(f"reading LEDGER and the other answers: {reason.text()}")
-        else:
-            result.notes.append(f"the probe stopped ({reason.text()}) between steps")
+        if attempt.finished or not _leave_out(result, attempt, retry, calls, exports):
             break
         if time.monotonic() >= deadline:
             result.notes.append("the time budget for this submission ran out")
@@ -408,6 +378,72 @@ def run_probe(
     for call in calls:
         if call["id"] not in result.calls:
             stopped = Outcome(Kind.NOT_RUN, "the probe stopped")
-            outcome = dead_functions.get(call["function"], stopped)
+            outcome = retry.dead_functions.get(call["function"], stopped)
             result.calls[call["id"]] = CallResult(outcome)
     return result
+
+
+def _attempt_request(
+    cells: list[str],
+    calls: list[dict],
+    labels: list[str] | None,
+    exports: list[str],
+    result: ProbeResult,
+    retry: _Retry,
+) -> dict:
+    """The part of the probe's request that changes between attempts: what is left to do."""
+    pending = [
+        c
+        for c in calls
+        if c["id"] not in result.calls and c["function"] not in retry.dead_functions
+    ]
+    return {
+        "cells": [
+            {"code": code, "skip": i in retry.skip, "label": labels[i] if labels else ""}
+            for i, code in enumerate(cells)
+        ],
+        "calls": pending,
+        "exports": [] if retry.skip_exports else exports,
+        "skip_exports": retry.skip_exports,
+    }
+
+
+def _take(result: ProbeResult, attempt: _Attempt, retry: _Retry, n_cells: int) -> None:
+    """What one attempt reported, into the result (the first answer to a call stands)."""
+    result.printed_chars = max(result.printed_chars, attempt.printed_chars)
+    for i, outcome in attempt.cells.items():
+        if 0 <= i < n_cells and i not in retry.skip:
+            result.cells[i] = outcome
+    if attempt.exports is not None:
+        result.exports = attempt.exports
+        result.deaths.extend(attempt.export_outcomes)
+    for call_id, called in attempt.calls.items():
+        result.calls.setdefault(call_id, called)
+
+
+def _leave_out(
+    result: ProbeResult, attempt: _Attempt, retry: _Retry, calls: list[dict], exports: list[str]
+) -> bool:
+    """The attempt died: note why and leave out what it was doing (a cell, a function, the
+    exports). False if it died between steps (nothing to leave out: no restart)."""
+    reason = attempt.death or Outcome(Kind.DIED)
+    result.deaths.append(reason)
+    kind, where = attempt.inflight
+    if kind == "idle" and attempt.last_cell is not None and not attempt.calls:
+        kind, where = "cell", attempt.last_cell  # died just after a cell (e.g. atexit)
+    if kind == "cell":
+        result.cells[where] = reason
+        retry.skip.add(where)
+        result.notes.append(f"cell {where}: {reason.text()}; restarted without it")
+    elif kind == "call":
+        function = {c["id"]: c["function"] for c in calls}.get(where, "?")
+        retry.dead_functions[function] = reason
+        result.notes.append(f"{function}: {reason.text()}; its remaining calls were not run")
+    elif kind == "exports":
+        retry.skip_exports = True
+        result.exports = {name: {"invalid": reason.text()} for name in exports}
+        result.notes.append(f"reading LEDGER and the other answers: {reason.text()}")
+    else:
+        result.notes.append(f"the probe stopped ({reason.text()}) between steps")
+        return False
+    return True
