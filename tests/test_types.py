@@ -1,5 +1,5 @@
-"""The science is type-checked strictly: `mypy comms_core` passes, and pyproject.toml's
-override makes that run `--strict` (configuration in pyproject.toml)."""
+"""Everything is type-checked: `mypy comms_core commslab` passes (as `make lint` and the
+pre-commit hook run it), and pyproject.toml's override makes the science's part `--strict`."""
 
 import os
 import shutil
@@ -19,11 +19,11 @@ def _mypy() -> str:
     return mypy
 
 
-def _run_mypy(cwd: Path) -> subprocess.CompletedProcess[str]:
-    """`mypy comms_core` in cwd, with the repository's configuration."""
+def _run_mypy(cwd: Path, *packages: str) -> subprocess.CompletedProcess[str]:
+    """`mypy <packages>` in cwd, with the repository's configuration."""
     config = str(ROOT / "pyproject.toml")
     return subprocess.run(
-        [_mypy(), "--cache-dir", os.devnull, "--config-file", config, "comms_core"],
+        [_mypy(), "--cache-dir", os.devnull, "--config-file", config, *packages],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -31,8 +31,8 @@ def _run_mypy(cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_mypy_passes_on_comms_core():
-    proc = _run_mypy(ROOT)
+def test_mypy_passes_on_the_science_and_the_course_tooling():
+    proc = _run_mypy(ROOT, "comms_core", "commslab")
     assert proc.returncode == 0, proc.stdout[-4000:]
 
 
@@ -42,6 +42,6 @@ def test_mypy_checks_comms_core_strictly(tmp_path):
     package = tmp_path / "comms_core"
     package.mkdir()
     (package / "__init__.py").write_text("def untyped(x):\n    return x\n")
-    proc = _run_mypy(tmp_path)
+    proc = _run_mypy(tmp_path, "comms_core")
     assert proc.returncode == 1, proc.stdout
     assert "[no-untyped-def]" in proc.stdout
