@@ -226,10 +226,10 @@ def gradescope_command(
 def _grade_upload(
     submission_dir: Path, term: str, metadata_path: Path, autograder_dir: Path, results_dir: Path
 ):
+    """(row, the Submission check's lines, sandbox lines) of the upload (pipeline.grade_upload),
+    identified by submission_metadata.json (never by a file the student uploaded)."""
     from commslab.grading import lms
-    from commslab.grading.grade import GradeResult
-    from commslab.grading.notebook import read_submission
-    from commslab.grading.pipeline import grade_hosted
+    from commslab.grading.pipeline import grade_upload
     from commslab.grading.roster import read_roster
     from commslab.grading.sandbox import Limits
 
@@ -240,40 +240,33 @@ def _grade_upload(
         metadata = {}
     roster_path = autograder_dir / "roster.csv"
     roster = read_roster(roster_path) if roster_path.exists() else None
-    with tempfile.TemporaryDirectory(prefix="commslab-upload-") as workdir:
-        # the upload's files are only files: its identity is the metadata's (never a
-        # submission_metadata.* the student uploaded)
-        entries = lms.collect_upload(submission_dir, workdir, platform=lms.Platform.GRADESCOPE)
-        chosen = lms.graded(entries)
-        checks = [f"file: {e.original or e.file_name}: {e.status or 'graded'}" for e in entries]
-        if chosen is None:
-            failed = GradeResult.failed(
-                path=None,
-                term=term,
-                student_id="unknown",
-                status=Verdict(Status.NO_NOTEBOOK, "upload collective_comms.ipynb"),
-                autograder_dir=autograder_dir,
-            )
-            checks.append("No notebook (.ipynb) found: upload collective_comms.ipynb.")
-            return failed, checks, []
-        path = chosen.path
-        assert path is not None  # lms.graded picks an entry with a file
-        claimed = read_submission(path).student_id
-        student_id, notes = gradescope_identity(metadata, claimed, roster)
-        result, sandbox = grade_hosted(
-            path,
-            term=term,
-            student_id=student_id or claimed,
-            autograder_dir=autograder_dir,
-            results_dir=results_dir,
-            limits=Limits(total_seconds=PROBE_SECONDS, memory_bytes=PROBE_MEMORY_BYTES),
-        )
-        if not sandbox:  # no key in the bundle or no sandbox: nothing was run
-            return result, checks, []
-        checks += sandbox
+    notes: list[str] = []
+
+    def identify(claimed: str) -> str:
+        student_id, found = gradescope_identity(metadata, claimed, roster)
+        notes[:] = found
+        return student_id or claimed or "unknown"
+
+    upload = grade_upload(
+        submission_dir,
+        platform=lms.Platform.GRADESCOPE,
+        term=term,
+        identify=identify,
+        autograder_dir=autograder_dir,
+        results_dir=results_dir,
+        limits=Limits(total_seconds=PROBE_SECONDS, memory_bytes=PROBE_MEMORY_BYTES),
+    )
+    result = upload.result
+    checks = [f"file: {e.original or e.file_name}: {e.status or 'graded'}" for e in upload.entries]
+    if result.status.kind is Status.NO_NOTEBOOK:
+        checks.append("No notebook (.ipynb) found: upload collective_comms.ipynb.")
+        return result, checks, []
+    if not upload.sandbox:  # no key in the bundle or no sandbox: nothing was run
+        return result, checks, []
+    checks += upload.sandbox
     result.notes = [*notes, *result.notes]
-    checks.append(f"STUDENT_ID in the notebook: {claimed or '(empty)'}; term: {term}")
+    checks.append(f"STUDENT_ID in the notebook: {upload.claimed or '(empty)'}; term: {term}")
     checks.extend(notes)
     if result.identity_note:
         checks.append(f"Identity: {result.identity_note}")
-    return result, checks, sandbox
+    return result, checks, upload.sandbox

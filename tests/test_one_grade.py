@@ -205,3 +205,33 @@ def test_a_gradebook_of_format_1_is_still_read(tmp_path) -> None:
     assert json.loads((tmp_path / "gradebook.json").read_text())["format"] == gradebook.FORMAT
     (again,), _ = gradebook.load(tmp_path)
     assert again.row() == loaded.row()
+
+
+def test_a_hosted_upload_without_a_notebook_is_one_row_and_runs_nothing(tmp_path) -> None:
+    """The hosted graders' steps (pipeline.grade_upload): an upload with no notebook gives the
+    row "no notebook submitted" for the id `identify` gives, each file keeps its typed status,
+    and no probe starts (no sandbox lines); results.json's score is still the sum of its tests."""
+    from commslab.grading.lms import Platform
+    from commslab.grading.outputs import gradescope_results, prairielearn_results
+    from commslab.grading.sandbox import Limits
+
+    (tmp_path / "upload").mkdir()
+    (tmp_path / "upload" / "answers.txt").write_text("my answers", encoding="utf-8")
+    asked: list[str] = []
+    upload = pipeline.grade_upload(
+        tmp_path / "upload",
+        platform=Platform.GRADESCOPE,
+        term=TERM,
+        identify=lambda claimed: asked.append(claimed) or "s-9",
+        autograder_dir=AUTOGRADER,
+        results_dir=tmp_path / "results",
+        limits=Limits(),
+    )
+    assert upload.result.status.kind is Status.NO_NOTEBOOK and upload.sandbox == []
+    assert (upload.result.student_id, upload.result.score, asked) == ("s-9", 0.0, [""])
+    assert upload.result.max_score > 0  # the row still counts the points possible
+    (entry,) = upload.entries
+    assert entry.status is not None and entry.status.kind is Status.NOT_A_NOTEBOOK
+    shown = gradescope_results(upload.result)
+    assert shown["score"] == sum(t.get("score", 0.0) for t in shown["tests"]) == 0.0
+    assert prairielearn_results(upload.result, verified=True)["gradable"] is False

@@ -17,9 +17,9 @@ preprocessors):
 
 `grade_class` runs them in order (`commslab demo`); `commslab grade` runs the same steps with a
 progress bar, `regrade` grades one student's entries and publishes again. The hosted graders
-(Gradescope, PrairieLearn) collect one upload (lms.collect_upload), grade it with
-`grade_hosted` and render their one results.json (commslab.grading.outputs) without a
-gradebook. Every probe runs where launchers.make_launcher says.
+(Gradescope, PrairieLearn) run `grade_upload`: collect one upload (lms.collect_upload), pick
+its notebook, identify, grade it with `grade_hosted`, then render their one results.json
+(commslab.grading.outputs) without a gradebook. Every probe runs where launchers.make_launcher says.
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ import functools
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 
 from commslab.grading import classreport, gradebook, hosted, lms, review
 from commslab.grading.grade import GradeResult, grade_entry
 from commslab.grading.harness import instructor_key
 from commslab.grading.launchers import make_launcher
+from commslab.grading.notebook import read_submission
 from commslab.grading.outputs_gradebooks import write_outputs
 from commslab.grading.records import Status, Verdict
 from commslab.grading.roster import Roster, read_roster
@@ -143,6 +145,56 @@ def grade_class(
 
 
 # --- the hosted graders (Gradescope, PrairieLearn): one upload, one results.json ----------
+
+
+@dataclass
+class Upload:
+    """One hosted upload, graded: its row, every file in it (each with its status, for the
+    "Submission check"), what the sandbox held, and the notebook's own STUDENT_ID."""
+
+    result: GradeResult
+    entries: list[lms.Entry]
+    sandbox: list[str]
+    claimed: str = ""
+
+
+def grade_upload(
+    folder: Path,
+    *,
+    platform: lms.Platform,
+    term: str,
+    identify: Callable[[str], str],
+    autograder_dir: Path,
+    results_dir: Path,
+    limits: Limits,
+) -> Upload:
+    """The hosted graders' steps for one upload: collect (lms.collect_upload: only files, no
+    identity read from their names), pick its one notebook (lms.graded, the rule of every
+    batch), identify (`identify` maps the notebook's STUDENT_ID to the student id: the
+    platform's metadata, a roster, the question's id) and grade (grade_hosted). No notebook:
+    the row "no notebook submitted", nothing run."""
+    with tempfile.TemporaryDirectory(prefix="commslab-upload-") as workdir:
+        entries = lms.collect_upload(folder, workdir, platform=platform) if folder.is_dir() else []
+        chosen = lms.graded(entries)
+        if chosen is None or chosen.path is None:
+            failed = GradeResult.failed(
+                path=None,
+                term=term,
+                student_id=identify(""),
+                status=Verdict(Status.NO_NOTEBOOK),
+                autograder_dir=autograder_dir,
+            )
+            return Upload(failed, entries, [])
+        claimed = read_submission(chosen.path).student_id
+        result, sandbox = grade_hosted(
+            chosen.path,
+            term=term,
+            student_id=identify(claimed),
+            autograder_dir=autograder_dir,
+            results_dir=results_dir,
+            limits=limits,
+        )
+    return Upload(result, entries, sandbox, claimed)
 
 
 def grade_hosted(

@@ -38,7 +38,6 @@ under PrairieLearn's maximum of 600 s.
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import click
@@ -106,42 +105,19 @@ def prairielearn_command(
 
 
 def _grade_student(grade_dir: Path, term: str, given: str, autograder_dir: Path):
-    """(GradeResult, sandbox lines) of /grade/student: its one notebook (lms.collect_upload:
-    the same rule as every batch), graded for `given` (the question's id) or its STUDENT_ID."""
+    """(GradeResult, sandbox lines) of /grade/student (pipeline.grade_upload: the same rule as
+    every batch), graded for `given` (the question's id) or its STUDENT_ID."""
     from commslab.grading import lms
-    from commslab.grading.grade import GradeResult
-    from commslab.grading.notebook import read_submission
-    from commslab.grading.pipeline import grade_hosted
+    from commslab.grading.pipeline import grade_upload
     from commslab.grading.sandbox import Limits
 
-    results_dir = grade_dir / "results"
-    with tempfile.TemporaryDirectory(prefix="commslab-pl-") as workdir:
-        student = grade_dir / "student"
-        entries = (
-            lms.collect_upload(student, workdir, platform=lms.Platform.PRAIRIELEARN)
-            if student.is_dir()
-            else []
-        )
-        chosen = lms.graded(entries)
-        sandbox: list[str] = []
-        if chosen is not None:
-            path = chosen.path
-            assert path is not None  # lms.graded picks an entry with a file
-            claimed = read_submission(path).student_id
-            result, sandbox = grade_hosted(  # never runs the code bare
-                path,
-                term=term,
-                student_id=given or claimed,
-                autograder_dir=autograder_dir,
-                results_dir=results_dir,
-                limits=Limits(total_seconds=PROBE_SECONDS),
-            )
-        else:
-            result = GradeResult.failed(
-                path=None,
-                term=term,
-                student_id=given,
-                status=Verdict(Status.NO_NOTEBOOK),
-                autograder_dir=autograder_dir,
-            )
-    return result, sandbox
+    upload = grade_upload(
+        grade_dir / "student",
+        platform=lms.Platform.PRAIRIELEARN,
+        term=term,
+        identify=lambda claimed: given or claimed,
+        autograder_dir=autograder_dir,
+        results_dir=grade_dir / "results",
+        limits=Limits(total_seconds=PROBE_SECONDS),
+    )
+    return upload.result, upload.sandbox
