@@ -515,7 +515,7 @@ class CrossoverPlot:
                 if after != before:
                     text.set_text(after)
         if new.title != old.title:
-            ax.set_title(new.title)
+            ax.set_title(new.title, y=1.0)
         ax.set_xlim(new.lo, new.hi)
         ax.set_ylim(*new.ylim)
         self._picture = new
@@ -585,7 +585,9 @@ class CrossoverPlot:
         ax.grid(True, which="major", alpha=0.3)
         ax.set_xlabel("message size M (gradient bytes per rank)")
         ax.set_ylabel("AllReduce time")
-        ax.set_title(picture.title)
+        # at the top of the axes, where matplotlib's automatic place puts it (nothing is drawn
+        # above these axes), without measuring the axes' every tick label at each draw
+        ax.set_title(picture.title, y=1.0)
         self._star = self._mark_crossover(picture)
         self._regions = [self._region(region) for region in picture.regions]
         if picture.marked is not None:
