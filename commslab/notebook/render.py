@@ -47,6 +47,7 @@ _FAST_TEXT = matplotlib.__version__.startswith("3.11.") and all(
     hasattr(RendererAgg, name) for name in ("_draw_text_glyphs_and_boxes", "_prepare_font")
 )
 _KEPT_GLYPHS = 50_000  # bitmaps kept (a few hundred bytes each), then forgotten all at once
+_KEPT_LAYOUTS = 5_000  # strings' layouts kept, likewise
 
 
 class _TextRenderer(RendererAgg):
@@ -70,6 +71,8 @@ class _TextRenderer(RendererAgg):
         key = (font, size, self.dpi, s, flags, repr(features), repr(language))
         items = self._layouts.get(key)
         if items is None:
+            if len(self._layouts) > _KEPT_LAYOUTS:
+                self._layouts.clear()
             items = self._layouts[key] = font._layout(
                 s, flags=flags, features=features, language=language
             )
