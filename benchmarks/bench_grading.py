@@ -41,7 +41,7 @@ from adversarial import notebooks as nbs  # noqa: E402
 from commslab.grading import isolation  # noqa: E402
 from commslab.grading.grade import grade_notebook  # noqa: E402
 from commslab.grading.lms import Entry  # noqa: E402
-from commslab.grading.report import grade_batch  # noqa: E402
+from commslab.grading.pipeline import grade  # noqa: E402
 
 TERM = "2026-fall"
 KEY = b"benchmark-key"
@@ -189,11 +189,11 @@ def main() -> None:
             samples.append((len(samples), _rss_mb()))
 
         start = time.perf_counter()
-        results = grade_batch(
+        results = grade(
             entries, term=TERM, autograder_dir=AUTOGRADER, jobs=args.jobs, key=KEY, on_done=sample
         )
         wall = time.perf_counter() - start
-        statuses = {r.status for r in results}
+        statuses = {r.status.kind.value for r in results}
         print(f"== a class of {size}, --jobs {args.jobs} ({', '.join(sorted(statuses))})")
         print(f"   ({_load()})")
         print(f"   wall time:                                      {wall:6.1f} s")
