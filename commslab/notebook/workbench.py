@@ -367,6 +367,12 @@ def _student_functions(student: Mapping | None, names: Mapping[str, str]) -> dic
     return dict(student)
 
 
+def _exact_bytes(n: int) -> str:
+    """'32,112,000,000 B (32.1 GB)'; '504 B' alone where the short form says the same."""
+    short = plots.format_bytes(n)
+    return f"{n:,} B" if short == f"{n} B" else f"{n:,} B ({short})"
+
+
 def _fix_it(function_name: str, part: int, problem: str | None, what: str = "curve") -> str:
     """The plain message when a student's function is missing or broken."""
     if problem == plots.NOT_IMPLEMENTED:
@@ -937,8 +943,8 @@ class CompressionWorkbench(Workbench):
         ok = abs(gap) <= convergence.EF_RELATIVE_TOLERANCE
         lines[:0] = [
             f"Your gradient: d = {self.d:,} float32 values, N = {self.N} {self.words.devices}. "
-            f"Each {self.words.device} sends {dense:,} B ({plots.format_bytes(dense)}) in a "
-            f"ring AllReduce, {sent:,} B ({plots.format_bytes(sent)}) in the compressed "
+            f"Each {self.words.device} sends {_exact_bytes(dense)} in a "
+            f"ring AllReduce, {_exact_bytes(sent)} in the compressed "
             f"AllReduce with {name} "
             f"({dense / sent:.3g}x fewer bytes, scales and indices counted: each of the N "
             f"chunks has its own, so not the button's "
