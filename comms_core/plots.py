@@ -916,7 +916,9 @@ def communication_waterfall(
     ax.set_xticks(range(len(names)), names)
     pad = max(0.0, (5 - len(names)) / 2)  # bars keep their width when fewer are drawn
     ax.set_xlim(-0.5 - pad, len(names) - 0.5 + pad)
-    ax.set_ylim(0, top * 1.18)
+    # headroom above the tallest bar: its time label, and with the phases the legend's four
+    # rows (upper left), which covered a tall bar's label (Edge's screenshot)
+    ax.set_ylim(0, top * (1.18 if breakdown is None else 1.5))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: format_seconds(y)))
     ax.set_ylabel("time of one AllReduce")
     ax.grid(True, axis="y", alpha=0.3)
